@@ -1,0 +1,59 @@
+#include "storage/store.h"
+
+#include <future>
+#include <utility>
+
+namespace notifyd::storage {
+namespace {
+
+// Runs `call` with a callback that fulfils a promise, then waits for it.
+template <typename T, typename Call>
+absl::StatusOr<T> Wait(Call call) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<T>>>();
+  auto future = promise->get_future();
+  call([promise](absl::StatusOr<T> result) {
+    promise->set_value(std::move(result));
+  });
+  return future.get();
+}
+
+}  // namespace
+
+absl::StatusOr<AppendResult> AppendSync(Store& store, AppendRequest request) {
+  return Wait<AppendResult>([&](Callback<AppendResult> done) {
+    store.Append(std::move(request), std::move(done));
+  });
+}
+
+absl::StatusOr<std::vector<Notification>> ListSync(Store& store,
+                                                   ListQuery query) {
+  return Wait<std::vector<Notification>>(
+      [&](Callback<std::vector<Notification>> done) {
+        store.List(std::move(query), std::move(done));
+      });
+}
+
+absl::StatusOr<ReplayPage> ReplaySync(Store& store, ReplayQuery query) {
+  return Wait<ReplayPage>([&](Callback<ReplayPage> done) {
+    store.Replay(std::move(query), std::move(done));
+  });
+}
+
+absl::StatusOr<uint64_t> MarkReadSync(Store& store, MarkReadRequest request) {
+  return Wait<uint64_t>([&](Callback<uint64_t> done) {
+    store.MarkRead(std::move(request), std::move(done));
+  });
+}
+
+absl::StatusOr<uint64_t> UnreadCountSync(Store& store, std::string channel) {
+  return Wait<uint64_t>([&](Callback<uint64_t> done) {
+    store.UnreadCount(std::move(channel), std::move(done));
+  });
+}
+
+absl::StatusOr<StoreStats> StatsSync(Store& store) {
+  return Wait<StoreStats>(
+      [&](Callback<StoreStats> done) { store.Stats(std::move(done)); });
+}
+
+}  // namespace notifyd::storage

@@ -1,0 +1,120 @@
+// The durable store of notifications: the seam between notifyd and its
+// database (SQLite now, PostgreSQL later). Knows nothing of gRPC or HTTP.
+//
+// Contract shared by every implementation:
+//  - Ids are global and strictly increasing; a deleted id is never reused.
+//  - Append acknowledges (calls `done`) only after the row is durable.
+//  - Every asynchronous call invokes `done` exactly once, on a thread the
+//    store owns, never on the caller's thread; callers must not block in it
+//    for long, since it delays other callers of the same store thread.
+//  - Implementations are thread-safe. Close() (or destruction) fails any call
+//    still queued with UNAVAILABLE after finishing the one in progress.
+#ifndef NOTIFYD_STORAGE_STORE_H_
+#define NOTIFYD_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/notification.h"
+
+namespace notifyd::storage {
+
+struct AppendRequest {
+  std::string channel;
+  std::string event;
+  std::string data;
+  std::string idempotency_key;  // empty: none
+};
+
+struct AppendResult {
+  // Shared and immutable so the bus and every subscriber can hold it.
+  std::shared_ptr<const Notification> notification;
+  // True when (channel, idempotency_key) was already stored: `notification`
+  // is the original and nothing was written.
+  bool duplicate = false;
+};
+
+struct ListQuery {
+  std::string channel;
+  uint64_t before_id = 0;  // 0: start from the newest
+  uint32_t limit = 50;
+  bool unread_only = false;
+};
+
+struct ReplayQuery {
+  std::vector<std::string> channels;
+  uint64_t after_id = 0;  // ids strictly greater than this
+  uint32_t limit = 500;
+};
+
+struct ReplayPage {
+  // Ascending by id, at most `limit` entries.
+  std::vector<std::shared_ptr<const Notification>> notifications;
+  // Smallest id still held on the queried channels, 0 when they are empty.
+  // A resume from an id below oldest_id - 1 may have lost events.
+  uint64_t oldest_id = 0;
+};
+
+struct MarkReadRequest {
+  std::string channel;
+  std::vector<uint64_t> ids;
+  uint64_t up_to_id = 0;  // 0: none
+};
+
+struct StoreStats {
+  uint64_t notifications = 0;
+  uint64_t bytes = 0;
+};
+
+template <typename T>
+using Callback = std::function<void(absl::StatusOr<T>)>;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Stores one notification. Concurrent appends may share one commit.
+  // Fails with INTERNAL/UNAVAILABLE when the database refuses the write;
+  // nothing partial is ever visible.
+  virtual void Append(AppendRequest request, Callback<AppendResult> done) = 0;
+
+  // Newest first, ids < before_id.
+  virtual void List(ListQuery query,
+                    Callback<std::vector<Notification>> done) = 0;
+
+  // Oldest first, ids > after_id, on any of the channels.
+  virtual void Replay(ReplayQuery query, Callback<ReplayPage> done) = 0;
+
+  // Number of notifications that went from unread to read.
+  virtual void MarkRead(MarkReadRequest request, Callback<uint64_t> done) = 0;
+
+  virtual void UnreadCount(std::string channel, Callback<uint64_t> done) = 0;
+
+  virtual void Stats(Callback<StoreStats> done) = 0;
+
+  // Cheap liveness probe for /readyz: OK when the database answers.
+  virtual void Ping(Callback<bool> done) = 0;
+
+  // Stops accepting calls, finishes queued work, closes the database.
+  // Idempotent; blocks until done.
+  virtual void Close() = 0;
+};
+
+// Blocking helpers for tests and tools: wait for the callback. Never call
+// these from a store thread.
+absl::StatusOr<AppendResult> AppendSync(Store& store, AppendRequest request);
+absl::StatusOr<std::vector<Notification>> ListSync(Store& store,
+                                                   ListQuery query);
+absl::StatusOr<ReplayPage> ReplaySync(Store& store, ReplayQuery query);
+absl::StatusOr<uint64_t> MarkReadSync(Store& store, MarkReadRequest request);
+absl::StatusOr<uint64_t> UnreadCountSync(Store& store, std::string channel);
+absl::StatusOr<StoreStats> StatsSync(Store& store);
+
+}  // namespace notifyd::storage
+
+#endif  // NOTIFYD_STORAGE_STORE_H_
