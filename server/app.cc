@@ -1,0 +1,191 @@
+#include "server/app.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "edge/hub.h"
+#include "edge/metrics.h"
+#include "server/bus.h"
+#include "server/notifier_service.h"
+#include "spdlog/spdlog.h"
+#include "storage/sqlite_store.h"
+
+namespace notifyd::server {
+namespace {
+
+constexpr char kServiceName[] = "notify.v1.Notifier";
+// Room for the fields around the payload in a request.
+constexpr int kMessageOverheadBytes = 16 * 1024;
+constexpr auto kGrpcDrainDeadline = std::chrono::seconds(10);
+
+std::string HostOf(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+absl::Status EnsureParentDirectory(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return absl::OkStatus();
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create directory ", parent.string(), " for --db=",
+                     path, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsLoopbackListen(const std::string& listen) {
+  std::string host = HostOf(listen);
+  return host == "localhost" || host == "::1" ||
+         absl::StartsWith(host, "127.");
+}
+
+struct App::Parts {
+  AppOptions options;
+  edge::Metrics metrics;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<Bus> bus;
+  std::unique_ptr<edge::Hub> hub;
+  std::unique_ptr<edge::EdgeServer> edge;
+  std::unique_ptr<NotifierService> service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  int grpc_port = 0;
+  bool shut_down = false;
+};
+
+App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+App::~App() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
+  if (!IsLoopbackListen(options.grpc_listen) && !options.insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve gRPC on non-loopback --grpc_listen=",
+        options.grpc_listen,
+        " without publisher authentication; pass --insecure to allow it"));
+  }
+  auto parts = std::make_unique<Parts>();
+  parts->options = options;
+  Parts& p = *parts;
+
+  if (absl::Status s = EnsureParentDirectory(options.db); !s.ok()) return s;
+  edge::Histogram& commit_seconds = p.metrics.GetHistogram(
+      "notifyd_store_commit_seconds",
+      "Time to commit and sync one group of appends");
+  storage::SqliteStoreOptions store_options;
+  store_options.path = options.db;
+  store_options.synchronous_full = options.synchronous_full;
+  store_options.retention = options.retention;
+  store_options.max_per_channel = options.max_per_channel;
+  store_options.prune_interval = options.prune_interval;
+  store_options.on_commit = [&commit_seconds](double seconds, size_t) {
+    commit_seconds.Observe(seconds);
+  };
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenSqliteStore(std::move(store_options));
+  if (!store.ok()) return store.status();
+  p.store = std::move(*store);
+
+  p.bus = NewInProcessBus();
+  p.hub = std::make_unique<edge::Hub>(p.metrics);
+  edge::Hub* hub = p.hub.get();
+  p.bus->AddListener(
+      [hub](const std::shared_ptr<const storage::Notification>& n) {
+        return hub->Publish(n);
+      });
+
+  if (options.enable_edge) {
+    p.edge = std::make_unique<edge::EdgeServer>(options.edge, *p.store, *p.hub,
+                                                p.metrics);
+    if (absl::Status s = p.edge->Start(); !s.ok()) {
+      p.store->Close();
+      return s;
+    }
+  }
+
+  NotifierOptions service_options;
+  service_options.max_payload_bytes = options.max_payload_bytes;
+  service_options.live_stats = [hub](size_t top_n) {
+    return LiveStats{.connections = hub->Connections(),
+                     .top_channels = hub->TopChannels(top_n),
+                     .delivered_total = hub->DeliveredTotal()};
+  };
+  p.service = std::make_unique<NotifierService>(service_options, *p.store,
+                                                *p.bus, p.metrics);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.grpc_listen,
+                           grpc::InsecureServerCredentials(), &p.grpc_port);
+  builder.RegisterService(p.service.get());
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(options.max_payload_bytes) + kMessageOverheadBytes);
+  p.grpc_server = builder.BuildAndStart();
+  if (!p.grpc_server || p.grpc_port == 0) {
+    if (p.grpc_server) p.grpc_server->Shutdown();
+    if (p.edge) p.edge->Shutdown();
+    p.store->Close();
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen for gRPC on --grpc_listen=", options.grpc_listen,
+        " (address in use or invalid?)"));
+  }
+  grpc::HealthCheckServiceInterface* health =
+      p.grpc_server->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kServiceName, true);
+  if (p.edge) p.edge->SetReady(true);
+  spdlog::info("notifyd serving gRPC on {} (port {}), SSE on port {}, store {}",
+               options.grpc_listen, p.grpc_port,
+               p.edge ? p.edge->port() : 0, options.db);
+  return std::unique_ptr<App>(new App(std::move(parts)));
+}
+
+int App::grpc_port() const { return parts_->grpc_port; }
+
+uint16_t App::http_port() const {
+  return parts_->edge ? parts_->edge->port() : 0;
+}
+
+std::string App::grpc_target() const {
+  return absl::StrCat(HostOf(parts_->options.grpc_listen), ":",
+                      parts_->grpc_port);
+}
+
+void App::Shutdown() {
+  Parts& p = *parts_;
+  if (p.shut_down) return;
+  p.shut_down = true;
+  spdlog::info("notifyd shutting down: draining gRPC calls");
+  if (p.edge) p.edge->SetReady(false);
+  grpc::HealthCheckServiceInterface* health =
+      p.grpc_server->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  health->SetServingStatus(kServiceName, false);
+  p.grpc_server->Shutdown(std::chrono::system_clock::now() +
+                          kGrpcDrainDeadline);
+  p.grpc_server->Wait();
+  if (p.edge) {
+    spdlog::info("notifyd shutting down: ending streams");
+    p.edge->Shutdown();
+  }
+  p.store->Close();
+  spdlog::info("notifyd stopped; store closed");
+}
+
+}  // namespace notifyd::server

@@ -1,0 +1,161 @@
+// notifyd: the notification server. Flags are documented by --help.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/app.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
+          "host:port of the gRPC API");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
+          "host:port of the SSE edge and the inbox page");
+ABSL_FLAG(std::string, db, "./var/notify.db", "SQLite store file");
+ABSL_FLAG(std::string, synchronous, "full",
+          "SQLite sync on commit: full (durable on power loss) or normal");
+ABSL_FLAG(absl::Duration, retention, absl::ZeroDuration(),
+          "delete notifications older than this (e.g. 720h); 0 keeps all");
+ABSL_FLAG(uint64_t, max_per_channel, 0,
+          "keep at most this many newest notifications per channel; 0 = all");
+ABSL_FLAG(absl::Duration, prune_interval, absl::Seconds(30),
+          "how often retention runs");
+ABSL_FLAG(uint64_t, max_payload_bytes, 64 * 1024,
+          "largest accepted `data`, in bytes");
+ABSL_FLAG(bool, insecure, false,
+          "allow gRPC on a non-loopback address without publisher auth");
+ABSL_FLAG(int, io_threads, 2, "threads serving HTTP/SSE");
+ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(15),
+          "interval of `: ping` comments on idle streams");
+ABSL_FLAG(int, retry_ms, 2000, "reconnect delay announced to browsers");
+ABSL_FLAG(uint64_t, max_queue_bytes, 1 << 20,
+          "a stream whose unsent bytes exceed this is disconnected");
+ABSL_FLAG(std::vector<std::string>, cors_origins, {},
+          "origins allowed to open streams from other sites (or *)");
+ABSL_FLAG(uint64_t, max_connections, 20000, "total HTTP connections");
+ABSL_FLAG(uint64_t, max_channels_per_stream, 32,
+          "extra channels one stream may ask for");
+ABSL_FLAG(uint64_t, max_header_bytes, 8192, "largest HTTP request header");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
+          "time allowed to send a request's headers");
+ABSL_FLAG(absl::Duration, write_timeout, absl::Seconds(30),
+          "a stream that cannot take a write for this long is closed");
+ABSL_FLAG(bool, insecure_dev_identity, false,
+          "DEVELOPMENT ONLY: accept ?user= on /v1/stream without a token");
+ABSL_FLAG(std::string, web_root, "",
+          "serve the inbox page from this directory instead of the binary");
+ABSL_FLAG(std::string, ready_file, "",
+          "once serving, write the bound ports here as JSON (for scripts "
+          "and tests that listen on port 0)");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+
+namespace {
+
+// Builds the options from flags; an invalid value answers a message.
+absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
+  notifyd::server::AppOptions o;
+  o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  o.db = absl::GetFlag(FLAGS_db);
+  std::string sync = absl::GetFlag(FLAGS_synchronous);
+  if (sync != "full" && sync != "normal") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--synchronous must be full or normal, not ", sync));
+  }
+  o.synchronous_full = sync == "full";
+  o.retention = absl::GetFlag(FLAGS_retention);
+  o.max_per_channel = absl::GetFlag(FLAGS_max_per_channel);
+  o.prune_interval = absl::GetFlag(FLAGS_prune_interval);
+  o.max_payload_bytes = absl::GetFlag(FLAGS_max_payload_bytes);
+  if (o.max_payload_bytes == 0 || o.max_payload_bytes > (16u << 20)) {
+    return absl::InvalidArgumentError(
+        "--max_payload_bytes must be between 1 and 16777216");
+  }
+  if (o.retention < absl::ZeroDuration() ||
+      o.prune_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--retention must be >= 0 and --prune_interval > 0");
+  }
+  o.insecure = absl::GetFlag(FLAGS_insecure);
+  o.edge.listen = absl::GetFlag(FLAGS_http_listen);
+  o.edge.io_threads = absl::GetFlag(FLAGS_io_threads);
+  o.edge.heartbeat = absl::GetFlag(FLAGS_heartbeat);
+  o.edge.retry_ms = absl::GetFlag(FLAGS_retry_ms);
+  o.edge.max_queue_bytes = absl::GetFlag(FLAGS_max_queue_bytes);
+  o.edge.cors_origins = absl::GetFlag(FLAGS_cors_origins);
+  o.edge.max_connections = absl::GetFlag(FLAGS_max_connections);
+  o.edge.max_channels_per_stream = absl::GetFlag(FLAGS_max_channels_per_stream);
+  o.edge.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
+  o.edge.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  o.edge.write_timeout = absl::GetFlag(FLAGS_write_timeout);
+  o.edge.insecure_dev_identity = absl::GetFlag(FLAGS_insecure_dev_identity);
+  o.edge.web_root = absl::GetFlag(FLAGS_web_root);
+  if (o.edge.io_threads < 1 || o.edge.heartbeat <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--io_threads must be >= 1 and --heartbeat > 0");
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "notifyd: durable notifications over gRPC, delivered over SSE.\n"
+      "Usage: notifyd [--flagfile=FILE] [--grpc_listen=HOST:PORT] "
+      "[--http_listen=HOST:PORT] [--db=PATH] ...");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "notifyd: unexpected argument %s (flags only)\n",
+                 rest[1]);
+    return 2;
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+
+  absl::StatusOr<notifyd::server::AppOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    spdlog::error("{}", options.status().message());
+    return 2;
+  }
+
+  // Signals are taken by sigwait in this thread only: every thread started
+  // from here on inherits the blocked mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto app = notifyd::server::App::Start(*std::move(options));
+  if (!app.ok()) {
+    spdlog::error("cannot start: {}", app.status().message());
+    return 1;
+  }
+  if (std::string path = absl::GetFlag(FLAGS_ready_file); !path.empty()) {
+    // Written under a temporary name and renamed, so readers never see a
+    // partial file.
+    std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f == nullptr || std::fprintf(f, "{\"grpc_port\":%d,\"http_port\":%d}\n",
+                                     (*app)->grpc_port(),
+                                     (*app)->http_port()) < 0 ||
+        std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+      spdlog::error("cannot write --ready_file={}", path);
+      (*app)->Shutdown();
+      return 1;
+    }
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}, shutting down",
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*app)->Shutdown();
+  return 0;
+}

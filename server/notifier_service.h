@@ -1,0 +1,98 @@
+// notify.v1.Notifier on gRPC's callback API.
+//
+// Handlers validate on the gRPC thread, hand the work to the Store (which
+// owns the threads that touch SQLite) and finish the call from the store's
+// callback. A committed notification is published to the Bus from the
+// store's writer thread, in id order, before the call is answered.
+//
+// Thread-safe; the Store, Bus and Metrics must outlive the service.
+#ifndef NOTIFYD_SERVER_NOTIFIER_SERVICE_H_
+#define NOTIFYD_SERVER_NOTIFIER_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "edge/metrics.h"
+#include "notify/v1/notify.grpc.pb.h"
+#include "server/bus.h"
+#include "storage/store.h"
+
+namespace notifyd::server {
+
+// What the SSE edge knows about live streams, for GetStats.
+struct LiveStats {
+  uint64_t connections = 0;
+  std::vector<std::pair<std::string, uint64_t>> top_channels;
+  uint64_t delivered_total = 0;
+};
+
+struct NotifierOptions {
+  size_t max_payload_bytes = 64 * 1024;
+  // Answers for GetStats; absent means no edge is running.
+  std::function<LiveStats(size_t top_n)> live_stats;
+  // Mints subscriber tokens; absent means IssueToken is UNIMPLEMENTED.
+  std::function<absl::StatusOr<std::pair<std::string, int64_t>>(
+      const std::string& user_id, const std::vector<std::string>& channels,
+      uint32_t ttl_seconds)>
+      issue_token;
+};
+
+class NotifierService final : public notify::v1::Notifier::CallbackService {
+ public:
+  NotifierService(NotifierOptions options, storage::Store& store, Bus& bus,
+                  edge::Metrics& metrics);
+
+  grpc::ServerUnaryReactor* NotifyUser(
+      grpc::CallbackServerContext* context,
+      const notify::v1::NotifyUserRequest* request,
+      notify::v1::NotifyUserResponse* response) override;
+  grpc::ServerUnaryReactor* Publish(
+      grpc::CallbackServerContext* context,
+      const notify::v1::PublishRequest* request,
+      notify::v1::PublishResponse* response) override;
+  grpc::ServerUnaryReactor* ListNotifications(
+      grpc::CallbackServerContext* context,
+      const notify::v1::ListNotificationsRequest* request,
+      notify::v1::ListNotificationsResponse* response) override;
+  grpc::ServerUnaryReactor* MarkRead(
+      grpc::CallbackServerContext* context,
+      const notify::v1::MarkReadRequest* request,
+      notify::v1::MarkReadResponse* response) override;
+  grpc::ServerUnaryReactor* GetUnreadCount(
+      grpc::CallbackServerContext* context,
+      const notify::v1::GetUnreadCountRequest* request,
+      notify::v1::GetUnreadCountResponse* response) override;
+  grpc::ServerUnaryReactor* IssueToken(
+      grpc::CallbackServerContext* context,
+      const notify::v1::IssueTokenRequest* request,
+      notify::v1::IssueTokenResponse* response) override;
+  grpc::ServerUnaryReactor* GetStats(
+      grpc::CallbackServerContext* context,
+      const notify::v1::GetStatsRequest* request,
+      notify::v1::GetStatsResponse* response) override;
+
+ private:
+  // Stores `append`, publishes it unless duplicate, fills the response
+  // fields shared by NotifyUser and Publish, then finishes the call.
+  template <typename Response>
+  void AppendAndPublish(grpc::ServerUnaryReactor* reactor, const char* method,
+                        storage::AppendRequest append, Response* response);
+
+  // Finishes the call and counts it by method and code.
+  void Finish(grpc::ServerUnaryReactor* reactor, const char* method,
+              const absl::Status& status);
+
+  const NotifierOptions options_;
+  storage::Store& store_;
+  Bus& bus_;
+  edge::Metrics& metrics_;
+  edge::Counter& published_total_;
+};
+
+}  // namespace notifyd::server
+
+#endif  // NOTIFYD_SERVER_NOTIFIER_SERVICE_H_

@@ -1,0 +1,48 @@
+// Validation of the public API's inputs (SPEC §2). Pure functions, no state:
+// thread-safe. Each returns OK or INVALID_ARGUMENT with a message that starts
+// with the offending field's name, so callers can show it as is.
+#ifndef NOTIFYD_SERVER_VALIDATION_H_
+#define NOTIFYD_SERVER_VALIDATION_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace notifyd::server {
+
+inline constexpr size_t kMaxUserIdBytes = 128;
+inline constexpr size_t kMaxChannelBytes = 200;
+inline constexpr size_t kMaxEventBytes = 64;
+inline constexpr size_t kMaxIdempotencyKeyBytes = 128;
+inline constexpr absl::string_view kUserChannelPrefix = "user:";
+inline constexpr absl::string_view kDefaultEvent = "notification";
+
+// 1-128 bytes of [A-Za-z0-9._@:-].
+absl::Status ValidateUserId(absl::string_view field, absl::string_view value);
+
+// 1-200 bytes of [A-Za-z0-9._@:/-], not starting with "user:".
+absl::Status ValidatePublicChannel(absl::string_view field,
+                                   absl::string_view value);
+
+// Empty, or 1-64 bytes of [A-Za-z0-9._-].
+absl::Status ValidateEvent(absl::string_view field, absl::string_view value);
+
+// At most max_bytes; any content.
+absl::Status ValidateData(absl::string_view field, absl::string_view value,
+                          size_t max_bytes);
+
+// At most 128 bytes; any content but NUL.
+absl::Status ValidateIdempotencyKey(absl::string_view field,
+                                    absl::string_view value);
+
+// "user:<user_id>".
+std::string UserChannel(absl::string_view user_id);
+
+// The event name that is stored: `event`, or "notification" when empty.
+std::string EffectiveEvent(absl::string_view event);
+
+}  // namespace notifyd::server
+
+#endif  // NOTIFYD_SERVER_VALIDATION_H_

@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""A gRPC client that is not ours (Debian's python3-grpcio) talks to notifyd.
+
+Generates the message classes from proto/ with protoc at test time, starts the
+real notifyd binary on port 0, calls NotifyUser and reads the notification
+back with ListNotifications.
+
+Usage: python_client_test.py <notifyd binary> <repo proto dir>
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+
+
+def main():
+    notifyd, proto_dir = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["protoc", f"-I{proto_dir}", f"--python_out={tmp}",
+                        "notify/v1/notify.proto"], check=True)
+        sys.path.insert(0, tmp)
+        from notify.v1 import notify_pb2 as pb  # noqa: E402
+
+        ready = os.path.join(tmp, "ready.json")
+        log = open(os.path.join(tmp, "notifyd.log"), "w")
+        server = subprocess.Popen(
+            [notifyd, f"--db={tmp}/notify.db", "--grpc_listen=127.0.0.1:0",
+             "--http_listen=127.0.0.1:0", f"--ready_file={ready}"],
+            stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 20
+            while not os.path.exists(ready):
+                if time.time() > deadline or server.poll() is not None:
+                    raise SystemExit("notifyd did not start")
+                time.sleep(0.05)
+            port = json.load(open(ready))["grpc_port"]
+            channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+
+            def rpc(name, response_type):
+                return channel.unary_unary(
+                    f"/notify.v1.Notifier/{name}",
+                    request_serializer=lambda m: m.SerializeToString(),
+                    response_deserializer=response_type.FromString)
+
+            notify = rpc("NotifyUser", pb.NotifyUserResponse)
+            sent = notify(pb.NotifyUserRequest(
+                user_id="py-user", event="greeting",
+                data='{"from":"python"}\nsecond line'), timeout=10)
+            assert sent.notification.channel == "user:py-user", sent
+            assert not sent.duplicate
+
+            listed = rpc("ListNotifications", pb.ListNotificationsResponse)(
+                pb.ListNotificationsRequest(user_id="py-user"), timeout=10)
+            assert len(listed.notifications) == 1, listed
+            got = listed.notifications[0]
+            assert got.id == sent.notification.id, (got, sent)
+            assert got.event == "greeting"
+            assert got.data == '{"from":"python"}\nsecond line'
+
+            try:
+                notify(pb.NotifyUserRequest(user_id="bad user"), timeout=10)
+                raise AssertionError("invalid user_id was accepted")
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+                assert "user_id" in e.details(), e.details()
+            print("python client: NotifyUser + ListNotifications OK, id",
+                  got.id)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+// Black-box tests of the notifyd binary: an acknowledged notification
+// survives SIGKILL; SIGTERM shuts down cleanly; bad flags and unusable
+// store paths are refused with a clear message.
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "notify/v1/notify.grpc.pb.h"
+#include "tests/server/process.h"
+#include "tests/server/test_server.h"
+
+namespace notifyd {
+namespace {
+
+namespace pb = ::notify::v1;
+using ::testing::HasSubstr;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class NotifydBinary {
+ public:
+  NotifydBinary(const std::filesystem::path& dir,
+                std::vector<std::string> extra = {})
+      : ready_((dir / "ready.json").string()) {
+    std::filesystem::remove(ready_);
+    std::vector<std::string> argv = {
+        NOTIFYD_BINARY, "--db=" + (dir / "notify.db").string(),
+        "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
+        "--ready_file=" + ready_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<testing::ChildProcess>(
+        argv, (dir / "notifyd.log").string());
+  }
+
+  std::unique_ptr<pb::Notifier::Stub> Connect() {
+    auto ports = testing::WaitForReadyFile(ready_, seconds(20));
+    EXPECT_TRUE(ports.has_value()) << process_->Log();
+    if (!ports) return nullptr;
+    return pb::Notifier::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(ports->grpc),
+        grpc::InsecureChannelCredentials()));
+  }
+
+  testing::ChildProcess& process() { return *process_; }
+
+ private:
+  std::string ready_;
+  std::unique_ptr<testing::ChildProcess> process_;
+};
+
+std::set<uint64_t> AllIds(pb::Notifier::Stub& stub, const std::string& user) {
+  std::set<uint64_t> ids;
+  uint64_t before = 0;
+  for (;;) {
+    pb::ListNotificationsRequest request;
+    request.set_user_id(user);
+    request.set_limit(500);
+    request.set_before_id(before);
+    pb::ListNotificationsResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = stub.ListNotifications(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    for (const auto& n : response.notifications()) ids.insert(n.id());
+    if (!status.ok() || response.next_before_id() == 0) return ids;
+    before = response.next_before_id();
+  }
+}
+
+TEST(DurabilityTest, EveryAcknowledgedIdSurvivesSigkill) {
+  testing::TempDir dir;
+  constexpr int kThreads = 8;
+  std::mutex mu;
+  std::vector<std::set<uint64_t>> acked(kThreads);
+  uint64_t max_acked = 0;
+  {
+    NotifydBinary notifyd(dir.path());
+    auto stub = notifyd.Connect();
+    ASSERT_NE(stub, nullptr);
+    std::atomic<int> total{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (;;) {
+          pb::NotifyUserRequest request;
+          request.set_user_id("durable-" + std::to_string(t));
+          request.set_data("payload");
+          pb::NotifyUserResponse response;
+          grpc::ClientContext context;
+          context.set_deadline(std::chrono::system_clock::now() + seconds(5));
+          if (!stub->NotifyUser(&context, request, &response).ok()) return;
+          std::lock_guard lock(mu);
+          acked[t].insert(response.notification().id());
+          max_acked = std::max(max_acked, response.notification().id());
+          ++total;
+        }
+      });
+    }
+    // Kill while calls are certainly in flight.
+    while (total.load() < 400) std::this_thread::sleep_for(milliseconds(5));
+    notifyd.process().Signal(SIGKILL);
+    for (auto& t : threads) t.join();
+    ASSERT_TRUE(notifyd.process().Wait(seconds(10)).has_value());
+  }
+
+  NotifydBinary restarted(dir.path());
+  auto stub = restarted.Connect();
+  ASSERT_NE(stub, nullptr);
+  size_t checked = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    std::set<uint64_t> stored = AllIds(*stub, "durable-" + std::to_string(t));
+    for (uint64_t id : acked[t]) {
+      EXPECT_TRUE(stored.count(id)) << "acknowledged id " << id << " lost";
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 400u);
+  pb::NotifyUserRequest request;
+  request.set_user_id("after-restart");
+  pb::NotifyUserResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->NotifyUser(&context, request, &response).ok());
+  EXPECT_GT(response.notification().id(), max_acked);
+
+  restarted.process().Signal(SIGTERM);
+  std::optional<int> status = restarted.process().Wait(seconds(20));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << restarted.process().Log();
+  EXPECT_THAT(restarted.process().Log(), HasSubstr("store closed"));
+}
+
+int RunToExit(const std::filesystem::path& dir, std::vector<std::string> args,
+              std::string* log) {
+  std::vector<std::string> argv = {NOTIFYD_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string log_path = (dir / "run.log").string();
+  std::filesystem::remove(log_path);
+  testing::ChildProcess process(argv, log_path);
+  std::optional<int> status = process.Wait(seconds(20));
+  *log = process.Log();
+  return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
+TEST(StartupTest, UnknownFlagIsRefused) {
+  testing::TempDir dir;
+  std::string log;
+  EXPECT_NE(RunToExit(dir.path(), {"--no_such_flag=1"}, &log), 0);
+  EXPECT_THAT(log, HasSubstr("no_such_flag"));
+}
+
+TEST(StartupTest, UnwritableStorePathIsRefusedNamingIt) {
+  testing::TempDir dir;
+  std::filesystem::path locked = dir.path() / "locked";
+  std::filesystem::create_directory(locked);
+  chmod(locked.c_str(), 0500);
+  std::string db = (locked / "sub" / "notify.db").string();
+  std::string log;
+  int code = RunToExit(dir.path(),
+                       {"--db=" + db, "--grpc_listen=127.0.0.1:0",
+                        "--http_listen=127.0.0.1:0"},
+                       &log);
+  chmod(locked.c_str(), 0700);
+  if (geteuid() == 0) {
+    // root may write anywhere; a file where a directory is needed still fails.
+    std::filesystem::path file = dir.path() / "plain-file";
+    { std::ofstream(file) << "x"; }
+    db = (file / "notify.db").string();
+    code = RunToExit(dir.path(),
+                     {"--db=" + db, "--grpc_listen=127.0.0.1:0",
+                      "--http_listen=127.0.0.1:0"},
+                     &log);
+  }
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(log, HasSubstr(db.substr(0, db.rfind('/'))));
+}
+
+TEST(StartupTest, NonLoopbackGrpcNeedsInsecure) {
+  testing::TempDir dir;
+  std::string log;
+  EXPECT_NE(RunToExit(dir.path(),
+                      {"--db=" + (dir.path() / "n.db").string(),
+                       "--grpc_listen=0.0.0.0:0", "--http_listen=127.0.0.1:0"},
+                      &log),
+            0);
+  EXPECT_THAT(log, HasSubstr("--insecure"));
+}
+
+TEST(StartupTest, InvalidFlagValueIsRefused) {
+  testing::TempDir dir;
+  std::string log;
+  EXPECT_NE(RunToExit(dir.path(), {"--synchronous=sometimes"}, &log), 0);
+  EXPECT_THAT(log, HasSubstr("--synchronous"));
+}
+
+}  // namespace
+}  // namespace notifyd

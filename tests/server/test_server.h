@@ -1,0 +1,49 @@
+// A notifyd App started in-process for a test: a fresh store in a temporary
+// directory, gRPC and HTTP on 127.0.0.1 port 0, and a generated stub.
+#ifndef NOTIFYD_TESTS_SERVER_TEST_SERVER_H_
+#define NOTIFYD_TESTS_SERVER_TEST_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "notify/v1/notify.grpc.pb.h"
+#include "server/app.h"
+
+namespace notifyd::testing {
+
+// A fresh directory under the test temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class TestServer {
+ public:
+  // Starts with `options` adjusted to the temp dir and port 0; fails the
+  // test (ASSERT) when the server does not start.
+  explicit TestServer(server::AppOptions options = {});
+  ~TestServer();
+
+  server::App& app() { return *app_; }
+  notify::v1::Notifier::Stub& stub() { return *stub_; }
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<server::App> app_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<notify::v1::Notifier::Stub> stub_;
+};
+
+}  // namespace notifyd::testing
+
+#endif  // NOTIFYD_TESTS_SERVER_TEST_SERVER_H_

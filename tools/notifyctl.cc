@@ -1,0 +1,292 @@
+// notifyctl: the operator's command line over notifyd's gRPC API.
+// Human-readable output by default, --json for scripts (one JSON object per
+// response, protobuf's canonical JSON mapping).
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "notify/v1/notify.grpc.pb.h"
+#include "tools/sse_tail.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "notifyd gRPC address");
+ABSL_FLAG(std::string, http, "127.0.0.1:8080",
+          "notifyd HTTP address (for tail)");
+ABSL_FLAG(bool, json, false, "print responses as JSON");
+ABSL_FLAG(std::string, event, "", "event name (notify, publish)");
+ABSL_FLAG(std::string, idempotency_key, "", "idempotency key (notify, publish)");
+ABSL_FLAG(std::string, channel, "", "list a channel instead of a user");
+ABSL_FLAG(uint32_t, limit, 0, "page size for list (max 500)");
+ABSL_FLAG(uint64_t, before_id, 0, "list ids below this one");
+ABSL_FLAG(bool, unread_only, false, "list only unread notifications");
+ABSL_FLAG(uint64_t, up_to_id, 0, "read: mark everything up to this id");
+ABSL_FLAG(uint32_t, top, 10, "stats: busiest channels to show");
+ABSL_FLAG(std::vector<std::string>, channels, {},
+          "token: extra channels; tail: extra channels to follow");
+ABSL_FLAG(uint32_t, ttl, 0, "token: lifetime in seconds");
+ABSL_FLAG(std::string, token, "", "tail: subscriber token");
+ABSL_FLAG(uint64_t, last_event_id, 0, "tail: resume after this id");
+ABSL_FLAG(double, timeout, 10, "seconds to wait for each call");
+
+namespace {
+
+namespace pb = ::notify::v1;
+
+constexpr char kUsage[] =
+    "notifyctl: talk to notifyd.\n"
+    "  notifyctl notify <user_id> <data> [--event=E] [--idempotency_key=K]\n"
+    "  notifyctl publish <channel> <data> [--event=E] [--idempotency_key=K]\n"
+    "  notifyctl list <user_id> | list --channel=C [--limit=N] "
+    "[--before_id=ID] [--unread_only]\n"
+    "  notifyctl read <user_id> [id...] [--up_to_id=ID]\n"
+    "  notifyctl unread <user_id>\n"
+    "  notifyctl stats [--top=N]\n"
+    "  notifyctl token <user_id> [--channels=a,b] [--ttl=SECONDS]\n"
+    "  notifyctl tail <user_id> [--token=T] [--channels=a,b] "
+    "[--last_event_id=ID] [--http=HOST:PORT]\n"
+    "Common: --server=HOST:PORT (default 127.0.0.1:50051), --json";
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "notifyctl: %s\n", message.c_str());
+  return 1;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "notifyctl: %s\n%s\n", message.c_str(), kUsage);
+  return 2;
+}
+
+int FailRpc(const grpc::Status& status) {
+  return Fail(absl::StrCat("error ", status.error_code(), ": ",
+                           status.error_message()));
+}
+
+void PrintJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  std::cout << out << "\n";
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                          absl::FromUnixSeconds(t.seconds()),
+                          absl::LocalTimeZone());
+}
+
+void PrintNotification(const pb::Notification& n) {
+  std::cout << "#" << n.id() << "  " << FormatTime(n.created_at()) << "  "
+            << n.channel() << "  " << n.event() << (n.read() ? "" : "  *")
+            << "\n    " << n.data() << "\n";
+}
+
+class Cli {
+ public:
+  explicit Cli(std::shared_ptr<grpc::Channel> channel)
+      : stub_(pb::Notifier::NewStub(channel)) {}
+
+  int Run(const std::vector<std::string>& args) {
+    const std::string& command = args[0];
+    if (command == "notify" || command == "publish") return Send(args);
+    if (command == "list") return List(args);
+    if (command == "read") return Read(args);
+    if (command == "unread") return Unread(args);
+    if (command == "stats") return Stats();
+    if (command == "token") return Token(args);
+    return Usage(absl::StrCat("unknown command ", command));
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::milliseconds(static_cast<int64_t>(
+                              absl::GetFlag(FLAGS_timeout) * 1000)));
+    return context;
+  }
+
+  template <typename Response>
+  int PrintSent(const Response& response) {
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(response);
+      return 0;
+    }
+    std::cout << (response.duplicate() ? "duplicate of " : "stored ") << "#"
+              << response.notification().id() << " on "
+              << response.notification().channel() << ", live to "
+              << response.live_recipients() << " stream(s)\n";
+    return 0;
+  }
+
+  int Send(const std::vector<std::string>& args) {
+    if (args.size() != 3) {
+      return Usage(absl::StrCat(args[0], " takes a target and the data"));
+    }
+    grpc::Status status;
+    if (args[0] == "notify") {
+      pb::NotifyUserRequest request;
+      request.set_user_id(args[1]);
+      request.set_data(args[2]);
+      request.set_event(absl::GetFlag(FLAGS_event));
+      request.set_idempotency_key(absl::GetFlag(FLAGS_idempotency_key));
+      pb::NotifyUserResponse response;
+      status = stub_->NotifyUser(Context().get(), request, &response);
+      return status.ok() ? PrintSent(response) : FailRpc(status);
+    }
+    pb::PublishRequest request;
+    request.set_channel(args[1]);
+    request.set_data(args[2]);
+    request.set_event(absl::GetFlag(FLAGS_event));
+    request.set_idempotency_key(absl::GetFlag(FLAGS_idempotency_key));
+    pb::PublishResponse response;
+    status = stub_->Publish(Context().get(), request, &response);
+    return status.ok() ? PrintSent(response) : FailRpc(status);
+  }
+
+  int List(const std::vector<std::string>& args) {
+    pb::ListNotificationsRequest request;
+    if (!absl::GetFlag(FLAGS_channel).empty()) {
+      request.set_channel(absl::GetFlag(FLAGS_channel));
+    } else if (args.size() == 2) {
+      request.set_user_id(args[1]);
+    } else {
+      return Usage("list takes a user_id or --channel");
+    }
+    request.set_limit(absl::GetFlag(FLAGS_limit));
+    request.set_before_id(absl::GetFlag(FLAGS_before_id));
+    request.set_unread_only(absl::GetFlag(FLAGS_unread_only));
+    pb::ListNotificationsResponse response;
+    grpc::Status status =
+        stub_->ListNotifications(Context().get(), request, &response);
+    if (!status.ok()) return FailRpc(status);
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(response);
+      return 0;
+    }
+    for (const pb::Notification& n : response.notifications()) {
+      PrintNotification(n);
+    }
+    if (response.next_before_id() != 0) {
+      std::cout << "more: --before_id=" << response.next_before_id() << "\n";
+    }
+    return 0;
+  }
+
+  int Read(const std::vector<std::string>& args) {
+    if (args.size() < 2) return Usage("read takes a user_id");
+    pb::MarkReadRequest request;
+    request.set_user_id(args[1]);
+    for (size_t i = 2; i < args.size(); ++i) {
+      uint64_t id = 0;
+      if (!absl::SimpleAtoi(args[i], &id)) {
+        return Usage(absl::StrCat("not an id: ", args[i]));
+      }
+      request.add_ids(id);
+    }
+    request.set_up_to_id(absl::GetFlag(FLAGS_up_to_id));
+    pb::MarkReadResponse response;
+    grpc::Status status = stub_->MarkRead(Context().get(), request, &response);
+    if (!status.ok()) return FailRpc(status);
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(response);
+    } else {
+      std::cout << "marked " << response.changed() << " read\n";
+    }
+    return 0;
+  }
+
+  int Unread(const std::vector<std::string>& args) {
+    if (args.size() != 2) return Usage("unread takes a user_id");
+    pb::GetUnreadCountRequest request;
+    request.set_user_id(args[1]);
+    pb::GetUnreadCountResponse response;
+    grpc::Status status =
+        stub_->GetUnreadCount(Context().get(), request, &response);
+    if (!status.ok()) return FailRpc(status);
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(response);
+    } else {
+      std::cout << response.unread() << " unread\n";
+    }
+    return 0;
+  }
+
+  int Stats() {
+    pb::GetStatsRequest request;
+    request.set_top_channels(absl::GetFlag(FLAGS_top));
+    pb::GetStatsResponse response;
+    grpc::Status status = stub_->GetStats(Context().get(), request, &response);
+    if (!status.ok()) return FailRpc(status);
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(response);
+      return 0;
+    }
+    std::cout << "live connections   " << response.live_connections() << "\n"
+              << "published (total)  " << response.published_total() << "\n"
+              << "delivered (total)  " << response.delivered_total() << "\n"
+              << "stored             " << response.stored_notifications()
+              << "\n"
+              << "store bytes        " << response.store_bytes() << "\n";
+    for (const pb::ChannelStats& c : response.channels()) {
+      std::cout << "  " << c.subscribers() << "\t" << c.channel() << "\n";
+    }
+    return 0;
+  }
+
+  int Token(const std::vector<std::string>& args) {
+    if (args.size() != 2) return Usage("token takes a user_id");
+    pb::IssueTokenRequest request;
+    request.set_user_id(args[1]);
+    for (const std::string& c : absl::GetFlag(FLAGS_channels)) {
+      request.add_channels(c);
+    }
+    request.set_ttl_seconds(absl::GetFlag(FLAGS_ttl));
+    pb::IssueTokenResponse response;
+    grpc::Status status =
+        stub_->IssueToken(Context().get(), request, &response);
+    if (!status.ok()) return FailRpc(status);
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(response);
+    } else {
+      std::cout << response.token() << "\n";
+    }
+    return 0;
+  }
+
+  std::unique_ptr<pb::Notifier::Stub> stub_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  if (args.empty()) return Usage("no command given");
+  if (args[0] == "tail") {
+    if (args.size() != 2) return Usage("tail takes a user_id");
+    notifyd::tools::TailOptions options{
+        .http = absl::GetFlag(FLAGS_http),
+        .user_id = args[1],
+        .token = absl::GetFlag(FLAGS_token),
+        .channels = absl::GetFlag(FLAGS_channels),
+        .last_event_id = absl::GetFlag(FLAGS_last_event_id),
+        .json = absl::GetFlag(FLAGS_json)};
+    return notifyd::tools::Tail(options);
+  }
+  Cli cli(grpc::CreateChannel(absl::GetFlag(FLAGS_server),
+                              grpc::InsecureChannelCredentials()));
+  return cli.Run(args);
+}
