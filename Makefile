@@ -12,6 +12,7 @@ setup:
 
 test-setup:
 	@NOTIFYD_TEST_DEPS=1 bash scripts/setup.sh
+	@cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 
 configure:
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
