@@ -1,0 +1,170 @@
+// The SQLite implementation of Store (see store.h for the contract).
+//
+// Threading model:
+//  - One writer thread owns the only read-write connection. Append and
+//    MarkRead just enqueue; the writer takes everything queued (up to
+//    max_batch) and commits it as one transaction, so concurrent callers
+//    share one fsync (group commit). Callbacks run on the writer thread, in
+//    queue order, only after COMMIT has returned.
+//  - `reader_threads` threads, each with its own read-only connection, serve
+//    List, Replay, UnreadCount, Stats and Ping. WAL mode lets them read while
+//    the writer commits.
+//  - When retention or max_per_channel is set, a pruner thread wakes every
+//    prune_interval, finds what to delete on its own read-only connection and
+//    deletes it in batches of prune_batch rows, each batch one task in the
+//    writer queue, so a publish never waits behind more than one batch.
+//
+// Close() stops the pruner, lets the writer and readers finish what is
+// already queued, then joins the threads and closes the database. Calls made
+// after Close() fail with UNAVAILABLE "store is closed"; to honour "never on
+// the caller's thread" that callback runs on a short-lived thread of its own.
+#ifndef NOTIFYD_STORAGE_SQLITE_STORE_H_
+#define NOTIFYD_STORAGE_SQLITE_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/store.h"
+
+namespace notifyd::storage {
+
+class Connection;
+class Statement;
+
+struct SqliteStoreOptions {
+  // Database file. Its directory must exist and be writable; it is not
+  // created, so a mistyped path fails loudly instead of storing elsewhere.
+  std::string path;
+  // FULL syncs the WAL on every commit: an acknowledged append survives a
+  // power cut. NORMAL may lose the last commits on power loss (not on a
+  // process crash) in exchange for throughput.
+  bool synchronous_full = true;
+  // Rows older than this are pruned. Zero keeps them forever.
+  absl::Duration retention = absl::ZeroDuration();
+  // Only the newest max_per_channel rows of each channel are kept. Zero: no
+  // limit.
+  uint64_t max_per_channel = 0;
+  absl::Duration prune_interval = absl::Seconds(30);
+  // Rows deleted per writer task; bounds how long a prune delays a publish.
+  int prune_batch = 1000;
+  int reader_threads = 2;
+  // Most calls committed in one transaction.
+  size_t max_batch = 512;
+  // Called on the writer thread after each commit with the time from BEGIN
+  // to the end of COMMIT (including the sync) and the number of calls it
+  // carried. Must be cheap.
+  std::function<void(double commit_seconds, size_t batch_size)> on_commit;
+  // Wall clock in Unix milliseconds, for created_at_ms and retention.
+  // Unset: the system clock. Tests inject a fake one.
+  std::function<int64_t()> now_ms;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database, applies pending migrations and starts
+  // the threads. Fails with a message naming the path when the file cannot
+  // be opened, and with FAILED_PRECONDITION when its schema is newer than
+  // this binary.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
+      SqliteStoreOptions options);
+
+  ~SqliteStore() override;
+
+  void Append(AppendRequest request, Callback<AppendResult> done) override;
+  void List(ListQuery query, Callback<std::vector<Notification>> done) override;
+  void Replay(ReplayQuery query, Callback<ReplayPage> done) override;
+  void MarkRead(MarkReadRequest request, Callback<uint64_t> done) override;
+  void UnreadCount(std::string channel, Callback<uint64_t> done) override;
+  void Stats(Callback<StoreStats> done) override;
+  void Ping(Callback<bool> done) override;
+  void Close() override;
+
+  // Runs one retention pass now, on the caller's thread (never a store
+  // thread), and returns how many rows it deleted. The background pruner
+  // does the same every prune_interval.
+  absl::StatusOr<uint64_t> PruneNow();
+
+  // Most calls the Replay query accepts channels for.
+  static constexpr size_t kMaxReplayChannels = 64;
+
+ private:
+  class WriteOp;
+  template <typename T>
+  class TypedWriteOp;
+  using ReadTask = std::function<void(Connection&)>;
+
+  explicit SqliteStore(SqliteStoreOptions options);
+
+  absl::Status Start();
+  int64_t NowMs() const;
+
+  template <typename T, typename Fn>
+  void SubmitWrite(Fn fn, Callback<T> done);
+  template <typename T, typename Fn>
+  void SubmitRead(Fn fn, Callback<T> done);
+
+  void WriterLoop();
+  void CommitBatch(std::vector<std::unique_ptr<WriteOp>>& batch);
+  void ReaderLoop(Connection* connection);
+  void PrunerLoop();
+  absl::StatusOr<uint64_t> PruneLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(prune_mu_);
+  // Runs one delete statement as a writer task; returns rows deleted.
+  absl::StatusOr<uint64_t> DeleteBatch(std::string sql,
+                                       std::function<void(Statement&)> bind);
+  bool Stopping();
+
+  absl::StatusOr<AppendResult> DoAppend(Connection& db, AppendRequest& request);
+
+  const SqliteStoreOptions options_;
+
+  // Serialises Close() so a second caller blocks until the first is done.
+  absl::Mutex close_mu_;
+  bool closed_ ABSL_GUARDED_BY(close_mu_) = false;
+
+  absl::Mutex write_mu_;
+  absl::CondVar write_cv_;
+  std::deque<std::unique_ptr<WriteOp>> write_queue_ ABSL_GUARDED_BY(write_mu_);
+  bool write_closed_ ABSL_GUARDED_BY(write_mu_) = false;
+
+  absl::Mutex read_mu_;
+  absl::CondVar read_cv_;
+  std::deque<ReadTask> read_queue_ ABSL_GUARDED_BY(read_mu_);
+  bool read_closed_ ABSL_GUARDED_BY(read_mu_) = false;
+
+  // Held for a whole prune pass: the pruner and PruneNow share a connection.
+  absl::Mutex prune_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
+  std::unique_ptr<Connection> prune_db_ ABSL_GUARDED_BY(prune_mu_);
+
+  // Wakes the pruner early when the store closes.
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+
+  // Each owned by one thread once started; set up before the threads start
+  // and torn down after they are joined.
+  std::unique_ptr<Connection> write_db_;
+  std::vector<std::unique_ptr<Connection>> read_dbs_;
+
+  std::thread writer_;
+  std::vector<std::thread> readers_;
+  std::thread pruner_;
+};
+
+// Opens a SqliteStore; the factory the server uses.
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    SqliteStoreOptions options);
+
+}  // namespace notifyd::storage
+
+#endif  // NOTIFYD_STORAGE_SQLITE_STORE_H_
