@@ -1,0 +1,904 @@
+// Listener, connection session and routing of the SSE edge. This is the only
+// translation unit that includes Boost.Beast (slow to compile); everything it
+// can delegate lives in Beast-free files (hub, stream_queue, sse_frame,
+// stream_request, identity, web_assets, metrics).
+//
+// Shape follows Beast's advanced server: a Listener accepts on its strand
+// and hands each socket to a Session on a new strand. A Session reads one
+// request at a time; plain requests are answered (keep-alive allowed),
+// /v1/stream turns the session into a stream until either side closes.
+#include "edge/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "boost/asio/dispatch.hpp"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/asio/strand.hpp"
+#include "boost/asio/write.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/http/empty_body.hpp"
+#include "boost/beast/http/parser.hpp"
+#include "boost/beast/http/read.hpp"
+#include "boost/beast/http/string_body.hpp"
+#include "boost/beast/http/write.hpp"
+#include "edge/sse_frame.h"
+#include "edge/stream_queue.h"
+#include "edge/stream_request.h"
+#include "edge/web_assets.h"
+#include "spdlog/spdlog.h"
+
+namespace notifyd::edge {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using beast::error_code;
+using Strand = net::strand<net::io_context::executor_type>;
+
+// How long a closing connection keeps draining the client's unread bytes so
+// the kernel does not answer them with a RST that would eat our response.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+// Upper bound for Shutdown() to let streams flush.
+constexpr absl::Duration kMaxShutdownGrace = absl::Seconds(10);
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      absl::ToChronoNanoseconds(d));
+}
+
+absl::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
+
+// The label used for notifyd_http_requests_total: a fixed set, so a scan of
+// random paths cannot grow the metric without bound.
+const char* PathLabel(absl::string_view path) {
+  for (const char* known : {"/v1/stream", "/healthz", "/readyz", "/metrics"}) {
+    if (path == known) return known;
+  }
+  return path == "/" ? "/" : "other";
+}
+
+http::status HttpStatusFor(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnauthenticated:
+      return http::status::unauthorized;
+    case absl::StatusCode::kPermissionDenied:
+      return http::status::forbidden;
+    case absl::StatusCode::kNotFound:
+      return http::status::not_found;
+    case absl::StatusCode::kResourceExhausted:
+      return http::status::too_many_requests;
+    case absl::StatusCode::kUnavailable:
+      return http::status::service_unavailable;
+    case absl::StatusCode::kInvalidArgument:
+      return http::status::bad_request;
+    default:
+      return http::status::internal_server_error;
+  }
+}
+
+class Session;
+
+}  // namespace
+
+// Shared state of the server: options, collaborators, metrics, the io
+// context and the registry of live sessions (for limits and Shutdown).
+class EdgeServer::Impl {
+ public:
+  Impl(EdgeOptions options, storage::Store& store, Hub& hub, Metrics& metrics)
+      : options(std::move(options)),
+        store(store),
+        hub(hub),
+        metrics(metrics),
+        connections(metrics.GetGauge("notifyd_http_connections",
+                                     "Open HTTP connections")),
+        streams_replaying(metrics.GetGauge("notifyd_streams",
+                                           "Open SSE streams by state",
+                                           {{"state", "replaying"}})),
+        streams_live(metrics.GetGauge("notifyd_streams",
+                                      "Open SSE streams by state",
+                                      {{"state", "live"}})),
+        replayed(metrics.GetCounter("notifyd_events_replayed_total",
+                                    "Stored notifications replayed to "
+                                    "resuming SSE streams")),
+        slow_consumers(metrics.GetCounter(
+            "notifyd_slow_consumer_disconnects_total",
+            "SSE streams closed because their queue exceeded "
+            "max_queue_bytes")),
+        acceptor(net::make_strand(ioc)),
+        accept_retry(acceptor.get_executor()) {
+    identity.insecure_dev_identity = this->options.insecure_dev_identity;
+    identity.verifier = this->options.token_verifier;
+  }
+
+  void CountRequest(absl::string_view path, http::status code) {
+    metrics
+        .GetCounter("notifyd_http_requests_total",
+                    "HTTP requests by path and status code",
+                    {{"path", PathLabel(path)},
+                     {"code", absl::StrCat(static_cast<unsigned>(code))}})
+        .Inc();
+  }
+
+  // Registry of sessions; Register returns false over max_connections (the
+  // session is still registered, so it can answer 503 and close).
+  bool Register(const std::shared_ptr<Session>& s);
+  void Deregister(const Session* s);
+
+  // Store calls in flight: Shutdown waits for them so no callback posts
+  // into a destroyed io_context.
+  void StoreCallStarted() {
+    absl::MutexLock lock(&store_mu);
+    ++store_calls;
+  }
+  void StoreCallDone() {
+    absl::MutexLock lock(&store_mu);
+    --store_calls;
+  }
+
+  absl::Status Listen();
+  void Accept();
+  void Shutdown();
+
+  const EdgeOptions options;
+  IdentityOptions identity;
+  storage::Store& store;
+  Hub& hub;
+  Metrics& metrics;
+  Gauge& connections;
+  Gauge& streams_replaying;
+  Gauge& streams_live;
+  Counter& replayed;
+  Counter& slow_consumers;
+  std::atomic<bool> ready{false};
+  std::atomic<uint16_t> bound_port{0};
+  bool started = false;
+  bool shut_down = false;
+  std::vector<std::thread> threads;
+
+  absl::Mutex sessions_mu;
+  absl::flat_hash_map<const Session*, std::weak_ptr<Session>> sessions
+      ABSL_GUARDED_BY(sessions_mu);
+
+  absl::Mutex store_mu;
+  int store_calls ABSL_GUARDED_BY(store_mu) = 0;
+
+  // Declared last so it is destroyed first: pending handlers own sessions,
+  // whose destructors still use the members above.
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::steady_timer accept_retry;
+};
+
+namespace {
+
+using Impl = EdgeServer::Impl;
+
+// One connection. Lives as long as an operation (read, write, timer, store
+// call) holds a reference. All members are touched on the strand only,
+// except queue_ (thread-safe) and the immutable ones, which Deliver() uses
+// from the hub's thread.
+class Session : public Subscriber,
+                public std::enable_shared_from_this<Session> {
+ public:
+  Session(Impl& server, tcp::socket socket)
+      : server_(server),
+        socket_(std::move(socket)),
+        deadline_(socket_.get_executor()),
+        heartbeat_(socket_.get_executor()),
+        queue_(server.options.max_queue_bytes) {
+    server_.connections.Add(1);
+  }
+
+  ~Session() override {
+    if (subscribed_) server_.hub.Unsubscribe(this, channels_);
+    if (stream_state_ == StreamState::kReplaying) {
+      server_.streams_replaying.Add(-1);
+    } else if (stream_state_ == StreamState::kLive) {
+      server_.streams_live.Add(-1);
+    }
+    server_.connections.Add(-1);
+    server_.Deregister(this);
+  }
+
+  void Start(bool over_limit) {
+    over_limit_ = over_limit;
+    net::dispatch(socket_.get_executor(),
+                  [self = shared_from_this()] { self->ReadRequest(); });
+  }
+
+  // Hub thread. Never blocks: queues and, when the writer is idle, posts it.
+  bool Deliver(const FramePtr& frame) override {
+    switch (queue_.PushLive(frame)) {
+      case StreamQueue::PushResult::kWake:
+        net::post(socket_.get_executor(),
+                  [self = shared_from_this()] { self->WriteNext(); });
+        return true;
+      case StreamQueue::PushResult::kQueued:
+      case StreamQueue::PushResult::kHeld:
+        return true;
+      case StreamQueue::PushResult::kDropped:
+        return !queue_.closed();
+      case StreamQueue::PushResult::kOverflow:
+        OnOverflow();
+        return false;
+    }
+    return false;
+  }
+
+  // Any thread. Graceful: a stream flushes what it queued, then closes.
+  void Close(bool graceful) {
+    net::dispatch(socket_.get_executor(),
+                  [self = shared_from_this(), graceful] {
+                    graceful ? self->CloseGracefully() : self->Abort();
+                  });
+  }
+
+ private:
+  enum class StreamState : uint8_t { kNone, kReplaying, kLive };
+
+  // ---- Deadline (header read, response and stream writes) ----------------
+
+  void ArmDeadline(absl::Duration d) {
+    deadline_.expires_after(ToChrono(d));
+    deadline_.async_wait([self = shared_from_this()](error_code ec) {
+      // A handler that was already queued when the deadline moved sees
+      // success; the expiry check tells the two apart.
+      if (ec || self->deadline_.expiry() > std::chrono::steady_clock::now()) {
+        return;
+      }
+      spdlog::debug("edge: connection timed out");
+      self->Abort();
+    });
+  }
+  void DisarmDeadline() {
+    deadline_.expires_at(std::chrono::steady_clock::time_point::max());
+  }
+
+  // ---- HTTP request/response phase ---------------------------------------
+
+  void ReadRequest() {
+    if (closed_ || closing_) return Abort();
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<std::uint32_t>(server_.options.max_header_bytes));
+    if (!buffer_) {
+      buffer_.emplace(server_.options.max_header_bytes + 1024);
+    }
+    ArmDeadline(server_.options.idle_timeout);
+    http::async_read(socket_, *buffer_, *parser_,
+                     [self = shared_from_this()](error_code ec, size_t) {
+                       self->OnRequest(ec);
+                     });
+  }
+
+  void OnRequest(error_code ec) {
+    DisarmDeadline();
+    if (ec == http::error::end_of_stream || closed_) return Abort();
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      return SendError("/", http::status::request_header_fields_too_large,
+                       "request header too large", /*keep_alive=*/false);
+    }
+    if (ec == http::error::unexpected_body || ec == http::error::body_limit) {
+      return SendError("/", http::status::payload_too_large,
+                       "request body not accepted", false);
+    }
+    if (ec) {
+      if (ec != net::error::operation_aborted) {
+        spdlog::debug("edge: read failed: {}", ec.message());
+      }
+      return Abort();
+    }
+    request_ = parser_->release();
+    parser_.reset();
+    Route();
+  }
+
+  void Route() {
+    const auto& req = request_;
+    absl::StatusOr<HttpTarget> target = ParseTarget(View(req.target()));
+    if (!target.ok()) {
+      return SendError("other", http::status::bad_request,
+                       target.status().message(), false);
+    }
+    const std::string& path = target->path;
+    if (over_limit_) {
+      return SendError(path, http::status::service_unavailable,
+                       "too many connections", false);
+    }
+    if (req.method() == http::verb::options) return SendPreflight(path);
+
+    bool get = req.method() == http::verb::get;
+    bool head = req.method() == http::verb::head;
+    bool known = path == "/v1/stream" || path == "/healthz" ||
+                 path == "/readyz" || path == "/metrics" ||
+                 IsKnownWebPath(path);
+    if (!known) {
+      return SendError(path, http::status::not_found, "not found",
+                       req.keep_alive());
+    }
+    if (!get && !(head && path != "/v1/stream")) {
+      return SendError(path, http::status::method_not_allowed,
+                       "method not allowed", req.keep_alive());
+    }
+    if (path == "/v1/stream") return StartStream(*target);
+    if (path == "/healthz") {
+      return Send(path, http::status::ok, "text/plain; charset=utf-8", "ok\n");
+    }
+    if (path == "/metrics") {
+      return Send(path, http::status::ok, "text/plain; version=0.0.4",
+                  server_.metrics.RenderText());
+    }
+    if (path == "/readyz") return CheckReady();
+    absl::StatusOr<WebFile> file = LoadWebFile(path, server_.options.web_root);
+    if (!file.ok()) {
+      return SendError(path, HttpStatusFor(file.status()),
+                       file.status().message(), req.keep_alive());
+    }
+    Send(path, http::status::ok, file->content_type, std::move(file->body));
+  }
+
+  void CheckReady() {
+    if (!server_.ready.load()) {
+      return Send("/readyz", http::status::service_unavailable,
+                  "text/plain; charset=utf-8", "not ready\n");
+    }
+    server_.StoreCallStarted();
+    server_.store.Ping([self = shared_from_this()](absl::StatusOr<bool> ok) {
+      bool up = ok.ok() && *ok;
+      Impl& server = self->server_;
+      net::post(self->socket_.get_executor(), [self, up] {
+        self->Send("/readyz",
+                   up ? http::status::ok : http::status::service_unavailable,
+                   "text/plain; charset=utf-8",
+                   up ? "ready\n" : "store unavailable\n");
+      });
+      server.StoreCallDone();
+    });
+  }
+
+  // Adds Access-Control-Allow-Origin when the request's Origin is allowed.
+  template <typename Fields>
+  void AddCors(Fields& fields) const {
+    auto it = request_.find(http::field::origin);
+    if (it == request_.end()) return;
+    absl::string_view origin = View(it->value());
+    const auto& allowed = server_.options.cors_origins;
+    bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
+    bool listed =
+        std::find(allowed.begin(), allowed.end(), origin) != allowed.end();
+    if (!any && !listed) return;
+    fields.set(http::field::access_control_allow_origin, it->value());
+    fields.set(http::field::vary, "Origin");
+    if (listed)
+      fields.set(http::field::access_control_allow_credentials, "true");
+  }
+
+  void SendPreflight(absl::string_view path) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        http::status::no_content, request_.version());
+    AddCors(*res);
+    res->set(http::field::access_control_allow_methods, "GET, HEAD, OPTIONS");
+    res->set(http::field::access_control_allow_headers,
+             "Authorization, Last-Event-ID, Cache-Control");
+    res->set(http::field::access_control_max_age, "600");
+    res->keep_alive(request_.keep_alive());
+    WriteResponse(path, std::move(res));
+  }
+
+  void SendError(absl::string_view path, http::status status,
+                 absl::string_view message, bool keep_alive) {
+    Send(path, status, "text/plain; charset=utf-8", absl::StrCat(message, "\n"),
+         keep_alive);
+  }
+
+  void Send(absl::string_view path, http::status status,
+            absl::string_view content_type, std::string body,
+            std::optional<bool> keep_alive = std::nullopt) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        status, request_.version() ? request_.version() : 11);
+    res->set(http::field::server, "notifyd");
+    res->set(http::field::content_type,
+             beast::string_view(content_type.data(), content_type.size()));
+    res->set(http::field::cache_control, "no-store");
+    AddCors(*res);
+    bool head = request_.method() == http::verb::head;
+    size_t length = body.size();
+    if (!head) res->body() = std::move(body);
+    res->content_length(length);
+    res->keep_alive(keep_alive.value_or(request_.keep_alive()));
+    WriteResponse(path, std::move(res));
+  }
+
+  void WriteResponse(absl::string_view path,
+                     std::shared_ptr<http::response<http::string_body>> res) {
+    server_.CountRequest(path, res->result());
+    ArmDeadline(server_.options.write_timeout);
+    http::async_write(socket_, *res,
+                      [self = shared_from_this(), res](error_code ec, size_t) {
+                        self->DisarmDeadline();
+                        if (ec) return self->Abort();
+                        if (res->keep_alive() && !self->closing_) {
+                          return self->ReadRequest();
+                        }
+                        self->Linger();
+                      });
+  }
+
+  // Half-closes, then drains what the client still sends (up to
+  // kLingerTime) so our response is not lost to a RST.
+  void Linger() {
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec || !buffer_ || closing_) return Abort();
+    deadline_.expires_after(kLingerTime);
+    deadline_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->Abort();
+    });
+    DrainInput();
+  }
+  void DrainInput() {
+    buffer_->clear();
+    socket_.async_read_some(buffer_->prepare(512),
+                            [self = shared_from_this()](error_code ec, size_t) {
+                              if (ec) return self->Abort();
+                              self->DrainInput();
+                            });
+  }
+
+  // ---- Stream phase --------------------------------------------------------
+
+  void StartStream(const HttpTarget& target) {
+    std::optional<absl::string_view> header_id;
+    if (auto it = request_.find("Last-Event-ID"); it != request_.end()) {
+      header_id = View(it->value());
+    }
+    absl::StatusOr<StreamRequest> params = ParseStreamRequest(
+        target, header_id, server_.options.max_channels_per_stream);
+    if (!params.ok()) {
+      return SendError(target.path, http::status::bad_request,
+                       params.status().message(), false);
+    }
+    AuthInputs auth;
+    if (auto it = request_.find(http::field::authorization);
+        it != request_.end()) {
+      auth.authorization = View(it->value());
+    }
+    if (auto it = request_.find(http::field::cookie); it != request_.end()) {
+      auth.cookie = View(it->value());
+    }
+    if (const std::string* t = target.Find("access_token")) {
+      auth.access_token = *t;
+    }
+    if (const std::string* u = target.Find("user")) {
+      auth.dev_user = *u;
+      auth.has_dev_user = true;
+    }
+    absl::StatusOr<Identity> id = Authenticate(auth, server_.identity);
+    absl::Status allowed =
+        id.ok() ? Authorize(*id, params->channels) : id.status();
+    if (!allowed.ok()) {
+      return SendError(target.path, HttpStatusFor(allowed), allowed.message(),
+                       false);
+    }
+
+    // Build the response head by hand: the body is an endless event stream
+    // delimited by connection close, so Beast's serializer adds nothing.
+    std::string head =
+        "HTTP/1.1 200 OK\r\n"
+        "Server: notifyd\r\n"
+        "Content-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\n"
+        "X-Accel-Buffering: no\r\n"
+        "Connection: close\r\n";
+    http::fields cors;
+    AddCors(cors);
+    for (const auto& field : cors) {
+      absl::StrAppend(&head, View(field.name_string()), ": ",
+                      View(field.value()), "\r\n");
+    }
+    absl::StrAppend(&head, "\r\n", EncodePreamble(server_.options.retry_ms));
+    server_.CountRequest(target.path, http::status::ok);
+
+    // The request is done with: release its memory before the stream lives
+    // on for hours.
+    request_ = {};
+    buffer_.reset();
+
+    channels_ = std::move(params->channels);
+    channels_.insert(channels_.begin(), UserChannel(id->user));
+    last_event_id_ = params->last_event_id.value_or(0);
+    bool resume = params->last_event_id.has_value();
+    if (resume) {
+      queue_.BeginReplay();
+      stream_state_ = StreamState::kReplaying;
+      server_.streams_replaying.Add(1);
+    } else {
+      stream_state_ = StreamState::kLive;
+      server_.streams_live.Add(1);
+    }
+    // Subscribe BEFORE reading the store: anything committed after the
+    // replay's snapshot is then guaranteed to arrive live (held until the
+    // replay ends), so nothing falls between the two.
+    server_.hub.Subscribe(shared_from_this(), channels_);
+    subscribed_ = true;
+
+    Push(queue_.PushControl(
+        std::make_shared<const Frame>(Frame{0, std::move(head)})));
+    if (resume) FetchReplayPage();
+    ArmHeartbeat();
+    WatchPeer();
+  }
+
+  // Acts on a push made from the strand.
+  void Push(StreamQueue::PushResult r) {
+    if (r == StreamQueue::PushResult::kWake) WriteNext();
+    if (r == StreamQueue::PushResult::kOverflow) OnOverflow();
+  }
+
+  void OnOverflow() {
+    server_.slow_consumers.Inc();
+    spdlog::info("edge: closing slow SSE consumer on {}",
+                 channels_.empty() ? "" : channels_.front());
+    net::post(socket_.get_executor(),
+              [self = shared_from_this()] { self->Abort(); });
+  }
+
+  void FetchReplayPage() {
+    replay_more_ = false;
+    replay_in_flight_ = true;
+    storage::ReplayQuery q;
+    q.channels = channels_;
+    q.after_id = std::max(last_event_id_, queue_.last_id());
+    q.limit = server_.options.replay_page;
+    server_.StoreCallStarted();
+    server_.store.Replay(
+        std::move(q), [self = shared_from_this()](
+                          absl::StatusOr<storage::ReplayPage> page) mutable {
+          Impl& server = self->server_;
+          auto executor = self->socket_.get_executor();
+          net::post(executor,
+                    [self = std::move(self), page = std::move(page)]() mutable {
+                      self->OnReplayPage(std::move(page));
+                    });
+          server.StoreCallDone();
+        });
+  }
+
+  void OnReplayPage(absl::StatusOr<storage::ReplayPage> page) {
+    replay_in_flight_ = false;
+    if (closed_ || closing_) return;
+    if (!page.ok()) {
+      // The client will reconnect with its Last-Event-ID and try again.
+      spdlog::warn("edge: replay failed: {}", page.status().ToString());
+      return Abort();
+    }
+    if (first_page_) {
+      first_page_ = false;
+      if (page->oldest_id > 0 && last_event_id_ + 1 < page->oldest_id) {
+        Push(queue_.PushControl(ResetFrame(page->oldest_id)));
+      }
+    }
+    for (const auto& n : page->notifications) {
+      absl::StatusOr<FramePtr> frame = EncodeNotification(*n);
+      if (!frame.ok()) continue;
+      StreamQueue::PushResult r = queue_.PushReplay(*frame);
+      if (r == StreamQueue::PushResult::kDropped) continue;
+      if (r == StreamQueue::PushResult::kOverflow) return OnOverflow();
+      server_.replayed.Inc();
+      Push(r);
+    }
+    if (page->notifications.size() >= server_.options.replay_page &&
+        server_.options.replay_page > 0) {
+      // More to read: fetch the next page once this one is written, so a
+      // long history streams at the client's pace instead of piling up.
+      replay_more_ = true;
+      if (!writing_) WriteNext();
+      return;
+    }
+    stream_state_ = StreamState::kLive;
+    server_.streams_replaying.Add(-1);
+    server_.streams_live.Add(1);
+    Push(queue_.FinishReplay());
+  }
+
+  void WriteNext() {
+    if (writing_ || closed_) return;
+    if (!queue_.TakeBatch(&batch_)) {
+      batch_.shrink_to_fit();
+      buffers_.clear();
+      buffers_.shrink_to_fit();
+      if (closing_) return FinishGracefulClose();
+      if (replay_more_ && !replay_in_flight_) FetchReplayPage();
+      return;
+    }
+    buffers_.clear();
+    for (const FramePtr& f : batch_) buffers_.push_back(net::buffer(f->bytes));
+    writing_ = true;
+    ArmDeadline(server_.options.write_timeout);
+    net::async_write(socket_, buffers_,
+                     [self = shared_from_this()](error_code ec, size_t) {
+                       self->OnWrite(ec);
+                     });
+  }
+
+  void OnWrite(error_code ec) {
+    writing_ = false;
+    DisarmDeadline();
+    batch_.clear();
+    if (ec) {
+      if (ec != net::error::operation_aborted) {
+        spdlog::debug("edge: stream write failed: {}", ec.message());
+      }
+      return Abort();
+    }
+    WriteNext();
+  }
+
+  void ArmHeartbeat() {
+    heartbeat_.expires_after(ToChrono(server_.options.heartbeat));
+    heartbeat_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->closed_ || self->closing_) return;
+      self->Push(self->queue_.PushControl(PingFrame()));
+      self->ArmHeartbeat();
+    });
+  }
+
+  // A stream never reads, so without this a vanished client would only be
+  // noticed at the next write. Waiting for readability costs no buffer.
+  void WatchPeer() {
+    socket_.async_wait(
+        tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+          if (ec || self->closed_) return;
+          error_code avail_ec;
+          size_t n = self->socket_.available(avail_ec);
+          if (avail_ec || n == 0) return self->Abort();  // EOF or reset
+          char discard[512];
+          while (n > 0 && !avail_ec) {
+            size_t got = self->socket_.read_some(
+                net::buffer(discard, std::min(n, sizeof(discard))), avail_ec);
+            n -= std::min(n, got);
+          }
+          if (avail_ec) return self->Abort();
+          self->WatchPeer();
+        });
+  }
+
+  // ---- Closing -------------------------------------------------------------
+
+  void CloseGracefully() {
+    if (closed_) return;
+    closing_ = true;
+    if (stream_state_ == StreamState::kNone) {
+      // Mid-request: a pending read is abandoned; a response being written
+      // finishes first (closing_ stops keep-alive).
+      if (!writing_response()) Abort();
+      return;
+    }
+    queue_.Close();
+    heartbeat_.cancel();
+    if (!writing_) WriteNext();
+  }
+
+  void FinishGracefulClose() {
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    Abort();
+  }
+
+  void Abort() {
+    if (closed_) return;
+    closed_ = true;
+    queue_.Close();
+    if (subscribed_) {
+      server_.hub.Unsubscribe(this, channels_);
+      subscribed_ = false;
+    }
+    error_code ec;
+    deadline_.cancel();
+    heartbeat_.cancel();
+    socket_.close(ec);
+  }
+
+  // True while a plain response is on the wire (the deadline is armed and
+  // no read is pending).
+  bool writing_response() const { return !parser_.has_value(); }
+
+  Impl& server_;
+  tcp::socket socket_;
+  net::steady_timer deadline_;
+  net::steady_timer heartbeat_;
+  // Request phase only; reset when a stream starts.
+  std::optional<beast::flat_buffer> buffer_;
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  http::request<http::empty_body> request_;
+  // Stream phase.
+  StreamQueue queue_;
+  std::vector<std::string> channels_;  // user channel first
+  std::vector<FramePtr> batch_;        // frames of the write in flight
+  std::vector<net::const_buffer> buffers_;
+  uint64_t last_event_id_ = 0;
+  StreamState stream_state_ = StreamState::kNone;
+  bool over_limit_ = false;
+  bool subscribed_ = false;
+  bool writing_ = false;
+  bool first_page_ = true;
+  bool replay_more_ = false;
+  bool replay_in_flight_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+bool Impl::Register(const std::shared_ptr<Session>& s) {
+  absl::MutexLock lock(&sessions_mu);
+  sessions.emplace(s.get(), s);
+  return sessions.size() <= options.max_connections;
+}
+
+void Impl::Deregister(const Session* s) {
+  absl::MutexLock lock(&sessions_mu);
+  sessions.erase(s);
+}
+
+absl::Status Impl::Listen() {
+  const std::string& listen = options.listen;
+  size_t colon = listen.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid HTTP listen address '", listen, "' (want host:port)"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  error_code ec;
+  tcp::endpoint endpoint;
+  if (host.empty()) {
+    endpoint = tcp::endpoint(tcp::v4(), static_cast<uint16_t>(port));
+  } else {
+    tcp::resolver resolver(ioc);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot resolve HTTP listen address '", listen, "': ", ec.message()));
+    }
+    endpoint = results.begin()->endpoint();
+  }
+  auto fail = [&](const char* what) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot ", what, " HTTP on ", listen, ": ", ec.message()));
+  };
+  if (acceptor.open(endpoint.protocol(), ec)) return fail("open socket for");
+  if (acceptor.set_option(net::socket_base::reuse_address(true), ec)) {
+    return fail("set SO_REUSEADDR for");
+  }
+  if (acceptor.bind(endpoint, ec)) return fail("bind");
+  if (acceptor.listen(net::socket_base::max_listen_connections, ec)) {
+    return fail("listen");
+  }
+  bound_port = acceptor.local_endpoint(ec).port();
+  return absl::OkStatus();
+}
+
+void Impl::Accept() {
+  acceptor.async_accept(
+      net::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec) {
+          // Typically EMFILE: back off instead of spinning on the error.
+          spdlog::warn("edge: accept failed: {}", ec.message());
+          accept_retry.expires_after(std::chrono::milliseconds(100));
+          accept_retry.async_wait([this](error_code ec) {
+            if (!ec) Accept();
+          });
+          return;
+        }
+        error_code nodelay_ec;
+        socket.set_option(tcp::no_delay(true), nodelay_ec);
+        auto session = std::make_shared<Session>(*this, std::move(socket));
+        bool within_limit = Register(session);
+        session->Start(!within_limit);
+        Accept();
+      });
+}
+
+void Impl::Shutdown() {
+  if (shut_down) return;
+  shut_down = true;
+  if (!started) return;
+  net::post(acceptor.get_executor(), [this] {
+    error_code ec;
+    acceptor.close(ec);
+    accept_retry.cancel();
+  });
+
+  auto for_each_session = [this](bool graceful) {
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      absl::MutexLock lock(&sessions_mu);
+      for (const auto& [key, weak] : sessions) {
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      }
+    }
+    for (const auto& s : live) s->Close(graceful);
+  };
+  auto no_sessions = [this] {
+    sessions_mu.AssertReaderHeld();
+    return sessions.empty();
+  };
+  for_each_session(/*graceful=*/true);
+  absl::Duration grace = std::min(options.write_timeout, kMaxShutdownGrace);
+  bool drained;
+  {
+    absl::MutexLock lock(&sessions_mu);
+    drained =
+        sessions_mu.AwaitWithTimeout(absl::Condition(&no_sessions), grace);
+  }
+  if (!drained) {
+    spdlog::warn("edge: streams did not flush within {}; closing them",
+                 absl::FormatDuration(grace));
+    for_each_session(/*graceful=*/false);
+  }
+  {
+    absl::MutexLock lock(&store_mu);
+    auto idle = [this] {
+      store_mu.AssertReaderHeld();
+      return store_calls == 0;
+    };
+    if (!store_mu.AwaitWithTimeout(absl::Condition(&idle), kMaxShutdownGrace)) {
+      spdlog::warn("edge: store calls still pending at shutdown");
+    }
+  }
+  ioc.stop();
+  for (std::thread& t : threads) t.join();
+  threads.clear();
+}
+
+EdgeServer::EdgeServer(EdgeOptions options, storage::Store& store, Hub& hub,
+                       Metrics& metrics)
+    : impl_(std::make_shared<Impl>(std::move(options), store, hub, metrics)) {}
+
+EdgeServer::~EdgeServer() { Shutdown(); }
+
+absl::Status EdgeServer::Start() {
+  Impl& impl = *impl_;
+  if (impl.started || impl.shut_down) {
+    return absl::FailedPreconditionError("EdgeServer already started");
+  }
+  if (absl::Status s = impl.Listen(); !s.ok()) return s;
+  impl.started = true;
+  impl.Accept();
+  int n = std::max(1, impl.options.io_threads);
+  for (int i = 0; i < n; ++i) {
+    impl.threads.emplace_back([&impl] { impl.ioc.run(); });
+  }
+  spdlog::info("edge: serving HTTP on {} (port {})", impl.options.listen,
+               impl.bound_port.load());
+  return absl::OkStatus();
+}
+
+uint16_t EdgeServer::port() const { return impl_->bound_port.load(); }
+
+void EdgeServer::SetReady(bool ready) { impl_->ready.store(ready); }
+
+void EdgeServer::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace notifyd::edge

@@ -1,0 +1,104 @@
+#include "edge/identity.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace notifyd::edge {
+namespace {
+
+bool AllOf(absl::string_view s, absl::string_view extra) {
+  return std::all_of(s.begin(), s.end(), [extra](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+           extra.find(c) != absl::string_view::npos;
+  });
+}
+
+// The access_token cookie, if any.
+absl::string_view TokenFromCookie(absl::string_view cookie) {
+  for (absl::string_view part : absl::StrSplit(cookie, ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (absl::ConsumePrefix(&part, "access_token=")) return part;
+  }
+  return {};
+}
+
+}  // namespace
+
+bool IsValidUserId(absl::string_view user) {
+  return !user.empty() && user.size() <= 128 && AllOf(user, "._@:-");
+}
+
+bool IsValidChannelName(absl::string_view channel) {
+  return !channel.empty() && channel.size() <= 200 && AllOf(channel, "._@:/-");
+}
+
+std::string UserChannel(absl::string_view user) {
+  return absl::StrCat("user:", user);
+}
+
+absl::StatusOr<Identity> Authenticate(const AuthInputs& in,
+                                      const IdentityOptions& options) {
+  absl::string_view token;
+  absl::string_view auth = in.authorization;
+  if (!auth.empty()) {
+    if (!absl::ConsumePrefix(&auth, "Bearer ") &&
+        !absl::ConsumePrefix(&auth, "bearer ")) {
+      return absl::UnauthenticatedError("unsupported Authorization scheme");
+    }
+    token = absl::StripAsciiWhitespace(auth);
+  } else if (!in.access_token.empty()) {
+    token = in.access_token;
+  } else {
+    token = TokenFromCookie(in.cookie);
+  }
+
+  if (!token.empty()) {
+    if (!options.verifier) {
+      return absl::UnauthenticatedError("tokens are not accepted here");
+    }
+    absl::StatusOr<Identity> id = options.verifier(token);
+    if (!id.ok()) {
+      // Whatever the verifier says, the client only learns "401".
+      return absl::UnauthenticatedError(id.status().message());
+    }
+    if (!IsValidUserId(id->user)) {
+      return absl::UnauthenticatedError("token subject is not a valid user id");
+    }
+    return id;
+  }
+
+  if (in.has_dev_user && options.insecure_dev_identity) {
+    if (!IsValidUserId(in.dev_user)) {
+      return absl::InvalidArgumentError(
+          "user must be 1-128 bytes of [A-Za-z0-9._@:-]");
+    }
+    return Identity{std::string(in.dev_user), {}, /*all_channels=*/true};
+  }
+  return absl::UnauthenticatedError("missing credentials");
+}
+
+absl::Status Authorize(const Identity& id,
+                       const std::vector<std::string>& extra_channels) {
+  if (id.all_channels) return absl::OkStatus();
+  for (const std::string& channel : extra_channels) {
+    bool granted = std::any_of(
+        id.channels.begin(), id.channels.end(), [&](const std::string& g) {
+          return g == channel ||
+                 (absl::EndsWith(g, "*") &&
+                  absl::StartsWith(
+                      channel, absl::string_view(g).substr(0, g.size() - 1)));
+        });
+    if (!granted) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("channel not allowed: ", channel));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace notifyd::edge
