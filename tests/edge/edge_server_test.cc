@@ -1,0 +1,441 @@
+// EdgeServer end to end: a real server on an ephemeral port, a FakeStore,
+// a Hub, and raw-socket HTTP/SSE clients.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "edge/http_server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/edge/fake_store.h"
+#include "tests/edge/sse_client.h"
+
+namespace notifyd::edge {
+namespace {
+
+using ::notifyd::edge::testing::FakeStore;
+using ::notifyd::edge::testing::HttpGet;
+using ::notifyd::edge::testing::HttpResponse;
+using ::notifyd::edge::testing::RawExchange;
+using ::notifyd::edge::testing::SseClient;
+using ::notifyd::edge::testing::SseMessage;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class EdgeServerTest : public ::testing::Test {
+ protected:
+  EdgeServerTest() {
+    options_.listen = "127.0.0.1:0";
+    options_.insecure_dev_identity = true;
+    options_.heartbeat = absl::Seconds(30);
+    options_.cors_origins = {"https://app.example"};
+  }
+  ~EdgeServerTest() override {
+    if (server_) server_->Shutdown();
+  }
+
+  void Start() {
+    server_ = std::make_unique<EdgeServer>(options_, store_, hub_, metrics_);
+    absl::Status s = server_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+    port_ = server_->port();
+    ASSERT_NE(port_, 0);
+  }
+
+  // Stores and publishes, as the gRPC service does.
+  uint64_t Notify(const std::string& channel, const std::string& data,
+                  const std::string& event = "notification") {
+    auto n = store_.Add(channel, event, data);
+    hub_.Publish(n);
+    return n->id;
+  }
+
+  // Waits until the hub sees `n` streams (a stream subscribes right after
+  // its response head is queued, so Open() can return slightly earlier).
+  void WaitForConnections(uint64_t n) {
+    for (int i = 0; i < 500 && hub_.Connections() != n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(hub_.Connections(), n);
+  }
+
+  // Reads events until one with `id`; returns the ids seen (in order).
+  std::vector<uint64_t> ReadIdsThrough(SseClient& c, uint64_t last) {
+    std::vector<uint64_t> ids;
+    while (true) {
+      std::optional<SseMessage> m = c.NextEvent();
+      if (!m || !m->has_id) break;
+      ids.push_back(std::stoull(m->id));
+      if (ids.back() >= last) break;
+    }
+    return ids;
+  }
+
+  FakeStore store_;
+  Metrics metrics_;
+  Hub hub_{metrics_};
+  EdgeOptions options_;
+  std::unique_ptr<EdgeServer> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(EdgeServerTest, PublishReachesStreamWithSseHeadersAndPreamble) {
+  Start();
+  SseClient c;
+  ASSERT_EQ(
+      c.Open(port_, "/v1/stream?user=alice", {"Origin: https://app.example"}),
+      200);
+  EXPECT_EQ(c.response().headers.at("content-type"), "text/event-stream");
+  EXPECT_EQ(c.response().headers.at("cache-control"), "no-cache");
+  EXPECT_EQ(c.response().headers.at("x-accel-buffering"), "no");
+  EXPECT_EQ(c.response().headers.at("access-control-allow-origin"),
+            "https://app.example");
+  std::optional<SseMessage> hello = c.Next();
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->retry, "2000");
+  EXPECT_THAT(hello->comments, ::testing::ElementsAre("connected"));
+  WaitForConnections(1);
+
+  uint64_t id = Notify("user:alice", "line one\nline two", "order.shipped");
+  Notify("user:bob", "not for alice");
+  std::optional<SseMessage> m = c.NextEvent();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->id, std::to_string(id));
+  EXPECT_EQ(m->event, "order.shipped");
+  EXPECT_EQ(m->data, "line one\nline two");
+  EXPECT_EQ(hub_.DeliveredTotal(), 1u);
+}
+
+TEST_F(EdgeServerTest, ExtraChannels) {
+  Start();
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice&channels=news,team/red"), 200);
+  WaitForConnections(1);
+  Notify("sports", "no");
+  uint64_t a = Notify("team/red", "yes1");
+  uint64_t b = Notify("user:alice", "yes2");
+  EXPECT_EQ(ReadIdsThrough(c, b), (std::vector<uint64_t>{a, b}));
+}
+
+TEST_F(EdgeServerTest, ResumeWithLastEventIdGetsExactlyWhatWasMissed) {
+  options_.replay_page = 2;  // forces several pages
+  Start();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 7; ++i) {
+    ids.push_back(store_
+                      .Add(i % 2 ? "user:alice" : "news", "notification",
+                           absl::StrCat("m", i))
+                      ->id);
+    store_.Add("user:bob", "notification", "other");
+  }
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice&channels=news",
+                   {absl::StrCat("Last-Event-ID: ", ids[2])}),
+            200);
+  EXPECT_EQ(ReadIdsThrough(c, ids[6]),
+            (std::vector<uint64_t>{ids[3], ids[4], ids[5], ids[6]}));
+  uint64_t live = Notify("user:alice", "live");
+  EXPECT_EQ(ReadIdsThrough(c, live), (std::vector<uint64_t>{live}));
+  EXPECT_GE(store_.replay_calls(), 2);
+
+  // Same via the query parameter (what the inbox page sends after reload).
+  SseClient q;
+  ASSERT_EQ(q.Open(port_, absl::StrCat("/v1/stream?user=alice&last_event_id=",
+                                       ids[5])),
+            200);
+  EXPECT_EQ(ReadIdsThrough(q, live), (std::vector<uint64_t>{live}));
+}
+
+TEST_F(EdgeServerTest, NoGapNoDuplicateWhilePublishingDuringReplay) {
+  options_.replay_page = 3;
+  Start();
+  for (int i = 0; i < 50; ++i) store_.Add("user:alice", "e", "old");
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> last_published{0};
+  std::thread publisher([&] {
+    while (!stop) {
+      last_published = Notify("user:alice", "new");
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  std::vector<std::unique_ptr<SseClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<SseClient>());
+    ASSERT_EQ(clients.back()->Open(port_, "/v1/stream?user=alice",
+                                   {absl::StrCat("Last-Event-ID: ", 10 * i)}),
+              200);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  publisher.join();
+  uint64_t last = last_published;
+  for (int i = 0; i < 4; ++i) {
+    std::vector<uint64_t> got = ReadIdsThrough(*clients[i], last);
+    ASSERT_FALSE(got.empty());
+    for (size_t k = 0; k < got.size(); ++k) {
+      ASSERT_EQ(got[k], 10 * i + 1 + k) << "client " << i << " index " << k;
+    }
+    EXPECT_EQ(got.back(), last);
+  }
+}
+
+TEST_F(EdgeServerTest, ResetWhenResumingFromPrunedHistory) {
+  for (int i = 0; i < 10; ++i) store_.Add("user:alice", "e", "x");
+  store_.PruneBelow(6);  // ids 6..10 remain
+  Start();
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice&last_event_id=2"), 200);
+  std::optional<SseMessage> reset = c.NextEvent();
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->event, "reset");
+  EXPECT_FALSE(reset->has_id);
+  EXPECT_EQ(reset->data, "6");
+  EXPECT_EQ(ReadIdsThrough(c, 10), (std::vector<uint64_t>{6, 7, 8, 9, 10}));
+
+  // Resuming from exactly oldest-1 lost nothing: no reset.
+  SseClient d;
+  ASSERT_EQ(d.Open(port_, "/v1/stream?user=alice&last_event_id=5"), 200);
+  std::optional<SseMessage> first = d.NextEvent();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->id, "6");
+}
+
+TEST_F(EdgeServerTest, WithoutLastEventIdStreamIsLiveOnly) {
+  store_.Add("user:alice", "e", "old");
+  Start();
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
+  WaitForConnections(1);
+  uint64_t live = Notify("user:alice", "new");
+  EXPECT_EQ(ReadIdsThrough(c, live), (std::vector<uint64_t>{live}));
+  EXPECT_EQ(store_.replay_calls(), 0);
+}
+
+TEST_F(EdgeServerTest, SlowReaderIsDisconnectedWhileFastReaderGetsEverything) {
+  options_.max_queue_bytes = 256 * 1024;
+  Start();
+  SseClient slow;
+  ASSERT_EQ(slow.Open(port_, "/v1/stream?user=alice", {}, /*rcvbuf=*/4096),
+            200);
+  SseClient fast;
+  ASSERT_EQ(fast.Open(port_, "/v1/stream?user=alice"), 200);
+  WaitForConnections(2);
+
+  constexpr int kCount = 400;
+  const std::string payload(32 * 1024, 'p');
+  std::vector<uint64_t> fast_ids;
+  std::thread reader([&] {
+    std::vector<uint64_t> got;
+    while (got.size() < kCount) {
+      std::optional<SseMessage> m = fast.NextEvent();
+      if (!m) break;
+      got.push_back(std::stoull(m->id));
+    }
+    fast_ids = got;
+  });
+  uint64_t first = 0;
+  for (int i = 0; i < kCount; ++i) {
+    uint64_t id = Notify("user:alice", payload);
+    if (i == 0) first = id;
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  reader.join();
+  ASSERT_EQ(fast_ids.size(), static_cast<size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) ASSERT_EQ(fast_ids[i], first + i);
+
+  EXPECT_TRUE(slow.WaitClosed(std::chrono::seconds(10)));
+  EXPECT_LT(slow.bytes_read(), kCount * payload.size());
+  EXPECT_THAT(metrics_.RenderText(),
+              HasSubstr("notifyd_slow_consumer_disconnects_total 1\n"));
+}
+
+TEST_F(EdgeServerTest, HeartbeatComments) {
+  options_.heartbeat = absl::Milliseconds(50);
+  Start();
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
+  int pings = 0;
+  for (int i = 0; i < 10 && pings < 2; ++i) {
+    std::optional<SseMessage> m = c.Next(std::chrono::milliseconds(1000));
+    ASSERT_TRUE(m);
+    for (const auto& comment : m->comments) pings += comment == "ping";
+  }
+  EXPECT_EQ(pings, 2);
+}
+
+TEST_F(EdgeServerTest, IdentityRequired) {
+  options_.insecure_dev_identity = false;
+  Start();
+  HttpResponse r = HttpGet(port_, "/v1/stream?user=alice");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_THAT(r.body, HasSubstr("credentials"));
+  EXPECT_EQ(HttpGet(port_, "/v1/stream?access_token=abc").status, 401);
+}
+
+TEST_F(EdgeServerTest, DevIdentityNeedsAUser) {
+  Start();
+  EXPECT_EQ(HttpGet(port_, "/v1/stream").status, 401);
+  EXPECT_EQ(HttpGet(port_, "/v1/stream?user=bad%20user").status, 400);
+}
+
+TEST_F(EdgeServerTest, TokenVerifierPlugsIn) {
+  options_.insecure_dev_identity = false;
+  options_.token_verifier =
+      [](absl::string_view token) -> absl::StatusOr<Identity> {
+    if (token != "good") return absl::UnauthenticatedError("bad token");
+    return Identity{"carol", {"news"}, false};
+  };
+  Start();
+  EXPECT_EQ(HttpGet(port_, "/v1/stream?access_token=bad").status, 401);
+  EXPECT_EQ(
+      HttpGet(port_, "/v1/stream?access_token=good&channels=sports").status,
+      403);
+  SseClient c;
+  ASSERT_EQ(
+      c.Open(port_, "/v1/stream?channels=news", {"Authorization: Bearer good"}),
+      200);
+  WaitForConnections(1);
+  uint64_t id = Notify("user:carol", "hi");
+  EXPECT_EQ(ReadIdsThrough(c, id), (std::vector<uint64_t>{id}));
+}
+
+TEST_F(EdgeServerTest, BadStreamParameters) {
+  options_.max_channels_per_stream = 2;
+  Start();
+  HttpResponse bad_name = HttpGet(port_, "/v1/stream?user=a&channels=ok,b%20d");
+  EXPECT_EQ(bad_name.status, 400);
+  EXPECT_THAT(bad_name.body, HasSubstr("b d"));
+  EXPECT_EQ(HttpGet(port_, "/v1/stream?user=a&channels=user:bob").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/stream?user=a&channels=x,y,z").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/stream?user=a&last_event_id=abc").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/stream?user=a",
+                    {"Last-Event-ID: 99999999999999999999999"})
+                .status,
+            400);
+}
+
+TEST_F(EdgeServerTest, HeaderTooLarge) {
+  options_.max_header_bytes = 1024;
+  Start();
+  HttpResponse r =
+      HttpGet(port_, "/healthz", {"X-Big: " + std::string(4000, 'a')});
+  EXPECT_EQ(r.status, 431);
+}
+
+TEST_F(EdgeServerTest, TooManyConnections) {
+  options_.max_connections = 1;
+  Start();
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
+  EXPECT_EQ(HttpGet(port_, "/healthz").status, 503);
+}
+
+TEST_F(EdgeServerTest, PlainEndpoints) {
+  Start();
+  HttpResponse health = HttpGet(port_, "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 503);
+  server_->SetReady(true);
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 200);
+  store_.set_ping_ok(false);
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 503);
+
+  HttpResponse metrics = HttpGet(port_, "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.headers["content-type"], "text/plain; version=0.0.4");
+  EXPECT_THAT(metrics.body, HasSubstr("notifyd_http_connections"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("notifyd_http_requests_total{path=\"/healthz\","
+                        "code=\"200\"} 1"));
+  EXPECT_THAT(metrics.body, HasSubstr("notifyd_streams{state=\"live\"} 0"));
+
+  HttpResponse page = HttpGet(port_, "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_THAT(page.headers["content-type"], StartsWith("text/html"));
+  EXPECT_THAT(page.body, HasSubstr("id=\"list\""));
+  EXPECT_EQ(HttpGet(port_, "/inbox.js").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/../etc/passwd").status, 404);
+  EXPECT_EQ(HttpGet(port_, "/nope").status, 404);
+  EXPECT_EQ(HttpGet(port_, "/healthz", {}, "DELETE").status, 405);
+  EXPECT_EQ(HttpGet(port_, "/v1/stream?user=a", {}, "POST").status, 405);
+
+  HttpResponse head = HttpGet(port_, "/healthz", {}, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+}
+
+TEST_F(EdgeServerTest, CorsPreflight) {
+  Start();
+  HttpResponse r = HttpGet(
+      port_, "/v1/stream",
+      {"Origin: https://app.example", "Access-Control-Request-Method: GET",
+       "Access-Control-Request-Headers: last-event-id"},
+      "OPTIONS");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.headers["access-control-allow-origin"], "https://app.example");
+  EXPECT_THAT(r.headers["access-control-allow-headers"],
+              HasSubstr("Last-Event-ID"));
+  HttpResponse other = HttpGet(port_, "/healthz", {"Origin: https://evil"});
+  EXPECT_EQ(other.headers.count("access-control-allow-origin"), 0u);
+}
+
+TEST_F(EdgeServerTest, KeepAliveServesSeveralRequests) {
+  Start();
+  std::string out = RawExchange(
+      port_,
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  size_t first = out.find("HTTP/1.1 200");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_NE(out.find("HTTP/1.1 200", first + 1), std::string::npos);
+}
+
+TEST_F(EdgeServerTest, ShutdownEndsStreamsCleanlyAfterFlushing) {
+  Start();
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
+  WaitForConnections(1);
+  uint64_t id = Notify("user:alice", "last words");
+  server_->Shutdown();
+  server_->Shutdown();  // idempotent
+  EXPECT_EQ(ReadIdsThrough(c, id), (std::vector<uint64_t>{id}));
+  EXPECT_TRUE(c.WaitClosed(std::chrono::seconds(2)));
+  EXPECT_EQ(hub_.Connections(), 0u);
+}
+
+TEST_F(EdgeServerTest, ClientDisconnectUnsubscribes) {
+  Start();
+  {
+    SseClient c;
+    ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
+    WaitForConnections(1);
+  }
+  WaitForConnections(0);
+  EXPECT_EQ(hub_.SubscriberCount("user:alice"), 0u);
+}
+
+TEST_F(EdgeServerTest, StartFailsNamingTheAddress) {
+  Start();
+  EdgeOptions taken = options_;
+  taken.listen = absl::StrCat("127.0.0.1:", port_);
+  EdgeServer second(taken, store_, hub_, metrics_);
+  absl::Status s = second.Start();
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr(taken.listen));
+  EdgeServer bad(
+      [] {
+        EdgeOptions o;
+        o.listen = "nonsense";
+        return o;
+      }(),
+      store_, hub_, metrics_);
+  EXPECT_THAT(bad.Start().message(), HasSubstr("nonsense"));
+}
+
+}  // namespace
+}  // namespace notifyd::edge

@@ -1,0 +1,83 @@
+// Minimal blocking HTTP/1.1 and SSE clients for edge tests, on raw POSIX
+// sockets (no Beast: keeps test compile times down and tests the server
+// against an independent parser). Loopback only. Not thread-safe: one
+// thread per client.
+#ifndef NOTIFYD_TESTS_EDGE_SSE_CLIENT_H_
+#define NOTIFYD_TESTS_EDGE_SSE_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace notifyd::edge::testing {
+
+struct HttpResponse {
+  int status = 0;  // 0: no response (connection failed or closed)
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+// Sends one request ("Connection: close") and reads to EOF.
+HttpResponse HttpGet(uint16_t port, const std::string& target,
+                     const std::vector<std::string>& extra_headers = {},
+                     const std::string& method = "GET");
+
+// Sends raw bytes and returns whatever comes back until EOF or timeout.
+std::string RawExchange(
+    uint16_t port, const std::string& bytes,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+
+// One SSE message (a block ended by a blank line).
+struct SseMessage {
+  std::string id;
+  bool has_id = false;
+  std::string event;  // empty: "message"
+  std::string data;   // data: lines joined with '\n'
+  std::string retry;
+  std::vector<std::string> comments;
+};
+
+class SseClient {
+ public:
+  SseClient() = default;
+  ~SseClient();
+  SseClient(const SseClient&) = delete;
+  SseClient& operator=(const SseClient&) = delete;
+
+  // Connects, sends the GET and reads the response head. `rcvbuf` > 0 sets
+  // SO_RCVBUF before connecting (for slow-reader tests). Returns the status.
+  int Open(uint16_t port, const std::string& target,
+           const std::vector<std::string>& extra_headers = {}, int rcvbuf = 0);
+
+  const HttpResponse& response() const { return response_; }
+
+  // The next message, or nullopt on timeout or EOF (see eof()).
+  std::optional<SseMessage> Next(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+  // Next message that has an id: or an event: (skips comment-only blocks).
+  std::optional<SseMessage> NextEvent(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+  // Reads (discarding) until EOF; true when it came within `timeout`.
+  bool WaitClosed(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+  bool eof() const { return eof_; }
+  uint64_t bytes_read() const { return bytes_read_; }
+  void Close();
+
+ private:
+  // Appends what arrives within `timeout` to buffer_; false on timeout/EOF.
+  bool Fill(std::chrono::steady_clock::time_point deadline);
+
+  int fd_ = -1;
+  bool eof_ = false;
+  uint64_t bytes_read_ = 0;
+  std::string buffer_;
+  HttpResponse response_;
+};
+
+}  // namespace notifyd::edge::testing
+
+#endif  // NOTIFYD_TESTS_EDGE_SSE_CLIENT_H_

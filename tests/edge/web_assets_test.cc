@@ -1,0 +1,53 @@
+#include "edge/web_assets.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace notifyd::edge {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(WebAssetsTest, EmbeddedInboxPage) {
+  absl::StatusOr<WebFile> index = LoadWebFile("/", "");
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ(index->content_type, "text/html; charset=utf-8");
+  EXPECT_THAT(index->body, HasSubstr("id=\"state\""));
+  EXPECT_THAT(index->body, HasSubstr("id=\"list\""));
+  absl::StatusOr<WebFile> js = LoadWebFile("/inbox.js", "");
+  ASSERT_TRUE(js.ok());
+  EXPECT_THAT(js->body, HasSubstr("EventSource"));
+  EXPECT_TRUE(IsKnownWebPath("/index.html"));
+}
+
+TEST(WebAssetsTest, OnlyKnownFiles) {
+  for (const char* path : {"/../etc/passwd", "/nope.html", "/web/index.html",
+                           "", "//index.html", "/index.html/"}) {
+    EXPECT_EQ(LoadWebFile(path, "").status().code(),
+              absl::StatusCode::kNotFound)
+        << path;
+    EXPECT_EQ(LoadWebFile(path, "/").status().code(),
+              absl::StatusCode::kNotFound)
+        << path;
+  }
+}
+
+TEST(WebAssetsTest, WebRootOverridesEmbedded) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / "notifyd_web_assets_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "index.html") << "from disk";
+  absl::StatusOr<WebFile> index = LoadWebFile("/", dir.string());
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ(index->body, "from disk");
+  EXPECT_EQ(LoadWebFile("/inbox.css", dir.string()).status().code(),
+            absl::StatusCode::kUnavailable);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace notifyd::edge
