@@ -1,49 +1,18 @@
 #include "storage/sqlite_store.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <future>
 #include <limits>
-#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "storage/migrations.h"
 #include "storage/sqlite_connection.h"
+#include "storage/sqlite_queries.h"
 
 namespace notifyd::storage {
 namespace {
-
-constexpr char kColumns[] = "id, channel, event, data, created_at_ms, read";
-
-// Ids and bounds arrive as uint64 but SQLite integers are int64. Ids never
-// exceed int64, so a larger bound means "no bound".
-int64_t ClampId(uint64_t id) {
-  return static_cast<int64_t>(
-      std::min<uint64_t>(id, std::numeric_limits<int64_t>::max()));
-}
-
-Notification ReadRow(Statement& stmt) {
-  Notification n;
-  n.id = static_cast<uint64_t>(stmt.ColumnInt(0));
-  n.channel = stmt.ColumnText(1);
-  n.event = stmt.ColumnText(2);
-  n.data = stmt.ColumnText(3);
-  n.created_at_ms = stmt.ColumnInt(4);
-  n.read = stmt.ColumnInt(5) != 0;
-  return n;
-}
-
-// Appends every row `stmt` yields to `out`.
-absl::Status ReadRows(Statement& stmt, std::vector<Notification>& out) {
-  for (;;) {
-    absl::StatusOr<bool> row = stmt.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return absl::OkStatus();
-    out.push_back(ReadRow(stmt));
-  }
-}
 
 absl::Status Closed() { return absl::UnavailableError("store is closed"); }
 
@@ -303,112 +272,25 @@ void SqliteStore::ReaderLoop(Connection* db) {
   }
 }
 
-absl::StatusOr<AppendResult> SqliteStore::DoAppend(Connection& db,
-                                                   AppendRequest& request) {
-  const bool has_key = !request.idempotency_key.empty();
-  if (has_key) {
-    // Within a batch this also sees rows inserted earlier in the same
-    // (uncommitted) transaction, so a repeat in one batch is a duplicate too.
-    absl::StatusOr<Statement> find = db.Prepare(absl::StrCat(
-        "SELECT ", kColumns,
-        " FROM notifications WHERE channel = ?1 AND idempotency_key = ?2"));
-    if (!find.ok()) return find.status();
-    find->BindText(1, request.channel);
-    find->BindText(2, request.idempotency_key);
-    absl::StatusOr<bool> row = find->Step();
-    if (!row.ok()) return row.status();
-    if (*row) {
-      return AppendResult{std::make_shared<const Notification>(ReadRow(*find)),
-                          /*duplicate=*/true};
-    }
-  }
-
-  absl::StatusOr<Statement> insert = db.Prepare(
-      "INSERT INTO notifications"
-      " (channel, event, data, created_at_ms, idempotency_key)"
-      " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id");
-  if (!insert.ok()) return insert.status();
-  const int64_t now = NowMs();
-  insert->BindText(1, request.channel);
-  insert->BindText(2, request.event);
-  insert->BindText(3, request.data);
-  insert->BindInt(4, now);
-  if (has_key) {
-    insert->BindText(5, request.idempotency_key);
-  } else {
-    insert->BindNull(5);
-  }
-  absl::StatusOr<bool> row = insert->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return absl::InternalError("INSERT returned no id");
-  auto n = std::make_shared<Notification>();
-  n->id = static_cast<uint64_t>(insert->ColumnInt(0));
-  if (absl::Status s = insert->Run(); !s.ok()) return s;
-  n->channel = std::move(request.channel);
-  n->event = std::move(request.event);
-  n->data = std::move(request.data);
-  n->created_at_ms = now;
-  return AppendResult{std::move(n), /*duplicate=*/false};
-}
-
 void SqliteStore::Append(AppendRequest request, Callback<AppendResult> done) {
   SubmitWrite<AppendResult>(
       [this, request = std::move(request)](Connection& db) mutable {
-        return DoAppend(db, request);
+        return InsertNotification(db, request, NowMs());
       },
       std::move(done));
 }
 
 void SqliteStore::MarkRead(MarkReadRequest request, Callback<uint64_t> done) {
-  SubmitWrite<uint64_t>(
-      [request =
-           std::move(request)](Connection& db) -> absl::StatusOr<uint64_t> {
-        // "read = 0" keeps an id named twice, or also covered by up_to_id,
-        // from being counted twice.
-        uint64_t changed = 0;
-        if (request.up_to_id > 0) {
-          absl::StatusOr<Statement> update = db.Prepare(
-              "UPDATE notifications SET read = 1"
-              " WHERE channel = ?1 AND id <= ?2 AND read = 0");
-          if (!update.ok()) return update.status();
-          update->BindText(1, request.channel);
-          update->BindInt(2, ClampId(request.up_to_id));
-          if (absl::Status s = update->Run(); !s.ok()) return s;
-          changed += db.Changes();
-        }
-        for (uint64_t id : request.ids) {
-          absl::StatusOr<Statement> update = db.Prepare(
-              "UPDATE notifications SET read = 1"
-              " WHERE channel = ?1 AND id = ?2 AND read = 0");
-          if (!update.ok()) return update.status();
-          update->BindText(1, request.channel);
-          update->BindInt(2, ClampId(id));
-          if (absl::Status s = update->Run(); !s.ok()) return s;
-          changed += db.Changes();
-        }
-        return changed;
-      },
-      std::move(done));
+  SubmitWrite<uint64_t>([request = std::move(request)](
+                            Connection& db) { return MarkRows(db, request); },
+                        std::move(done));
 }
 
 void SqliteStore::List(ListQuery query,
                        Callback<std::vector<Notification>> done) {
   SubmitRead<std::vector<Notification>>(
-      [query = std::move(query)](
-          Connection& db) -> absl::StatusOr<std::vector<Notification>> {
-        absl::StatusOr<Statement> stmt = db.Prepare(
-            absl::StrCat("SELECT ", kColumns,
-                         " FROM notifications WHERE channel = ?1 AND id < ?2",
-                         query.unread_only ? " AND read = 0" : "",
-                         " ORDER BY id DESC LIMIT ?3"));
-        if (!stmt.ok()) return stmt.status();
-        stmt->BindText(1, query.channel);
-        stmt->BindInt(2, query.before_id == 0 ? ClampId(UINT64_MAX)
-                                              : ClampId(query.before_id));
-        stmt->BindInt(3, query.limit);
-        std::vector<Notification> rows;
-        if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
-        return rows;
+      [query = std::move(query)](Connection& db) {
+        return ListRows(db, query);
       },
       std::move(done));
 }
@@ -422,113 +304,27 @@ void SqliteStore::Replay(ReplayQuery query, Callback<ReplayPage> done) {
     return;
   }
   SubmitRead<ReplayPage>(
-      [query = std::move(query)](
-          Connection& db) mutable -> absl::StatusOr<ReplayPage> {
-        std::sort(query.channels.begin(), query.channels.end());
-        query.channels.erase(
-            std::unique(query.channels.begin(), query.channels.end()),
-            query.channels.end());
-        // One snapshot, so oldest_id agrees with the page.
-        if (absl::Status s = db.Exec("BEGIN"); !s.ok()) return s;
-        absl::StatusOr<ReplayPage> page = [&]() -> absl::StatusOr<ReplayPage> {
-          // Per channel, each an index range scan bounded by `limit`, then
-          // merged: cheaper than one IN query that sorts every matching row.
-          std::vector<Notification> rows;
-          ReplayPage page;
-          for (const std::string& channel : query.channels) {
-            absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
-                "SELECT ", kColumns,
-                " FROM notifications WHERE channel = ?1 AND id > ?2"
-                " ORDER BY id LIMIT ?3"));
-            if (!stmt.ok()) return stmt.status();
-            stmt->BindText(1, channel);
-            stmt->BindInt(2, ClampId(query.after_id));
-            stmt->BindInt(3, query.limit);
-            if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
-
-            absl::StatusOr<Statement> oldest = db.Prepare(
-                "SELECT id FROM notifications WHERE channel = ?1"
-                " ORDER BY id LIMIT 1");
-            if (!oldest.ok()) return oldest.status();
-            oldest->BindText(1, channel);
-            absl::StatusOr<bool> row = oldest->Step();
-            if (!row.ok()) return row.status();
-            if (*row) {
-              uint64_t id = static_cast<uint64_t>(oldest->ColumnInt(0));
-              if (page.oldest_id == 0 || id < page.oldest_id) {
-                page.oldest_id = id;
-              }
-            }
-          }
-          std::sort(rows.begin(), rows.end(),
-                    [](const Notification& a, const Notification& b) {
-                      return a.id < b.id;
-                    });
-          if (rows.size() > query.limit) rows.resize(query.limit);
-          page.notifications.reserve(rows.size());
-          for (Notification& n : rows) {
-            page.notifications.push_back(
-                std::make_shared<const Notification>(std::move(n)));
-          }
-          return page;
-        }();
-        db.Exec("COMMIT").IgnoreError();
-        return page;
+      [query = std::move(query)](Connection& db) mutable {
+        return ReplayRows(db, std::move(query));
       },
       std::move(done));
 }
 
 void SqliteStore::UnreadCount(std::string channel, Callback<uint64_t> done) {
-  SubmitRead<uint64_t>(
-      [channel =
-           std::move(channel)](Connection& db) -> absl::StatusOr<uint64_t> {
-        absl::StatusOr<Statement> stmt = db.Prepare(
-            "SELECT COUNT(*) FROM notifications"
-            " WHERE channel = ?1 AND read = 0");
-        if (!stmt.ok()) return stmt.status();
-        stmt->BindText(1, channel);
-        absl::StatusOr<bool> row = stmt->Step();
-        if (!row.ok()) return row.status();
-        return static_cast<uint64_t>(*row ? stmt->ColumnInt(0) : 0);
-      },
-      std::move(done));
+  SubmitRead<uint64_t>([channel = std::move(channel)](
+                           Connection& db) { return CountUnread(db, channel); },
+                       std::move(done));
 }
 
 void SqliteStore::Stats(Callback<StoreStats> done) {
   SubmitRead<StoreStats>(
-      [path = options_.path](Connection& db) -> absl::StatusOr<StoreStats> {
-        absl::StatusOr<int64_t> count =
-            db.QueryInt("SELECT COUNT(*) FROM notifications");
-        if (!count.ok()) return count.status();
-        absl::StatusOr<int64_t> pages = db.QueryInt("PRAGMA page_count");
-        if (!pages.ok()) return pages.status();
-        absl::StatusOr<int64_t> page_size = db.QueryInt("PRAGMA page_size");
-        if (!page_size.ok()) return page_size.status();
-        StoreStats stats;
-        stats.notifications = static_cast<uint64_t>(*count);
-        stats.bytes = static_cast<uint64_t>(*pages * *page_size);
-        // The WAL holds committed data not yet checkpointed: it is disk the
-        // store uses too.
-        std::error_code ec;
-        uintmax_t wal = std::filesystem::file_size(path + "-wal", ec);
-        if (!ec) stats.bytes += wal;
-        return stats;
-      },
+      [path = options_.path](Connection& db) { return ReadStats(db, path); },
       std::move(done));
 }
 
 void SqliteStore::Ping(Callback<bool> done) {
-  SubmitRead<bool>(
-      [](Connection& db) -> absl::StatusOr<bool> {
-        // Touches the table, not just the connection, so a vanished or
-        // corrupt file shows up.
-        absl::StatusOr<int64_t> ok = db.QueryInt(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM notifications"
-            " LIMIT 1)");
-        if (!ok.ok()) return ok.status();
-        return true;
-      },
-      std::move(done));
+  SubmitRead<bool>([](Connection& db) { return PingDatabase(db); },
+                   std::move(done));
 }
 
 bool SqliteStore::Stopping() {
@@ -537,21 +333,13 @@ bool SqliteStore::Stopping() {
 }
 
 absl::StatusOr<uint64_t> SqliteStore::DeleteBatch(
-    std::string sql, std::function<void(Statement&)> bind) {
+    std::function<absl::StatusOr<uint64_t>(Connection&)> del) {
   std::promise<absl::StatusOr<uint64_t>> promise;
   std::future<absl::StatusOr<uint64_t>> future = promise.get_future();
-  SubmitWrite<uint64_t>(
-      [sql = std::move(sql),
-       bind = std::move(bind)](Connection& db) -> absl::StatusOr<uint64_t> {
-        absl::StatusOr<Statement> stmt = db.Prepare(sql);
-        if (!stmt.ok()) return stmt.status();
-        bind(*stmt);
-        if (absl::Status s = stmt->Run(); !s.ok()) return s;
-        return static_cast<uint64_t>(db.Changes());
-      },
-      [&promise](absl::StatusOr<uint64_t> result) {
-        promise.set_value(std::move(result));
-      });
+  SubmitWrite<uint64_t>(std::move(del),
+                        [&promise](absl::StatusOr<uint64_t> result) {
+                          promise.set_value(std::move(result));
+                        });
   return future.get();
 }
 
@@ -569,13 +357,9 @@ absl::StatusOr<uint64_t> SqliteStore::PruneLocked() {
     const int64_t cutoff =
         NowMs() - absl::ToInt64Milliseconds(options_.retention);
     for (;;) {
-      absl::StatusOr<uint64_t> n = DeleteBatch(
-          "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications"
-          " WHERE created_at_ms < ?1 LIMIT ?2)",
-          [cutoff, batch](Statement& stmt) {
-            stmt.BindInt(1, cutoff);
-            stmt.BindInt(2, batch);
-          });
+      absl::StatusOr<uint64_t> n = DeleteBatch([cutoff, batch](Connection& db) {
+        return DeleteCreatedBefore(db, cutoff, batch);
+      });
       if (!n.ok()) return n.status();
       deleted += *n;
       if (*n < static_cast<uint64_t>(batch) || Stopping()) break;
@@ -583,46 +367,20 @@ absl::StatusOr<uint64_t> SqliteStore::PruneLocked() {
   }
 
   if (options_.max_per_channel > 0) {
-    const int64_t keep = ClampId(options_.max_per_channel);
-    // Found on the pruner's own snapshot. New rows only get larger ids, so
-    // deleting at or below the (keep+1)-th newest id as of the snapshot
-    // still leaves at least `keep` rows.
-    std::vector<std::pair<std::string, int64_t>> cuts;
-    {
-      absl::StatusOr<Statement> over = prune_db_->Prepare(
-          "SELECT channel FROM notifications GROUP BY channel"
-          " HAVING COUNT(*) > ?1");
-      if (!over.ok()) return over.status();
-      over->BindInt(1, keep);
-      std::vector<std::string> channels;
-      for (;;) {
-        absl::StatusOr<bool> row = over->Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        channels.push_back(over->ColumnText(0));
-      }
-      for (std::string& channel : channels) {
-        absl::StatusOr<Statement> cut = prune_db_->Prepare(
-            "SELECT id FROM notifications WHERE channel = ?1"
-            " ORDER BY id DESC LIMIT 1 OFFSET ?2");
-        if (!cut.ok()) return cut.status();
-        cut->BindText(1, channel);
-        cut->BindInt(2, keep);
-        absl::StatusOr<bool> row = cut->Step();
-        if (!row.ok()) return row.status();
-        if (*row) cuts.emplace_back(std::move(channel), cut->ColumnInt(0));
-      }
-    }
-    for (const auto& [channel, cut_id] : cuts) {
+    // Found on the pruner's own snapshot, off the writer thread. New rows
+    // only get larger ids, so deleting up to a cut taken from the snapshot
+    // still leaves at least max_per_channel rows.
+    const auto keep = static_cast<int64_t>(std::min<uint64_t>(
+        options_.max_per_channel, std::numeric_limits<int64_t>::max()));
+    absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> cuts =
+        FindChannelCuts(*prune_db_, keep);
+    if (!cuts.ok()) return cuts.status();
+    for (const auto& [channel, cut_id] : *cuts) {
       for (;;) {
         if (Stopping()) return deleted;
         absl::StatusOr<uint64_t> n = DeleteBatch(
-            "DELETE FROM notifications WHERE id IN (SELECT id FROM"
-            " notifications WHERE channel = ?1 AND id <= ?2 LIMIT ?3)",
-            [&channel, cut_id = cut_id, batch](Statement& stmt) {
-              stmt.BindText(1, channel);
-              stmt.BindInt(2, cut_id);
-              stmt.BindInt(3, batch);
+            [&channel = channel, cut_id = cut_id, batch](Connection& db) {
+              return DeleteChannelUpTo(db, channel, cut_id, batch);
             });
         if (!n.ok()) return n.status();
         deleted += *n;

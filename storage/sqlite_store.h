@@ -40,7 +40,6 @@
 namespace notifyd::storage {
 
 class Connection;
-class Statement;
 
 struct SqliteStoreOptions {
   // Database file. Its directory must exist and be writable; it is not
@@ -120,12 +119,10 @@ class SqliteStore final : public Store {
   void PrunerLoop();
   absl::StatusOr<uint64_t> PruneLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(prune_mu_);
-  // Runs one delete statement as a writer task; returns rows deleted.
-  absl::StatusOr<uint64_t> DeleteBatch(std::string sql,
-                                       std::function<void(Statement&)> bind);
+  // Runs `del` as one writer task and waits for it; returns rows deleted.
+  absl::StatusOr<uint64_t> DeleteBatch(
+      std::function<absl::StatusOr<uint64_t>(Connection&)> del);
   bool Stopping();
-
-  absl::StatusOr<AppendResult> DoAppend(Connection& db, AppendRequest& request);
 
   const SqliteStoreOptions options_;
 

@@ -1,0 +1,295 @@
+#include "storage/sqlite_queries.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+
+namespace notifyd::storage {
+namespace {
+
+constexpr char kColumns[] = "id, channel, event, data, created_at_ms, read";
+
+// Ids and bounds arrive as uint64 but SQLite integers are int64. Ids never
+// exceed int64, so a larger bound means "no bound".
+int64_t ClampId(uint64_t id) {
+  return static_cast<int64_t>(
+      std::min<uint64_t>(id, std::numeric_limits<int64_t>::max()));
+}
+
+Notification ReadRow(Statement& stmt) {
+  Notification n;
+  n.id = static_cast<uint64_t>(stmt.ColumnInt(0));
+  n.channel = stmt.ColumnText(1);
+  n.event = stmt.ColumnText(2);
+  n.data = stmt.ColumnText(3);
+  n.created_at_ms = stmt.ColumnInt(4);
+  n.read = stmt.ColumnInt(5) != 0;
+  return n;
+}
+
+// Appends every row `stmt` yields to `out`.
+absl::Status ReadRows(Statement& stmt, std::vector<Notification>& out) {
+  for (;;) {
+    absl::StatusOr<bool> row = stmt.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+    out.push_back(ReadRow(stmt));
+  }
+}
+
+absl::StatusOr<uint64_t> RunForChanges(Statement& stmt, Connection& db) {
+  if (absl::Status s = stmt.Run(); !s.ok()) return s;
+  return static_cast<uint64_t>(db.Changes());
+}
+
+}  // namespace
+
+absl::StatusOr<AppendResult> InsertNotification(Connection& db,
+                                                AppendRequest& request,
+                                                int64_t now_ms) {
+  const bool has_key = !request.idempotency_key.empty();
+  if (has_key) {
+    // Within a batch this also sees rows inserted earlier in the same
+    // (uncommitted) transaction, so a repeat in one batch is a duplicate too.
+    absl::StatusOr<Statement> find = db.Prepare(absl::StrCat(
+        "SELECT ", kColumns,
+        " FROM notifications WHERE channel = ?1 AND idempotency_key = ?2"));
+    if (!find.ok()) return find.status();
+    find->BindText(1, request.channel);
+    find->BindText(2, request.idempotency_key);
+    absl::StatusOr<bool> row = find->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      return AppendResult{std::make_shared<const Notification>(ReadRow(*find)),
+                          /*duplicate=*/true};
+    }
+  }
+
+  absl::StatusOr<Statement> insert = db.Prepare(
+      "INSERT INTO notifications"
+      " (channel, event, data, created_at_ms, idempotency_key)"
+      " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id");
+  if (!insert.ok()) return insert.status();
+  insert->BindText(1, request.channel);
+  insert->BindText(2, request.event);
+  insert->BindText(3, request.data);
+  insert->BindInt(4, now_ms);
+  if (has_key) {
+    insert->BindText(5, request.idempotency_key);
+  } else {
+    insert->BindNull(5);
+  }
+  absl::StatusOr<bool> row = insert->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::InternalError("INSERT returned no id");
+  auto n = std::make_shared<Notification>();
+  n->id = static_cast<uint64_t>(insert->ColumnInt(0));
+  if (absl::Status s = insert->Run(); !s.ok()) return s;
+  n->channel = std::move(request.channel);
+  n->event = std::move(request.event);
+  n->data = std::move(request.data);
+  n->created_at_ms = now_ms;
+  return AppendResult{std::move(n), /*duplicate=*/false};
+}
+
+absl::StatusOr<uint64_t> MarkRows(Connection& db,
+                                  const MarkReadRequest& request) {
+  // "read = 0" keeps an id named twice, or also covered by up_to_id, from
+  // being counted twice; the channel condition ignores other channels' ids.
+  uint64_t changed = 0;
+  if (request.up_to_id > 0) {
+    absl::StatusOr<Statement> update = db.Prepare(
+        "UPDATE notifications SET read = 1"
+        " WHERE channel = ?1 AND id <= ?2 AND read = 0");
+    if (!update.ok()) return update.status();
+    update->BindText(1, request.channel);
+    update->BindInt(2, ClampId(request.up_to_id));
+    absl::StatusOr<uint64_t> n = RunForChanges(*update, db);
+    if (!n.ok()) return n.status();
+    changed += *n;
+  }
+  for (uint64_t id : request.ids) {
+    absl::StatusOr<Statement> update = db.Prepare(
+        "UPDATE notifications SET read = 1"
+        " WHERE channel = ?1 AND id = ?2 AND read = 0");
+    if (!update.ok()) return update.status();
+    update->BindText(1, request.channel);
+    update->BindInt(2, ClampId(id));
+    absl::StatusOr<uint64_t> n = RunForChanges(*update, db);
+    if (!n.ok()) return n.status();
+    changed += *n;
+  }
+  return changed;
+}
+
+absl::StatusOr<uint64_t> DeleteCreatedBefore(Connection& db, int64_t cutoff_ms,
+                                             int64_t limit) {
+  // SQLite is built without DELETE ... LIMIT, hence the subquery.
+  absl::StatusOr<Statement> stmt = db.Prepare(
+      "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications"
+      " WHERE created_at_ms < ?1 LIMIT ?2)");
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindInt(1, cutoff_ms);
+  stmt->BindInt(2, limit);
+  return RunForChanges(*stmt, db);
+}
+
+absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
+                                           const std::string& channel,
+                                           int64_t max_id, int64_t limit) {
+  absl::StatusOr<Statement> stmt = db.Prepare(
+      "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications"
+      " WHERE channel = ?1 AND id <= ?2 LIMIT ?3)");
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindText(1, channel);
+  stmt->BindInt(2, max_id);
+  stmt->BindInt(3, limit);
+  return RunForChanges(*stmt, db);
+}
+
+absl::StatusOr<std::vector<Notification>> ListRows(Connection& db,
+                                                   const ListQuery& query) {
+  absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
+      "SELECT ", kColumns, " FROM notifications WHERE channel = ?1 AND id < ?2",
+      query.unread_only ? " AND read = 0" : "", " ORDER BY id DESC LIMIT ?3"));
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindText(1, query.channel);
+  stmt->BindInt(
+      2, ClampId(query.before_id == 0 ? std::numeric_limits<uint64_t>::max()
+                                      : query.before_id));
+  stmt->BindInt(3, query.limit);
+  std::vector<Notification> rows;
+  if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
+  return rows;
+}
+
+namespace {
+
+absl::StatusOr<ReplayPage> ReplayInTransaction(Connection& db,
+                                               const ReplayQuery& query) {
+  // Per channel, each an index range scan bounded by `limit`, then merged:
+  // cheaper than one IN query that may sort every matching row.
+  std::vector<Notification> rows;
+  ReplayPage page;
+  for (const std::string& channel : query.channels) {
+    absl::StatusOr<Statement> stmt = db.Prepare(
+        absl::StrCat("SELECT ", kColumns,
+                     " FROM notifications WHERE channel = ?1 AND id > ?2"
+                     " ORDER BY id LIMIT ?3"));
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, channel);
+    stmt->BindInt(2, ClampId(query.after_id));
+    stmt->BindInt(3, query.limit);
+    if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
+
+    absl::StatusOr<Statement> oldest = db.Prepare(
+        "SELECT id FROM notifications WHERE channel = ?1 ORDER BY id LIMIT 1");
+    if (!oldest.ok()) return oldest.status();
+    oldest->BindText(1, channel);
+    absl::StatusOr<bool> row = oldest->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      const auto id = static_cast<uint64_t>(oldest->ColumnInt(0));
+      if (page.oldest_id == 0 || id < page.oldest_id) page.oldest_id = id;
+    }
+  }
+  std::sort(
+      rows.begin(), rows.end(),
+      [](const Notification& a, const Notification& b) { return a.id < b.id; });
+  if (rows.size() > query.limit) rows.resize(query.limit);
+  page.notifications.reserve(rows.size());
+  for (Notification& n : rows) {
+    page.notifications.push_back(
+        std::make_shared<const Notification>(std::move(n)));
+  }
+  return page;
+}
+
+}  // namespace
+
+absl::StatusOr<ReplayPage> ReplayRows(Connection& db, ReplayQuery query) {
+  std::sort(query.channels.begin(), query.channels.end());
+  query.channels.erase(
+      std::unique(query.channels.begin(), query.channels.end()),
+      query.channels.end());
+  // One snapshot, so oldest_id agrees with the page.
+  if (absl::Status s = db.Exec("BEGIN"); !s.ok()) return s;
+  absl::StatusOr<ReplayPage> page = ReplayInTransaction(db, query);
+  db.Exec("COMMIT").IgnoreError();  // read-only: nothing to lose
+  return page;
+}
+
+absl::StatusOr<uint64_t> CountUnread(Connection& db,
+                                     const std::string& channel) {
+  absl::StatusOr<Statement> stmt = db.Prepare(
+      "SELECT COUNT(*) FROM notifications WHERE channel = ?1 AND read = 0");
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindText(1, channel);
+  absl::StatusOr<bool> row = stmt->Step();
+  if (!row.ok()) return row.status();
+  return static_cast<uint64_t>(*row ? stmt->ColumnInt(0) : 0);
+}
+
+absl::StatusOr<StoreStats> ReadStats(Connection& db, const std::string& path) {
+  absl::StatusOr<int64_t> count =
+      db.QueryInt("SELECT COUNT(*) FROM notifications");
+  if (!count.ok()) return count.status();
+  absl::StatusOr<int64_t> pages = db.QueryInt("PRAGMA page_count");
+  if (!pages.ok()) return pages.status();
+  absl::StatusOr<int64_t> page_size = db.QueryInt("PRAGMA page_size");
+  if (!page_size.ok()) return page_size.status();
+  StoreStats stats;
+  stats.notifications = static_cast<uint64_t>(*count);
+  stats.bytes = static_cast<uint64_t>(*pages * *page_size);
+  // The WAL holds committed data not yet checkpointed: disk the store uses.
+  std::error_code ec;
+  const uintmax_t wal = std::filesystem::file_size(path + "-wal", ec);
+  if (!ec) stats.bytes += wal;
+  return stats;
+}
+
+absl::StatusOr<bool> PingDatabase(Connection& db) {
+  // Touches the table, not just the connection, so a vanished or corrupt
+  // file shows up.
+  absl::StatusOr<int64_t> ok =
+      db.QueryInt("SELECT COUNT(*) FROM (SELECT 1 FROM notifications LIMIT 1)");
+  if (!ok.ok()) return ok.status();
+  return true;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> FindChannelCuts(
+    Connection& db, int64_t keep) {
+  std::vector<std::string> channels;
+  {
+    absl::StatusOr<Statement> over = db.Prepare(
+        "SELECT channel FROM notifications GROUP BY channel"
+        " HAVING COUNT(*) > ?1");
+    if (!over.ok()) return over.status();
+    over->BindInt(1, keep);
+    for (;;) {
+      absl::StatusOr<bool> row = over->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      channels.push_back(over->ColumnText(0));
+    }
+  }
+  std::vector<std::pair<std::string, int64_t>> cuts;
+  for (std::string& channel : channels) {
+    absl::StatusOr<Statement> cut = db.Prepare(
+        "SELECT id FROM notifications WHERE channel = ?1"
+        " ORDER BY id DESC LIMIT 1 OFFSET ?2");
+    if (!cut.ok()) return cut.status();
+    cut->BindText(1, channel);
+    cut->BindInt(2, keep);
+    absl::StatusOr<bool> row = cut->Step();
+    if (!row.ok()) return row.status();
+    if (*row) cuts.emplace_back(std::move(channel), cut->ColumnInt(0));
+  }
+  return cuts;
+}
+
+}  // namespace notifyd::storage
