@@ -272,7 +272,7 @@ class Session : public Subscriber,
 
   void ReadRequest() {
     if (closed_ || closing_) return Abort();
-    parser_.emplace();
+    parser_ = std::make_unique<http::request_parser<http::empty_body>>();
     parser_->header_limit(
         static_cast<std::uint32_t>(server_.options.max_header_bytes));
     if (!buffer_) {
@@ -715,7 +715,7 @@ class Session : public Subscriber,
 
   // True while a plain response is on the wire (the deadline is armed and
   // no read is pending).
-  bool writing_response() const { return !parser_.has_value(); }
+  bool writing_response() const { return parser_ == nullptr; }
 
   Impl& server_;
   tcp::socket socket_;
@@ -723,7 +723,8 @@ class Session : public Subscriber,
   net::steady_timer heartbeat_;
   // Request phase only; reset when a stream starts.
   std::optional<beast::flat_buffer> buffer_;
-  std::optional<http::request_parser<http::empty_body>> parser_;
+  // Heap-allocated: the parser is large and a stream no longer needs it.
+  std::unique_ptr<http::request_parser<http::empty_body>> parser_;
   http::request<http::empty_body> request_;
   // Stream phase.
   StreamQueue queue_;
