@@ -18,6 +18,7 @@
 // already queued, then joins the threads and closes the database. Calls made
 // after Close() fail with UNAVAILABLE "store is closed"; to honour "never on
 // the caller's thread" that callback runs on a short-lived thread of its own.
+// Callbacks must not call Close(): it would wait for the thread running them.
 #ifndef NOTIFYD_STORAGE_SQLITE_STORE_H_
 #define NOTIFYD_STORAGE_SQLITE_STORE_H_
 
@@ -94,7 +95,7 @@ class SqliteStore final : public Store {
   // does the same every prune_interval.
   absl::StatusOr<uint64_t> PruneNow();
 
-  // Most calls the Replay query accepts channels for.
+  // Most channels one Replay accepts; more fail with INVALID_ARGUMENT.
   static constexpr size_t kMaxReplayChannels = 64;
 
  private:
