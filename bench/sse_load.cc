@@ -447,7 +447,7 @@ class NchanPublisher final : public Publisher {
         data.size(), "\r\n\r\n", data);
     asio::post(io_,
                [this, req = std::move(req), done = std::move(done)]() mutable {
-                 queue_.push_back({std::move(req), std::move(done)});
+                 queue_.push_back({std::move(req), std::move(done), false});
                  Pump();
                });
   }
@@ -456,6 +456,7 @@ class NchanPublisher final : public Publisher {
   struct Request {
     std::string bytes;
     PublishDone done;
+    bool retried = false;
   };
   struct Conn {
     explicit Conn(asio::io_context& io) : socket(io) {}
@@ -520,6 +521,10 @@ class NchanPublisher final : public Publisher {
 
   void ReadResponse(Conn* c) {
     // Parses "HTTP/1.1 201 Created ... Content-Length: n\r\n\r\n<body>".
+    // nchan follows some bodies with a CRLF that Content-Length does not
+    // count; it is skipped here, before the next status line.
+    size_t skip = c->in.find_first_not_of("\r\n");
+    c->in.erase(0, skip == std::string::npos ? c->in.size() : skip);
     size_t head_end = c->in.find("\r\n\r\n");
     if (head_end != std::string::npos) {
       size_t body_len = 0;
@@ -564,7 +569,14 @@ class NchanPublisher final : public Publisher {
 
   void Broken(Conn* c, const std::string& why) {
     if (c->current) {
-      c->current->done(false, "", absl::StrCat("nchan publisher: ", why));
+      if (c->in.empty() && !c->current->retried) {
+        // The server closed an idle keep-alive connection as we sent on it;
+        // nothing was answered, so sending again cannot duplicate.
+        c->current->retried = true;
+        queue_.push_front(std::move(*c->current));
+      } else {
+        c->current->done(false, "", absl::StrCat("nchan publisher: ", why));
+      }
       c->current.reset();
     }
     boost::system::error_code ec;
