@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<notifyd::server::AppOptions> options = OptionsFromFlags();
   if (!options.ok()) {
-    spdlog::error("{}", options.status().message());
+    spdlog::error("{}", options.status().ToString());
     return 2;
   }
 
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
 
   auto app = notifyd::server::App::Start(*std::move(options));
   if (!app.ok()) {
-    spdlog::error("cannot start: {}", app.status().message());
+    spdlog::error("cannot start: {}", app.status().ToString());
     return 1;
   }
   if (std::string path = absl::GetFlag(FLAGS_ready_file); !path.empty()) {

@@ -55,7 +55,7 @@ class SseParser {
         }
         on_event(current_);
       }
-      current_ = Event{.id = current_.id};
+      current_ = Event{.id = current_.id, .event = {}, .data = {}};
       has_data_ = false;
       return;
     }

@@ -204,6 +204,8 @@ struct BadNotify {
   std::string field;
 };
 
+void PrintTo(const BadNotify& bad, std::ostream* os) { *os << bad.name; }
+
 class NotifyUserValidationTest
     : public NotifierTest,
       public ::testing::WithParamInterface<BadNotify> {};
@@ -248,6 +250,8 @@ struct BadPublish {
   std::string channel, event;
   std::string field;
 };
+
+void PrintTo(const BadPublish& bad, std::ostream* os) { *os << bad.name; }
 
 class PublishValidationTest
     : public NotifierTest,

@@ -1,0 +1,72 @@
+// Subscriber tokens (SPEC §5): JWTs whose `sub` is the user id, `channels`
+// the extra channels the holder may read (exact names, or a prefix ending
+// in `*`) and `exp` is required. Signing and verification are libjwt's; this
+// file adds the policy libjwt leaves to callers: the algorithm is pinned by
+// configuration (a token naming `none` or another algorithm is refused
+// before its signature is looked at), claims are checked with a small clock
+// skew, and the token size is bounded.
+//
+// TokenAuthority is immutable after construction: thread-safe.
+#ifndef NOTIFYD_SERVER_TOKENS_H_
+#define NOTIFYD_SERVER_TOKENS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace notifyd::server {
+
+inline constexpr size_t kMaxTokenBytes = 4096;
+
+struct TokenConfig {
+  // "HS256" (key is the shared secret), "RS256" or "ES256" (key is a PEM
+  // public key for verifying; private_key a PEM private key for issuing).
+  std::string algorithm = "HS256";
+  std::string key;
+  std::string private_key;
+  std::string issuer;    // checked (and set when issuing) when non-empty
+  std::string audience;  // likewise
+  absl::Duration clock_skew = absl::Seconds(30);
+  absl::Duration default_ttl = absl::Hours(1);
+  absl::Duration max_ttl = absl::Hours(24);
+};
+
+struct TokenClaims {
+  std::string user_id;
+  std::vector<std::string> channels;  // grants; a trailing '*' is a prefix
+  int64_t expires_at = 0;             // Unix seconds
+};
+
+// True when `channel` is granted by one of `grants`.
+bool ChannelGranted(const std::vector<std::string>& grants,
+                    absl::string_view channel);
+
+class TokenAuthority {
+ public:
+  // Fails when the algorithm is unknown or the key cannot be used.
+  static absl::StatusOr<TokenAuthority> Create(TokenConfig config);
+
+  // UNAUTHENTICATED with a short reason on any failure.
+  absl::StatusOr<TokenClaims> Verify(absl::string_view token,
+                                     absl::Time now = absl::Now()) const;
+
+  // A token for `user_id` and `channels`, valid for ttl (0: the default,
+  // capped by max_ttl). FAILED_PRECONDITION when no signing key is set.
+  absl::StatusOr<std::pair<std::string, int64_t>> Issue(
+      const std::string& user_id, const std::vector<std::string>& channels,
+      absl::Duration ttl, absl::Time now = absl::Now()) const;
+
+  bool CanIssue() const;
+
+ private:
+  explicit TokenAuthority(TokenConfig config) : config_(std::move(config)) {}
+  TokenConfig config_;
+};
+
+}  // namespace notifyd::server
+
+#endif  // NOTIFYD_SERVER_TOKENS_H_
