@@ -109,6 +109,25 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
         return hub->Publish(n);
       });
 
+  std::shared_ptr<const TokenAuthority> authority;
+  if (options.tokens) {
+    absl::StatusOr<TokenAuthority> created =
+        TokenAuthority::Create(*options.tokens);
+    if (!created.ok()) {
+      p.store->Close();
+      return created.status();
+    }
+    authority = std::make_shared<const TokenAuthority>(*std::move(created));
+    options.edge.token_verifier =
+        [authority](absl::string_view token) -> absl::StatusOr<edge::Identity> {
+      absl::StatusOr<TokenClaims> claims = authority->Verify(token);
+      if (!claims.ok()) return claims.status();
+      return edge::Identity{.user = std::move(claims->user_id),
+                            .channels = std::move(claims->channels),
+                            .all_channels = false};
+    };
+  }
+
   if (options.enable_edge) {
     p.edge = std::make_unique<edge::EdgeServer>(options.edge, *p.store, *p.hub,
                                                 p.metrics);
@@ -125,6 +144,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
                      .top_channels = hub->TopChannels(top_n),
                      .delivered_total = hub->DeliveredTotal()};
   };
+  if (authority && authority->CanIssue()) {
+    service_options.issue_token = [authority](
+                                      const std::string& user_id,
+                                      const std::vector<std::string>& channels,
+                                      uint32_t ttl_seconds) {
+      return authority->Issue(user_id, channels, absl::Seconds(ttl_seconds));
+    };
+  }
   p.service = std::make_unique<NotifierService>(service_options, *p.store,
                                                 *p.bus, p.metrics);
 

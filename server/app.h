@@ -11,11 +11,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "edge/http_server.h"
+#include "server/tokens.h"
 
 namespace notifyd::server {
 
@@ -29,6 +31,9 @@ struct AppOptions {
   size_t max_payload_bytes = 64 * 1024;
   // Serve gRPC on a non-loopback address without publisher authentication.
   bool insecure = false;
+  // Subscriber tokens; absent: streams accept no tokens and IssueToken is
+  // UNIMPLEMENTED.
+  std::optional<TokenConfig> tokens;
   bool enable_edge = true;
   edge::EdgeOptions edge;
 };

@@ -2,6 +2,9 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -50,12 +53,77 @@ ABSL_FLAG(bool, insecure_dev_identity, false,
           "DEVELOPMENT ONLY: accept ?user= on /v1/stream without a token");
 ABSL_FLAG(std::string, web_root, "",
           "serve the inbox page from this directory instead of the binary");
+ABSL_FLAG(std::string, token_key_file, "",
+          "HS256 secret (>= 32 bytes) for subscriber tokens: verifies them "
+          "and lets IssueToken mint them");
+ABSL_FLAG(std::string, token_public_key_file, "",
+          "PEM public key: verify RS256/ES256 subscriber tokens instead");
+ABSL_FLAG(std::string, token_private_key_file, "",
+          "PEM private key matching --token_public_key_file, for IssueToken");
+ABSL_FLAG(std::string, token_algorithm, "",
+          "HS256 (with --token_key_file), RS256 or ES256 (with a public key)");
+ABSL_FLAG(std::string, token_issuer, "", "required `iss` of tokens, if set");
+ABSL_FLAG(std::string, token_audience, "", "required `aud` of tokens, if set");
+ABSL_FLAG(absl::Duration, max_token_ttl, absl::Hours(24),
+          "longest lifetime IssueToken grants");
 ABSL_FLAG(std::string, ready_file, "",
           "once serving, write the bound ports here as JSON (for scripts "
           "and tests that listen on port 0)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 namespace {
+
+absl::StatusOr<std::string> ReadKeyFile(const std::string& flag,
+                                        const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read --", flag, "=", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string key = text.str();
+  // Secrets written by `echo` or editors end with a newline that is not
+  // part of the key.
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) {
+    key.pop_back();
+  }
+  return key;
+}
+
+absl::StatusOr<std::optional<notifyd::server::TokenConfig>> TokensFromFlags() {
+  std::string secret_file = absl::GetFlag(FLAGS_token_key_file);
+  std::string public_file = absl::GetFlag(FLAGS_token_public_key_file);
+  if (secret_file.empty() && public_file.empty()) return std::nullopt;
+  if (!secret_file.empty() && !public_file.empty()) {
+    return absl::InvalidArgumentError(
+        "give --token_key_file or --token_public_key_file, not both");
+  }
+  notifyd::server::TokenConfig config;
+  config.algorithm = absl::GetFlag(FLAGS_token_algorithm);
+  if (!secret_file.empty()) {
+    if (config.algorithm.empty()) config.algorithm = "HS256";
+    auto key = ReadKeyFile("token_key_file", secret_file);
+    if (!key.ok()) return key.status();
+    config.key = *key;
+  } else {
+    if (config.algorithm.empty()) config.algorithm = "RS256";
+    auto key = ReadKeyFile("token_public_key_file", public_file);
+    if (!key.ok()) return key.status();
+    config.key = *key;
+    if (std::string p = absl::GetFlag(FLAGS_token_private_key_file);
+        !p.empty()) {
+      auto private_key = ReadKeyFile("token_private_key_file", p);
+      if (!private_key.ok()) return private_key.status();
+      config.private_key = *private_key;
+    }
+  }
+  config.issuer = absl::GetFlag(FLAGS_token_issuer);
+  config.audience = absl::GetFlag(FLAGS_token_audience);
+  config.max_ttl = absl::GetFlag(FLAGS_max_token_ttl);
+  config.default_ttl = std::min(config.default_ttl, config.max_ttl);
+  return config;
+}
 
 // Builds the options from flags; an invalid value answers a message.
 absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
@@ -95,6 +163,9 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.write_timeout = absl::GetFlag(FLAGS_write_timeout);
   o.edge.insecure_dev_identity = absl::GetFlag(FLAGS_insecure_dev_identity);
   o.edge.web_root = absl::GetFlag(FLAGS_web_root);
+  auto tokens = TokensFromFlags();
+  if (!tokens.ok()) return tokens.status();
+  o.tokens = *tokens;
   if (o.edge.io_threads < 1 || o.edge.heartbeat <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "--io_threads must be >= 1 and --heartbeat > 0");

@@ -141,7 +141,9 @@ int Follow(const TailOptions& o, uint64_t& last_event_id) {
   while (!parser.is_done()) {
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof(chunk);
-    http::read(stream, buffer, parser, ec);
+    // read_some returns as soon as any body bytes arrive; read() would
+    // wait for the whole buffer to fill.
+    http::read_some(stream, buffer, parser, ec);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) break;
     sse.Feed(chunk, sizeof(chunk) - parser.get().body().size,
