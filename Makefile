@@ -2,6 +2,8 @@
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CTEST_JOBS ?= 2
+# ccache hits across clones: paths under the checkout are hashed relative.
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all setup test-setup configure build run test clean format
 
