@@ -519,7 +519,11 @@ class Session : public Subscriber,
     buffer_.reset();
 
     channels_ = std::move(params->channels);
-    channels_.insert(channels_.begin(), UserChannel(id->user));
+    // The user's own channel may also be listed explicitly; subscribe once.
+    const std::string own = UserChannel(id->user);
+    channels_.erase(std::remove(channels_.begin(), channels_.end(), own),
+                    channels_.end());
+    channels_.insert(channels_.begin(), own);
     last_event_id_ = params->last_event_id.value_or(0);
     bool resume = params->last_event_id.has_value();
     if (resume) {

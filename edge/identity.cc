@@ -84,8 +84,16 @@ absl::StatusOr<Identity> Authenticate(const AuthInputs& in,
 
 absl::Status Authorize(const Identity& id,
                        const std::vector<std::string>& extra_channels) {
-  if (id.all_channels) return absl::OkStatus();
+  const std::string own = UserChannel(id.user);
   for (const std::string& channel : extra_channels) {
+    // User channels are never granted as extras, not even to the
+    // development identity: only their owner reads them.
+    if (absl::StartsWith(channel, "user:")) {
+      if (channel == own) continue;
+      return absl::PermissionDeniedError(
+          absl::StrCat("channel not allowed: ", channel));
+    }
+    if (id.all_channels) continue;
     bool granted = std::any_of(
         id.channels.begin(), id.channels.end(), [&](const std::string& g) {
           return g == channel ||

@@ -40,10 +40,6 @@ absl::StatusOr<std::vector<std::string>> ParseChannelList(absl::string_view csv,
       return absl::InvalidArgumentError(
           absl::StrCat("invalid channel name: ", name.substr(0, 200)));
     }
-    if (absl::StartsWith(name, "user:")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "channel ", name, " is reserved; the user channel is implied"));
-    }
     if (std::find(out.begin(), out.end(), name) != out.end()) continue;
     if (out.size() == max_channels) {
       return absl::InvalidArgumentError(

@@ -82,6 +82,17 @@ TEST(IdentityTest, AuthorizeExactAndPrefixGrants) {
   EXPECT_TRUE(Authorize(Identity{"dev", {}, true}, {"anything"}).ok());
 }
 
+TEST(IdentityTest, OnlyTheOwnerReadsAUserChannel) {
+  Identity bob{"bob", {"*"}, false};
+  EXPECT_TRUE(Authorize(bob, {"user:bob"}).ok());
+  absl::Status s = Authorize(bob, {"user:alice"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("user:alice"));
+  // Not even a wildcard grant or the development identity opens it.
+  EXPECT_FALSE(Authorize(Identity{"dev", {}, true}, {"user:alice"}).ok());
+  EXPECT_FALSE(Authorize(Identity{"bob", {"user:*"}, false}, {"user:al"}).ok());
+}
+
 TEST(IdentityTest, Syntax) {
   EXPECT_TRUE(IsValidUserId("a.b_c@d:e-f"));
   EXPECT_FALSE(IsValidUserId(""));
