@@ -127,6 +127,7 @@ absl::Status SqliteStore::Start() {
   }
   read_dbs_.pop_back();
 
+  completer_ = std::thread([this] { CompleterLoop(); });
   writer_ = std::thread([this] { WriterLoop(); });
   for (auto& reader : read_dbs_) {
     readers_.emplace_back([this, conn = reader.get()] { ReaderLoop(conn); });
@@ -154,6 +155,12 @@ void SqliteStore::Close() {
     write_cv_.SignalAll();
   }
   if (writer_.joinable()) writer_.join();
+  {
+    absl::MutexLock lock(&complete_mu_);
+    complete_closed_ = true;
+    complete_cv_.SignalAll();
+  }
+  if (completer_.joinable()) completer_.join();
   {
     absl::MutexLock lock(&read_mu_);
     read_closed_ = true;
@@ -218,12 +225,34 @@ void SqliteStore::WriterLoop() {
         write_queue_.pop_front();
       }
     }
-    CommitBatch(batch);
+    Completed done = CommitBatch(std::move(batch));
     batch.clear();
+    absl::MutexLock lock(&complete_mu_);
+    complete_queue_.push_back(std::move(done));
+    complete_cv_.Signal();
   }
 }
 
-void SqliteStore::CommitBatch(std::vector<std::unique_ptr<WriteOp>>& batch) {
+void SqliteStore::CompleterLoop() {
+  for (;;) {
+    Completed done;
+    {
+      absl::MutexLock lock(&complete_mu_);
+      while (complete_queue_.empty() && !complete_closed_) {
+        complete_cv_.Wait(&complete_mu_);
+      }
+      if (complete_queue_.empty()) return;
+      done = std::move(complete_queue_.front());
+      complete_queue_.pop_front();
+    }
+    for (size_t i = 0; i < done.ops.size(); ++i) {
+      done.ops[i]->Finish(std::move(done.results[i]));
+    }
+  }
+}
+
+SqliteStore::Completed SqliteStore::CommitBatch(
+    std::vector<std::unique_ptr<WriteOp>> batch) {
   Connection& db = *write_db_;
   const absl::Time start = absl::Now();
   std::vector<absl::Status> results(batch.size());
@@ -252,10 +281,12 @@ void SqliteStore::CommitBatch(std::vector<std::unique_ptr<WriteOp>>& batch) {
                   txn.ToString());
     if (!db.Autocommit()) db.Exec("ROLLBACK").IgnoreError();
   }
-  // Only now, with the batch durable (or known lost), may callers hear back.
-  for (size_t i = 0; i < batch.size(); ++i) {
-    batch[i]->Finish(txn.ok() ? results[i] : txn);
+  // Callers hear back (on the completer thread) only now that the batch is
+  // durable or known lost.
+  if (!txn.ok()) {
+    for (absl::Status& r : results) r = txn;
   }
+  return Completed{.ops = std::move(batch), .results = std::move(results)};
 }
 
 void SqliteStore::ReaderLoop(Connection* db) {

@@ -4,8 +4,9 @@
 //  - One writer thread owns the only read-write connection. Append and
 //    MarkRead just enqueue; the writer takes everything queued (up to
 //    max_batch) and commits it as one transaction, so concurrent callers
-//    share one fsync (group commit). Callbacks run on the writer thread, in
-//    queue order, only after COMMIT has returned.
+//    share one fsync (group commit). Write callbacks run on one completer
+//    thread, in commit (id) order, only after COMMIT has returned; the
+//    writer meanwhile commits the next batch.
 //  - `reader_threads` threads, each with its own read-only connection, serve
 //    List, Replay, UnreadCount, Stats and Ping. WAL mode lets them read while
 //    the writer commits.
@@ -114,8 +115,16 @@ class SqliteStore final : public Store {
   template <typename T, typename Fn>
   void SubmitRead(Fn fn, Callback<T> done);
 
+  // A committed (or failed) batch waiting for its callbacks.
+  struct Completed {
+    std::vector<std::unique_ptr<WriteOp>> ops;
+    std::vector<absl::Status> results;
+  };
+
   void WriterLoop();
-  void CommitBatch(std::vector<std::unique_ptr<WriteOp>>& batch);
+  // Commits the batch and returns it with each call's outcome.
+  Completed CommitBatch(std::vector<std::unique_ptr<WriteOp>> batch);
+  void CompleterLoop();
   void ReaderLoop(Connection* connection);
   void PrunerLoop();
   absl::StatusOr<uint64_t> PruneLocked()
@@ -136,6 +145,14 @@ class SqliteStore final : public Store {
   std::deque<std::unique_ptr<WriteOp>> write_queue_ ABSL_GUARDED_BY(write_mu_);
   bool write_closed_ ABSL_GUARDED_BY(write_mu_) = false;
 
+  // Callbacks run on their own thread, in commit order, so the writer is
+  // already committing the next batch while this one's callers are answered
+  // (answering a gRPC call costs about as much as storing it).
+  absl::Mutex complete_mu_;
+  absl::CondVar complete_cv_;
+  std::deque<Completed> complete_queue_ ABSL_GUARDED_BY(complete_mu_);
+  bool complete_closed_ ABSL_GUARDED_BY(complete_mu_) = false;
+
   absl::Mutex read_mu_;
   absl::CondVar read_cv_;
   std::deque<ReadTask> read_queue_ ABSL_GUARDED_BY(read_mu_);
@@ -155,6 +172,7 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<Connection>> read_dbs_;
 
   std::thread writer_;
+  std::thread completer_;
   std::vector<std::thread> readers_;
   std::thread pruner_;
 };

@@ -7,8 +7,10 @@
 //  - Every asynchronous call invokes `done` exactly once, on a thread the
 //    store owns, never on the caller's thread; callers must not block in it
 //    for long, since it delays other callers of the same store thread.
-//  - Implementations are thread-safe. Close() (or destruction) fails any call
-//    still queued with UNAVAILABLE after finishing the one in progress.
+//  - Append callbacks run in commit order, one at a time, so a callback that
+//    publishes sees notifications in id order.
+//  - Implementations are thread-safe. Close() (or destruction) finishes the
+//    calls already queued; calls made after it fail with UNAVAILABLE.
 #ifndef NOTIFYD_STORAGE_STORE_H_
 #define NOTIFYD_STORAGE_STORE_H_
 
