@@ -7,6 +7,10 @@
 // and hands each socket to a Session on a new strand. A Session reads one
 // request at a time; plain requests are answered (keep-alive allowed),
 // /v1/stream turns the session into a stream until either side closes.
+//
+// Session is a template over the transport (plain TCP or TLS) so both share
+// every line of HTTP/SSE handling; only the handshake and the raw-socket
+// operations (peer watch, half-close, linger) differ.
 #include "edge/http_server.h"
 
 #include <algorithm>
@@ -14,6 +18,7 @@
 #include <chrono>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -24,6 +29,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/ssl/context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/asio/write.hpp"
@@ -33,10 +39,12 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
+#include "boost/beast/ssl/ssl_stream.hpp"
 #include "edge/sse_frame.h"
 #include "edge/stream_queue.h"
 #include "edge/stream_request.h"
 #include "edge/web_assets.h"
+#include "openssl/ssl.h"
 #include "spdlog/spdlog.h"
 
 namespace notifyd::edge {
@@ -48,6 +56,10 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using beast::error_code;
 using Strand = net::strand<net::io_context::executor_type>;
+// beast::ssl_stream (not net::ssl::stream): it flattens a scatter write into
+// one TLS record instead of one record per buffer, which matters for a
+// stream's coalesced batches of small frames.
+using TlsStream = beast::ssl_stream<tcp::socket>;
 
 // How long a closing connection keeps draining the client's unread bytes so
 // the kernel does not answer them with a RST that would eat our response.
@@ -90,7 +102,29 @@ http::status HttpStatusFor(const absl::Status& s) {
   }
 }
 
-class Session;
+// Names of notifyd_limit_rejections_total{limit=...}.
+constexpr const char* kLimitConnections = "connections";
+constexpr const char* kLimitConnectionsPerAddress = "connections_per_address";
+constexpr const char* kLimitStreamsPerUser = "streams_per_user";
+constexpr const char* kLimitChannelsPerStream = "channels_per_stream";
+constexpr const char* kLimitHeaderBytes = "header_bytes";
+constexpr const char* kLimitRequestTimeout = "request_timeout";
+
+// Why a new connection is refused (it still reads one request and answers
+// it, so the client sees a status instead of a reset).
+enum class Admission : uint8_t {
+  kOk,
+  kTooManyConnections,
+  kTooManyFromAddress
+};
+
+// What the server's registry and Shutdown need from a session, whatever its
+// transport.
+class SessionBase : public Subscriber {
+ public:
+  // Any thread. Graceful: a stream flushes what it queued, then closes.
+  virtual void Close(bool graceful) = 0;
+};
 
 }  // namespace
 
@@ -122,6 +156,20 @@ class EdgeServer::Impl {
         accept_retry(acceptor.get_executor()) {
     identity.insecure_dev_identity = this->options.insecure_dev_identity;
     identity.verifier = this->options.token_verifier;
+    // Registered up front so every limit shows (as 0) in /metrics.
+    for (const char* limit :
+         {kLimitConnections, kLimitConnectionsPerAddress, kLimitStreamsPerUser,
+          kLimitChannelsPerStream, kLimitHeaderBytes, kLimitRequestTimeout}) {
+      LimitRejected(limit, /*count=*/false);
+    }
+  }
+
+  void LimitRejected(const char* limit, bool count = true) {
+    Counter& c = metrics.GetCounter("notifyd_limit_rejections_total",
+                                    "Requests and connections refused by a "
+                                    "limit",
+                                    {{"limit", limit}});
+    if (count) c.Inc();
   }
 
   void CountRequest(absl::string_view path, http::status code) {
@@ -133,10 +181,22 @@ class EdgeServer::Impl {
         .Inc();
   }
 
-  // Registry of sessions; Register returns false over max_connections (the
-  // session is still registered, so it can answer 503 and close).
-  bool Register(const std::shared_ptr<Session>& s);
-  void Deregister(const Session* s);
+  // Registry of sessions. Register also counts the session against its
+  // client address (`address` empty: not counted) and says whether a limit
+  // is exceeded; the session is registered either way, so it can answer
+  // 503/429 and close, and Deregister undoes both.
+  Admission Register(const std::shared_ptr<SessionBase>& s,
+                     const std::string& address);
+  void Deregister(const SessionBase* s, const std::string& address);
+
+  // Counts one more stream for `user`; false (nothing counted) when the user
+  // already has max_streams_per_user. ReleaseStream undoes an Acquire.
+  bool AcquireStream(const std::string& user);
+  void ReleaseStream(const std::string& user);
+
+  // Loads the certificate and key when TLS is configured. The error names
+  // the file that could not be used.
+  absl::Status LoadTls();
 
   // Store calls in flight: Shutdown waits for them so no callback posts
   // into a destroyed io_context.
@@ -170,11 +230,22 @@ class EdgeServer::Impl {
   std::vector<std::thread> threads;
 
   absl::Mutex sessions_mu;
-  absl::flat_hash_map<const Session*, std::weak_ptr<Session>> sessions
+  absl::flat_hash_map<const SessionBase*, std::weak_ptr<SessionBase>> sessions
       ABSL_GUARDED_BY(sessions_mu);
+  // Open connections by client address, when max_connections_per_address
+  // is set.
+  absl::flat_hash_map<std::string, size_t> per_address
+      ABSL_GUARDED_BY(sessions_mu);
+
+  absl::Mutex streams_mu;
+  absl::flat_hash_map<std::string, size_t> streams_per_user
+      ABSL_GUARDED_BY(streams_mu);
 
   absl::Mutex store_mu;
   int store_calls ABSL_GUARDED_BY(store_mu) = 0;
+
+  // Set by Start() when tls_cert_file/tls_key_file are.
+  std::optional<net::ssl::context> tls;
 
   // Declared last so it is destroyed first: pending handlers own sessions,
   // whose destructors still use the members above.
@@ -187,45 +258,57 @@ namespace {
 
 using Impl = EdgeServer::Impl;
 
-// One connection. Lives as long as an operation (read, write, timer, store
-// call) holds a reference. All members are touched on the strand only,
-// except queue_ (thread-safe) and the immutable ones, which Deliver() uses
-// from the hub's thread.
-class Session : public Subscriber,
-                public std::enable_shared_from_this<Session> {
+// One connection over `Stream` (tcp::socket or TlsStream). Lives as long as
+// an operation (read, write, timer, store call) holds a reference. All
+// members are touched on the strand only, except queue_ (thread-safe) and
+// the immutable ones, which Deliver() uses from the hub's thread.
+template <typename Stream>
+class Session : public SessionBase,
+                public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Impl& server, tcp::socket socket)
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // `address`: the client address the session is counted against in the
+  // server's per-address registry (empty: not counted).
+  Session(Impl& server, tcp::socket socket, std::string address)
       : server_(server),
-        socket_(std::move(socket)),
-        deadline_(socket_.get_executor()),
-        heartbeat_(socket_.get_executor()),
+        stream_(MakeStream(server, std::move(socket))),
+        address_(std::move(address)),
+        deadline_(stream_.get_executor()),
+        heartbeat_(stream_.get_executor()),
         queue_(server.options.max_queue_bytes) {
     server_.connections.Add(1);
   }
 
   ~Session() override {
     if (subscribed_) server_.hub.Unsubscribe(this, channels_);
+    ReleaseStream();
     if (stream_state_ == StreamState::kReplaying) {
       server_.streams_replaying.Add(-1);
     } else if (stream_state_ == StreamState::kLive) {
       server_.streams_live.Add(-1);
     }
     server_.connections.Add(-1);
-    server_.Deregister(this);
+    server_.Deregister(this, address_);
   }
 
-  void Start(bool over_limit) {
-    over_limit_ = over_limit;
-    net::dispatch(socket_.get_executor(),
-                  [self = shared_from_this()] { self->ReadRequest(); });
+  void Start(Admission admission) {
+    admission_ = admission;
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Handshake();
+      } else {
+        self->ReadRequest();
+      }
+    });
   }
 
   // Hub thread. Never blocks: queues and, when the writer is idle, posts it.
   bool Deliver(const FramePtr& frame) override {
     switch (queue_.PushLive(frame)) {
       case StreamQueue::PushResult::kWake:
-        net::post(socket_.get_executor(),
-                  [self = shared_from_this()] { self->WriteNext(); });
+        net::post(stream_.get_executor(),
+                  [self = this->shared_from_this()] { self->WriteNext(); });
         return true;
       case StreamQueue::PushResult::kQueued:
       case StreamQueue::PushResult::kHeld:
@@ -239,10 +322,9 @@ class Session : public Subscriber,
     return false;
   }
 
-  // Any thread. Graceful: a stream flushes what it queued, then closes.
-  void Close(bool graceful) {
-    net::dispatch(socket_.get_executor(),
-                  [self = shared_from_this(), graceful] {
+  void Close(bool graceful) override {
+    net::dispatch(stream_.get_executor(),
+                  [self = this->shared_from_this(), graceful] {
                     graceful ? self->CloseGracefully() : self->Abort();
                   });
   }
@@ -250,17 +332,62 @@ class Session : public Subscriber,
  private:
   enum class StreamState : uint8_t { kNone, kReplaying, kLive };
 
+  static Stream MakeStream(Impl& server, tcp::socket socket) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *server.tls);
+    } else {
+      return socket;
+    }
+  }
+
+  // The TCP socket under the transport, for what bypasses TLS: closing,
+  // half-closing, and draining or watching bytes that will never be read
+  // as requests (after a response with Connection: close, or on a stream).
+  tcp::socket& Tcp() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  // ---- TLS -----------------------------------------------------------------
+
+  // Bounded by idle_timeout like a request header, so a client that opens a
+  // connection and never finishes the handshake is cut off.
+  void Handshake() {
+    if constexpr (kTls) {
+      ArmDeadline(server_.options.idle_timeout);
+      stream_.async_handshake(
+          net::ssl::stream_base::server,
+          [self = this->shared_from_this()](error_code ec) {
+            self->DisarmDeadline();
+            if (ec) {
+              spdlog::debug("edge: TLS handshake failed: {}", ec.message());
+              return self->Abort();
+            }
+            self->ReadRequest();
+          });
+    }
+  }
+
   // ---- Deadline (header read, response and stream writes) ----------------
 
   void ArmDeadline(absl::Duration d) {
     deadline_.expires_after(ToChrono(d));
-    deadline_.async_wait([self = shared_from_this()](error_code ec) {
+    deadline_.async_wait([self = this->shared_from_this()](error_code ec) {
       // A handler that was already queued when the deadline moved sees
       // success; the expiry check tells the two apart.
       if (ec || self->deadline_.expiry() > std::chrono::steady_clock::now()) {
         return;
       }
       spdlog::debug("edge: connection timed out");
+      // A request that started arriving but did not complete in time (a
+      // slowloris client, say); an idle keep-alive connection is not one.
+      if (self->reading_request_ &&
+          (self->parser_->got_some() || self->buffer_->size() > 0)) {
+        self->server_.LimitRejected(kLimitRequestTimeout);
+      }
       self->Abort();
     });
   }
@@ -272,29 +399,44 @@ class Session : public Subscriber,
 
   void ReadRequest() {
     if (closed_ || closing_) return Abort();
+    request_ = {};
     parser_ = std::make_unique<http::request_parser<http::empty_body>>();
     parser_->header_limit(
         static_cast<std::uint32_t>(server_.options.max_header_bytes));
     if (!buffer_) {
       buffer_.emplace(server_.options.max_header_bytes + 1024);
     }
+    // One deadline for the whole header, not reset as bytes arrive: a
+    // client trickling a byte at a time is cut off all the same.
     ArmDeadline(server_.options.idle_timeout);
-    http::async_read(socket_, *buffer_, *parser_,
-                     [self = shared_from_this()](error_code ec, size_t) {
+    reading_request_ = true;
+    http::async_read(stream_, *buffer_, *parser_,
+                     [self = this->shared_from_this()](error_code ec, size_t) {
                        self->OnRequest(ec);
                      });
   }
 
   void OnRequest(error_code ec) {
     DisarmDeadline();
+    reading_request_ = false;
     if (ec == http::error::end_of_stream || closed_) return Abort();
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      return SendError("/", http::status::request_header_fields_too_large,
+      server_.LimitRejected(kLimitHeaderBytes);
+      return SendError("other", http::status::request_header_fields_too_large,
                        "request header too large", /*keep_alive=*/false);
     }
     if (ec == http::error::unexpected_body || ec == http::error::body_limit) {
       return SendError("/", http::status::payload_too_large,
                        "request body not accepted", false);
+    }
+    // Anything else the parser rejects (request line, field syntax, version)
+    // is answered, so a confused client learns why; EOF mid-request has
+    // nobody left to answer.
+    if (ec.category() ==
+            http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::partial_message) {
+      return SendError("other", http::status::bad_request,
+                       "malformed HTTP request", false);
     }
     if (ec) {
       if (ec != net::error::operation_aborted) {
@@ -315,9 +457,15 @@ class Session : public Subscriber,
                        target.status().message(), false);
     }
     const std::string& path = target->path;
-    if (over_limit_) {
+    if (admission_ == Admission::kTooManyConnections) {
+      server_.LimitRejected(kLimitConnections);
       return SendError(path, http::status::service_unavailable,
                        "too many connections", false);
+    }
+    if (admission_ == Admission::kTooManyFromAddress) {
+      server_.LimitRejected(kLimitConnectionsPerAddress);
+      return SendError(path, http::status::too_many_requests,
+                       "too many connections from this address", false);
     }
     if (req.method() == http::verb::options) return SendPreflight(path);
 
@@ -357,10 +505,11 @@ class Session : public Subscriber,
                   "text/plain; charset=utf-8", "not ready\n");
     }
     server_.StoreCallStarted();
-    server_.store.Ping([self = shared_from_this()](absl::StatusOr<bool> ok) {
+    server_.store.Ping([self =
+                            this->shared_from_this()](absl::StatusOr<bool> ok) {
       bool up = ok.ok() && *ok;
       Impl& server = self->server_;
-      net::post(self->socket_.get_executor(), [self, up] {
+      net::post(self->stream_.get_executor(), [self, up] {
         self->Send("/readyz",
                    up ? http::status::ok : http::status::service_unavailable,
                    "text/plain; charset=utf-8",
@@ -408,8 +557,10 @@ class Session : public Subscriber,
   void Send(absl::string_view path, http::status status,
             absl::string_view content_type, std::string body,
             std::optional<bool> keep_alive = std::nullopt) {
+    // HTTP/1.0 clients get 1.0; anything else (including a request that
+    // never parsed, or claimed HTTP/2.0) gets what we speak.
     auto res = std::make_shared<http::response<http::string_body>>(
-        status, request_.version() ? request_.version() : 11);
+        status, request_.version() == 10 ? 10 : 11);
     res->set(http::field::server, "notifyd");
     res->set(http::field::content_type,
              beast::string_view(content_type.data(), content_type.size()));
@@ -427,36 +578,38 @@ class Session : public Subscriber,
                      std::shared_ptr<http::response<http::string_body>> res) {
     server_.CountRequest(path, res->result());
     ArmDeadline(server_.options.write_timeout);
-    http::async_write(socket_, *res,
-                      [self = shared_from_this(), res](error_code ec, size_t) {
-                        self->DisarmDeadline();
-                        if (ec) return self->Abort();
-                        if (res->keep_alive() && !self->closing_) {
-                          return self->ReadRequest();
-                        }
-                        self->Linger();
-                      });
+    http::async_write(
+        stream_, *res,
+        [self = this->shared_from_this(), res](error_code ec, size_t) {
+          self->DisarmDeadline();
+          if (ec) return self->Abort();
+          if (res->keep_alive() && !self->closing_) {
+            return self->ReadRequest();
+          }
+          self->Linger();
+        });
   }
 
   // Half-closes, then drains what the client still sends (up to
   // kLingerTime) so our response is not lost to a RST.
   void Linger() {
     error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    Tcp().shutdown(tcp::socket::shutdown_send, ec);
     if (ec || !buffer_ || closing_) return Abort();
     deadline_.expires_after(kLingerTime);
-    deadline_.async_wait([self = shared_from_this()](error_code ec) {
+    deadline_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (!ec) self->Abort();
     });
     DrainInput();
   }
   void DrainInput() {
     buffer_->clear();
-    socket_.async_read_some(buffer_->prepare(512),
-                            [self = shared_from_this()](error_code ec, size_t) {
-                              if (ec) return self->Abort();
-                              self->DrainInput();
-                            });
+    Tcp().async_read_some(
+        buffer_->prepare(512),
+        [self = this->shared_from_this()](error_code ec, size_t) {
+          if (ec) return self->Abort();
+          self->DrainInput();
+        });
   }
 
   // ---- Stream phase --------------------------------------------------------
@@ -469,6 +622,9 @@ class Session : public Subscriber,
     absl::StatusOr<StreamRequest> params = ParseStreamRequest(
         target, header_id, server_.options.max_channels_per_stream);
     if (!params.ok()) {
+      if (params.status().code() == absl::StatusCode::kResourceExhausted) {
+        server_.LimitRejected(kLimitChannelsPerStream);
+      }
       return SendError(target.path, http::status::bad_request,
                        params.status().message(), false);
     }
@@ -494,6 +650,12 @@ class Session : public Subscriber,
       return SendError(target.path, HttpStatusFor(allowed), allowed.message(),
                        false);
     }
+    if (!server_.AcquireStream(id->user)) {
+      server_.LimitRejected(kLimitStreamsPerUser);
+      return SendError(target.path, http::status::too_many_requests,
+                       "too many streams for this user", false);
+    }
+    stream_user_ = id->user;
 
     // Build the response head by hand: the body is an endless event stream
     // delimited by connection close, so Beast's serializer adds nothing.
@@ -537,7 +699,7 @@ class Session : public Subscriber,
     // Subscribe BEFORE reading the store: anything committed after the
     // replay's snapshot is then guaranteed to arrive live (held until the
     // replay ends), so nothing falls between the two.
-    server_.hub.Subscribe(shared_from_this(), channels_);
+    server_.hub.Subscribe(this->shared_from_this(), channels_);
     subscribed_ = true;
 
     Push(queue_.PushControl(
@@ -557,8 +719,8 @@ class Session : public Subscriber,
     server_.slow_consumers.Inc();
     spdlog::info("edge: closing slow SSE consumer on {}",
                  channels_.empty() ? "" : channels_.front());
-    net::post(socket_.get_executor(),
-              [self = shared_from_this()] { self->Abort(); });
+    net::post(stream_.get_executor(),
+              [self = this->shared_from_this()] { self->Abort(); });
   }
 
   void FetchReplayPage() {
@@ -570,10 +732,10 @@ class Session : public Subscriber,
     q.limit = server_.options.replay_page;
     server_.StoreCallStarted();
     server_.store.Replay(
-        std::move(q), [self = shared_from_this()](
+        std::move(q), [self = this->shared_from_this()](
                           absl::StatusOr<storage::ReplayPage> page) mutable {
           Impl& server = self->server_;
-          auto executor = self->socket_.get_executor();
+          auto executor = self->stream_.get_executor();
           net::post(executor,
                     [self = std::move(self), page = std::move(page)]() mutable {
                       self->OnReplayPage(std::move(page));
@@ -633,8 +795,8 @@ class Session : public Subscriber,
     for (const FramePtr& f : batch_) buffers_.push_back(net::buffer(f->bytes));
     writing_ = true;
     ArmDeadline(server_.options.write_timeout);
-    net::async_write(socket_, buffers_,
-                     [self = shared_from_this()](error_code ec, size_t) {
+    net::async_write(stream_, buffers_,
+                     [self = this->shared_from_this()](error_code ec, size_t) {
                        self->OnWrite(ec);
                      });
   }
@@ -654,7 +816,7 @@ class Session : public Subscriber,
 
   void ArmHeartbeat() {
     heartbeat_.expires_after(ToChrono(server_.options.heartbeat));
-    heartbeat_.async_wait([self = shared_from_this()](error_code ec) {
+    heartbeat_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (ec || self->closed_ || self->closing_) return;
       self->Push(self->queue_.PushControl(PingFrame()));
       self->ArmHeartbeat();
@@ -664,21 +826,21 @@ class Session : public Subscriber,
   // A stream never reads, so without this a vanished client would only be
   // noticed at the next write. Waiting for readability costs no buffer.
   void WatchPeer() {
-    socket_.async_wait(
-        tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
-          if (ec || self->closed_) return;
-          error_code avail_ec;
-          size_t n = self->socket_.available(avail_ec);
-          if (avail_ec || n == 0) return self->Abort();  // EOF or reset
-          char discard[512];
-          while (n > 0 && !avail_ec) {
-            size_t got = self->socket_.read_some(
-                net::buffer(discard, std::min(n, sizeof(discard))), avail_ec);
-            n -= std::min(n, got);
-          }
-          if (avail_ec) return self->Abort();
-          self->WatchPeer();
-        });
+    Tcp().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](
+                                                 error_code ec) {
+      if (ec || self->closed_) return;
+      error_code avail_ec;
+      size_t n = self->Tcp().available(avail_ec);
+      if (avail_ec || n == 0) return self->Abort();  // EOF or reset
+      char discard[512];
+      while (n > 0 && !avail_ec) {
+        size_t got = self->Tcp().read_some(
+            net::buffer(discard, std::min(n, sizeof(discard))), avail_ec);
+        n -= std::min(n, got);
+      }
+      if (avail_ec) return self->Abort();
+      self->WatchPeer();
+    });
   }
 
   // ---- Closing -------------------------------------------------------------
@@ -697,9 +859,12 @@ class Session : public Subscriber,
     if (!writing_) WriteNext();
   }
 
+  // Over TLS this ends with a TCP FIN and no close_notify: the stream has no
+  // length, so a client cannot mistake the cut for a complete response, and
+  // waiting for the peer's close_notify would hold shutdown for nothing.
   void FinishGracefulClose() {
     error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    Tcp().shutdown(tcp::socket::shutdown_send, ec);
     Abort();
   }
 
@@ -711,10 +876,18 @@ class Session : public Subscriber,
       server_.hub.Unsubscribe(this, channels_);
       subscribed_ = false;
     }
+    ReleaseStream();
     error_code ec;
     deadline_.cancel();
     heartbeat_.cancel();
-    socket_.close(ec);
+    Tcp().close(ec);
+  }
+
+  // Gives back this stream's place in the user's max_streams_per_user.
+  void ReleaseStream() {
+    if (stream_user_.empty()) return;
+    server_.ReleaseStream(stream_user_);
+    stream_user_.clear();
   }
 
   // True while a plain response is on the wire (the deadline is armed and
@@ -722,7 +895,8 @@ class Session : public Subscriber,
   bool writing_response() const { return parser_ == nullptr; }
 
   Impl& server_;
-  tcp::socket socket_;
+  Stream stream_;
+  const std::string address_;  // see the constructor
   net::steady_timer deadline_;
   net::steady_timer heartbeat_;
   // Request phase only; reset when a stream starts.
@@ -737,7 +911,9 @@ class Session : public Subscriber,
   std::vector<net::const_buffer> buffers_;
   uint64_t last_event_id_ = 0;
   StreamState stream_state_ = StreamState::kNone;
-  bool over_limit_ = false;
+  std::string stream_user_;  // counted in streams_per_user; empty: not
+  Admission admission_ = Admission::kOk;
+  bool reading_request_ = false;
   bool subscribed_ = false;
   bool writing_ = false;
   bool first_page_ = true;
@@ -749,15 +925,76 @@ class Session : public Subscriber,
 
 }  // namespace
 
-bool Impl::Register(const std::shared_ptr<Session>& s) {
+Admission Impl::Register(const std::shared_ptr<SessionBase>& s,
+                         const std::string& address) {
   absl::MutexLock lock(&sessions_mu);
   sessions.emplace(s.get(), s);
-  return sessions.size() <= options.max_connections;
+  size_t from_address = address.empty() ? 0 : ++per_address[address];
+  if (sessions.size() > options.max_connections) {
+    return Admission::kTooManyConnections;
+  }
+  if (options.max_connections_per_address > 0 &&
+      from_address > options.max_connections_per_address) {
+    return Admission::kTooManyFromAddress;
+  }
+  return Admission::kOk;
 }
 
-void Impl::Deregister(const Session* s) {
+void Impl::Deregister(const SessionBase* s, const std::string& address) {
   absl::MutexLock lock(&sessions_mu);
   sessions.erase(s);
+  if (address.empty()) return;
+  auto it = per_address.find(address);
+  if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+}
+
+bool Impl::AcquireStream(const std::string& user) {
+  absl::MutexLock lock(&streams_mu);
+  size_t& n = streams_per_user[user];
+  if (options.max_streams_per_user > 0 && n >= options.max_streams_per_user) {
+    if (n == 0) streams_per_user.erase(user);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void Impl::ReleaseStream(const std::string& user) {
+  absl::MutexLock lock(&streams_mu);
+  auto it = streams_per_user.find(user);
+  if (it != streams_per_user.end() && --it->second == 0) {
+    streams_per_user.erase(it);
+  }
+}
+
+absl::Status Impl::LoadTls() {
+  const std::string& cert = options.tls_cert_file;
+  const std::string& key = options.tls_key_file;
+  if (cert.empty() && key.empty()) return absl::OkStatus();
+  if (cert.empty() || key.empty()) {
+    return absl::InvalidArgumentError(
+        "HTTPS needs both tls_cert_file and tls_key_file");
+  }
+  tls.emplace(net::ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+  tls->set_options(net::ssl::context::default_workarounds |
+                   net::ssl::context::no_compression |
+                   net::ssl::context::single_dh_use);
+  error_code ec;
+  tls->use_certificate_chain_file(cert, ec);
+  if (ec) {
+    tls.reset();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot load TLS certificate from ", cert, ": ", ec.message()));
+  }
+  tls->use_private_key_file(key, net::ssl::context::pem, ec);
+  if (ec || SSL_CTX_check_private_key(tls->native_handle()) != 1) {
+    std::string why = ec ? ec.message() : "does not match the certificate";
+    tls.reset();
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load TLS private key from ", key, ": ", why));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Impl::Listen() {
@@ -818,9 +1055,23 @@ void Impl::Accept() {
         }
         error_code nodelay_ec;
         socket.set_option(tcp::no_delay(true), nodelay_ec);
-        auto session = std::make_shared<Session>(*this, std::move(socket));
-        bool within_limit = Register(session);
-        session->Start(!within_limit);
+        std::string address;
+        if (options.max_connections_per_address > 0) {
+          error_code peer_ec;
+          tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+          // A peer already gone is not counted; its session fails at once.
+          if (!peer_ec) address = peer.address().to_string();
+        }
+        auto start = [&](auto session) {
+          session->Start(Register(session, address));
+        };
+        if (tls) {
+          start(std::make_shared<Session<TlsStream>>(*this, std::move(socket),
+                                                     address));
+        } else {
+          start(std::make_shared<Session<tcp::socket>>(*this, std::move(socket),
+                                                       address));
+        }
         Accept();
       });
 }
@@ -836,7 +1087,7 @@ void Impl::Shutdown() {
   });
 
   auto for_each_session = [this](bool graceful) {
-    std::vector<std::shared_ptr<Session>> live;
+    std::vector<std::shared_ptr<SessionBase>> live;
     {
       absl::MutexLock lock(&sessions_mu);
       for (const auto& [key, weak] : sessions) {
@@ -888,6 +1139,7 @@ absl::Status EdgeServer::Start() {
   if (impl.started || impl.shut_down) {
     return absl::FailedPreconditionError("EdgeServer already started");
   }
+  if (absl::Status s = impl.LoadTls(); !s.ok()) return s;
   if (absl::Status s = impl.Listen(); !s.ok()) return s;
   impl.started = true;
   impl.Accept();
@@ -895,8 +1147,8 @@ absl::Status EdgeServer::Start() {
   for (int i = 0; i < n; ++i) {
     impl.threads.emplace_back([&impl] { impl.ioc.run(); });
   }
-  spdlog::info("edge: serving HTTP on {} (port {})", impl.options.listen,
-               impl.bound_port.load());
+  spdlog::info("edge: serving {} on {} (port {})", impl.tls ? "HTTPS" : "HTTP",
+               impl.options.listen, impl.bound_port.load());
   return absl::OkStatus();
 }
 

@@ -12,6 +12,9 @@
 // Frames come from the Hub (live) or the Store (replay) and are merged by a
 // StreamQueue, so a resumed stream has no gap and no duplicate.
 //
+// With tls_cert_file/tls_key_file the same listener serves HTTPS only: a
+// TLS handshake (bounded by idle_timeout), then the same HTTP/SSE handling.
+//
 // Threading: Start/Shutdown/SetReady from the owner's thread (SetReady and
 // port() are also safe from any thread). `io_threads` threads run all
 // network I/O; store callbacks are posted back onto the session strands.
@@ -41,10 +44,23 @@ struct EdgeOptions {
   int retry_ms = 2000;
   size_t max_queue_bytes = 1 << 20;
   std::vector<std::string> cors_origins;  // "*" allowed
-  size_t max_connections = 20000;
+  // HTTPS when both are set: PEM certificate chain and private key, TLS 1.2
+  // or newer. Start() fails naming the file when one cannot be loaded.
+  std::string tls_cert_file, tls_key_file;
+  // Limits (SPEC §5). Each refusal counts in
+  // notifyd_limit_rejections_total{limit=...} and answers a short body.
+  size_t max_connections = 20000;  // over it: 503
+  // Open connections from one client IP; over it: 429. 0 = unlimited
+  size_t max_connections_per_address = 0;
+  // Open streams whose identity is this user (its user channel), counted
+  // until they close; over it: 429. 0 = unlimited.
+  size_t max_streams_per_user = 16;
   size_t max_channels_per_stream = 32;  // extra channels, besides user:<id>
-  size_t max_header_bytes = 8192;
-  absl::Duration idle_timeout = absl::Seconds(30);  // non-stream / headers
+  size_t max_header_bytes = 8192;       // request line + fields; over it: 431
+  // Idle keep-alive time, and the total time a request header (and a TLS
+  // handshake) may take to arrive: not reset per byte, so a client that
+  // trickles its header is cut off.
+  absl::Duration idle_timeout = absl::Seconds(30);
   absl::Duration write_timeout = absl::Seconds(30);
   bool insecure_dev_identity = false;  // ?user= accepted only when true
   std::string web_root;                // empty: embedded page

@@ -42,7 +42,7 @@ absl::StatusOr<std::vector<std::string>> ParseChannelList(absl::string_view csv,
     }
     if (std::find(out.begin(), out.end(), name) != out.end()) continue;
     if (out.size() == max_channels) {
-      return absl::InvalidArgumentError(
+      return absl::ResourceExhaustedError(
           absl::StrCat("too many channels (max ", max_channels, ")"));
     }
     out.emplace_back(name);
@@ -67,6 +67,14 @@ absl::StatusOr<std::optional<uint64_t>> ParseLastEventId(
 absl::StatusOr<StreamRequest> ParseStreamRequest(
     const HttpTarget& target, std::optional<absl::string_view> last_event_id,
     size_t max_channels) {
+  for (absl::string_view key : kSingleValuedParams) {
+    size_t n = std::count_if(target.params.begin(), target.params.end(),
+                             [key](const auto& kv) { return kv.first == key; });
+    if (n > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter given more than once: ", key));
+    }
+  }
   StreamRequest out;
   if (const std::string* channels = target.Find("channels")) {
     absl::StatusOr<std::vector<std::string>> list =

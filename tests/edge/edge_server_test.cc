@@ -1,7 +1,10 @@
 // EdgeServer end to end: a real server on an ephemeral port, a FakeStore,
 // a Hub, and raw-socket HTTP/SSE clients.
+#include <stdlib.h>
+
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -24,6 +27,7 @@ using ::notifyd::edge::testing::HttpResponse;
 using ::notifyd::edge::testing::RawExchange;
 using ::notifyd::edge::testing::SseClient;
 using ::notifyd::edge::testing::SseMessage;
+using ::notifyd::edge::testing::TrickleUntilClosed;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -371,6 +375,9 @@ TEST_F(EdgeServerTest, BadStreamParameters) {
                     {"Last-Event-ID: 99999999999999999999999"})
                 .status,
             400);
+  EXPECT_THAT(metrics_.RenderText(),
+              HasSubstr("notifyd_limit_rejections_total{limit=\"channels_per_"
+                        "stream\"} 1\n"));
 }
 
 TEST_F(EdgeServerTest, HeaderTooLarge) {
@@ -379,6 +386,79 @@ TEST_F(EdgeServerTest, HeaderTooLarge) {
   HttpResponse r =
       HttpGet(port_, "/healthz", {"X-Big: " + std::string(4000, 'a')});
   EXPECT_EQ(r.status, 431);
+  EXPECT_THAT(
+      metrics_.RenderText(),
+      HasSubstr("notifyd_limit_rejections_total{limit=\"header_bytes\"} 1\n"));
+}
+
+// A client that sends its header a byte at a time never completes it within
+// idle_timeout: the deadline covers the whole header and is not pushed back
+// by each byte.
+TEST_F(EdgeServerTest, SlowlorisHeaderIsCutOffByTheTotalDeadline) {
+  options_.idle_timeout = absl::Milliseconds(500);
+  Start();
+  std::optional<std::chrono::milliseconds> closed = TrickleUntilClosed(
+      port_, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ",
+      std::chrono::milliseconds(20), std::chrono::seconds(6));
+  ASSERT_TRUE(closed) << "the server never closed a trickling client";
+  EXPECT_GE(closed->count(), 400);
+  EXPECT_LT(closed->count(), 3000);
+  EXPECT_THAT(metrics_.RenderText(),
+              HasSubstr("notifyd_limit_rejections_total{limit=\"request_"
+                        "timeout\"} 1\n"));
+  // Others are still served.
+  EXPECT_EQ(HttpGet(port_, "/healthz").status, 200);
+}
+
+TEST_F(EdgeServerTest, StreamsPerUserLimitCountsOpenStreamsAndReleasesOnClose) {
+  options_.max_streams_per_user = 2;
+  Start();
+  auto a1 = std::make_unique<SseClient>();
+  SseClient a2;
+  ASSERT_EQ(a1->Open(port_, "/v1/stream?user=alice"), 200);
+  ASSERT_EQ(a2.Open(port_, "/v1/stream?user=alice&channels=news"), 200);
+  HttpResponse third = HttpGet(port_, "/v1/stream?user=alice");
+  EXPECT_EQ(third.status, 429);
+  EXPECT_EQ(third.body, "too many streams for this user\n");
+  // Another user is not affected; plain requests are not streams.
+  SseClient b;
+  ASSERT_EQ(b.Open(port_, "/v1/stream?user=bob"), 200);
+  EXPECT_EQ(HttpGet(port_, "/healthz").status, 200);
+  EXPECT_THAT(metrics_.RenderText(),
+              HasSubstr("notifyd_limit_rejections_total{limit=\"streams_per_"
+                        "user\"} 1\n"));
+
+  // Closing a stream gives its place back (once the server notices).
+  a1.reset();
+  WaitForConnections(2);
+  SseClient a3;
+  EXPECT_EQ(a3.Open(port_, "/v1/stream?user=alice"), 200);
+}
+
+TEST_F(EdgeServerTest, ConnectionsPerAddressLimit) {
+  options_.max_connections_per_address = 2;
+  Start();
+  auto s1 = std::make_unique<SseClient>();
+  SseClient s2;
+  ASSERT_EQ(s1->Open(port_, "/v1/stream?user=alice"), 200);
+  ASSERT_EQ(s2.Open(port_, "/v1/stream?user=bob"), 200);
+  HttpResponse refused = HttpGet(port_, "/healthz");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(refused.body, "too many connections from this address\n");
+  EXPECT_THAT(metrics_.RenderText(),
+              HasSubstr("notifyd_limit_rejections_total{limit=\"connections_"
+                        "per_address\"} 1\n"));
+  s1.reset();
+  WaitForConnections(1);
+  // The session is gone from the registry shortly after the hub forgets it.
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    status = HttpGet(port_, "/healthz").status;
+    if (status != 200) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  EXPECT_EQ(status, 200);
 }
 
 TEST_F(EdgeServerTest, TooManyConnections) {
@@ -473,6 +553,104 @@ TEST_F(EdgeServerTest, ClientDisconnectUnsubscribes) {
   }
   WaitForConnections(0);
   EXPECT_EQ(hub_.SubscriberCount("user:alice"), 0u);
+}
+
+// A self-signed certificate for 127.0.0.1, made with the openssl CLI in a
+// fresh temporary directory.
+class TlsFiles {
+ public:
+  TlsFiles() {
+    std::string tmpl = ::testing::TempDir() + "edge_tls_XXXXXX";
+    dir_ = ::mkdtemp(tmpl.data()) ? tmpl : "";
+    cert = dir_ + "/cert.pem";
+    key = dir_ + "/key.pem";
+    std::string cmd = absl::StrCat(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+        "-nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+        " -keyout ",
+        key, " -out ", cert, " >/dev/null 2>&1");
+    ok = !dir_.empty() && std::system(cmd.c_str()) == 0;
+  }
+  ~TlsFiles() {
+    if (!dir_.empty()) {
+      std::system(absl::StrCat("rm -rf '", dir_, "'").c_str());
+    }
+  }
+  bool ok = false;
+  std::string cert, key;
+
+ private:
+  std::string dir_;
+};
+
+TEST_F(EdgeServerTest, ServesStreamsOverTls) {
+  TlsFiles files;
+  ASSERT_TRUE(files.ok) << "openssl req failed";
+  options_.tls_cert_file = files.cert;
+  options_.tls_key_file = files.key;
+  Start();
+  SseClient c(files.cert);
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice&channels=news"), 200)
+      << c.tls_error();
+  EXPECT_EQ(c.response().headers.at("content-type"), "text/event-stream");
+  WaitForConnections(1);
+  Notify("user:bob", "not for alice");
+  uint64_t id = Notify("news", "over tls\nsecond line", "breaking");
+  std::optional<SseMessage> m = c.NextEvent();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->id, std::to_string(id));
+  EXPECT_EQ(m->event, "breaking");
+  EXPECT_EQ(m->data, "over tls\nsecond line");
+
+  // Plain HTTP to the TLS port gets no HTTP response.
+  std::string plain =
+      RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                  std::chrono::milliseconds(2000));
+  EXPECT_THAT(plain, ::testing::Not(HasSubstr("HTTP/1.1")));
+  EXPECT_THAT(plain, ::testing::Not(HasSubstr("ok")));
+
+  // A client that does not trust the certificate fails the handshake.
+  SseClient untrusting("/dev/null");
+  EXPECT_EQ(untrusting.Open(port_, "/v1/stream?user=alice"), 0);
+  EXPECT_FALSE(untrusting.tls_error().empty());
+  // The stream is unaffected by both.
+  uint64_t again = Notify("user:alice", "still here");
+  EXPECT_EQ(ReadIdsThrough(c, again), (std::vector<uint64_t>{again}));
+}
+
+TEST_F(EdgeServerTest, TlsHandshakeIsBoundedByIdleTimeout) {
+  TlsFiles files;
+  ASSERT_TRUE(files.ok);
+  options_.tls_cert_file = files.cert;
+  options_.tls_key_file = files.key;
+  options_.idle_timeout = absl::Milliseconds(300);
+  Start();
+  // A TLS record header that never completes.
+  std::string out = RawExchange(port_, std::string("\x16\x03\x01", 3),
+                                std::chrono::milliseconds(3000));
+  SseClient c(files.cert);
+  EXPECT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200) << c.tls_error();
+  EXPECT_EQ(out, "");
+}
+
+TEST_F(EdgeServerTest, TlsStartFailsNamingTheFile) {
+  TlsFiles files;
+  ASSERT_TRUE(files.ok);
+  EdgeOptions o = options_;
+  o.tls_cert_file = "/nonexistent/cert.pem";
+  o.tls_key_file = files.key;
+  EXPECT_THAT(EdgeServer(o, store_, hub_, metrics_).Start().message(),
+              HasSubstr("/nonexistent/cert.pem"));
+  o.tls_cert_file = files.cert;
+  o.tls_key_file = "/nonexistent/key.pem";
+  EXPECT_THAT(EdgeServer(o, store_, hub_, metrics_).Start().message(),
+              HasSubstr("/nonexistent/key.pem"));
+  o.tls_key_file = files.cert;  // a certificate is not a key
+  EXPECT_THAT(EdgeServer(o, store_, hub_, metrics_).Start().message(),
+              HasSubstr(files.cert));
+  o.tls_key_file = "";
+  EXPECT_THAT(EdgeServer(o, store_, hub_, metrics_).Start().message(),
+              HasSubstr("tls_key_file"));
 }
 
 TEST_F(EdgeServerTest, StartFailsNamingTheAddress) {

@@ -3,12 +3,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -49,7 +53,8 @@ bool SendAll(int fd, const std::string& bytes) {
   return true;
 }
 
-// Reads once with a deadline: >0 bytes read, 0 EOF/error, -1 timeout.
+// Reads once with a deadline: >0 bytes read, 0 EOF/error, -1 timeout. With
+// `out` null, only waits for readability (1: readable).
 ssize_t ReadSome(int fd, std::string* out, Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - Clock::now());
@@ -58,6 +63,7 @@ ssize_t ReadSome(int fd, std::string* out, Clock::time_point deadline) {
   int r = ::poll(&p, 1, static_cast<int>(left.count()));
   if (r == 0) return -1;
   if (r < 0) return 0;
+  if (out == nullptr) return 1;
   char buf[16384];
   ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
   if (n <= 0) return 0;
@@ -117,20 +123,78 @@ HttpResponse HttpGet(uint16_t port, const std::string& target,
   return res;
 }
 
+std::optional<std::chrono::milliseconds> TrickleUntilClosed(
+    uint16_t port, const std::string& prefix,
+    std::chrono::milliseconds interval, std::chrono::milliseconds give_up) {
+  int fd = Connect(port, 0);
+  if (fd < 0) return std::nullopt;
+  auto start = Clock::now();
+  std::optional<std::chrono::milliseconds> closed_after;
+  for (size_t i = 0; Clock::now() - start < give_up; ++i) {
+    // A well-formed header that never ends: "X-Pad: aaaa...".
+    char c = i < prefix.size() ? prefix[i] : 'a';
+    char buf[256];
+    ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    bool gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    if (gone || ::send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+      closed_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+          Clock::now() - start);
+      break;
+    }
+    std::this_thread::sleep_for(interval);
+  }
+  ::close(fd);
+  return closed_after;
+}
+
 SseClient::~SseClient() { Close(); }
 
 void SseClient::Close() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+  ssl_ = nullptr;
+  ctx_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+}
+
+std::string SseClient::Handshake() {
+  auto last_error = [](const char* what) {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+    return absl::StrCat(what, ": ", buf);
+  };
+  ctx_ = SSL_CTX_new(TLS_client_method());
+  if (ctx_ == nullptr) return last_error("SSL_CTX_new");
+  if (SSL_CTX_load_verify_locations(ctx_, ca_file_.c_str(), nullptr) != 1) {
+    return last_error("load CA");
+  }
+  SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+  ssl_ = SSL_new(ctx_);
+  if (ssl_ == nullptr) return last_error("SSL_new");
+  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), "127.0.0.1");
+  SSL_set_fd(ssl_, fd_);
+  if (SSL_connect(ssl_) != 1) return last_error("handshake");
+  return "";
+}
+
+bool SseClient::Send(const std::string& bytes) {
+  if (ssl_ == nullptr) return SendAll(fd_, bytes);
+  return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) ==
+         static_cast<int>(bytes.size());
 }
 
 int SseClient::Open(uint16_t port, const std::string& target,
                     const std::vector<std::string>& extra_headers, int rcvbuf) {
   fd_ = Connect(port, rcvbuf);
   if (fd_ < 0) return 0;
+  if (!ca_file_.empty()) {
+    tls_error_ = Handshake();
+    if (!tls_error_.empty()) return 0;
+  }
   std::vector<std::string> headers = extra_headers;
   headers.push_back("Accept: text/event-stream");
-  if (!SendAll(fd_, Request("GET", target, headers, false))) return 0;
+  if (!Send(Request("GET", target, headers, false))) return 0;
   auto deadline = Clock::now() + std::chrono::seconds(5);
   size_t end;
   while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -143,7 +207,19 @@ int SseClient::Open(uint16_t port, const std::string& target,
 
 bool SseClient::Fill(Clock::time_point deadline) {
   if (fd_ < 0 || eof_) return false;
-  ssize_t n = ReadSome(fd_, &buffer_, deadline);
+  ssize_t n;
+  if (ssl_ == nullptr) {
+    n = ReadSome(fd_, &buffer_, deadline);
+  } else {
+    // Bytes OpenSSL already decrypted do not make the socket readable.
+    n = -1;
+    if (SSL_pending(ssl_) > 0 || ReadSome(fd_, nullptr, deadline) > 0) {
+      char buf[16384];
+      int got = SSL_read(ssl_, buf, sizeof(buf));
+      n = got > 0 ? got : 0;
+      if (got > 0) buffer_.append(buf, static_cast<size_t>(got));
+    }
+  }
   if (n == 0) eof_ = true;
   if (n > 0) bytes_read_ += static_cast<uint64_t>(n);
   return n > 0;

@@ -1,7 +1,7 @@
 // Minimal blocking HTTP/1.1 and SSE clients for edge tests, on raw POSIX
 // sockets (no Beast: keeps test compile times down and tests the server
-// against an independent parser). Loopback only. Not thread-safe: one
-// thread per client.
+// against an independent parser), optionally over TLS with OpenSSL.
+// Loopback only. Not thread-safe: one thread per client.
 #ifndef NOTIFYD_TESTS_EDGE_SSE_CLIENT_H_
 #define NOTIFYD_TESTS_EDGE_SSE_CLIENT_H_
 
@@ -10,7 +10,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+// OpenSSL's SSL_CTX and SSL, without its headers.
+struct ssl_ctx_st;
+struct ssl_st;
 
 namespace notifyd::edge::testing {
 
@@ -30,6 +35,13 @@ std::string RawExchange(
     uint16_t port, const std::string& bytes,
     std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
 
+// Sends `prefix` one byte every `interval` (then keeps sending filler
+// header bytes) until the server closes the connection or `give_up` passes.
+// Returns how long the server took to close it, or nullopt if it never did.
+std::optional<std::chrono::milliseconds> TrickleUntilClosed(
+    uint16_t port, const std::string& prefix,
+    std::chrono::milliseconds interval, std::chrono::milliseconds give_up);
+
 // One SSE message (a block ended by a blank line).
 struct SseMessage {
   std::string id;
@@ -43,6 +55,9 @@ struct SseMessage {
 class SseClient {
  public:
   SseClient() = default;
+  // Speaks TLS, verifying the server's certificate for 127.0.0.1 against
+  // the PEM certificate(s) in `ca_file`.
+  explicit SseClient(std::string ca_file) : ca_file_(std::move(ca_file)) {}
   ~SseClient();
   SseClient(const SseClient&) = delete;
   SseClient& operator=(const SseClient&) = delete;
@@ -64,13 +79,22 @@ class SseClient {
   bool WaitClosed(
       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   bool eof() const { return eof_; }
+  // Why Open() failed during the TLS handshake, if it did.
+  const std::string& tls_error() const { return tls_error_; }
   uint64_t bytes_read() const { return bytes_read_; }
   void Close();
 
  private:
   // Appends what arrives within `timeout` to buffer_; false on timeout/EOF.
   bool Fill(std::chrono::steady_clock::time_point deadline);
+  bool Send(const std::string& bytes);
+  // Returns the TLS error text, or "" on success.
+  std::string Handshake();
 
+  std::string ca_file_;  // empty: plain TCP
+  ::ssl_ctx_st* ctx_ = nullptr;
+  ::ssl_st* ssl_ = nullptr;
+  std::string tls_error_;
   int fd_ = -1;
   bool eof_ = false;
   uint64_t bytes_read_ = 0;

@@ -56,6 +56,7 @@ TEST(ParseChannelListTest, TooMany) {
   absl::StatusOr<std::vector<std::string>> r = ParseChannelList("a,b,c,d", 3);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("too many"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
   // Duplicates do not count twice.
   EXPECT_TRUE(ParseChannelList("a,b,c,a", 3).ok());
 }
@@ -98,6 +99,22 @@ TEST(ParseStreamRequestTest, Errors) {
   EXPECT_FALSE(
       ParseStreamRequest(*ParseTarget("/s?channels=a%0Ab"), std::nullopt, 4)
           .ok());
+}
+
+TEST(ParseStreamRequestTest, RepeatedSingleValuedParametersAreRejected) {
+  for (const char* target :
+       {"/s?channels=a&channels=b", "/s?last_event_id=1&last_event_id=2",
+        "/s?user=a&user=b", "/s?access_token=x&access_token=y",
+        "/s?user=a&%75ser=b", "/s?channels=&channels="}) {
+    absl::StatusOr<StreamRequest> r =
+        ParseStreamRequest(*ParseTarget(target), std::nullopt, 4);
+    ASSERT_FALSE(r.ok()) << target;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << target;
+    EXPECT_THAT(r.status().message(), HasSubstr("more than once")) << target;
+  }
+  // Other parameters (a cache buster, say) may repeat.
+  EXPECT_TRUE(
+      ParseStreamRequest(*ParseTarget("/s?t=1&t=2"), std::nullopt, 4).ok());
 }
 
 }  // namespace
