@@ -1,0 +1,300 @@
+// The real edge against hostile and malformed HTTP: every row must get the
+// expected 4xx (never a 2xx, a crash or a hang), and afterwards the server
+// must still serve a normal stream without leaking another user's events.
+// Also SSE injection: no payload can forge a second event or another id.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "edge/http_server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/edge/fake_store.h"
+#include "tests/edge/sse_client.h"
+
+namespace notifyd::edge {
+namespace {
+
+using ::notifyd::edge::testing::FakeStore;
+using ::notifyd::edge::testing::RawExchange;
+using ::notifyd::edge::testing::SseClient;
+using ::notifyd::edge::testing::SseMessage;
+using ::testing::HasSubstr;
+
+struct Row {
+  const char* name;
+  std::string request;  // raw bytes sent on a fresh connection
+  int status;           // expected status of the (first) response
+};
+
+std::string Get(const std::string& target,
+                const std::vector<std::string>& headers = {}) {
+  std::string req = absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: x\r\n");
+  for (const std::string& h : headers) absl::StrAppend(&req, h, "\r\n");
+  return req + "Connection: close\r\n\r\n";
+}
+
+std::string Method(const std::string& method, const std::string& target) {
+  return absl::StrCat(method, " ", target,
+                      " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+}
+
+// The status of the first response in `raw`, 0 when there is none.
+int StatusOf(const std::string& raw) {
+  int status = 0;
+  if (raw.rfind("HTTP/1.", 0) != 0 || raw.size() < 12) return 0;
+  if (!absl::SimpleAtoi(raw.substr(9, 3), &status)) return 0;
+  return status;
+}
+
+std::vector<Row> HostileRows() {
+  const std::string stream = "/v1/stream?user=alice";
+  std::vector<Row> rows = {
+      // Request line.
+      {"garbage request line", "GARBAGE\r\n\r\n", 400},
+      {"method only", "GET\r\n\r\n", 400},
+      {"extra token after version",
+       "GET /healthz HTTP/1.1 extra\r\nHost: x\r\n\r\n", 400},
+      {"lowercase version", "GET /healthz http/1.1\r\nHost: x\r\n\r\n", 400},
+      {"HTTP/0.9 simple request", "GET /\r\n\r\n", 400},
+      {"HTTP/2 prior-knowledge preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+       400},
+      {"absolute-form target",
+       "GET http://evil.example/healthz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+      {"asterisk target", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+      {"NUL in target",
+       std::string("GET /healthz\0x HTTP/1.1\r\nHost: x\r\n\r\n", 38), 400},
+      {"space in target", "GET /heal thz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+      {"bare LF line endings", "GET /healthz HTTP/1.1\nHost: x\n\n", 400},
+      // Header fields.
+      {"header without colon", "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n", 400},
+      {"space before colon", "GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+      {"NUL in header value",
+       std::string("GET /healthz HTTP/1.1\r\nX-A: a\0b\r\n\r\n", 36), 400},
+      // (Obsolete line folding is not here: RFC 9112 lets a server unfold it,
+      // and Beast does.)
+      {"huge header value",
+       Get("/healthz", {"X-Big: " + std::string(20000, 'a')}), 431},
+      {"many headers",
+       [] {
+         std::vector<std::string> h;
+         for (int i = 0; i < 2000; ++i)
+           h.push_back(absl::StrCat("X-", i, ": v"));
+         return Get("/healthz", h);
+       }(),
+       431},
+      {"huge request target", Get("/healthz?" + std::string(20000, 'q')), 431},
+      {"body on GET",
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+       413},
+      {"chunked body on GET",
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "5\r\nhello\r\n0\r\n\r\n",
+       413},
+      {"conflicting lengths",
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+       "Content-Length: 5\r\n\r\n",
+       400},
+      {"negative content length",
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
+      // Query parameters of /v1/stream.
+      {"bad percent-encoding", Get(stream + "&channels=%zz"), 400},
+      {"truncated percent-encoding", Get(stream + "&channels=a%4"), 400},
+      {"percent-encoded NUL in user", Get("/v1/stream?user=alice%00"), 400},
+      {"percent-encoded CRLF in channel", Get(stream + "&channels=a%0D%0Ab"),
+       400},
+      {"duplicate channels", Get(stream + "&channels=a&channels=b"), 400},
+      {"duplicate last_event_id",
+       Get(stream + "&last_event_id=1&last_event_id=2"), 400},
+      {"duplicate user", Get("/v1/stream?user=alice&user=bob"), 400},
+      {"duplicate user by encoding", Get("/v1/stream?user=bob&%75ser=alice"),
+       400},
+      {"oversized channel name",
+       Get(stream + "&channels=" + std::string(300, 'c')), 400},
+      {"oversized user", Get("/v1/stream?user=" + std::string(3000, 'u')), 400},
+      {"too many channels",
+       Get(stream + "&channels=" +
+           [] {
+             std::string csv;
+             for (int i = 0; i < 100; ++i) absl::StrAppend(&csv, "c", i, ",");
+             return csv;
+           }()),
+       400},
+      {"another user's channel", Get(stream + "&channels=user:bob"), 403},
+      {"another user's channel, encoded", Get(stream + "&channels=user%3Abob"),
+       403},
+      // Last-Event-ID, as a header and as a parameter.
+      {"non-numeric Last-Event-ID", Get(stream, {"Last-Event-ID: abc"}), 400},
+      {"negative Last-Event-ID", Get(stream, {"Last-Event-ID: -1"}), 400},
+      {"leading-plus Last-Event-ID", Get(stream, {"Last-Event-ID: +5"}), 400},
+      {"hex Last-Event-ID", Get(stream, {"Last-Event-ID: 0x10"}), 400},
+      {"Last-Event-ID over uint64",
+       Get(stream, {"Last-Event-ID: 18446744073709551616"}), 400},
+      {"enormous Last-Event-ID",
+       Get(stream, {"Last-Event-ID: " + std::string(500, '9')}), 400},
+      {"Last-Event-ID with inner space", Get(stream, {"Last-Event-ID: 5 6"}),
+       400},
+      {"negative last_event_id", Get(stream + "&last_event_id=-3"), 400},
+      {"leading-plus last_event_id (encoded)",
+       Get(stream + "&last_event_id=%2B3"), 400},
+      {"fractional last_event_id", Get(stream + "&last_event_id=1.5"), 400},
+      // Paths and methods.
+      {"unknown path", Get("/nope"), 404},
+      {"stream path with suffix", Get("/v1/stream/x?user=alice"), 404},
+      {"PUT", Method("PUT", stream), 405},
+      {"DELETE", Method("DELETE", stream), 405},
+      {"TRACE", Method("TRACE", "/healthz"), 405},
+      {"HEAD on the stream", Method("HEAD", stream), 405},
+      {"CONNECT authority-form", Method("CONNECT", "evil.example:443"), 400},
+      {"CONNECT origin-form", Method("CONNECT", "/v1/stream"), 405},
+      {"unknown method", Method("BREW", "/healthz"), 405},
+      // Path traversal towards the page's static files.
+      {"dot-dot", Get("/../etc/passwd"), 404},
+      {"encoded dot-dot", Get("/%2e%2e/etc/passwd"), 404},
+      {"encoded slash", Get("/..%2f..%2fetc/passwd"), 404},
+      {"double slash", Get("//etc/passwd"), 404},
+      {"web dir escape", Get("/web/../../etc/passwd"), 404},
+      {"dot-dot to a real file name", Get("/x/../index.html"), 404},
+      {"backslashes", Get("/..\\..\\etc\\passwd"), 400},
+      {"encoded NUL after a page file", Get("/inbox.js%00.png"), 404},
+  };
+  return rows;
+}
+
+class HostileHttpTest : public ::testing::Test {
+ protected:
+  HostileHttpTest() {
+    options_.listen = "127.0.0.1:0";
+    options_.insecure_dev_identity = true;
+    options_.max_channels_per_stream = 8;
+    options_.idle_timeout = absl::Seconds(2);
+  }
+  ~HostileHttpTest() override {
+    if (server_) server_->Shutdown();
+  }
+
+  void Start() {
+    server_ = std::make_unique<EdgeServer>(options_, store_, hub_, metrics_);
+    absl::Status s = server_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+    port_ = server_->port();
+  }
+
+  uint64_t Notify(const std::string& channel, const std::string& data,
+                  const std::string& event = "notification") {
+    auto n = store_.Add(channel, event, data);
+    hub_.Publish(n);
+    return n->id;
+  }
+
+  void WaitForConnections(uint64_t n) {
+    for (int i = 0; i < 3000 && hub_.Connections() != n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(hub_.Connections(), n);
+  }
+
+  FakeStore store_;
+  Metrics metrics_;
+  Hub hub_{metrics_};
+  EdgeOptions options_;
+  std::unique_ptr<EdgeServer> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(HostileHttpTest, EveryRowIsRefusedAndTheServerStaysHealthy) {
+  Start();
+  // Bob's stream is open throughout: nothing a hostile row does may reach
+  // it or let anyone else read it.
+  SseClient bob;
+  ASSERT_EQ(bob.Open(port_, "/v1/stream?user=bob"), 200);
+  WaitForConnections(1);
+
+  for (const Row& row : HostileRows()) {
+    std::string raw =
+        RawExchange(port_, row.request, std::chrono::milliseconds(5000));
+    int status = StatusOf(raw);
+    EXPECT_EQ(status, row.status)
+        << row.name << "\n  response: " << raw.substr(0, 200);
+    EXPECT_THAT(raw, ::testing::Not(HasSubstr("text/event-stream")))
+        << row.name;
+    // Every hostile row ends its connection: none may leave a stream open.
+    EXPECT_EQ(hub_.Connections(), 1u) << row.name;
+  }
+
+  // Still serving: a normal stream for alice gets her events and none of
+  // bob's, and bob's stream got only his.
+  SseClient alice;
+  ASSERT_EQ(alice.Open(port_, "/v1/stream?user=alice"), 200);
+  WaitForConnections(2);
+  uint64_t for_bob = Notify("user:bob", "secret for bob");
+  uint64_t for_alice = Notify("user:alice", "hello alice");
+  std::optional<SseMessage> a = alice.NextEvent();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->id, std::to_string(for_alice));
+  EXPECT_EQ(a->data, "hello alice");
+  std::optional<SseMessage> b = bob.NextEvent();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->id, std::to_string(for_bob));
+  EXPECT_EQ(b->data, "secret for bob");
+  EXPECT_FALSE(bob.NextEvent(std::chrono::milliseconds(200)));
+  EXPECT_FALSE(alice.NextEvent(std::chrono::milliseconds(200)));
+  EXPECT_EQ(testing::HttpGet(port_, "/healthz").status, 200);
+}
+
+// A pipelined second request after a refused one is never served: the
+// connection is closed after the error.
+TEST_F(HostileHttpTest, NothingIsServedAfterAMalformedRequest) {
+  Start();
+  std::string raw = RawExchange(
+      port_, "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n" + Get("/healthz"));
+  EXPECT_EQ(StatusOf(raw), 400);
+  EXPECT_THAT(raw, ::testing::Not(HasSubstr("200 OK")));
+}
+
+TEST_F(HostileHttpTest, PayloadsCannotForgeEventsThroughTheServer) {
+  Start();
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
+  WaitForConnections(1);
+  const std::string forged = "x\n\nid: 999\nevent: evil\ndata: y";
+  uint64_t id = Notify("user:alice", forged);
+  const std::string cr_forged = "a\r\rid: 998\r\revent: evil\rdata: z";
+  uint64_t id2 = Notify("user:alice", cr_forged);
+  const std::string nul = std::string("n\0ul\r\n\r\nid: 997", 15);
+  uint64_t id3 = Notify("user:alice", nul);
+  // An event name that would split the frame is never sent at all.
+  Notify("user:alice", "dropped", "evil\nid: 996");
+  uint64_t last = Notify("user:alice", "after");
+
+  std::optional<SseMessage> m = c.NextEvent();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->id, std::to_string(id));
+  EXPECT_EQ(m->event, "notification");
+  EXPECT_EQ(m->data, "x\n\nid: 999\nevent: evil\ndata: y");
+
+  m = c.NextEvent();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->id, std::to_string(id2));
+  EXPECT_EQ(m->event, "notification");
+  // EventSource joins data: lines with LF, so CRs come back as LFs.
+  EXPECT_EQ(m->data, "a\n\nid: 998\n\nevent: evil\ndata: z");
+
+  m = c.NextEvent();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->id, std::to_string(id3));
+  EXPECT_EQ(m->data, std::string("n\0ul\n\nid: 997", 13));
+
+  m = c.NextEvent();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->id, std::to_string(last));
+  EXPECT_EQ(m->data, "after");
+}
+
+}  // namespace
+}  // namespace notifyd::edge
