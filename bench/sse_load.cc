@@ -462,6 +462,10 @@ class NchanPublisher final : public Publisher {
     explicit Conn(asio::io_context& io) : socket(io) {}
     tcp::socket socket;
     std::string in;
+    // Per connection: asio may perform several reads (into their buffers)
+    // before running the first completion handler, so one buffer shared by
+    // all connections would be overwritten.
+    std::array<char, 8192> read_buf;
     std::optional<Request> current;
     bool connected = false;
   };
@@ -521,10 +525,6 @@ class NchanPublisher final : public Publisher {
 
   void ReadResponse(Conn* c) {
     // Parses "HTTP/1.1 201 Created ... Content-Length: n\r\n\r\n<body>".
-    // nchan follows some bodies with a CRLF that Content-Length does not
-    // count; it is skipped here, before the next status line.
-    size_t skip = c->in.find_first_not_of("\r\n");
-    c->in.erase(0, skip == std::string::npos ? c->in.size() : skip);
     size_t head_end = c->in.find("\r\n\r\n");
     if (head_end != std::string::npos) {
       size_t body_len = 0;
@@ -559,10 +559,10 @@ class NchanPublisher final : public Publisher {
       }
     }
     c->socket.async_read_some(
-        asio::buffer(read_buf_),
+        asio::buffer(c->read_buf),
         [this, c](boost::system::error_code ec, size_t n) {
           if (ec) return Broken(c, ec.message());
-          c->in.append(read_buf_.data(), n);
+          c->in.append(c->read_buf.data(), n);
           ReadResponse(c);
         });
   }
@@ -602,7 +602,6 @@ class NchanPublisher final : public Publisher {
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<std::unique_ptr<Conn>> graveyard_;
   std::deque<Request> queue_;
-  std::array<char, 16384> read_buf_;
   int connecting_ = 0;
   std::thread thread_;  // last: starts after the members it uses exist
 };
@@ -922,36 +921,50 @@ class Runner {
   // marker's id is used). Empty on failure.
   bool PublishBatch(const std::string& key, int n, std::string* id,
                     std::string* error) {
-    Pending pending;
-    std::atomic<int> in_flight{0};
-    std::mutex mu;
-    bool ok_all = true;
+    // Shared with the callbacks, which may outlive a timed-out batch.
+    struct State {
+      Pending pending;
+      std::atomic<int> in_flight{0};
+      std::mutex mu;
+      bool ok_all = true;
+      std::string id, error;
+    };
+    auto st = std::make_shared<State>();
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
     for (int i = 0; i < n; ++i) {
-      while (in_flight.load() >= 64)
+      while (st->in_flight.load() >= 64) {
+        if (SteadyClock::now() > deadline) {
+          *error = "publishing timed out";
+          return false;
+        }
         std::this_thread::sleep_for(std::chrono::microseconds(50));
-      in_flight.fetch_add(1);
-      pending.Add();
+      }
+      st->in_flight.fetch_add(1);
+      st->pending.Add();
       publisher_->Publish(
           key, StampedPayload(RealtimeNs(), i, o_.payload_bytes),
-          [&](bool ok, const std::string& got, const std::string& err) {
+          [st](bool ok, const std::string& got, const std::string& err) {
             {
-              std::lock_guard<std::mutex> l(mu);
+              std::lock_guard<std::mutex> l(st->mu);
               if (ok) {
-                *id = got;
+                st->id = got;
               } else {
-                ok_all = false;
-                if (error->empty()) *error = err;
+                st->ok_all = false;
+                if (st->error.empty()) st->error = err;
               }
             }
-            in_flight.fetch_sub(1);
-            pending.Done();
+            st->in_flight.fetch_sub(1);
+            st->pending.Done();
           });
     }
-    if (!pending.WaitZero(absl::Seconds(60))) {
+    if (!st->pending.WaitZero(absl::Seconds(60))) {
       *error = "publishing timed out";
       return false;
     }
-    return ok_all;
+    std::lock_guard<std::mutex> l(st->mu);
+    *id = st->id;
+    if (error->empty()) *error = st->error;
+    return st->ok_all;
   }
 
   int Replay() {
@@ -981,15 +994,19 @@ class Runner {
         ++bad_rounds;
         continue;
       }
-      std::promise<void> reached;
+      // Shared with the stream: after a timeout the stream may still call
+      // back once, and the promise must outlive that; set at most once.
+      auto reached = std::make_shared<std::promise<void>>();
+      auto once = std::make_shared<std::atomic<bool>>(false);
       auto stream =
           std::make_unique<Stream>(workers_[0].get(), server_, SourceOf(r),
                                    StreamRequest(round, 0, marker_id));
-      stream->ExpectEvents(o_.replay_events,
-                           [&reached] { reached.set_value(); });
+      stream->ExpectEvents(o_.replay_events, [reached, once] {
+        if (!once->exchange(true)) reached->set_value();
+      });
       g_in_setup.fetch_add(1);
       stream->Start();
-      auto done = reached.get_future();
+      auto done = reached->get_future();
       bool in_time =
           done.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
       Stream* s = stream.get();
