@@ -12,8 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "edge/hub.h"
 #include "edge/metrics.h"
+#include "server/api_keys.h"
 #include "server/bus.h"
 #include "server/notifier_service.h"
+#include "server/tls.h"
 #include "spdlog/spdlog.h"
 #include "storage/sqlite_store.h"
 
@@ -27,7 +29,8 @@ constexpr auto kGrpcDrainDeadline = std::chrono::seconds(10);
 
 std::string HostOf(const std::string& listen) {
   size_t colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  std::string host =
+      colon == std::string::npos ? listen : listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
@@ -41,8 +44,8 @@ absl::Status EnsureParentDirectory(const std::string& path) {
   std::filesystem::create_directories(parent, ec);
   if (ec) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot create directory ", parent.string(), " for --db=",
-                     path, ": ", ec.message()));
+        absl::StrCat("cannot create directory ", parent.string(),
+                     " for --db=", path, ": ", ec.message()));
   }
   return absl::OkStatus();
 }
@@ -51,8 +54,7 @@ absl::Status EnsureParentDirectory(const std::string& path) {
 
 bool IsLoopbackListen(const std::string& listen) {
   std::string host = HostOf(listen);
-  return host == "localhost" || host == "::1" ||
-         absl::StartsWith(host, "127.");
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
 struct App::Parts {
@@ -73,20 +75,49 @@ App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 App::~App() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
-  if (!IsLoopbackListen(options.grpc_listen) && !options.insecure) {
+  // Publishers are authenticated by an API key or a client certificate;
+  // on loopback only local processes can call, which the host already
+  // trusts.
+  const bool authenticated =
+      !options.api_keys_file.empty() || !options.tls_client_ca_file.empty();
+  if (!IsLoopbackListen(options.grpc_listen) && !authenticated &&
+      !options.insecure) {
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing to serve gRPC on non-loopback --grpc_listen=",
         options.grpc_listen,
-        " without publisher authentication; pass --insecure to allow it"));
+        " without publisher authentication; configure --api_keys_file or "
+        "mutual TLS (--tls_cert, --tls_key, --tls_client_ca), or pass "
+        "--insecure to allow unauthenticated publishers"));
   }
+  if (options.max_payload_bytes == 0 ||
+      options.max_payload_bytes > kMaxPayloadBytesLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_payload_bytes must be between 1 and ", kMaxPayloadBytesLimit));
+  }
+  if (options.max_publish_rate < 0) {
+    return absl::InvalidArgumentError("--max_publish_rate must be >= 0");
+  }
+  // Files are read before anything starts, so a bad one leaves nothing
+  // running.
+  std::shared_ptr<const ApiKeySet> api_keys;
+  if (!options.api_keys_file.empty()) {
+    absl::StatusOr<ApiKeySet> loaded = ApiKeySet::Load(options.api_keys_file);
+    if (!loaded.ok()) return loaded.status();
+    api_keys = std::make_shared<const ApiKeySet>(*std::move(loaded));
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      GrpcServerCredentials({.cert_file = options.tls_cert_file,
+                             .key_file = options.tls_key_file,
+                             .client_ca_file = options.tls_client_ca_file});
+  if (!credentials.ok()) return credentials.status();
   auto parts = std::make_unique<Parts>();
   parts->options = options;
   Parts& p = *parts;
 
   if (absl::Status s = EnsureParentDirectory(options.db); !s.ok()) return s;
-  edge::Histogram& commit_seconds = p.metrics.GetHistogram(
-      "notifyd_store_commit_seconds",
-      "Time to commit and sync one group of appends");
+  edge::Histogram& commit_seconds =
+      p.metrics.GetHistogram("notifyd_store_commit_seconds",
+                             "Time to commit and sync one group of appends");
   storage::SqliteStoreOptions store_options;
   store_options.path = options.db;
   store_options.synchronous_full = options.synchronous_full;
@@ -139,6 +170,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
 
   NotifierOptions service_options;
   service_options.max_payload_bytes = options.max_payload_bytes;
+  service_options.api_keys = api_keys;
+  service_options.max_publish_rate = options.max_publish_rate;
   service_options.live_stats = [hub](size_t top_n) {
     return LiveStats{.connections = hub->Connections(),
                      .top_channels = hub->TopChannels(top_n),
@@ -158,11 +191,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_listen,
-                           grpc::InsecureServerCredentials(), &p.grpc_port);
+  builder.AddListeningPort(options.grpc_listen, *credentials, &p.grpc_port);
   builder.RegisterService(p.service.get());
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(options.max_payload_bytes) + kMessageOverheadBytes);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_payload_bytes) +
+                                   kMessageOverheadBytes);
   p.grpc_server = builder.BuildAndStart();
   if (!p.grpc_server || p.grpc_port == 0) {
     if (p.grpc_server) p.grpc_server->Shutdown();
@@ -177,9 +209,15 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   health->SetServingStatus("", true);
   health->SetServingStatus(kServiceName, true);
   if (p.edge) p.edge->SetReady(true);
-  spdlog::info("notifyd serving gRPC on {} (port {}), SSE on port {}, store {}",
-               options.grpc_listen, p.grpc_port,
-               p.edge ? p.edge->port() : 0, options.db);
+  spdlog::info(
+      "notifyd serving gRPC on {} (port {}, {}, {}), SSE on port {}, store {}",
+      options.grpc_listen, p.grpc_port,
+      options.tls_client_ca_file.empty()
+          ? (options.tls_cert_file.empty() ? "plaintext" : "TLS")
+          : "mutual TLS",
+      api_keys ? absl::StrCat(api_keys->size(), " API keys")
+               : std::string("no API keys"),
+      p.edge ? p.edge->port() : 0, options.db);
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 
@@ -188,6 +226,8 @@ int App::grpc_port() const { return parts_->grpc_port; }
 uint16_t App::http_port() const {
   return parts_->edge ? parts_->edge->port() : 0;
 }
+
+const edge::Metrics& App::metrics() const { return parts_->metrics; }
 
 std::string App::grpc_target() const {
   return absl::StrCat(HostOf(parts_->options.grpc_listen), ":",

@@ -17,9 +17,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "edge/http_server.h"
+#include "edge/metrics.h"
 #include "server/tokens.h"
 
 namespace notifyd::server {
+
+// Largest --max_payload_bytes: gRPC's receive limit is this plus room for
+// the other fields, and must fit an int.
+inline constexpr size_t kMaxPayloadBytesLimit = 16u << 20;
 
 struct AppOptions {
   std::string grpc_listen = "127.0.0.1:50051";
@@ -29,8 +34,17 @@ struct AppOptions {
   uint64_t max_per_channel = 0;                     // zero: unlimited
   absl::Duration prune_interval = absl::Seconds(30);
   size_t max_payload_bytes = 64 * 1024;
+  // Publisher authentication (SPEC §5). gRPC on a non-loopback address
+  // needs api_keys_file or tls_client_ca_file, or `insecure`.
+  std::string api_keys_file;  // name:key lines; empty: no API keys
+  std::string tls_cert_file;  // PEM; with tls_key_file: gRPC over TLS
+  std::string tls_key_file;
+  std::string tls_client_ca_file;  // PEM CAs; non-empty: mutual TLS
   // Serve gRPC on a non-loopback address without publisher authentication.
   bool insecure = false;
+  // NotifyUser + Publish per second per API key (one shared "anonymous"
+  // bucket without keys); 0 = unlimited.
+  double max_publish_rate = 0;
   // Subscriber tokens; absent: streams accept no tokens and IssueToken is
   // UNIMPLEMENTED.
   std::optional<TokenConfig> tokens;
@@ -49,6 +63,8 @@ class App {
   int grpc_port() const;
   uint16_t http_port() const;
   std::string grpc_target() const;  // "127.0.0.1:<port>" style, for clients
+  // The registry /metrics renders; thread-safe.
+  const edge::Metrics& metrics() const;
 
   void Shutdown();
 

@@ -32,7 +32,20 @@ ABSL_FLAG(absl::Duration, prune_interval, absl::Seconds(30),
 ABSL_FLAG(uint64_t, max_payload_bytes, 64 * 1024,
           "largest accepted `data`, in bytes");
 ABSL_FLAG(bool, insecure, false,
-          "allow gRPC on a non-loopback address without publisher auth");
+          "allow gRPC on a non-loopback address without publisher auth "
+          "(no --api_keys_file and no --tls_client_ca)");
+ABSL_FLAG(std::string, api_keys_file, "",
+          "publisher API keys, one name:key per line (keys >= 16 bytes); "
+          "callers send `authorization: Bearer <key>`");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve gRPC and HTTP over TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: gRPC requires client certificates signed by "
+          "them (mutual TLS)");
+ABSL_FLAG(double, max_publish_rate, 0,
+          "NotifyUser+Publish calls per second per API key (burst = rate); "
+          "0 = unlimited");
 ABSL_FLAG(int, io_threads, 2, "threads serving HTTP/SSE");
 ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(15),
           "interval of `: ping` comments on idle streams");
@@ -45,6 +58,10 @@ ABSL_FLAG(uint64_t, max_connections, 20000, "total HTTP connections");
 ABSL_FLAG(uint64_t, max_channels_per_stream, 32,
           "extra channels one stream may ask for");
 ABSL_FLAG(uint64_t, max_header_bytes, 8192, "largest HTTP request header");
+ABSL_FLAG(uint64_t, max_streams_per_user, 16,
+          "open SSE streams one user may hold");
+ABSL_FLAG(uint64_t, max_connections_per_address, 0,
+          "HTTP connections from one client address; 0 = unlimited");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
           "time allowed to send a request's headers");
 ABSL_FLAG(absl::Duration, write_timeout, absl::Seconds(30),
@@ -140,9 +157,11 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.max_per_channel = absl::GetFlag(FLAGS_max_per_channel);
   o.prune_interval = absl::GetFlag(FLAGS_prune_interval);
   o.max_payload_bytes = absl::GetFlag(FLAGS_max_payload_bytes);
-  if (o.max_payload_bytes == 0 || o.max_payload_bytes > (16u << 20)) {
+  if (o.max_payload_bytes == 0 ||
+      o.max_payload_bytes > notifyd::server::kMaxPayloadBytesLimit) {
     return absl::InvalidArgumentError(
-        "--max_payload_bytes must be between 1 and 16777216");
+        absl::StrCat("--max_payload_bytes must be between 1 and ",
+                     notifyd::server::kMaxPayloadBytesLimit));
   }
   if (o.retention < absl::ZeroDuration() ||
       o.prune_interval <= absl::ZeroDuration()) {
@@ -150,6 +169,14 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
         "--retention must be >= 0 and --prune_interval > 0");
   }
   o.insecure = absl::GetFlag(FLAGS_insecure);
+  o.api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
+  o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  o.max_publish_rate = absl::GetFlag(FLAGS_max_publish_rate);
+  if (!(o.max_publish_rate >= 0)) {  // also refuses NaN
+    return absl::InvalidArgumentError("--max_publish_rate must be >= 0");
+  }
   o.edge.listen = absl::GetFlag(FLAGS_http_listen);
   o.edge.io_threads = absl::GetFlag(FLAGS_io_threads);
   o.edge.heartbeat = absl::GetFlag(FLAGS_heartbeat);
@@ -214,9 +241,9 @@ int main(int argc, char** argv) {
     // partial file.
     std::string tmp = path + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "w");
-    if (f == nullptr || std::fprintf(f, "{\"grpc_port\":%d,\"http_port\":%d}\n",
-                                     (*app)->grpc_port(),
-                                     (*app)->http_port()) < 0 ||
+    if (f == nullptr ||
+        std::fprintf(f, "{\"grpc_port\":%d,\"http_port\":%d}\n",
+                     (*app)->grpc_port(), (*app)->http_port()) < 0 ||
         std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
       spdlog::error("cannot write --ready_file={}", path);
       (*app)->Shutdown();

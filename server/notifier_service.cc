@@ -1,12 +1,14 @@
 #include "server/notifier_service.h"
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/grpc_status.h"
 #include "server/validation.h"
+#include "spdlog/spdlog.h"
 
 namespace notifyd::server {
 namespace {
@@ -18,6 +20,8 @@ constexpr uint32_t kMaxPageSize = 500;
 constexpr size_t kMaxMarkReadIds = 1000;
 constexpr uint32_t kDefaultTopChannels = 10;
 constexpr uint32_t kMaxTopChannels = 1000;
+// Caller label of calls rejected before a caller was known.
+constexpr char kUnauthenticatedCaller[] = "unauthenticated";
 
 void ToProto(const storage::Notification& n, pb::Notification* out) {
   out->set_id(n.id);
@@ -40,39 +44,81 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks) {
 
 }  // namespace
 
-NotifierService::NotifierService(NotifierOptions options,
-                                 storage::Store& store, Bus& bus,
-                                 edge::Metrics& metrics)
+NotifierService::NotifierService(NotifierOptions options, storage::Store& store,
+                                 Bus& bus, edge::Metrics& metrics)
     : options_(std::move(options)),
       store_(store),
       bus_(bus),
       metrics_(metrics),
       published_total_(metrics.GetCounter(
           "notifyd_notifications_stored_total",
-          "Notifications committed to the store (duplicates excluded)")) {}
+          "Notifications committed to the store (duplicates excluded)")),
+      publish_rate_(options_.max_publish_rate) {}
 
-void NotifierService::Finish(grpc::ServerUnaryReactor* reactor,
-                             const char* method, const absl::Status& status) {
+bool NotifierService::Begin(grpc::CallbackServerContext* context,
+                            const char* method, Call* call) {
+  call->reactor = context->DefaultReactor();
+  call->method = method;
+  if (!options_.api_keys) {
+    call->caller = kAnonymousCaller;
+    return true;
+  }
+  const auto& metadata = context->client_metadata();
+  auto [first, last] = metadata.equal_range("authorization");
+  absl::StatusOr<std::string> caller =
+      absl::UnauthenticatedError(kInvalidApiKeyMessage);
+  // Exactly one header: with several, which one counts would be ambiguous.
+  if (first != last && std::next(first) == last) {
+    caller = options_.api_keys->Authenticate(
+        absl::string_view(first->second.data(), first->second.size()));
+  }
+  if (!caller.ok()) {
+    spdlog::warn("rejected {} from {}: {}", method, context->peer(),
+                 std::string(caller.status().message()));
+    call->caller = kUnauthenticatedCaller;
+    Finish(*call, caller.status());
+    return false;
+  }
+  call->caller = *std::move(caller);
+  return true;
+}
+
+absl::Status NotifierService::CheckPublishRate(
+    grpc::CallbackServerContext* context, const Call& call) {
+  if (publish_rate_.TryAcquire(call.caller)) return absl::OkStatus();
+  metrics_
+      .GetCounter("notifyd_publish_rate_limited_total",
+                  "NotifyUser and Publish calls rejected by "
+                  "--max_publish_rate, by caller",
+                  {{"caller", call.caller}})
+      .Inc();
+  std::string message =
+      absl::StrCat("publish rate for ", call.caller, " exceeded");
+  spdlog::warn("rejected {} from {} ({}): {}", call.method, call.caller,
+               context->peer(), message);
+  return absl::ResourceExhaustedError(message);
+}
+
+void NotifierService::Finish(const Call& call, const absl::Status& status) {
   grpc::Status grpc_status = ToGrpcStatus(status);
   metrics_
-      .GetCounter("notifyd_grpc_calls_total", "gRPC calls by method and code",
-                  {{"method", method},
-                   {"code", GrpcCodeName(grpc_status.error_code())}})
+      .GetCounter("notifyd_grpc_calls_total",
+                  "gRPC calls by method, code and caller (API key name)",
+                  {{"method", call.method},
+                   {"code", GrpcCodeName(grpc_status.error_code())},
+                   {"caller", call.caller}})
       .Inc();
-  reactor->Finish(grpc_status);
+  call.reactor->Finish(grpc_status);
 }
 
 template <typename Response>
-void NotifierService::AppendAndPublish(grpc::ServerUnaryReactor* reactor,
-                                       const char* method,
-                                       storage::AppendRequest append,
+void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
                                        Response* response) {
   store_.Append(
-      std::move(append),
-      [this, reactor, method,
-       response](absl::StatusOr<storage::AppendResult> result) {
+      std::move(append), [this, call = std::move(call), response](
+                             absl::StatusOr<storage::AppendResult> result) {
         if (!result.ok()) {
-          Finish(reactor, method, result.status());
+          Finish(call, result.status());
           return;
         }
         size_t live = 0;
@@ -84,63 +130,68 @@ void NotifierService::AppendAndPublish(grpc::ServerUnaryReactor* reactor,
         ToProto(*result->notification, response->mutable_notification());
         response->set_duplicate(result->duplicate);
         response->set_live_recipients(static_cast<uint32_t>(live));
-        Finish(reactor, method, absl::OkStatus());
+        Finish(call, absl::OkStatus());
       });
 }
 
 grpc::ServerUnaryReactor* NotifierService::NotifyUser(
     grpc::CallbackServerContext* context, const pb::NotifyUserRequest* request,
     pb::NotifyUserResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Call call;
+  if (!Begin(context, "NotifyUser", &call)) return call.reactor;
   absl::Status valid = FirstError(
       {ValidateUserId("user_id", request->user_id()),
        ValidateEvent("event", request->event()),
        ValidateData("data", request->data(), options_.max_payload_bytes),
-       ValidateIdempotencyKey("idempotency_key",
-                              request->idempotency_key())});
+       ValidateIdempotencyKey("idempotency_key", request->idempotency_key())});
+  // Checked after validation: a malformed call costs the caller no token.
+  if (valid.ok()) valid = CheckPublishRate(context, call);
   if (!valid.ok()) {
-    Finish(reactor, "NotifyUser", valid);
-    return reactor;
+    Finish(call, valid);
+    return call.reactor;
   }
-  AppendAndPublish(reactor, "NotifyUser",
-                   storage::AppendRequest{
-                       .channel = UserChannel(request->user_id()),
-                       .event = EffectiveEvent(request->event()),
-                       .data = request->data(),
-                       .idempotency_key = request->idempotency_key()},
-                   response);
-  return reactor;
+  AppendAndPublish(
+      call,
+      storage::AppendRequest{.channel = UserChannel(request->user_id()),
+                             .event = EffectiveEvent(request->event()),
+                             .data = request->data(),
+                             .idempotency_key = request->idempotency_key()},
+      response);
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* NotifierService::Publish(
     grpc::CallbackServerContext* context, const pb::PublishRequest* request,
     pb::PublishResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Call call;
+  if (!Begin(context, "Publish", &call)) return call.reactor;
   absl::Status valid = FirstError(
       {ValidatePublicChannel("channel", request->channel()),
        ValidateEvent("event", request->event()),
        ValidateData("data", request->data(), options_.max_payload_bytes),
-       ValidateIdempotencyKey("idempotency_key",
-                              request->idempotency_key())});
+       ValidateIdempotencyKey("idempotency_key", request->idempotency_key())});
+  // Checked after validation: a malformed call costs the caller no token.
+  if (valid.ok()) valid = CheckPublishRate(context, call);
   if (!valid.ok()) {
-    Finish(reactor, "Publish", valid);
-    return reactor;
+    Finish(call, valid);
+    return call.reactor;
   }
-  AppendAndPublish(reactor, "Publish",
-                   storage::AppendRequest{
-                       .channel = request->channel(),
-                       .event = EffectiveEvent(request->event()),
-                       .data = request->data(),
-                       .idempotency_key = request->idempotency_key()},
-                   response);
-  return reactor;
+  AppendAndPublish(
+      call,
+      storage::AppendRequest{.channel = request->channel(),
+                             .event = EffectiveEvent(request->event()),
+                             .data = request->data(),
+                             .idempotency_key = request->idempotency_key()},
+      response);
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* NotifierService::ListNotifications(
     grpc::CallbackServerContext* context,
     const pb::ListNotificationsRequest* request,
     pb::ListNotificationsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Call call;
+  if (!Begin(context, "ListNotifications", &call)) return call.reactor;
   storage::ListQuery query;
   absl::Status valid;
   switch (request->target_case()) {
@@ -157,23 +208,23 @@ grpc::ServerUnaryReactor* NotifierService::ListNotifications(
           "target: one of user_id or channel is required");
   }
   if (valid.ok() && request->limit() > kMaxPageSize) {
-    valid = absl::InvalidArgumentError(absl::StrCat(
-        "limit is ", request->limit(), "; at most ", kMaxPageSize,
-        " are allowed"));
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("limit is ", request->limit(), "; at most ", kMaxPageSize,
+                     " are allowed"));
   }
   if (!valid.ok()) {
-    Finish(reactor, "ListNotifications", valid);
-    return reactor;
+    Finish(call, valid);
+    return call.reactor;
   }
   query.before_id = request->before_id();
   query.limit = request->limit() == 0 ? kDefaultPageSize : request->limit();
   query.unread_only = request->unread_only();
   const uint32_t limit = query.limit;
   store_.List(std::move(query),
-              [this, reactor, response,
+              [this, call, response,
                limit](absl::StatusOr<std::vector<storage::Notification>> rows) {
                 if (!rows.ok()) {
-                  Finish(reactor, "ListNotifications", rows.status());
+                  Finish(call, rows.status());
                   return;
                 }
                 for (const storage::Notification& n : *rows) {
@@ -182,68 +233,70 @@ grpc::ServerUnaryReactor* NotifierService::ListNotifications(
                 if (rows->size() == limit) {
                   response->set_next_before_id(rows->back().id);
                 }
-                Finish(reactor, "ListNotifications", absl::OkStatus());
+                Finish(call, absl::OkStatus());
               });
-  return reactor;
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* NotifierService::MarkRead(
     grpc::CallbackServerContext* context, const pb::MarkReadRequest* request,
     pb::MarkReadResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Call call;
+  if (!Begin(context, "MarkRead", &call)) return call.reactor;
   absl::Status valid = ValidateUserId("user_id", request->user_id());
-  if (valid.ok() && static_cast<size_t>(request->ids_size()) > kMaxMarkReadIds) {
-    valid = absl::InvalidArgumentError(absl::StrCat(
-        "ids has ", request->ids_size(), " entries; at most ",
-        kMaxMarkReadIds, " are allowed (use up_to_id for more)"));
+  if (valid.ok() &&
+      static_cast<size_t>(request->ids_size()) > kMaxMarkReadIds) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("ids has ", request->ids_size(), " entries; at most ",
+                     kMaxMarkReadIds, " are allowed (use up_to_id for more)"));
   }
   if (valid.ok() && request->ids_size() == 0 && request->up_to_id() == 0) {
     valid = absl::InvalidArgumentError("ids: give ids or up_to_id");
   }
   if (!valid.ok()) {
-    Finish(reactor, "MarkRead", valid);
-    return reactor;
+    Finish(call, valid);
+    return call.reactor;
   }
   storage::MarkReadRequest mark{
       .channel = UserChannel(request->user_id()),
       .ids = {request->ids().begin(), request->ids().end()},
       .up_to_id = request->up_to_id()};
   store_.MarkRead(std::move(mark),
-                  [this, reactor, response](absl::StatusOr<uint64_t> changed) {
+                  [this, call, response](absl::StatusOr<uint64_t> changed) {
                     if (changed.ok()) response->set_changed(*changed);
-                    Finish(reactor, "MarkRead", changed.status());
+                    Finish(call, changed.status());
                   });
-  return reactor;
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* NotifierService::GetUnreadCount(
     grpc::CallbackServerContext* context,
     const pb::GetUnreadCountRequest* request,
     pb::GetUnreadCountResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Call call;
+  if (!Begin(context, "GetUnreadCount", &call)) return call.reactor;
   absl::Status valid = ValidateUserId("user_id", request->user_id());
   if (!valid.ok()) {
-    Finish(reactor, "GetUnreadCount", valid);
-    return reactor;
+    Finish(call, valid);
+    return call.reactor;
   }
-  store_.UnreadCount(
-      UserChannel(request->user_id()),
-      [this, reactor, response](absl::StatusOr<uint64_t> unread) {
-        if (unread.ok()) response->set_unread(*unread);
-        Finish(reactor, "GetUnreadCount", unread.status());
-      });
-  return reactor;
+  store_.UnreadCount(UserChannel(request->user_id()),
+                     [this, call, response](absl::StatusOr<uint64_t> unread) {
+                       if (unread.ok()) response->set_unread(*unread);
+                       Finish(call, unread.status());
+                     });
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* NotifierService::IssueToken(
-    grpc::CallbackServerContext* context,
-    const pb::IssueTokenRequest* request, pb::IssueTokenResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::CallbackServerContext* context, const pb::IssueTokenRequest* request,
+    pb::IssueTokenResponse* response) {
+  Call call;
+  if (!Begin(context, "IssueToken", &call)) return call.reactor;
   if (!options_.issue_token) {
-    Finish(reactor, "IssueToken",
-           absl::UnimplementedError(
-               "IssueToken needs a token key (--token_key_file)"));
-    return reactor;
+    Finish(call, absl::UnimplementedError(
+                     "IssueToken needs a token key (--token_key_file)"));
+    return call.reactor;
   }
   absl::Status valid = ValidateUserId("user_id", request->user_id());
   for (int i = 0; valid.ok() && i < request->channels_size(); ++i) {
@@ -255,8 +308,8 @@ grpc::ServerUnaryReactor* NotifierService::IssueToken(
     valid = ValidatePublicChannel(absl::StrCat("channels[", i, "]"), channel);
   }
   if (!valid.ok()) {
-    Finish(reactor, "IssueToken", valid);
-    return reactor;
+    Finish(call, valid);
+    return call.reactor;
   }
   auto token = options_.issue_token(
       request->user_id(),
@@ -266,20 +319,20 @@ grpc::ServerUnaryReactor* NotifierService::IssueToken(
     response->set_token(token->first);
     response->mutable_expires_at()->set_seconds(token->second);
   }
-  Finish(reactor, "IssueToken", token.status());
-  return reactor;
+  Finish(call, token.status());
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* NotifierService::GetStats(
     grpc::CallbackServerContext* context, const pb::GetStatsRequest* request,
     pb::GetStatsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Call call;
+  if (!Begin(context, "GetStats", &call)) return call.reactor;
   if (request->top_channels() > kMaxTopChannels) {
-    Finish(reactor, "GetStats",
-           absl::InvalidArgumentError(absl::StrCat(
-               "top_channels is ", request->top_channels(), "; at most ",
-               kMaxTopChannels, " are allowed")));
-    return reactor;
+    Finish(call, absl::InvalidArgumentError(absl::StrCat(
+                     "top_channels is ", request->top_channels(), "; at most ",
+                     kMaxTopChannels, " are allowed")));
+    return call.reactor;
   }
   const size_t top_n = request->top_channels() == 0 ? kDefaultTopChannels
                                                     : request->top_channels();
@@ -294,15 +347,15 @@ grpc::ServerUnaryReactor* NotifierService::GetStats(
     }
   }
   response->set_published_total(published_total_.Value());
-  store_.Stats([this, reactor,
-                response](absl::StatusOr<storage::StoreStats> stats) {
-    if (stats.ok()) {
-      response->set_stored_notifications(stats->notifications);
-      response->set_store_bytes(stats->bytes);
-    }
-    Finish(reactor, "GetStats", stats.status());
-  });
-  return reactor;
+  store_.Stats(
+      [this, call, response](absl::StatusOr<storage::StoreStats> stats) {
+        if (stats.ok()) {
+          response->set_stored_notifications(stats->notifications);
+          response->set_store_bytes(stats->bytes);
+        }
+        Finish(call, stats.status());
+      });
+  return call.reactor;
 }
 
 }  // namespace notifyd::server

@@ -5,6 +5,13 @@
 // callback. A committed notification is published to the Bus from the
 // store's writer thread, in id order, before the call is answered.
 //
+// Publisher authentication (SPEC §5) happens here rather than in an
+// interceptor: every handler starts with Begin(), which resolves the caller
+// from the `authorization` metadata when API keys are configured (or names
+// it "anonymous" when not) and answers UNAUTHENTICATED otherwise. Health
+// and reflection are separate services and stay open. NotifyUser and
+// Publish then take a token from the caller's publish-rate bucket.
+//
 // Thread-safe; the Store, Bus and Metrics must outlive the service.
 #ifndef NOTIFYD_SERVER_NOTIFIER_SERVICE_H_
 #define NOTIFYD_SERVER_NOTIFIER_SERVICE_H_
@@ -12,13 +19,16 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "edge/metrics.h"
 #include "notify/v1/notify.grpc.pb.h"
+#include "server/api_keys.h"
 #include "server/bus.h"
+#include "server/rate_limiter.h"
 #include "storage/store.h"
 
 namespace notifyd::server {
@@ -30,8 +40,16 @@ struct LiveStats {
   uint64_t delivered_total = 0;
 };
 
+// The caller name used when no API keys are configured.
+inline constexpr char kAnonymousCaller[] = "anonymous";
+
 struct NotifierOptions {
   size_t max_payload_bytes = 64 * 1024;
+  // Required `authorization: Bearer <key>`; null: every caller is
+  // kAnonymousCaller (loopback, or --insecure).
+  std::shared_ptr<const ApiKeySet> api_keys;
+  // NotifyUser + Publish calls per second per caller; 0 = unlimited.
+  double max_publish_rate = 0;
   // Answers for GetStats; absent means no edge is running.
   std::function<LiveStats(size_t top_n)> live_stats;
   // Mints subscriber tokens; absent means IssueToken is UNIMPLEMENTED.
@@ -76,21 +94,39 @@ class NotifierService final : public notify::v1::Notifier::CallbackService {
       notify::v1::GetStatsResponse* response) override;
 
  private:
+  // One call in progress: what Finish needs to answer and count it.
+  struct Call {
+    grpc::ServerUnaryReactor* reactor = nullptr;
+    const char* method = "";
+    std::string caller;
+  };
+
+  // Fills `call` (the context's one default reactor: DefaultReactor() must
+  // be called once per call) and authenticates it. False when rejected: the
+  // call is then finished (UNAUTHENTICATED, logged at warn) and the handler
+  // only returns call->reactor.
+  bool Begin(grpc::CallbackServerContext* context, const char* method,
+             Call* call);
+
+  // Takes a publish token for the caller: RESOURCE_EXHAUSTED past the rate.
+  absl::Status CheckPublishRate(grpc::CallbackServerContext* context,
+                                const Call& call);
+
   // Stores `append`, publishes it unless duplicate, fills the response
   // fields shared by NotifyUser and Publish, then finishes the call.
   template <typename Response>
-  void AppendAndPublish(grpc::ServerUnaryReactor* reactor, const char* method,
-                        storage::AppendRequest append, Response* response);
+  void AppendAndPublish(Call call, storage::AppendRequest append,
+                        Response* response);
 
-  // Finishes the call and counts it by method and code.
-  void Finish(grpc::ServerUnaryReactor* reactor, const char* method,
-              const absl::Status& status);
+  // Finishes the call and counts it by method, code and caller.
+  void Finish(const Call& call, const absl::Status& status);
 
   const NotifierOptions options_;
   storage::Store& store_;
   Bus& bus_;
   edge::Metrics& metrics_;
   edge::Counter& published_total_;
+  RateLimiter publish_rate_;
 };
 
 }  // namespace notifyd::server

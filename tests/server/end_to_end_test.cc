@@ -185,7 +185,7 @@ TEST_F(EndToEndTest, StatsAndMetricsSeeStreamsAndCalls) {
   EXPECT_EQ(metrics.status, 200);
   EXPECT_THAT(metrics.body,
               HasSubstr("notifyd_grpc_calls_total{method=\"NotifyUser\","
-                        "code=\"OK\"} 1"));
+                        "code=\"OK\",caller=\"anonymous\"} 1"));
   EXPECT_THAT(metrics.body, HasSubstr("notifyd_store_commit_seconds_count"));
   EXPECT_EQ(HttpGet(http_port(), "/readyz").status, 200);
 }
