@@ -10,6 +10,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libssl-dev libjwt-dev
   libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev
   curl python3-grpcio
 )
 # Browser tests need Chromium and Node.js; a machine that already has node
