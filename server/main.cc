@@ -59,9 +59,10 @@ ABSL_FLAG(uint64_t, max_channels_per_stream, 32,
           "extra channels one stream may ask for");
 ABSL_FLAG(uint64_t, max_header_bytes, 8192, "largest HTTP request header");
 ABSL_FLAG(uint64_t, max_streams_per_user, 16,
-          "open SSE streams one user may hold");
+          "open SSE streams one user may hold (429 past it); 0 = unlimited");
 ABSL_FLAG(uint64_t, max_connections_per_address, 0,
-          "HTTP connections from one client address; 0 = unlimited");
+          "HTTP connections from one client address (429 past it); "
+          "0 = unlimited");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
           "time allowed to send a request's headers");
 ABSL_FLAG(absl::Duration, write_timeout, absl::Seconds(30),
@@ -186,6 +187,12 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.max_connections = absl::GetFlag(FLAGS_max_connections);
   o.edge.max_channels_per_stream = absl::GetFlag(FLAGS_max_channels_per_stream);
   o.edge.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
+  o.edge.max_streams_per_user = absl::GetFlag(FLAGS_max_streams_per_user);
+  o.edge.max_connections_per_address =
+      absl::GetFlag(FLAGS_max_connections_per_address);
+  // One certificate for both listeners: they are one service to clients.
+  o.edge.tls_cert_file = o.tls_cert_file;
+  o.edge.tls_key_file = o.tls_key_file;
   o.edge.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   o.edge.write_timeout = absl::GetFlag(FLAGS_write_timeout);
   o.edge.insecure_dev_identity = absl::GetFlag(FLAGS_insecure_dev_identity);

@@ -5,8 +5,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -38,6 +42,15 @@ ABSL_FLAG(uint32_t, ttl, 0, "token: lifetime in seconds");
 ABSL_FLAG(std::string, token, "", "tail: subscriber token");
 ABSL_FLAG(uint64_t, last_event_id, 0, "tail: resume after this id");
 ABSL_FLAG(double, timeout, 10, "seconds to wait for each call");
+ABSL_FLAG(std::string, api_key, "",
+          "publisher API key, sent as `authorization: Bearer <key>`; "
+          "defaults to $NOTIFYD_API_KEY");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates to verify notifyd's TLS certificate (implies "
+          "TLS; empty with --tls_cert: the system's roots)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for mutual TLS (implies TLS)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 
 namespace {
 
@@ -55,7 +68,9 @@ constexpr char kUsage[] =
     "  notifyctl token <user_id> [--channels=a,b] [--ttl=SECONDS]\n"
     "  notifyctl tail <user_id> [--token=T] [--channels=a,b] "
     "[--last_event_id=ID] [--http=HOST:PORT]\n"
-    "Common: --server=HOST:PORT (default 127.0.0.1:50051), --json";
+    "Common: --server=HOST:PORT (default 127.0.0.1:50051), --json,\n"
+    "  --api_key=KEY (or $NOTIFYD_API_KEY), --tls_ca=PEM, "
+    "--tls_cert=PEM --tls_key=PEM (mutual TLS)";
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "notifyctl: %s\n", message.c_str());
@@ -92,10 +107,58 @@ void PrintNotification(const pb::Notification& n) {
             << "\n    " << n.data() << "\n";
 }
 
+std::optional<std::string> ReadFile(const std::string& flag,
+                                    const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "notifyctl: cannot read --%s=%s\n", flag.c_str(),
+                 path.c_str());
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Plaintext unless a TLS flag is given; nullptr (after a message) when a
+// file cannot be read.
+std::shared_ptr<grpc::ChannelCredentials> CredentialsFromFlags() {
+  std::string ca = absl::GetFlag(FLAGS_tls_ca);
+  std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  std::string key = absl::GetFlag(FLAGS_tls_key);
+  if (ca.empty() && cert.empty() && key.empty()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  if (cert.empty() != key.empty()) {
+    std::fprintf(stderr, "notifyctl: give both --tls_cert and --tls_key\n");
+    return nullptr;
+  }
+  grpc::SslCredentialsOptions options;
+  for (auto [flag, path, out] :
+       {std::make_tuple("tls_ca", ca, &options.pem_root_certs),
+        std::make_tuple("tls_cert", cert, &options.pem_cert_chain),
+        std::make_tuple("tls_key", key, &options.pem_private_key)}) {
+    if (path.empty()) continue;
+    std::optional<std::string> pem = ReadFile(flag, path);
+    if (!pem) return nullptr;
+    *out = *std::move(pem);
+  }
+  return grpc::SslCredentials(options);
+}
+
+std::string ApiKeyFromFlags() {
+  std::string key = absl::GetFlag(FLAGS_api_key);
+  if (key.empty()) {
+    const char* env = std::getenv("NOTIFYD_API_KEY");
+    if (env != nullptr) key = env;
+  }
+  return key;
+}
+
 class Cli {
  public:
-  explicit Cli(std::shared_ptr<grpc::Channel> channel)
-      : stub_(pb::Notifier::NewStub(channel)) {}
+  Cli(std::shared_ptr<grpc::Channel> channel, std::string api_key)
+      : stub_(pb::Notifier::NewStub(channel)), api_key_(std::move(api_key)) {}
 
   int Run(const std::vector<std::string>& args) {
     const std::string& command = args[0];
@@ -114,6 +177,9 @@ class Cli {
     context->set_deadline(std::chrono::system_clock::now() +
                           std::chrono::milliseconds(static_cast<int64_t>(
                               absl::GetFlag(FLAGS_timeout) * 1000)));
+    if (!api_key_.empty()) {
+      context->AddMetadata("authorization", "Bearer " + api_key_);
+    }
     return context;
   }
 
@@ -266,6 +332,7 @@ class Cli {
   }
 
   std::unique_ptr<pb::Notifier::Stub> stub_;
+  const std::string api_key_;
 };
 
 }  // namespace
@@ -286,7 +353,10 @@ int main(int argc, char** argv) {
         .json = absl::GetFlag(FLAGS_json)};
     return notifyd::tools::Tail(options);
   }
-  Cli cli(grpc::CreateChannel(absl::GetFlag(FLAGS_server),
-                              grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      CredentialsFromFlags();
+  if (!credentials) return 2;
+  Cli cli(grpc::CreateChannel(absl::GetFlag(FLAGS_server), credentials),
+          ApiKeyFromFlags());
   return cli.Run(args);
 }

@@ -1,14 +1,16 @@
 // Black-box tests of the notifyd binary: an acknowledged notification
 // survives SIGKILL; SIGTERM shuts down cleanly; bad flags and unusable
-// store paths are refused with a clear message.
-#include <grpcpp/grpcpp.h>
+// store paths are refused with a clear message; the publisher security
+// flags (API keys, TLS on both listeners) work end to end with notifyctl.
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -18,15 +20,17 @@
 
 #include "notify/v1/notify.grpc.pb.h"
 #include "tests/server/process.h"
+#include "tests/server/test_ca.h"
 #include "tests/server/test_server.h"
 
 namespace notifyd {
 namespace {
 
 namespace pb = ::notify::v1;
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 class NotifydBinary {
  public:
@@ -43,13 +47,18 @@ class NotifydBinary {
         argv, (dir / "notifyd.log").string());
   }
 
-  std::unique_ptr<pb::Notifier::Stub> Connect() {
+  std::optional<testing::Ports> WaitForPorts() {
     auto ports = testing::WaitForReadyFile(ready_, seconds(20));
     EXPECT_TRUE(ports.has_value()) << process_->Log();
+    return ports;
+  }
+
+  std::unique_ptr<pb::Notifier::Stub> Connect() {
+    auto ports = WaitForPorts();
     if (!ports) return nullptr;
-    return pb::Notifier::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(ports->grpc),
-        grpc::InsecureChannelCredentials()));
+    return pb::Notifier::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(ports->grpc),
+                            grpc::InsecureChannelCredentials()));
   }
 
   testing::ChildProcess& process() { return *process_; }
@@ -174,10 +183,10 @@ TEST(StartupTest, UnwritableStorePathIsRefusedNamingIt) {
   }
   std::string db = (parent / "notify.db").string();
   std::string log;
-  int code = RunToExit(dir.path(),
-                       {"--db=" + db, "--grpc_listen=127.0.0.1:0",
-                        "--http_listen=127.0.0.1:0"},
-                       &log);
+  int code = RunToExit(
+      dir.path(),
+      {"--db=" + db, "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0"},
+      &log);
   chmod(parent.c_str(), 0700);
   EXPECT_NE(code, 0);
   EXPECT_THAT(log, HasSubstr(parent.string()));
@@ -192,6 +201,105 @@ TEST(StartupTest, NonLoopbackGrpcNeedsInsecure) {
                       &log),
             0);
   EXPECT_THAT(log, HasSubstr("--insecure"));
+  EXPECT_THAT(log, HasSubstr("--api_keys_file"));
+  EXPECT_THAT(log, HasSubstr("--tls_client_ca"));
+}
+
+constexpr char kPublisherKey[] = "publisher-key-0123456789";
+
+std::string WriteKeysFile(const std::filesystem::path& dir) {
+  std::string path = (dir / "api_keys").string();
+  std::ofstream(path) << "# name:key\npublisher:" << kPublisherKey << "\n";
+  return path;
+}
+
+// Runs notifyctl to completion; its exit code, and its output in *log.
+int RunNotifyctl(const std::filesystem::path& dir,
+                 std::vector<std::string> args, std::string* log) {
+  std::vector<std::string> argv = {NOTIFYCTL_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string log_path = (dir / "notifyctl.log").string();
+  std::filesystem::remove(log_path);
+  testing::ChildProcess process(argv, log_path);
+  std::optional<int> status = process.Wait(seconds(30));
+  *log = process.Log();
+  return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
+TEST(StartupTest, NonLoopbackGrpcStartsWithApiKeysAndChecksThem) {
+  testing::TempDir dir;
+  NotifydBinary notifyd(dir.path(),
+                        {"--grpc_listen=0.0.0.0:0",
+                         "--api_keys_file=" + WriteKeysFile(dir.path())});
+  auto ports = notifyd.WaitForPorts();
+  ASSERT_TRUE(ports.has_value());
+  std::string server = "--server=127.0.0.1:" + std::to_string(ports->grpc);
+  std::string log;
+  EXPECT_EQ(RunNotifyctl(dir.path(), {server, "notify", "bob", "x"}, &log), 1);
+  EXPECT_THAT(log, HasSubstr("missing or invalid API key"));
+  EXPECT_EQ(RunNotifyctl(dir.path(),
+                         {server, "--api_key=" + std::string(kPublisherKey),
+                          "notify", "bob", "x"},
+                         &log),
+            0)
+      << log;
+  // The environment variable is the default for --api_key.
+  setenv("NOTIFYD_API_KEY", kPublisherKey, 1);
+  int code = RunNotifyctl(dir.path(), {server, "unread", "bob"}, &log);
+  unsetenv("NOTIFYD_API_KEY");
+  EXPECT_EQ(code, 0) << log;
+  EXPECT_THAT(log, HasSubstr("1 unread"));
+  // Rejections are logged with the method, successes are not.
+  EXPECT_THAT(notifyd.process().Log(), HasSubstr("rejected NotifyUser from"));
+  EXPECT_THAT(notifyd.process().Log(), Not(HasSubstr(kPublisherKey)));
+}
+
+TEST(StartupTest, TlsFlagsServeGrpcAndHttpOverTls) {
+  testing::TempDir dir;
+  testing::TestCa ca;
+  ASSERT_TRUE(ca.ok()) << ca.error();
+  NotifydBinary notifyd(dir.path(), {"--tls_cert=" + ca.server_cert(),
+                                     "--tls_key=" + ca.server_key()});
+  auto ports = notifyd.WaitForPorts();
+  ASSERT_TRUE(ports.has_value());
+  std::string server = "--server=127.0.0.1:" + std::to_string(ports->grpc);
+  std::string log;
+  EXPECT_EQ(RunNotifyctl(dir.path(),
+                         {server, "--tls_ca=" + ca.ca_cert(), "--timeout=5",
+                          "notify", "bob", "over tls"},
+                         &log),
+            0)
+      << log;
+  EXPECT_NE(
+      RunNotifyctl(dir.path(),
+                   {server, "--timeout=5", "notify", "bob", "plain"}, &log),
+      0);
+  EXPECT_EQ(RunNotifyctl(
+                dir.path(),
+                {server, "--tls_ca=" + (dir.path() / "none").string(), "stats"},
+                &log),
+            2);
+  EXPECT_THAT(log, HasSubstr("cannot read --tls_ca="));
+  // The HTTP listener takes the same certificate.
+  std::string cmd =
+      "openssl s_client -connect 127.0.0.1:" + std::to_string(ports->http) +
+      " -CAfile " + ca.ca_cert() + " -verify_return_error </dev/null >" +
+      (dir.path() / "s_client.log").string() + " 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0)
+      << testing::TestCa::Read((dir.path() / "s_client.log").string());
+}
+
+TEST(StartupTest, UnreadableTlsFilesAreRefusedNamingThem) {
+  testing::TempDir dir;
+  std::string missing = (dir.path() / "missing.pem").string();
+  std::string log;
+  EXPECT_NE(RunToExit(dir.path(),
+                      {"--db=" + (dir.path() / "n.db").string(),
+                       "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
+                       "--tls_cert=" + missing, "--tls_key=" + missing},
+                      &log),
+            0);
+  EXPECT_THAT(log, HasSubstr("cannot read --tls_cert=" + missing));
 }
 
 TEST(StartupTest, InvalidFlagValueIsRefused) {
