@@ -125,13 +125,15 @@ TEST_F(TokenStreamTest, MissingForgedOrExpiredTokensAre401) {
   std::string forged = token.substr(0, token.size() - 2) +
                        (token.substr(token.size() - 2) == "AA" ? "BB" : "AA");
   EXPECT_EQ(StreamStatus("/v1/stream", forged), 401);
-  auto other_key = *server::TokenAuthority::Create(
-      server::TokenConfig{.key = std::string(32, 'x')});
+  server::TokenConfig other_config;
+  other_config.key = std::string(32, 'x');
+  auto other_key = *server::TokenAuthority::Create(other_config);
   EXPECT_EQ(StreamStatus("/v1/stream",
                          other_key.Issue("alice", {}, absl::Minutes(5))->first),
             401);
-  auto same_key =
-      *server::TokenAuthority::Create(server::TokenConfig{.key = kKey});
+  server::TokenConfig same_config;
+  same_config.key = kKey;
+  auto same_key = *server::TokenAuthority::Create(same_config);
   auto expired = same_key.Issue("alice", {}, absl::Minutes(1),
                                 absl::Now() - absl::Hours(1));
   EXPECT_EQ(StreamStatus("/v1/stream", expired->first), 401);
