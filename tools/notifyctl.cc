@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "notify/v1/notify.grpc.pb.h"
@@ -26,7 +27,7 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "notifyd gRPC address");
 ABSL_FLAG(std::string, http, "127.0.0.1:8080",
-          "notifyd HTTP address (for tail)");
+          "notifyd HTTP address for tail: host:port, or https://host:port");
 ABSL_FLAG(bool, json, false, "print responses as JSON");
 ABSL_FLAG(std::string, event, "", "event name (notify, publish)");
 ABSL_FLAG(std::string, idempotency_key, "", "idempotency key (notify, publish)");
@@ -344,13 +345,21 @@ int main(int argc, char** argv) {
   if (args.empty()) return Usage("no command given");
   if (args[0] == "tail") {
     if (args.size() != 2) return Usage("tail takes a user_id");
+    // HTTPS when asked by scheme, or implied by a CA to verify against.
+    const std::string http_flag = absl::GetFlag(FLAGS_http);
+    absl::string_view http = http_flag;
+    bool tls = !absl::GetFlag(FLAGS_tls_ca).empty();
+    if (absl::ConsumePrefix(&http, "https://")) tls = true;
+    absl::ConsumePrefix(&http, "http://");
     notifyd::tools::TailOptions options{
-        .http = absl::GetFlag(FLAGS_http),
+        .http = std::string(http),
         .user_id = args[1],
         .token = absl::GetFlag(FLAGS_token),
         .channels = absl::GetFlag(FLAGS_channels),
         .last_event_id = absl::GetFlag(FLAGS_last_event_id),
-        .json = absl::GetFlag(FLAGS_json)};
+        .json = absl::GetFlag(FLAGS_json),
+        .tls = tls,
+        .tls_ca = absl::GetFlag(FLAGS_tls_ca)};
     return notifyd::tools::Tail(options);
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials =

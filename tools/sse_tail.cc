@@ -2,6 +2,8 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -103,19 +105,12 @@ void Print(const Event& e, bool json) {
   }
 }
 
-// One connection: returns the HTTP status (0 when the connection failed)
-// and updates last_event_id as events arrive.
-int Follow(const TailOptions& o, uint64_t& last_event_id) {
-  asio::io_context io;
-  tcp::resolver resolver(io);
-  beast::tcp_stream stream(io);
+// Sends the request on an open stream and prints events until it ends.
+// Returns the HTTP status (0 when the exchange failed) and updates
+// last_event_id as events arrive.
+template <typename Stream>
+int Exchange(Stream& stream, const TailOptions& o, uint64_t& last_event_id) {
   beast::error_code ec;
-  size_t colon = o.http.rfind(':');
-  auto endpoints = resolver.resolve(o.http.substr(0, colon),
-                                    o.http.substr(colon + 1), ec);
-  if (ec) return 0;
-  stream.connect(endpoints, ec);
-  if (ec) return 0;
   http::request<http::empty_body> request(http::verb::get,
                                           Target(o, last_event_id), 11);
   request.set(http::field::host, o.http);
@@ -154,6 +149,50 @@ int Follow(const TailOptions& o, uint64_t& last_event_id) {
              });
   }
   return status;
+}
+
+// One connection, plain or TLS.
+int Follow(const TailOptions& o, uint64_t& last_event_id) {
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::error_code ec;
+  size_t colon = o.http.rfind(':');
+  std::string host = o.http.substr(0, colon);
+  auto endpoints = resolver.resolve(host, o.http.substr(colon + 1), ec);
+  if (ec) return 0;
+  if (!o.tls) {
+    beast::tcp_stream stream(io);
+    stream.connect(endpoints, ec);
+    if (ec) return 0;
+    return Exchange(stream, o, last_event_id);
+  }
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  if (o.tls_ca.empty()) {
+    ctx.set_default_verify_paths(ec);
+  } else {
+    ctx.load_verify_file(o.tls_ca, ec);
+  }
+  if (ec) {
+    std::fprintf(stderr, "notifyctl tail: cannot load CA %s: %s\n",
+                 o.tls_ca.c_str(), ec.message().c_str());
+    return 400;  // not worth retrying
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+  // Check the certificate names the host we dialled (DNS name or IP).
+  stream.set_verify_callback(asio::ssl::host_name_verification(host));
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) {
+    return 0;
+  }
+  beast::get_lowest_layer(stream).connect(endpoints, ec);
+  if (ec) return 0;
+  stream.handshake(asio::ssl::stream_base::client, ec);
+  if (ec) {
+    std::fprintf(stderr, "notifyctl tail: TLS handshake failed: %s\n",
+                 ec.message().c_str());
+    return 0;
+  }
+  return Exchange(stream, o, last_event_id);
 }
 
 }  // namespace

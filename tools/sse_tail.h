@@ -17,6 +17,10 @@ struct TailOptions {
   std::vector<std::string> channels;
   uint64_t last_event_id = 0;  // 0: live only
   bool json = false;
+  // HTTPS: verify the server against this PEM CA file ("" with `tls`: the
+  // system's roots).
+  bool tls = false;
+  std::string tls_ca;
 };
 
 // Returns the process exit code.

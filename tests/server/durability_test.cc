@@ -259,10 +259,21 @@ TEST(StartupTest, TlsFlagsServeGrpcAndHttpOverTls) {
   testing::TestCa ca;
   ASSERT_TRUE(ca.ok()) << ca.error();
   NotifydBinary notifyd(dir.path(), {"--tls_cert=" + ca.server_cert(),
-                                     "--tls_key=" + ca.server_key()});
+                                     "--tls_key=" + ca.server_key(),
+                                     "--insecure_dev_identity"});
   auto ports = notifyd.WaitForPorts();
   ASSERT_TRUE(ports.has_value());
   std::string server = "--server=127.0.0.1:" + std::to_string(ports->grpc);
+  // `notifyctl tail` follows the stream over HTTPS, verifying the CA.
+  testing::ChildProcess tail(
+      {NOTIFYCTL_BINARY, "--tls_ca=" + ca.ca_cert(),
+       "--http=https://127.0.0.1:" + std::to_string(ports->http), "tail",
+       "bob"},
+      (dir.path() / "tail.log").string());
+  for (int i = 0; i < 500 && tail.Log().find("connected") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
   std::string log;
   EXPECT_EQ(RunNotifyctl(dir.path(),
                          {server, "--tls_ca=" + ca.ca_cert(), "--timeout=5",
@@ -270,6 +281,12 @@ TEST(StartupTest, TlsFlagsServeGrpcAndHttpOverTls) {
                          &log),
             0)
       << log;
+  bool tailed = false;
+  for (int i = 0; i < 500 && !tailed; ++i) {
+    tailed = tail.Log().find("notification over tls") != std::string::npos;
+    if (!tailed) std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_TRUE(tailed) << tail.Log();
   EXPECT_NE(
       RunNotifyctl(dir.path(),
                    {server, "--timeout=5", "notify", "bob", "plain"}, &log),
