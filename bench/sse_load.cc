@@ -168,7 +168,9 @@ class Stream final : public SseParser::Listener {
         socket_(worker->io),
         server_(server),
         source_(source),
-        request_(std::move(request)) {}
+        request_(std::move(request)),
+        // "GET <path>": kept to say which stream a server closed.
+        label_(request_.substr(0, request_.find(" HTTP/"))) {}
 
   // For the replay scenario: called on the worker thread when the
   // `target`-th event arrives.
@@ -303,7 +305,10 @@ class Stream final : public SseParser::Listener {
     boost::system::error_code ec;
     socket_.close(ec);
     worker_->dropped.fetch_add(1, std::memory_order_relaxed);
-    worker_->Error(absl::StrCat("after set-up: ", why));
+    worker_->Error(absl::StrCat("after set-up: ", why, " (", label_, " after ",
+                                FormatNs(Ns(SteadyClock::now() - headers_at_)),
+                                ", ", events_, " events, last id ", last_id_,
+                                ")"));
     if (on_target_ && events_ < target_) on_target_();
   }
 
@@ -312,6 +317,7 @@ class Stream final : public SseParser::Listener {
   tcp::endpoint server_;
   asio::ip::address_v4 source_;
   std::string request_;
+  std::string label_;
   SseParser parser_;
   bool established_ = false;
   bool closing_ = false;
