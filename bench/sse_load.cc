@@ -800,11 +800,21 @@ class Runner {
     const auto measure_from = t0 + absl::ToChronoNanoseconds(o_.warmup);
     g_measure_from_ns.store(
         ToRealtimeNs(o_.publish == "none" ? t0 : measure_from));
-    std::atomic<uint64_t> expected{0}, pub_ok{0}, pub_err{0}, pub_dropped{0};
-    LatencyHistogram ack;
-    std::mutex ack_mu;
-    std::string pub_error;
-    Pending pending;
+    // Shared with the publish callbacks: one still outstanding after the
+    // drain timeout may run after this function returns.
+    struct PubState {
+      std::atomic<uint64_t> expected{0}, pub_ok{0}, pub_err{0}, pub_dropped{0};
+      LatencyHistogram ack;
+      std::mutex ack_mu;
+      std::string pub_error;
+      Pending pending;
+    };
+    auto ps = std::make_shared<PubState>();
+    auto& expected = ps->expected;
+    auto& pub_ok = ps->pub_ok;
+    auto& pub_err = ps->pub_err;
+    auto& pub_dropped = ps->pub_dropped;
+    auto& pending = ps->pending;
     const bool by_user =
         o_.pub_key.empty() ? o_.publish == "notify_user" : o_.pub_key == "user";
     const int keys = by_user ? o_.users : o_.channels;
@@ -825,22 +835,23 @@ class Runner {
             }
             uint64_t k = seq % keys;
             std::string key = by_user ? UserOf(o_, k) : ChannelOf(o_, k);
+            const uint64_t subscribers = subscribers_of(k);
             pending.Add();
             publisher_->Publish(
                 key, StampedPayload(ToRealtimeNs(due), seq, o_.payload_bytes),
-                [&, due, measured, k](bool ok, const std::string&,
-                                      const std::string& err) {
+                [ps, due, measured, subscribers](bool ok, const std::string&,
+                                                 const std::string& err) {
                   if (ok) {
-                    pub_ok.fetch_add(1);
-                    if (measured) expected.fetch_add(subscribers_of(k));
-                    std::lock_guard<std::mutex> l(ack_mu);
-                    if (measured) ack.Record(Ns(SteadyClock::now() - due));
+                    ps->pub_ok.fetch_add(1);
+                    if (measured) ps->expected.fetch_add(subscribers);
+                    std::lock_guard<std::mutex> l(ps->ack_mu);
+                    if (measured) ps->ack.Record(Ns(SteadyClock::now() - due));
                   } else {
-                    pub_err.fetch_add(1);
-                    std::lock_guard<std::mutex> l(ack_mu);
-                    if (pub_error.empty()) pub_error = err;
+                    ps->pub_err.fetch_add(1);
+                    std::lock_guard<std::mutex> l(ps->ack_mu);
+                    if (ps->pub_error.empty()) ps->pub_error = err;
                   }
-                  pending.Done();
+                  ps->pending.Done();
                 });
           });
       offered = issued / absl::ToDoubleSeconds(o_.warmup + o_.duration);
@@ -875,6 +886,13 @@ class Runner {
                                 : absl::ToDoubleSeconds(o_.duration);
     const double deliveries_per_s = window_s > 0 ? measured / window_s : 0;
     const uint64_t dropped_streams = Sum(&Worker::dropped);
+    LatencyHistogram ack;
+    std::string pub_error;
+    {
+      std::lock_guard<std::mutex> l(ps->ack_mu);
+      ack = ps->ack;
+      pub_error = ps->pub_error;
+    }
     if (publisher_ != nullptr) {
       std::printf(
           "published: %s at %.0f/s offered (%.0f/s issued): %llu ok, %llu "
