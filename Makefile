@@ -2,10 +2,20 @@
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CTEST_JOBS ?= 2
+# The whole suite again under ASan+UBSan (minus browser/interop), and the
+# libFuzzer targets (tests/fuzz), each in its own build tree.
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TEST_SECONDS ?= 20
+FUZZ_SECONDS ?= 300
+# Any sanitizer report fails the test that triggered it.
+SANITIZER_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # ccache hits across clones: paths under the checkout are hashed relative.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all setup test-setup configure build run test clean format
+.PHONY: all setup test-setup configure build run test test-asan test-fuzz run-fuzz \
+  fuzz clean format
 
 all: build
 
@@ -30,9 +40,32 @@ run: build
 test: test-setup configure
 	@cmake --build $(BUILD)
 	@cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS)
+	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-fuzz
+
+# Debug: the fastest to compile, and sanitizer reports point at exact lines.
+test-asan:
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DNOTIFYD_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD)
+	@cd $(ASAN_BUILD) && $(SANITIZER_ENV) \
+	  ctest --output-on-failure -j $(CTEST_JOBS) -LE "browser|interop"
+
+# Each fuzz target for FUZZ_TEST_SECONDS; `make fuzz` for FUZZ_SECONDS.
+test-fuzz:
+	@$(MAKE) --no-print-directory run-fuzz FUZZ_RUN_SECONDS=$(FUZZ_TEST_SECONDS)
+
+fuzz: setup
+	@$(MAKE) --no-print-directory run-fuzz FUZZ_RUN_SECONDS=$(FUZZ_SECONDS)
+
+run-fuzz:
+	@cmake -S tests/fuzz -B $(FUZZ_BUILD) -G Ninja \
+	  -DCMAKE_CXX_COMPILER=clang++ -DFUZZ_SECONDS=$(FUZZ_RUN_SECONDS) >/dev/null
+	@cmake --build $(FUZZ_BUILD)
+	@cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L fuzz
 
 format:
 	@find server storage edge tools tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -25,6 +25,7 @@ using ::notifyd::edge::testing::RawExchange;
 using ::notifyd::edge::testing::SseClient;
 using ::notifyd::edge::testing::SseMessage;
 using ::testing::HasSubstr;
+using std::string_literals::operator""s;
 
 struct Row {
   const char* name;
@@ -67,15 +68,14 @@ std::vector<Row> HostileRows() {
       {"absolute-form target",
        "GET http://evil.example/healthz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
       {"asterisk target", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
-      {"NUL in target",
-       std::string("GET /healthz\0x HTTP/1.1\r\nHost: x\r\n\r\n", 38), 400},
+      {"NUL in target", "GET /healthz\0x HTTP/1.1\r\nHost: x\r\n\r\n"s, 400},
       {"space in target", "GET /heal thz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
       {"bare LF line endings", "GET /healthz HTTP/1.1\nHost: x\n\n", 400},
       // Header fields.
       {"header without colon", "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n", 400},
       {"space before colon", "GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n", 400},
-      {"NUL in header value",
-       std::string("GET /healthz HTTP/1.1\r\nX-A: a\0b\r\n\r\n", 36), 400},
+      {"NUL in header value", "GET /healthz HTTP/1.1\r\nX-A: a\0b\r\n\r\n"s,
+       400},
       // (Obsolete line folding is not here: RFC 9112 lets a server unfold it,
       // and Beast does.)
       {"huge header value",
@@ -266,7 +266,7 @@ TEST_F(HostileHttpTest, PayloadsCannotForgeEventsThroughTheServer) {
   uint64_t id = Notify("user:alice", forged);
   const std::string cr_forged = "a\r\rid: 998\r\revent: evil\rdata: z";
   uint64_t id2 = Notify("user:alice", cr_forged);
-  const std::string nul = std::string("n\0ul\r\n\r\nid: 997", 15);
+  const std::string nul = "n\0ul\r\n\r\nid: 997"s;
   uint64_t id3 = Notify("user:alice", nul);
   // An event name that would split the frame is never sent at all.
   Notify("user:alice", "dropped", "evil\nid: 996");
@@ -288,7 +288,7 @@ TEST_F(HostileHttpTest, PayloadsCannotForgeEventsThroughTheServer) {
   m = c.NextEvent();
   ASSERT_TRUE(m);
   EXPECT_EQ(m->id, std::to_string(id3));
-  EXPECT_EQ(m->data, std::string("n\0ul\n\nid: 997", 13));
+  EXPECT_EQ(m->data, "n\0ul\n\nid: 997"s);
 
   m = c.NextEvent();
   ASSERT_TRUE(m);
