@@ -13,6 +13,9 @@
 // operations (peer watch, half-close, linger) differ.
 #include "edge/http_server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -829,16 +832,19 @@ class Session : public SessionBase,
     Tcp().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](
                                                  error_code ec) {
       if (ec || self->closed_) return;
-      error_code avail_ec;
-      size_t n = self->Tcp().available(avail_ec);
-      if (avail_ec || n == 0) return self->Abort();  // EOF or reset
+      // A readiness wake-up is not proof of EOF: peek without blocking and
+      // only treat a zero-byte read as the peer closing. Anything else the
+      // client sends on a stream is discarded.
       char discard[512];
-      while (n > 0 && !avail_ec) {
-        size_t got = self->Tcp().read_some(
-            net::buffer(discard, std::min(n, sizeof(discard))), avail_ec);
-        n -= std::min(n, got);
+      for (;;) {
+        ssize_t got = ::recv(self->Tcp().native_handle(), discard,
+                             sizeof(discard), MSG_DONTWAIT);
+        if (got > 0) continue;
+        if (got == 0) return self->Abort();  // orderly close
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        return self->Abort();  // reset or other error
       }
-      if (avail_ec) return self->Abort();
       self->WatchPeer();
     });
   }
