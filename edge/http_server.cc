@@ -159,6 +159,7 @@ class EdgeServer::Impl {
         accept_retry(acceptor.get_executor()) {
     identity.insecure_dev_identity = this->options.insecure_dev_identity;
     identity.verifier = this->options.token_verifier;
+    identity.cookie_name = this->options.token_cookie;
     // Registered up front so every limit shows (as 0) in /metrics.
     for (const char* limit :
          {kLimitConnections, kLimitConnectionsPerAddress, kLimitStreamsPerUser,

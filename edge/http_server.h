@@ -67,6 +67,8 @@ struct EdgeOptions {
   uint32_t replay_page = 500;
   // Verifies access tokens (JWT, SPEC §5); empty: tokens answer 401.
   TokenVerifier token_verifier;
+  // Name of the cookie that may carry the token (--token_cookie).
+  std::string token_cookie = "access_token";
 };
 
 class EdgeServer {

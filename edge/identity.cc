@@ -18,11 +18,14 @@ bool AllOf(absl::string_view s, absl::string_view extra) {
   });
 }
 
-// The access_token cookie, if any.
-absl::string_view TokenFromCookie(absl::string_view cookie) {
+// The value of cookie `name`, if any.
+absl::string_view TokenFromCookie(absl::string_view cookie,
+                                  absl::string_view name) {
   for (absl::string_view part : absl::StrSplit(cookie, ';')) {
     part = absl::StripAsciiWhitespace(part);
-    if (absl::ConsumePrefix(&part, "access_token=")) return part;
+    if (absl::ConsumePrefix(&part, name) && absl::ConsumePrefix(&part, "=")) {
+      return part;
+    }
   }
   return {};
 }
@@ -54,7 +57,7 @@ absl::StatusOr<Identity> Authenticate(const AuthInputs& in,
   } else if (!in.access_token.empty()) {
     token = in.access_token;
   } else {
-    token = TokenFromCookie(in.cookie);
+    token = TokenFromCookie(in.cookie, options.cookie_name);
   }
 
   if (!token.empty()) {

@@ -43,6 +43,8 @@ struct IdentityOptions {
   // Accept ?user= without proof. Development only.
   bool insecure_dev_identity = false;
   TokenVerifier verifier;  // empty: tokens are not accepted
+  // Cookie that may carry the token.
+  std::string cookie_name = "access_token";
 };
 
 // A token (header, then query, then cookie) wins over ?user=. Errors:

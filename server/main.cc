@@ -81,6 +81,8 @@ ABSL_FLAG(std::string, token_private_key_file, "",
           "PEM private key matching --token_public_key_file, for IssueToken");
 ABSL_FLAG(std::string, token_algorithm, "",
           "HS256 (with --token_key_file), RS256 or ES256 (with a public key)");
+ABSL_FLAG(std::string, token_cookie, "access_token",
+          "cookie that may carry the subscriber token");
 ABSL_FLAG(std::string, token_issuer, "", "required `iss` of tokens, if set");
 ABSL_FLAG(std::string, token_audience, "", "required `aud` of tokens, if set");
 ABSL_FLAG(absl::Duration, max_token_ttl, absl::Hours(24),
@@ -197,6 +199,12 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   o.edge.write_timeout = absl::GetFlag(FLAGS_write_timeout);
   o.edge.insecure_dev_identity = absl::GetFlag(FLAGS_insecure_dev_identity);
+  o.edge.token_cookie = absl::GetFlag(FLAGS_token_cookie);
+  if (o.edge.token_cookie.empty() ||
+      o.edge.token_cookie.find_first_of("=; \t") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "--token_cookie must be a cookie name without '=', ';' or spaces");
+  }
   o.edge.web_root = absl::GetFlag(FLAGS_web_root);
   auto tokens = TokensFromFlags();
   if (!tokens.ok()) return tokens.status();

@@ -53,6 +53,17 @@ TEST(IdentityTest, TokenFromHeaderQueryOrCookieGoesToVerifier) {
   cookie.cookie = "a=b; access_token=tok3; c=d";
   ASSERT_TRUE(Authenticate(cookie, opts).ok());
   EXPECT_EQ(seen, "tok3");
+  // --token_cookie renames the cookie; a name that merely starts the same
+  // does not match.
+  IdentityOptions renamed = opts;
+  renamed.cookie_name = "nd";
+  AuthInputs named;
+  named.cookie = "ndx=wrong; nd=tok4";
+  ASSERT_TRUE(Authenticate(named, renamed).ok());
+  EXPECT_EQ(seen, "tok4");
+  AuthInputs old_name;
+  old_name.cookie = "access_token=tok5";
+  EXPECT_FALSE(Authenticate(old_name, renamed).ok());
   AuthInputs forged;
   forged.access_token = "forged";
   EXPECT_EQ(Authenticate(forged, opts).status().code(),
