@@ -15,9 +15,9 @@
 
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -830,24 +830,26 @@ class Session : public SessionBase,
   // A stream never reads, so without this a vanished client would only be
   // noticed at the next write. Waiting for readability costs no buffer.
   void WatchPeer() {
-    Tcp().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](
-                                                 error_code ec) {
-      if (ec || self->closed_) return;
-      // A readiness wake-up is not proof of EOF: peek without blocking and
-      // only treat a zero-byte read as the peer closing. Anything else the
-      // client sends on a stream is discarded.
-      char discard[512];
-      for (;;) {
-        ssize_t got = ::recv(self->Tcp().native_handle(), discard,
-                             sizeof(discard), MSG_DONTWAIT);
-        if (got > 0) continue;
-        if (got == 0) return self->Abort();  // orderly close
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        return self->Abort();  // reset or other error
-      }
-      self->WatchPeer();
-    });
+    Tcp().async_wait(tcp::socket::wait_read,
+                     [self = this->shared_from_this()](error_code ec) {
+                       if (ec || self->closed_) return;
+                       // A readiness wake-up is not proof of EOF: peek without
+                       // blocking and only treat a zero-byte read as the peer
+                       // closing. Anything else the client sends on a stream is
+                       // discarded.
+                       char discard[512];
+                       for (;;) {
+                         ssize_t got =
+                             ::recv(self->Tcp().native_handle(), discard,
+                                    sizeof(discard), MSG_DONTWAIT);
+                         if (got > 0) continue;
+                         if (got == 0) return self->Abort();  // orderly close
+                         if (errno == EINTR) continue;
+                         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                         return self->Abort();  // reset or other error
+                       }
+                       self->WatchPeer();
+                     });
   }
 
   // ---- Closing -------------------------------------------------------------

@@ -50,8 +50,7 @@ bool IntClaim(const boost::json::object& claims, const char* name,
   if (it == claims.end()) return true;
   if (it->value().is_int64()) {
     out = it->value().as_int64();
-  } else if (it->value().is_uint64() &&
-             it->value().as_uint64() <= INT64_MAX) {
+  } else if (it->value().is_uint64() && it->value().as_uint64() <= INT64_MAX) {
     out = static_cast<int64_t>(it->value().as_uint64());
   } else if (it->value().is_double()) {
     out = static_cast<int64_t>(it->value().as_double());
@@ -77,8 +76,8 @@ bool ChannelGranted(const std::vector<std::string>& grants,
   for (const std::string& grant : grants) {
     if (grant == channel) return true;
     if (grant.size() > 1 && grant.back() == '*' &&
-        absl::StartsWith(channel,
-                         absl::string_view(grant).substr(0, grant.size() - 1))) {
+        absl::StartsWith(
+            channel, absl::string_view(grant).substr(0, grant.size() - 1))) {
       return true;
     }
   }
@@ -87,9 +86,9 @@ bool ChannelGranted(const std::vector<std::string>& grants,
 
 absl::StatusOr<TokenAuthority> TokenAuthority::Create(TokenConfig config) {
   if (AlgorithmOf(config.algorithm) == JWT_ALG_INVAL) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "token algorithm must be HS256, RS256 or ES256, not ",
-        config.algorithm));
+    return absl::InvalidArgumentError(
+        absl::StrCat("token algorithm must be HS256, RS256 or ES256, not ",
+                     config.algorithm));
   }
   if (config.key.empty()) {
     return absl::InvalidArgumentError("token key is empty");
@@ -123,9 +122,10 @@ absl::StatusOr<TokenClaims> TokenAuthority::Verify(absl::string_view token,
   }
   jwt_t* raw = nullptr;
   std::string nul_terminated(token);
-  int rc = jwt_decode(&raw, nul_terminated.c_str(),
-                      reinterpret_cast<const unsigned char*>(config_.key.data()),
-                      static_cast<int>(config_.key.size()));
+  int rc =
+      jwt_decode(&raw, nul_terminated.c_str(),
+                 reinterpret_cast<const unsigned char*>(config_.key.data()),
+                 static_cast<int>(config_.key.size()));
   JwtPtr jwt(raw);
   if (rc != 0 || !jwt ||
       jwt_get_alg(jwt.get()) != AlgorithmOf(config_.algorithm)) {
@@ -152,7 +152,8 @@ absl::StatusOr<TokenClaims> TokenAuthority::Verify(absl::string_view token,
   }
   if (!config_.audience.empty()) {
     auto aud = claims.find("aud");
-    if (aud == claims.end() || !AudienceMatches(aud->value(), config_.audience)) {
+    if (aud == claims.end() ||
+        !AudienceMatches(aud->value(), config_.audience)) {
       return Unauthenticated("wrong audience");
     }
   }
@@ -197,10 +198,10 @@ absl::StatusOr<std::pair<std::string, int64_t>> TokenAuthority::Issue(
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return absl::InternalError("jwt_new failed");
   JwtPtr jwt(raw);
-  const std::string& key = config_.algorithm == "HS256" ? config_.key
-                                                        : config_.private_key;
-  if (jwt_add_grants_json(jwt.get(),
-                          boost::json::serialize(claims).c_str()) != 0 ||
+  const std::string& key =
+      config_.algorithm == "HS256" ? config_.key : config_.private_key;
+  if (jwt_add_grants_json(jwt.get(), boost::json::serialize(claims).c_str()) !=
+          0 ||
       jwt_set_alg(jwt.get(), AlgorithmOf(config_.algorithm),
                   reinterpret_cast<const unsigned char*>(key.data()),
                   static_cast<int>(key.size())) != 0) {

@@ -20,15 +20,14 @@ absl::Status ValidateName(absl::string_view field, absl::string_view value,
     return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   }
   if (value.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is ", value.size(), " bytes; at most ",
-                     max_bytes, " are allowed"));
+    return absl::InvalidArgumentError(absl::StrCat(field, " is ", value.size(),
+                                                   " bytes; at most ",
+                                                   max_bytes, " are allowed"));
   }
   for (size_t i = 0; i < value.size(); ++i) {
     if (!IsNameChar(value[i], extra)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, " has a character outside ", charset_text,
-                       " at byte ", i));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " has a character outside ", charset_text, " at byte ", i));
     }
   }
   return absl::OkStatus();
@@ -64,8 +63,8 @@ absl::Status ValidateData(absl::string_view field, absl::string_view value,
                           size_t max_bytes) {
   if (value.size() > max_bytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, " is ", value.size(), " bytes; at most ",
-                     max_bytes, " are allowed (--max_payload_bytes)"));
+        absl::StrCat(field, " is ", value.size(), " bytes; at most ", max_bytes,
+                     " are allowed (--max_payload_bytes)"));
   }
   return absl::OkStatus();
 }

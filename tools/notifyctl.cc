@@ -30,7 +30,8 @@ ABSL_FLAG(std::string, http, "127.0.0.1:8080",
           "notifyd HTTP address for tail: host:port, or https://host:port");
 ABSL_FLAG(bool, json, false, "print responses as JSON");
 ABSL_FLAG(std::string, event, "", "event name (notify, publish)");
-ABSL_FLAG(std::string, idempotency_key, "", "idempotency key (notify, publish)");
+ABSL_FLAG(std::string, idempotency_key, "",
+          "idempotency key (notify, publish)");
 ABSL_FLAG(std::string, channel, "", "list a channel instead of a user");
 ABSL_FLAG(uint32_t, limit, 0, "page size for list (max 500)");
 ABSL_FLAG(uint64_t, before_id, 0, "list ids below this one");

@@ -258,9 +258,9 @@ TEST(StartupTest, TlsFlagsServeGrpcAndHttpOverTls) {
   testing::TempDir dir;
   testing::TestCa ca;
   ASSERT_TRUE(ca.ok()) << ca.error();
-  NotifydBinary notifyd(dir.path(), {"--tls_cert=" + ca.server_cert(),
-                                     "--tls_key=" + ca.server_key(),
-                                     "--insecure_dev_identity"});
+  NotifydBinary notifyd(
+      dir.path(), {"--tls_cert=" + ca.server_cert(),
+                   "--tls_key=" + ca.server_key(), "--insecure_dev_identity"});
   auto ports = notifyd.WaitForPorts();
   ASSERT_TRUE(ports.has_value());
   std::string server = "--server=127.0.0.1:" + std::to_string(ports->grpc);

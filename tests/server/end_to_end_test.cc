@@ -22,9 +22,9 @@ namespace pb = ::notify::v1;
 using edge::testing::HttpGet;
 using edge::testing::SseClient;
 using edge::testing::SseMessage;
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 
 server::AppOptions DevOptions() {
   server::AppOptions options;
@@ -218,10 +218,10 @@ TEST_F(RetentionEndToEndTest, ResumingFromPrunedHistorySendsResetFirst) {
     std::this_thread::sleep_for(milliseconds(20));
   }
   SseClient stream;
-  ASSERT_EQ(stream.Open(http_port(),
-                        absl::StrCat("/v1/stream?user=dana&last_event_id=",
-                                     ids[2])),
-            200);
+  ASSERT_EQ(
+      stream.Open(http_port(),
+                  absl::StrCat("/v1/stream?user=dana&last_event_id=", ids[2])),
+      200);
   std::optional<SseMessage> reset = stream.NextEvent();
   ASSERT_TRUE(reset.has_value());
   EXPECT_EQ(reset->event, "reset");
@@ -236,8 +236,8 @@ TEST_F(RetentionEndToEndTest, ResumingFromPrunedHistorySendsResetFirst) {
 TEST_F(EndToEndTest, NotifyctlTailFollowsTheStream) {
   std::string log = (server_.dir() / "tail.log").string();
   testing::ChildProcess tail(
-      {NOTIFYCTL_BINARY,
-       absl::StrCat("--http=127.0.0.1:", http_port()), "tail", "erin"},
+      {NOTIFYCTL_BINARY, absl::StrCat("--http=127.0.0.1:", http_port()), "tail",
+       "erin"},
       log);
   WaitForStreams(1);
   uint64_t id = Notify("erin", "hello from tail").notification().id();

@@ -115,10 +115,10 @@ TEST(ReflectionTest, ListsTheNotifierService) {
   testing::TestServer server;
   std::string response;
   // ServerReflectionRequest.list_services = 7.
-  grpc::Status status = RawCall(
-      server.channel().get(),
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      StringField(7, "*"), &response, true);
+  grpc::Status status =
+      RawCall(server.channel().get(),
+              "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+              StringField(7, "*"), &response, true);
   ASSERT_TRUE(status.ok()) << status.error_message();
   // ServerReflectionResponse.list_services_response = 6, whose
   // service = 1 entries each carry name = 1.

@@ -48,9 +48,9 @@ class NotifierTest : public ::testing::Test {
   uint64_t StoredCount() {
     pb::GetStatsResponse response;
     grpc::ClientContext context;
-    EXPECT_TRUE(
-        server_.stub().GetStats(&context, pb::GetStatsRequest(), &response)
-            .ok());
+    EXPECT_TRUE(server_.stub()
+                    .GetStats(&context, pb::GetStatsRequest(), &response)
+                    .ok());
     return response.stored_notifications();
   }
 
@@ -99,7 +99,8 @@ TEST_F(NotifierTest, IdsIncreaseAndHistoryIsNewestFirst) {
 
 TEST_F(NotifierTest, HistoryPagesByBeforeIdWithoutGapOrRepeat) {
   std::vector<uint64_t> sent;
-  for (int i = 0; i < 7; ++i) sent.push_back(Notify("pager", "x").notification().id());
+  for (int i = 0; i < 7; ++i)
+    sent.push_back(Notify("pager", "x").notification().id());
   std::vector<uint64_t> seen;
   uint64_t before = 0;
   for (;;) {
@@ -118,7 +119,8 @@ TEST_F(NotifierTest, HistoryPagesByBeforeIdWithoutGapOrRepeat) {
   EXPECT_EQ(seen, expected);
 }
 
-TEST_F(NotifierTest, DuplicateIdempotencyKeyReturnsTheOriginalAndStoresNothing) {
+TEST_F(NotifierTest,
+       DuplicateIdempotencyKeyReturnsTheOriginalAndStoresNothing) {
   pb::NotifyUserResponse first = Notify("carol", "once", "order-17");
   pb::NotifyUserResponse again = Notify("carol", "twice", "order-17");
   EXPECT_TRUE(again.duplicate());
@@ -239,8 +241,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadNotify{"EventWithColon", "u", "a:b", "d", "", "event"},
         BadNotify{"EventWithNewline", "u", "a\nevent: x", "d", "", "event"},
         BadNotify{"EventWithSpace", "u", "a b", "d", "", "event"},
-        BadNotify{"DataOverLimit", "u", "", std::string(64 * 1024 + 1, 'd'),
-                  "", "data"},
+        BadNotify{"DataOverLimit", "u", "", std::string(64 * 1024 + 1, 'd'), "",
+                  "data"},
         BadNotify{"LongKey", "u", "", "d", std::string(129, 'k'),
                   "idempotency_key"}),
     [](const auto& info) { return info.param.name; });
@@ -253,9 +255,9 @@ struct BadPublish {
 
 void PrintTo(const BadPublish& bad, std::ostream* os) { *os << bad.name; }
 
-class PublishValidationTest
-    : public NotifierTest,
-      public ::testing::WithParamInterface<BadPublish> {};
+class PublishValidationTest : public NotifierTest,
+                              public ::testing::WithParamInterface<BadPublish> {
+};
 
 TEST_P(PublishValidationTest, IsRejectedNamingTheFieldAndStoresNothing) {
   const BadPublish& bad = GetParam();

@@ -5,11 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <boost/json.hpp>
 
 namespace notifyd::testing {
 

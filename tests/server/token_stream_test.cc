@@ -59,9 +59,9 @@ class TokenStreamTest : public ::testing::Test {
 TEST_F(TokenStreamTest, IssuedTokenOpensTheUsersStreamFromHeaderQueryOrCookie) {
   std::string token = Issue("alice");
   SseClient by_header, by_query, by_cookie;
-  EXPECT_EQ(by_header.Open(port(), "/v1/stream",
-                           {"Authorization: Bearer " + token}),
-            200);
+  EXPECT_EQ(
+      by_header.Open(port(), "/v1/stream", {"Authorization: Bearer " + token}),
+      200);
   EXPECT_EQ(by_query.Open(port(), "/v1/stream?access_token=" + token), 200);
   EXPECT_EQ(by_cookie.Open(port(), "/v1/stream",
                            {"Cookie: theme=dark; access_token=" + token}),
@@ -94,7 +94,8 @@ TEST_F(TokenStreamTest, IssueTokenReportsExpiryCappedByMaxTtl) {
   pb::IssueTokenResponse response;
   grpc::ClientContext context;
   ASSERT_TRUE(server_.stub().IssueToken(&context, request, &response).ok());
-  int64_t ttl = response.expires_at().seconds() - absl::ToUnixSeconds(absl::Now());
+  int64_t ttl =
+      response.expires_at().seconds() - absl::ToUnixSeconds(absl::Now());
   EXPECT_LE(ttl, 2 * 3600);
   EXPECT_GE(ttl, 2 * 3600 - 60);
 }
@@ -145,14 +146,13 @@ TEST_F(TokenStreamTest, MissingForgedOrExpiredTokensAre401) {
 TEST_F(TokenStreamTest, ATokenNeverReadsAnotherUsersChannelByAnySpelling) {
   std::string token = Issue("alice", {"news", "team/*"});
   const char* refused[] = {
-      "user:bob",       "user%3Abob",      "USER:bob",     "user:bob,",
-      ",user:bob",      "news,user:bob",   "user:alice2",  "user:*",
-      "sports",         "News",            "news2",        "team",
-      "teams/x",        "news/../sports",
+      "user:bob",      "user%3Abob",  "USER:bob", "user:bob,",      ",user:bob",
+      "news,user:bob", "user:alice2", "user:*",   "sports",         "News",
+      "news2",         "team",        "teams/x",  "news/../sports",
   };
   for (const char* channels : refused) {
-    int status = StreamStatus(absl::StrCat("/v1/stream?channels=", channels),
-                              token);
+    int status =
+        StreamStatus(absl::StrCat("/v1/stream?channels=", channels), token);
     EXPECT_TRUE(status == 403 || status == 400)
         << channels << " answered " << status;
   }

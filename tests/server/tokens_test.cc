@@ -26,8 +26,8 @@ std::string B64(absl::string_view s) { return absl::WebSafeBase64Escape(s); }
 
 TEST(TokensTest, AnIssuedTokenVerifiesWithItsClaims) {
   TokenAuthority authority = Hs256();
-  auto issued = authority.Issue("alice", {"news", "team/*"}, absl::Minutes(5),
-                                kNow);
+  auto issued =
+      authority.Issue("alice", {"news", "team/*"}, absl::Minutes(5), kNow);
   ASSERT_TRUE(issued.ok()) << issued.status();
   EXPECT_EQ(issued->second, absl::ToUnixSeconds(kNow) + 300);
   auto claims = authority.Verify(issued->first, kNow);
@@ -56,16 +56,15 @@ TEST(TokensTest, ExpiredTokensAreRefusedAfterTheSkew) {
 }
 
 TEST(TokensTest, AnotherKeysSignatureIsRefused) {
-  auto issued = Hs256(std::string(32, 'x')).Issue("a", {}, absl::Minutes(1),
-                                                  kNow);
+  auto issued =
+      Hs256(std::string(32, 'x')).Issue("a", {}, absl::Minutes(1), kNow);
   auto claims = Hs256().Verify(issued->first, kNow);
   EXPECT_EQ(claims.status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST(TokensTest, AlgNoneIsRefused) {
-  std::string token =
-      absl::StrCat(B64(R"({"alg":"none","typ":"JWT"})"), ".",
-                   B64(R"({"sub":"a","exp":1900000000})"), ".");
+  std::string token = absl::StrCat(B64(R"({"alg":"none","typ":"JWT"})"), ".",
+                                   B64(R"({"sub":"a","exp":1900000000})"), ".");
   EXPECT_FALSE(Hs256().Verify(token, kNow).ok());
   EXPECT_FALSE(Hs256().Verify(token + "sig", kNow).ok());
 }
@@ -87,8 +86,7 @@ std::string SignHs256(absl::string_view header, absl::string_view payload,
   std::string signing_input = absl::StrCat(B64(header), ".", B64(payload));
   unsigned char mac[EVP_MAX_MD_SIZE];
   size_t mac_len = 0;
-  EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(),
-            key.size(),
+  EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
             reinterpret_cast<const unsigned char*>(signing_input.data()),
             signing_input.size(), mac, sizeof(mac), &mac_len);
   return absl::StrCat(
@@ -129,8 +127,7 @@ TEST(TokensTest, SignedTokensWithoutRequiredClaimsAreRefused) {
 
 TEST(TokensTest, AnotherHmacAlgorithmIsRefusedEvenWithTheRightKey) {
   auto claims = Hs256().Verify(
-      SignHs256(R"({"alg":"HS384"})", R"({"sub":"a","exp":1900000000})"),
-      kNow);
+      SignHs256(R"({"alg":"HS384"})", R"({"sub":"a","exp":1900000000})"), kNow);
   EXPECT_THAT(claims.status().message(), HasSubstr("wrong algorithm"));
 }
 
@@ -138,8 +135,7 @@ TEST(TokensTest, MalformedTokensAreRefused) {
   EXPECT_FALSE(Hs256().Verify("a.b", kNow).ok());
   EXPECT_FALSE(Hs256().Verify("", kNow).ok());
   EXPECT_FALSE(Hs256().Verify("!!.??.##", kNow).ok());
-  EXPECT_FALSE(
-      Hs256().Verify(std::string(kMaxTokenBytes + 1, 'a'), kNow).ok());
+  EXPECT_FALSE(Hs256().Verify(std::string(kMaxTokenBytes + 1, 'a'), kNow).ok());
 }
 
 TEST(TokensTest, IssuerAndAudienceAreCheckedWhenConfigured) {

@@ -36,10 +36,9 @@ TEST(ValidationTest, EventMayBeEmptyAndDefaultsToNotification) {
 
 TEST(ValidationTest, MessagesStartWithTheFieldName) {
   EXPECT_THAT(ValidateData("data", "xx", 1).message(), HasSubstr("data is 2"));
-  EXPECT_THAT(
-      ValidateIdempotencyKey("idempotency_key", std::string(129, 'k'))
-          .message(),
-      HasSubstr("idempotency_key is 129 bytes"));
+  EXPECT_THAT(ValidateIdempotencyKey("idempotency_key", std::string(129, 'k'))
+                  .message(),
+              HasSubstr("idempotency_key is 129 bytes"));
 }
 
 }  // namespace
