@@ -134,16 +134,17 @@ void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
       });
 }
 
-grpc::ServerUnaryReactor* NotifierService::NotifyUser(
-    grpc::CallbackServerContext* context, const pb::NotifyUserRequest* request,
-    pb::NotifyUserResponse* response) {
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* NotifierService::StoreNotification(
+    grpc::CallbackServerContext* context, const char* method,
+    absl::Status target_valid, std::string channel, const Request& request,
+    Response* response) {
   Call call;
-  if (!Begin(context, "NotifyUser", &call)) return call.reactor;
+  if (!Begin(context, method, &call)) return call.reactor;
   absl::Status valid = FirstError(
-      {ValidateUserId("user_id", request->user_id()),
-       ValidateEvent("event", request->event()),
-       ValidateData("data", request->data(), options_.max_payload_bytes),
-       ValidateIdempotencyKey("idempotency_key", request->idempotency_key())});
+      {std::move(target_valid), ValidateEvent("event", request.event()),
+       ValidateData("data", request.data(), options_.max_payload_bytes),
+       ValidateIdempotencyKey("idempotency_key", request.idempotency_key())});
   // Checked after validation: a malformed call costs the caller no token.
   if (valid.ok()) valid = CheckPublishRate(context, call);
   if (!valid.ok()) {
@@ -152,38 +153,28 @@ grpc::ServerUnaryReactor* NotifierService::NotifyUser(
   }
   AppendAndPublish(
       call,
-      storage::AppendRequest{.channel = UserChannel(request->user_id()),
-                             .event = EffectiveEvent(request->event()),
-                             .data = request->data(),
-                             .idempotency_key = request->idempotency_key()},
+      storage::AppendRequest{.channel = std::move(channel),
+                             .event = EffectiveEvent(request.event()),
+                             .data = request.data(),
+                             .idempotency_key = request.idempotency_key()},
       response);
   return call.reactor;
+}
+
+grpc::ServerUnaryReactor* NotifierService::NotifyUser(
+    grpc::CallbackServerContext* context, const pb::NotifyUserRequest* request,
+    pb::NotifyUserResponse* response) {
+  return StoreNotification(context, "NotifyUser",
+                           ValidateUserId("user_id", request->user_id()),
+                           UserChannel(request->user_id()), *request, response);
 }
 
 grpc::ServerUnaryReactor* NotifierService::Publish(
     grpc::CallbackServerContext* context, const pb::PublishRequest* request,
     pb::PublishResponse* response) {
-  Call call;
-  if (!Begin(context, "Publish", &call)) return call.reactor;
-  absl::Status valid = FirstError(
-      {ValidatePublicChannel("channel", request->channel()),
-       ValidateEvent("event", request->event()),
-       ValidateData("data", request->data(), options_.max_payload_bytes),
-       ValidateIdempotencyKey("idempotency_key", request->idempotency_key())});
-  // Checked after validation: a malformed call costs the caller no token.
-  if (valid.ok()) valid = CheckPublishRate(context, call);
-  if (!valid.ok()) {
-    Finish(call, valid);
-    return call.reactor;
-  }
-  AppendAndPublish(
-      call,
-      storage::AppendRequest{.channel = request->channel(),
-                             .event = EffectiveEvent(request->event()),
-                             .data = request->data(),
-                             .idempotency_key = request->idempotency_key()},
-      response);
-  return call.reactor;
+  return StoreNotification(context, "Publish",
+                           ValidatePublicChannel("channel", request->channel()),
+                           request->channel(), *request, response);
 }
 
 grpc::ServerUnaryReactor* NotifierService::ListNotifications(

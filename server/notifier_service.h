@@ -114,6 +114,15 @@ class NotifierService final : public notify::v1::Notifier::CallbackService {
 
   // Stores `append`, publishes it unless duplicate, fills the response
   // fields shared by NotifyUser and Publish, then finishes the call.
+  // NotifyUser and Publish: `target_valid` is the check of the field that
+  // names `channel`; then the shared fields, the publish rate, and the
+  // append.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* StoreNotification(
+      grpc::CallbackServerContext* context, const char* method,
+      absl::Status target_valid, std::string channel, const Request& request,
+      Response* response);
+
   template <typename Response>
   void AppendAndPublish(Call call, storage::AppendRequest append,
                         Response* response);
