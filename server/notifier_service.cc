@@ -124,7 +124,8 @@ void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
         size_t live = 0;
         if (!result->duplicate) {
           published_total_.Inc();
-          // Runs on the store's writer thread, so the bus sees ids in order.
+          // Runs on the store's completer thread, in commit order, so the bus
+          // sees ids in order.
           live = bus_.Publish(result->notification);
         }
         ToProto(*result->notification, response->mutable_notification());

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "storage/sqlite_store.h"
@@ -28,7 +30,14 @@ class StoreTest : public ::testing::Test {
     return options;
   }
 
+  // Every store a test opens passes each commit through the writer gate
+  // (see HoldWriter) after the test's own on_commit, if any.
   std::unique_ptr<SqliteStore> Open(SqliteStoreOptions options) {
+    options.on_commit = [this, inner = std::move(options.on_commit)](
+                            double seconds, size_t batch_size) {
+      if (inner) inner(seconds, batch_size);
+      PassWriterGate();
+    };
     absl::StatusOr<std::unique_ptr<SqliteStore>> store =
         SqliteStore::Open(std::move(options));
     EXPECT_TRUE(store.ok()) << store.status();
@@ -59,21 +68,43 @@ class StoreTest : public ::testing::Test {
     return ids;
   }
 
-  // Queues an append whose callback blocks the writer thread until the
-  // returned notification is notified: calls made meanwhile queue up and
-  // are committed together in the next batch.
-  static std::shared_ptr<absl::Notification> HoldWriter(Store& store) {
-    auto release = std::make_shared<absl::Notification>();
+  // Commits one append and keeps the writer thread inside that commit
+  // until the returned notification is notified: calls made meanwhile
+  // queue up and are committed together in the next batch. (Callbacks run
+  // on the completer thread, so blocking one would not hold the writer.)
+  std::shared_ptr<absl::Notification> HoldWriter(Store& store) {
     auto held = std::make_shared<absl::Notification>();
-    store.Append({"hold", "e", "{}", ""},
-                 [release, held](absl::StatusOr<AppendResult>) {
-                   held->Notify();
-                   release->WaitForNotification();
-                 });
+    auto release = std::make_shared<absl::Notification>();
+    {
+      absl::MutexLock lock(&gate_mu_);
+      gate_held_ = held;
+      gate_release_ = release;
+    }
+    store.Append({"hold", "e", "{}", ""}, [](absl::StatusOr<AppendResult>) {});
     held->WaitForNotification();
     return release;
   }
 
+ private:
+  // Runs on the writer thread after each commit; blocks the first commit
+  // after HoldWriter armed the gate.
+  void PassWriterGate() {
+    std::shared_ptr<absl::Notification> held, release;
+    {
+      absl::MutexLock lock(&gate_mu_);
+      held = std::move(gate_held_);
+      release = std::move(gate_release_);
+    }
+    if (!release) return;
+    held->Notify();
+    release->WaitForNotification();
+  }
+
+  absl::Mutex gate_mu_;
+  std::shared_ptr<absl::Notification> gate_held_ ABSL_GUARDED_BY(gate_mu_);
+  std::shared_ptr<absl::Notification> gate_release_ ABSL_GUARDED_BY(gate_mu_);
+
+ protected:
   TempDir dir_;
   std::atomic<int64_t> now_ms_{1'700'000'000'000};
 };
