@@ -13,6 +13,7 @@
 // operations (peer watch, half-close, linger) differ.
 #include "edge/http_server.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -1154,7 +1155,10 @@ absl::Status EdgeServer::Start() {
   impl.Accept();
   int n = std::max(1, impl.options.io_threads);
   for (int i = 0; i < n; ++i) {
-    impl.threads.emplace_back([&impl] { impl.ioc.run(); });
+    impl.threads.emplace_back([&impl] {
+      pthread_setname_np(pthread_self(), "http-io");
+      impl.ioc.run();
+    });
   }
   spdlog::info("edge: serving {} on {} (port {})", impl.tls ? "HTTPS" : "HTTP",
                impl.options.listen, impl.bound_port.load());

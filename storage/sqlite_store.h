@@ -10,6 +10,8 @@
 //  - `reader_threads` threads, each with its own read-only connection, serve
 //    List, Replay, UnreadCount, Stats and Ping. WAL mode lets them read while
 //    the writer commits.
+//  - A checkpointer thread copies the WAL into the database file in the
+//    background (wal_checkpointer.h), so no commit waits for a checkpoint.
 //  - When retention or max_per_channel is set, a pruner thread wakes every
 //    prune_interval, finds what to delete on its own read-only connection and
 //    deletes it in batches of prune_batch rows, each batch one task in the
@@ -38,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/store.h"
+#include "storage/wal_checkpointer.h"
 
 namespace notifyd::storage {
 
@@ -62,6 +65,11 @@ struct SqliteStoreOptions {
   int reader_threads = 2;
   // Most calls committed in one transaction.
   size_t max_batch = 512;
+  // When the WAL is copied back into the database file (wal_checkpointer.h).
+  WalCheckpointOptions checkpoint;
+  // SQLite page cache of the writer connection, in KiB. The indexes that
+  // every append touches stay in memory instead of being read back.
+  int writer_cache_kib = 64 * 1024;
   // Called on the writer thread after each commit with the time from BEGIN
   // to the end of COMMIT (including the sync) and the number of calls it
   // carried. Must be cheap.
@@ -169,6 +177,7 @@ class SqliteStore final : public Store {
   // Each owned by one thread once started; set up before the threads start
   // and torn down after they are joined.
   std::unique_ptr<Connection> write_db_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   std::vector<std::unique_ptr<Connection>> read_dbs_;
 
   std::thread writer_;

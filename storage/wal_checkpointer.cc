@@ -1,0 +1,116 @@
+#include "storage/wal_checkpointer.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "spdlog/spdlog.h"
+#include "storage/sqlite_connection.h"
+
+namespace notifyd::storage {
+namespace {
+
+// Runs one checkpoint of `mode`; returns the frames the WAL holds and how
+// many of them are now in the database file (both -1 on failure).
+struct CheckpointResult {
+  int rc;
+  int log_frames;
+  int copied_frames;
+};
+
+CheckpointResult Checkpoint(sqlite3* db, int mode) {
+  CheckpointResult r{SQLITE_OK, -1, -1};
+  r.rc = sqlite3_wal_checkpoint_v2(db, "main", mode, &r.log_frames,
+                                   &r.copied_frames);
+  return r;
+}
+
+}  // namespace
+
+WalCheckpointer::WalCheckpointer(Connection& writer,
+                                 std::unique_ptr<Connection> own,
+                                 WalCheckpointOptions options)
+    : writer_(writer), own_(std::move(own)), options_(options) {
+  // Replaces the automatic checkpoint, which is itself a wal hook.
+  sqlite3_wal_hook(writer_.db(), &WalCheckpointer::OnCommit, this);
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "store-ckpt");
+    Loop();
+  });
+}
+
+WalCheckpointer::~WalCheckpointer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+  sqlite3_wal_hook(writer_.db(), nullptr, nullptr);
+}
+
+int WalCheckpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
+  auto* checkpointer = static_cast<WalCheckpointer*>(self);
+  checkpointer->wal_frames_.store(frames, std::memory_order_relaxed);
+  int64_t copied = checkpointer->copied_frames_.load(std::memory_order_relaxed);
+  if (frames < copied) {
+    // The log has restarted since the last pass.
+    copied = 0;
+    checkpointer->copied_frames_.store(0, std::memory_order_relaxed);
+  }
+  // Past restart_frames the writer finishes the job; a background pass
+  // would only hold the checkpoint lock it needs.
+  if (frames - copied >= checkpointer->options_.start_frames &&
+      frames < checkpointer->options_.restart_frames) {
+    absl::MutexLock lock(&checkpointer->mu_);
+    checkpointer->wanted_ = true;
+  }
+  return SQLITE_OK;
+}
+
+void WalCheckpointer::Loop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](WalCheckpointer* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+            return c->wanted_ || c->stopping_;
+          },
+          this));
+      if (stopping_) return;
+      wanted_ = false;
+    }
+    CheckpointResult r = Checkpoint(own_->db(), SQLITE_CHECKPOINT_PASSIVE);
+    // BUSY: the writer is finishing a checkpoint itself; nothing is lost.
+    if (r.rc != SQLITE_OK && r.rc != SQLITE_BUSY) {
+      spdlog::warn("store: background checkpoint failed: {}",
+                   sqlite3_errstr(r.rc));
+    } else if (r.rc == SQLITE_OK) {
+      background_runs_.fetch_add(1, std::memory_order_relaxed);
+      copied_frames_.store(r.copied_frames, std::memory_order_relaxed);
+    }
+  }
+}
+
+void WalCheckpointer::OnWriterIdle() {
+  if (wal_frames_.load(std::memory_order_relaxed) < options_.restart_frames) {
+    return;
+  }
+  CheckpointResult r = Checkpoint(writer_.db(), SQLITE_CHECKPOINT_PASSIVE);
+  if (r.rc == SQLITE_BUSY) return;  // The background pass holds it; retry.
+  if (r.rc != SQLITE_OK) {
+    spdlog::warn("store: checkpoint failed: {}", sqlite3_errstr(r.rc));
+    return;
+  }
+  writer_runs_.fetch_add(1, std::memory_order_relaxed);
+  // Everything copied: the next transaction rewinds the log, and until it
+  // does there is nothing more to do. Otherwise a reader still uses old
+  // frames; try again after the next batch.
+  if (r.copied_frames == r.log_frames) {
+    wal_frames_.store(0, std::memory_order_relaxed);
+    copied_frames_.store(0, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace notifyd::storage
