@@ -11,13 +11,6 @@
 namespace notifyd::edge {
 namespace {
 
-bool AllOf(absl::string_view s, absl::string_view extra) {
-  return std::all_of(s.begin(), s.end(), [extra](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-           extra.find(c) != absl::string_view::npos;
-  });
-}
-
 // The value of cookie `name`, if any.
 absl::string_view TokenFromCookie(absl::string_view cookie,
                                   absl::string_view name) {
@@ -31,18 +24,6 @@ absl::string_view TokenFromCookie(absl::string_view cookie,
 }
 
 }  // namespace
-
-bool IsValidUserId(absl::string_view user) {
-  return !user.empty() && user.size() <= 128 && AllOf(user, "._@:-");
-}
-
-bool IsValidChannelName(absl::string_view channel) {
-  return !channel.empty() && channel.size() <= 200 && AllOf(channel, "._@:/-");
-}
-
-std::string UserChannel(absl::string_view user) {
-  return absl::StrCat("user:", user);
-}
 
 absl::StatusOr<Identity> Authenticate(const AuthInputs& in,
                                       const IdentityOptions& options) {
@@ -77,8 +58,8 @@ absl::StatusOr<Identity> Authenticate(const AuthInputs& in,
 
   if (in.has_dev_user && options.insecure_dev_identity) {
     if (!IsValidUserId(in.dev_user)) {
-      return absl::InvalidArgumentError(
-          "user must be 1-128 bytes of [A-Za-z0-9._@:-]");
+      return absl::InvalidArgumentError(absl::StrCat(
+          "user must be 1-", kMaxUserIdBytes, " bytes of ", kUserIdCharset));
     }
     return Identity{std::string(in.dev_user), {}, /*all_channels=*/true};
   }
@@ -91,20 +72,12 @@ absl::Status Authorize(const Identity& id,
   for (const std::string& channel : extra_channels) {
     // User channels are never granted as extras, not even to the
     // development identity: only their owner reads them.
-    if (absl::StartsWith(channel, "user:")) {
+    if (absl::StartsWith(channel, kUserChannelPrefix)) {
       if (channel == own) continue;
       return absl::PermissionDeniedError(
           absl::StrCat("channel not allowed: ", channel));
     }
-    if (id.all_channels) continue;
-    bool granted = std::any_of(
-        id.channels.begin(), id.channels.end(), [&](const std::string& g) {
-          return g == channel ||
-                 (absl::EndsWith(g, "*") &&
-                  absl::StartsWith(
-                      channel, absl::string_view(g).substr(0, g.size() - 1)));
-        });
-    if (!granted) {
+    if (!id.all_channels && !ChannelGranted(id.channels, channel)) {
       return absl::PermissionDeniedError(
           absl::StrCat("channel not allowed: ", channel));
     }

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/names.h"
 
 namespace notifyd::edge {
 
@@ -56,14 +57,6 @@ absl::StatusOr<Identity> Authenticate(const AuthInputs& in,
 // PERMISSION_DENIED naming the first extra channel `id` may not read.
 absl::Status Authorize(const Identity& id,
                        const std::vector<std::string>& extra_channels);
-
-// SPEC §2 syntax: 1-128 bytes of [A-Za-z0-9._@:-].
-bool IsValidUserId(absl::string_view user);
-// SPEC §2 syntax: 1-200 bytes of [A-Za-z0-9._@:/-].
-bool IsValidChannelName(absl::string_view channel);
-
-// "user:<user>".
-std::string UserChannel(absl::string_view user);
 
 }  // namespace notifyd::edge
 

@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/validation.h"
@@ -70,19 +69,6 @@ bool AudienceMatches(const boost::json::value& aud, const std::string& want) {
 }
 
 }  // namespace
-
-bool ChannelGranted(const std::vector<std::string>& grants,
-                    absl::string_view channel) {
-  for (const std::string& grant : grants) {
-    if (grant == channel) return true;
-    if (grant.size() > 1 && grant.back() == '*' &&
-        absl::StartsWith(
-            channel, absl::string_view(grant).substr(0, grant.size() - 1))) {
-      return true;
-    }
-  }
-  return false;
-}
 
 absl::StatusOr<TokenAuthority> TokenAuthority::Create(TokenConfig config) {
   if (AlgorithmOf(config.algorithm) == JWT_ALG_INVAL) {

@@ -41,10 +41,6 @@ struct TokenClaims {
   int64_t expires_at = 0;             // Unix seconds
 };
 
-// True when `channel` is granted by one of `grants`.
-bool ChannelGranted(const std::vector<std::string>& grants,
-                    absl::string_view channel);
-
 class TokenAuthority {
  public:
   // Fails when the algorithm is unknown or the key cannot be used.

@@ -1,16 +1,10 @@
 #include "server/validation.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace notifyd::server {
 namespace {
-
-bool IsNameChar(char c, absl::string_view extra) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-         extra.find(c) != absl::string_view::npos;
-}
 
 // Checks length bounds and charset; `extra` lists allowed punctuation.
 absl::Status ValidateName(absl::string_view field, absl::string_view value,
@@ -24,11 +18,9 @@ absl::Status ValidateName(absl::string_view field, absl::string_view value,
                                                    " bytes; at most ",
                                                    max_bytes, " are allowed"));
   }
-  for (size_t i = 0; i < value.size(); ++i) {
-    if (!IsNameChar(value[i], extra)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " has a character outside ", charset_text, " at byte ", i));
-    }
+  if (size_t i = FirstInvalidByte(value, extra); i != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " has a character outside ", charset_text, " at byte ", i));
   }
   return absl::OkStatus();
 }
@@ -36,14 +28,14 @@ absl::Status ValidateName(absl::string_view field, absl::string_view value,
 }  // namespace
 
 absl::Status ValidateUserId(absl::string_view field, absl::string_view value) {
-  return ValidateName(field, value, kMaxUserIdBytes, "._@:-",
-                      "[A-Za-z0-9._@:-]");
+  return ValidateName(field, value, kMaxUserIdBytes, kUserIdPunctuation,
+                      kUserIdCharset);
 }
 
 absl::Status ValidatePublicChannel(absl::string_view field,
                                    absl::string_view value) {
-  if (absl::Status s = ValidateName(field, value, kMaxChannelBytes, "._@:/-",
-                                    "[A-Za-z0-9._@:/-]");
+  if (absl::Status s = ValidateName(field, value, kMaxChannelBytes,
+                                    kChannelPunctuation, kChannelCharset);
       !s.ok()) {
     return s;
   }
@@ -81,10 +73,6 @@ absl::Status ValidateIdempotencyKey(absl::string_view field,
         absl::StrCat(field, " may not contain NUL"));
   }
   return absl::OkStatus();
-}
-
-std::string UserChannel(absl::string_view user_id) {
-  return absl::StrCat(kUserChannelPrefix, user_id);
 }
 
 std::string EffectiveEvent(absl::string_view event) {

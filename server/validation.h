@@ -9,14 +9,17 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/names.h"
 
 namespace notifyd::server {
 
-inline constexpr size_t kMaxUserIdBytes = 128;
-inline constexpr size_t kMaxChannelBytes = 200;
+using ::notifyd::kMaxChannelBytes;
+using ::notifyd::kMaxUserIdBytes;
+using ::notifyd::kUserChannelPrefix;
+using ::notifyd::UserChannel;
+
 inline constexpr size_t kMaxEventBytes = 64;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 128;
-inline constexpr absl::string_view kUserChannelPrefix = "user:";
 inline constexpr absl::string_view kDefaultEvent = "notification";
 
 // 1-128 bytes of [A-Za-z0-9._@:-].
@@ -36,9 +39,6 @@ absl::Status ValidateData(absl::string_view field, absl::string_view value,
 // At most 128 bytes; any content but NUL.
 absl::Status ValidateIdempotencyKey(absl::string_view field,
                                     absl::string_view value);
-
-// "user:<user_id>".
-std::string UserChannel(absl::string_view user_id);
 
 // The event name that is stored: `event`, or "notification" when empty.
 std::string EffectiveEvent(absl::string_view event);

@@ -104,15 +104,5 @@ TEST(IdentityTest, OnlyTheOwnerReadsAUserChannel) {
   EXPECT_FALSE(Authorize(Identity{"bob", {"user:*"}, false}, {"user:al"}).ok());
 }
 
-TEST(IdentityTest, Syntax) {
-  EXPECT_TRUE(IsValidUserId("a.b_c@d:e-f"));
-  EXPECT_FALSE(IsValidUserId(""));
-  EXPECT_FALSE(IsValidUserId(std::string(129, 'a')));
-  EXPECT_FALSE(IsValidUserId("a/b"));
-  EXPECT_TRUE(IsValidChannelName("a/b"));
-  EXPECT_FALSE(IsValidChannelName("a b"));
-  EXPECT_EQ(UserChannel("x"), "user:x");
-}
-
 }  // namespace
 }  // namespace notifyd::edge

@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   absl::StatusOr<Identity> id = notifyd::edge::Authenticate(auth, options);
   if (!id.ok()) return 0;
-  FUZZ_CHECK(notifyd::edge::IsValidUserId(id->user));
+  FUZZ_CHECK(notifyd::IsValidUserId(id->user));
   if (id->all_channels) {
     // Only the development identity reads any channel.
     FUZZ_CHECK(options.insecure_dev_identity && auth.has_dev_user);
@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   if (!notifyd::edge::Authorize(*id, extra).ok()) return 0;
-  const std::string own = notifyd::edge::UserChannel(id->user);
+  const std::string own = notifyd::UserChannel(id->user);
   for (const std::string& c : extra) {
     if (absl::StartsWith(c, "user:")) {
       FUZZ_CHECK(c == own);

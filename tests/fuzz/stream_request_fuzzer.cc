@@ -16,7 +16,7 @@
 
 namespace {
 
-using notifyd::edge::IsValidChannelName;
+using notifyd::IsValidChannelName;
 
 void CheckLastEventId(absl::string_view text) {
   auto id = notifyd::edge::ParseLastEventId(text);

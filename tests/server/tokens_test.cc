@@ -161,15 +161,5 @@ TEST(TokensTest, ShortHmacKeysAndUnknownAlgorithmsAreRejectedAtStart) {
   EXPECT_FALSE(TokenAuthority::Create(bad_alg).ok());
 }
 
-TEST(TokensTest, ChannelGrantsMatchExactlyOrByPrefix) {
-  std::vector<std::string> grants = {"news", "team/*"};
-  EXPECT_TRUE(ChannelGranted(grants, "news"));
-  EXPECT_FALSE(ChannelGranted(grants, "news2"));
-  EXPECT_FALSE(ChannelGranted(grants, "NEWS"));
-  EXPECT_TRUE(ChannelGranted(grants, "team/a"));
-  EXPECT_FALSE(ChannelGranted(grants, "team"));
-  EXPECT_FALSE(ChannelGranted(grants, "teams/a"));
-}
-
 }  // namespace
 }  // namespace notifyd::server
