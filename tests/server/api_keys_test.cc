@@ -110,15 +110,8 @@ class ApiKeyServiceTest : public ::testing::Test {
  protected:
   grpc::Status Notify(const std::string& authorization,
                       const std::string& user = "alice") {
-    pb::NotifyUserRequest request;
-    request.set_user_id(user);
-    request.set_data("hello");
-    pb::NotifyUserResponse response;
-    grpc::ClientContext context;
-    if (!authorization.empty()) {
-      context.AddMetadata("authorization", authorization);
-    }
-    return server_.stub().NotifyUser(&context, request, &response);
+    return testing::NotifyUser(server_.stub(), user, "hello", nullptr,
+                               authorization);
   }
 
   uint64_t StoredCount() {

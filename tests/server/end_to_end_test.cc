@@ -41,30 +41,16 @@ class EndToEndTest : public ::testing::Test {
 
   pb::NotifyUserResponse Notify(const std::string& user,
                                 const std::string& data) {
-    pb::NotifyUserRequest request;
-    request.set_user_id(user);
-    request.set_data(data);
     pb::NotifyUserResponse response;
-    grpc::ClientContext context;
     grpc::Status status =
-        server_.stub().NotifyUser(&context, request, &response);
+        testing::NotifyUser(server_.stub(), user, data, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
   }
 
-  // Waits until the user's stream is registered with the hub, so a
-  // notification sent next is certainly delivered live.
   void WaitForStreams(uint64_t n) {
-    for (int i = 0; i < 500; ++i) {
-      pb::GetStatsResponse stats;
-      grpc::ClientContext context;
-      if (server_.stub().GetStats(&context, {}, &stats).ok() &&
-          stats.live_connections() >= n) {
-        return;
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    FAIL() << "streams did not register";
+    ASSERT_TRUE(testing::WaitForLiveStreams(server_.stub(), n))
+        << "streams did not register";
   }
 
   testing::TestServer server_;

@@ -22,14 +22,9 @@ class NotifierTest : public ::testing::Test {
   pb::NotifyUserResponse Notify(const std::string& user,
                                 const std::string& data,
                                 const std::string& key = "") {
-    pb::NotifyUserRequest request;
-    request.set_user_id(user);
-    request.set_data(data);
-    request.set_idempotency_key(key);
     pb::NotifyUserResponse response;
-    grpc::ClientContext context;
     grpc::Status status =
-        server_.stub().NotifyUser(&context, request, &response);
+        testing::NotifyUser(server_.stub(), user, data, &response, "", key);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
   }

@@ -69,13 +69,8 @@ TEST(RateLimiterTest, ZeroIsUnlimited) {
 }
 
 grpc::Status Notify(pb::Notifier::Stub& stub, const std::string& key = "") {
-  pb::NotifyUserRequest request;
-  request.set_user_id("alice");
-  request.set_data("x");
-  pb::NotifyUserResponse response;
-  grpc::ClientContext context;
-  if (!key.empty()) context.AddMetadata("authorization", "Bearer " + key);
-  return stub.NotifyUser(&context, request, &response);
+  return testing::NotifyUser(stub, "alice", "x", nullptr,
+                             key.empty() ? "" : "Bearer " + key);
 }
 
 grpc::Status Publish(pb::Notifier::Stub& stub, const std::string& key = "") {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 namespace notifyd::testing {
 
@@ -37,6 +39,38 @@ TestServer::TestServer(server::AppOptions options) {
 
 TestServer::~TestServer() {
   if (app_) app_->Shutdown();
+}
+
+grpc::Status NotifyUser(notify::v1::Notifier::Stub& stub,
+                        const std::string& user, const std::string& data,
+                        notify::v1::NotifyUserResponse* response,
+                        const std::string& authorization,
+                        const std::string& idempotency_key) {
+  notify::v1::NotifyUserRequest request;
+  request.set_user_id(user);
+  request.set_data(data);
+  request.set_idempotency_key(idempotency_key);
+  notify::v1::NotifyUserResponse ignored;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  if (!authorization.empty()) {
+    context.AddMetadata("authorization", authorization);
+  }
+  return stub.NotifyUser(&context, request, response ? response : &ignored);
+}
+
+bool WaitForLiveStreams(notify::v1::Notifier::Stub& stub, uint64_t n) {
+  for (int i = 0; i < 500; ++i) {
+    notify::v1::GetStatsResponse stats;
+    grpc::ClientContext context;
+    if (stub.GetStats(&context, {}, &stats).ok() &&
+        stats.live_connections() >= n) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 }  // namespace notifyd::testing

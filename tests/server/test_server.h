@@ -44,6 +44,20 @@ class TestServer {
   std::unique_ptr<notify::v1::Notifier::Stub> stub_;
 };
 
+// One NotifyUser call of `data` to `user` on `stub`. `response`, when
+// given, receives the answer; `authorization`, when not empty, is sent as
+// that metadata ("Bearer <key>").
+grpc::Status NotifyUser(notify::v1::Notifier::Stub& stub,
+                        const std::string& user, const std::string& data,
+                        notify::v1::NotifyUserResponse* response = nullptr,
+                        const std::string& authorization = "",
+                        const std::string& idempotency_key = "");
+
+// Waits up to 5 s until GetStats on `stub` reports at least `n` live
+// streams, so a notification sent next is certainly delivered live. False
+// when they did not register in time.
+bool WaitForLiveStreams(notify::v1::Notifier::Stub& stub, uint64_t n);
+
 }  // namespace notifyd::testing
 
 #endif  // NOTIFYD_TESTS_SERVER_TEST_SERVER_H_

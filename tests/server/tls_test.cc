@@ -48,14 +48,7 @@ class TlsTest : public ::testing::Test {
                     std::shared_ptr<grpc::ChannelCredentials> credentials) {
     auto stub = pb::Notifier::NewStub(
         grpc::CreateChannel(app.grpc_target(), credentials));
-    pb::NotifyUserRequest request;
-    request.set_user_id("alice");
-    request.set_data("over tls");
-    pb::NotifyUserResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(10));
-    return stub->NotifyUser(&context, request, &response);
+    return testing::NotifyUser(*stub, "alice", "over tls");
   }
 
   std::shared_ptr<grpc::ChannelCredentials> Tls(const std::string& ca,

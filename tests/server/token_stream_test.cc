@@ -66,19 +66,11 @@ TEST_F(TokenStreamTest, IssuedTokenOpensTheUsersStreamFromHeaderQueryOrCookie) {
   EXPECT_EQ(by_cookie.Open(port(), "/v1/stream",
                            {"Cookie: theme=dark; access_token=" + token}),
             200);
-  for (int i = 0; i < 500; ++i) {
-    grpc::ClientContext context;
-    pb::GetStatsResponse stats;
-    ASSERT_TRUE(server_.stub().GetStats(&context, {}, &stats).ok());
-    if (stats.live_connections() == 3) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  pb::NotifyUserRequest request;
-  request.set_user_id("alice");
-  request.set_data("for alice");
+  ASSERT_TRUE(testing::WaitForLiveStreams(server_.stub(), 3));
   pb::NotifyUserResponse response;
-  grpc::ClientContext context;
-  ASSERT_TRUE(server_.stub().NotifyUser(&context, request, &response).ok());
+  ASSERT_TRUE(
+      testing::NotifyUser(server_.stub(), "alice", "for alice", &response)
+          .ok());
   EXPECT_EQ(response.live_recipients(), 3u);
   for (SseClient* c : {&by_header, &by_query, &by_cookie}) {
     auto got = c->NextEvent();
@@ -167,12 +159,7 @@ TEST_F(TokenStreamTest, ATokenNeverReadsAnotherUsersChannelByAnySpelling) {
   ASSERT_EQ(as_bob.Open(port(), "/v1/stream?user=bob",
                         {"Authorization: Bearer " + token}),
             200);
-  pb::NotifyUserRequest request;
-  request.set_user_id("bob");
-  request.set_data("bob's secret");
-  pb::NotifyUserResponse response;
-  grpc::ClientContext context;
-  ASSERT_TRUE(server_.stub().NotifyUser(&context, request, &response).ok());
+  ASSERT_TRUE(testing::NotifyUser(server_.stub(), "bob", "bob's secret").ok());
   EXPECT_FALSE(as_bob.NextEvent(std::chrono::milliseconds(300)).has_value());
   EXPECT_FALSE(dotted.NextEvent(std::chrono::milliseconds(100)).has_value());
 }
