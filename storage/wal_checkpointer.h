@@ -39,10 +39,16 @@ class Connection;
 
 struct WalCheckpointOptions {
   // WAL frames (pages) not yet copied that start a background checkpoint.
-  int64_t start_frames = 1000;
+  // Small passes keep each burst of database writes, and the sync that ends
+  // it, short: a commit's own sync queues behind them on the same disk. On
+  // the 2-core benchmark machine, with a 250k-row store at 5,000 appends/s,
+  // the ack p99 was about 10 ms with 1,000 frames, 5.7 ms with 250 and
+  // 3-5 ms with 100 (docs/BENCHMARKS.md). Under heavier load frames pile up
+  // during a pass, so passes grow by themselves.
+  int64_t start_frames = 100;
   // WAL frames at which the writer finishes the checkpoint itself so the
-  // log can restart. At least start_frames.
-  int64_t restart_frames = 8000;
+  // log can restart (about 8 MiB of 4 KiB pages). At least start_frames.
+  int64_t restart_frames = 2000;
 };
 
 class WalCheckpointer {
