@@ -21,21 +21,4 @@ if [[ "${NOTIFYD_TEST_DEPS:-0}" == 1 ]]; then
   command -v npm >/dev/null || PACKAGES+=(npm)
 fi
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-if [[ ${#missing[@]} -eq 0 ]]; then
-  exit 0
-fi
-
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then
-  SUDO="sudo"
-fi
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+exec bash "$(dirname "$0")/apt_install_missing.sh" "${PACKAGES[@]}"
