@@ -44,6 +44,7 @@
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
 #include "boost/beast/ssl/ssl_stream.hpp"
+#include "common/log_limiter.h"
 #include "edge/sse_frame.h"
 #include "edge/stream_queue.h"
 #include "edge/stream_request.h"
@@ -228,6 +229,8 @@ class EdgeServer::Impl {
   Gauge& streams_live;
   Counter& replayed;
   Counter& slow_consumers;
+  // A burst of slow consumers (a stalled network) would log one line each.
+  LogLimiter slow_consumer_log;
   std::atomic<bool> ready{false};
   std::atomic<uint16_t> bound_port{0};
   bool started = false;
@@ -722,8 +725,11 @@ class Session : public SessionBase,
 
   void OnOverflow() {
     server_.slow_consumers.Inc();
-    spdlog::info("edge: closing slow SSE consumer on {}",
-                 channels_.empty() ? "" : channels_.front());
+    if (uint64_t dropped = 0; server_.slow_consumer_log.Allow(&dropped)) {
+      spdlog::info("edge: closing slow SSE consumer on {}{}",
+                   channels_.empty() ? "" : channels_.front(),
+                   LogLimiter::DroppedNote(dropped));
+    }
     net::post(stream_.get_executor(),
               [self = this->shared_from_this()] { self->Abort(); });
   }

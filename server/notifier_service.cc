@@ -73,8 +73,11 @@ bool NotifierService::Begin(grpc::CallbackServerContext* context,
         absl::string_view(first->second.data(), first->second.size()));
   }
   if (!caller.ok()) {
-    spdlog::warn("rejected {} from {}: {}", method, context->peer(),
-                 std::string(caller.status().message()));
+    if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
+      spdlog::warn("rejected {} from {}: {}{}", method, context->peer(),
+                   std::string(caller.status().message()),
+                   LogLimiter::DroppedNote(dropped));
+    }
     call->caller = kUnauthenticatedCaller;
     Finish(*call, caller.status());
     return false;
@@ -94,8 +97,10 @@ absl::Status NotifierService::CheckPublishRate(
       .Inc();
   std::string message =
       absl::StrCat("publish rate for ", call.caller, " exceeded");
-  spdlog::warn("rejected {} from {} ({}): {}", call.method, call.caller,
-               context->peer(), message);
+  if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
+    spdlog::warn("rejected {} from {} ({}): {}{}", call.method, call.caller,
+                 context->peer(), message, LogLimiter::DroppedNote(dropped));
+  }
   return absl::ResourceExhaustedError(message);
 }
 

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/log_limiter.h"
 #include "edge/metrics.h"
 #include "notify/v1/notify.grpc.pb.h"
 #include "server/api_keys.h"
@@ -136,6 +137,8 @@ class NotifierService final : public notify::v1::Notifier::CallbackService {
   edge::Metrics& metrics_;
   edge::Counter& published_total_;
   RateLimiter publish_rate_;
+  // Rejected calls are logged, but a flood of them must not flood the log.
+  LogLimiter rejected_log_;
 };
 
 }  // namespace notifyd::server
