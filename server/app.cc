@@ -221,6 +221,20 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 
+absl::StatusOr<size_t> App::ReloadApiKeys() {
+  const std::string& path = parts_->options.api_keys_file;
+  if (path.empty()) {
+    return absl::FailedPreconditionError(
+        "no --api_keys_file to reload: notifyd started without API keys");
+  }
+  absl::StatusOr<ApiKeySet> loaded = ApiKeySet::Load(path);
+  if (!loaded.ok()) return loaded.status();
+  size_t count = loaded->size();
+  parts_->service->SetApiKeys(
+      std::make_shared<const ApiKeySet>(*std::move(loaded)));
+  return count;
+}
+
 int App::grpc_port() const { return parts_->grpc_port; }
 
 uint16_t App::http_port() const {

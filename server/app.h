@@ -66,6 +66,12 @@ class App {
   // The registry /metrics renders; thread-safe.
   const edge::Metrics& metrics() const;
 
+  // Reads --api_keys_file again and, when it parses, makes its keys the
+  // ones checked from the next call on (notifyd does this on SIGHUP).
+  // Returns the number of keys, or the error that kept the old keys in
+  // place; FAILED_PRECONDITION when started without a keys file.
+  absl::StatusOr<size_t> ReloadApiKeys();
+
   void Shutdown();
 
  private:

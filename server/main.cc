@@ -244,11 +244,12 @@ int main(int argc, char** argv) {
 
   // Signals are taken by sigwait in this thread only: every thread started
   // from here on inherits the blocked mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t handled_signals;
+  sigemptyset(&handled_signals);
+  sigaddset(&handled_signals, SIGINT);
+  sigaddset(&handled_signals, SIGTERM);
+  sigaddset(&handled_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &handled_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   auto app = notifyd::server::App::Start(*std::move(options));
@@ -271,7 +272,18 @@ int main(int argc, char** argv) {
     }
   }
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  for (;;) {
+    sigwait(&handled_signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    // SIGHUP: rotate API keys without dropping a stream or a call.
+    absl::StatusOr<size_t> keys = (*app)->ReloadApiKeys();
+    if (keys.ok()) {
+      spdlog::info("received SIGHUP, reloaded {} API keys", *keys);
+    } else {
+      spdlog::error("received SIGHUP, kept the previous API keys: {}",
+                    keys.status().ToString());
+    }
+  }
   spdlog::info("received {}, shutting down",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   (*app)->Shutdown();

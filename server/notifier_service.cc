@@ -53,13 +53,24 @@ NotifierService::NotifierService(NotifierOptions options, storage::Store& store,
       published_total_(metrics.GetCounter(
           "notifyd_notifications_stored_total",
           "Notifications committed to the store (duplicates excluded)")),
-      publish_rate_(options_.max_publish_rate) {}
+      publish_rate_(options_.max_publish_rate),
+      api_keys_(options_.api_keys) {}
+
+void NotifierService::SetApiKeys(std::shared_ptr<const ApiKeySet> keys) {
+  absl::MutexLock lock(&api_keys_mu_);
+  api_keys_ = std::move(keys);
+}
 
 bool NotifierService::Begin(grpc::CallbackServerContext* context,
                             const char* method, Call* call) {
   call->reactor = context->DefaultReactor();
   call->method = method;
-  if (!options_.api_keys) {
+  std::shared_ptr<const ApiKeySet> keys;
+  {
+    absl::ReaderMutexLock lock(&api_keys_mu_);
+    keys = api_keys_;
+  }
+  if (!keys) {
     call->caller = kAnonymousCaller;
     return true;
   }
@@ -69,7 +80,7 @@ bool NotifierService::Begin(grpc::CallbackServerContext* context,
       absl::UnauthenticatedError(kInvalidApiKeyMessage);
   // Exactly one header: with several, which one counts would be ambiguous.
   if (first != last && std::next(first) == last) {
-    caller = options_.api_keys->Authenticate(
+    caller = keys->Authenticate(
         absl::string_view(first->second.data(), first->second.size()));
   }
   if (!caller.ok()) {

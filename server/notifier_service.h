@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log_limiter.h"
 #include "edge/metrics.h"
 #include "notify/v1/notify.grpc.pb.h"
@@ -94,6 +96,11 @@ class NotifierService final : public notify::v1::Notifier::CallbackService {
       const notify::v1::GetStatsRequest* request,
       notify::v1::GetStatsResponse* response) override;
 
+  // Replaces the API keys that calls starting from now are checked against
+  // (the keys file was reloaded). Calls in flight keep the set they began
+  // with. Only meaningful when the service started with keys. Thread-safe.
+  void SetApiKeys(std::shared_ptr<const ApiKeySet> keys);
+
  private:
   // One call in progress: what Finish needs to answer and count it.
   struct Call {
@@ -139,6 +146,9 @@ class NotifierService final : public notify::v1::Notifier::CallbackService {
   RateLimiter publish_rate_;
   // Rejected calls are logged, but a flood of them must not flood the log.
   LogLimiter rejected_log_;
+  // Starts as options_.api_keys; SetApiKeys swaps it.
+  absl::Mutex api_keys_mu_;
+  std::shared_ptr<const ApiKeySet> api_keys_ ABSL_GUARDED_BY(api_keys_mu_);
 };
 
 }  // namespace notifyd::server

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -188,6 +189,44 @@ TEST_F(ApiKeyServiceTest, TheRightKeyIsAcceptedAndNamedInMetrics) {
                         "code=\"UNAUTHENTICATED\",caller="
                         "\"unauthenticated\"} 1"));
   EXPECT_THAT(metrics, Not(HasSubstr(kBillingKey)));
+}
+
+TEST_F(ApiKeyServiceTest, ReloadingTheFileRotatesKeysWithoutARestart) {
+  constexpr char kNewKey[] = "rotated-key-0123456789abcdef";
+  std::ofstream(keys_dir_.path() / "api_keys")
+      << "billing-2:" << kNewKey << "\nshipping:" << kShippingKey << "\n";
+
+  absl::StatusOr<size_t> reloaded = server_.app().ReloadApiKeys();
+
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_EQ(*reloaded, 2u);
+  EXPECT_EQ(Notify(absl::StrCat("Bearer ", kBillingKey)).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(Notify(absl::StrCat("Bearer ", kNewKey)).ok());
+  EXPECT_TRUE(Notify(absl::StrCat("Bearer ", kShippingKey)).ok());
+  EXPECT_THAT(server_.app().metrics().RenderText(),
+              HasSubstr("caller=\"billing-2\"} 1"));
+}
+
+TEST_F(ApiKeyServiceTest, ABrokenFileKeepsThePreviousKeys) {
+  std::ofstream(keys_dir_.path() / "api_keys") << "billing:short\n";
+
+  absl::StatusOr<size_t> reloaded = server_.app().ReloadApiKeys();
+
+  ASSERT_FALSE(reloaded.ok());
+  EXPECT_THAT(reloaded.status().message(),
+              HasSubstr("api_keys:1: key of billing"));
+  EXPECT_TRUE(Notify(absl::StrCat("Bearer ", kBillingKey)).ok());
+  std::filesystem::remove(keys_dir_.path() / "api_keys");
+  EXPECT_FALSE(server_.app().ReloadApiKeys().ok());
+  EXPECT_TRUE(Notify(absl::StrCat("Bearer ", kShippingKey)).ok());
+}
+
+TEST(ApiKeyReloadTest, WithoutAKeysFileThereIsNothingToReload) {
+  testing::TestServer server;
+  absl::StatusOr<size_t> reloaded = server.app().ReloadApiKeys();
+  EXPECT_EQ(reloaded.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(testing::NotifyUser(server.stub(), "alice", "still open").ok());
 }
 
 TEST_F(ApiKeyServiceTest, HealthNeedsNoKey) {

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "notify/v1/notify.grpc.pb.h"
 #include "tests/server/process.h"
 #include "tests/server/test_ca.h"
@@ -252,6 +253,48 @@ TEST(StartupTest, NonLoopbackGrpcStartsWithApiKeysAndChecksThem) {
   // Rejections are logged with the method, successes are not.
   EXPECT_THAT(notifyd.process().Log(), HasSubstr("rejected NotifyUser from"));
   EXPECT_THAT(notifyd.process().Log(), Not(HasSubstr(kPublisherKey)));
+}
+
+TEST(StartupTest, SighupReloadsTheApiKeysFile) {
+  testing::TempDir dir;
+  std::string keys = WriteKeysFile(dir.path());
+  NotifydBinary notifyd(dir.path(), {"--api_keys_file=" + keys});
+  auto stub = notifyd.Connect();
+  ASSERT_NE(stub, nullptr);
+  const std::string old_key = absl::StrCat("Bearer ", kPublisherKey);
+  ASSERT_TRUE(testing::NotifyUser(*stub, "bob", "x", nullptr, old_key).ok());
+
+  constexpr char kRotatedKey[] = "rotated-key-0123456789abcdef";
+  std::ofstream(keys) << "publisher-2:" << kRotatedKey << "\n";
+  notifyd.process().Signal(SIGHUP);
+  const std::string new_key = absl::StrCat("Bearer ", kRotatedKey);
+  bool rotated = false;
+  for (int i = 0; i < 500 && !rotated; ++i) {
+    rotated = testing::NotifyUser(*stub, "bob", "x", nullptr, new_key).ok();
+    if (!rotated) std::this_thread::sleep_for(milliseconds(10));
+  }
+
+  EXPECT_TRUE(rotated) << notifyd.process().Log();
+  EXPECT_EQ(
+      testing::NotifyUser(*stub, "bob", "x", nullptr, old_key).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(notifyd.process().Log(), HasSubstr("reloaded 1 API keys"));
+  // A broken file is reported and changes nothing.
+  std::ofstream(keys) << "garbage\n";
+  notifyd.process().Signal(SIGHUP);
+  for (int i = 0;
+       i < 500 && notifyd.process().Log().find("kept the previous API keys") ==
+                      std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_THAT(notifyd.process().Log(), HasSubstr("kept the previous API keys"));
+  EXPECT_TRUE(testing::NotifyUser(*stub, "bob", "x", nullptr, new_key).ok());
+  // Two SIGHUPs later it is still serving; SIGTERM still stops it cleanly.
+  notifyd.process().Signal(SIGTERM);
+  std::optional<int> status = notifyd.process().Wait(seconds(20));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
 }
 
 TEST(StartupTest, TlsFlagsServeGrpcAndHttpOverTls) {
