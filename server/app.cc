@@ -127,6 +127,18 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   store_options.on_commit = [&commit_seconds](double seconds, size_t) {
     commit_seconds.Observe(seconds);
   };
+  const char* kCheckpointHelp =
+      "Time to copy the WAL into the database file; `writer` ones delay the "
+      "next commit, `background` ones run beside it";
+  edge::Histogram* checkpoint_seconds[2] = {
+      &p.metrics.GetHistogram("notifyd_store_checkpoint_seconds",
+                              kCheckpointHelp, {{"by", "background"}}),
+      &p.metrics.GetHistogram("notifyd_store_checkpoint_seconds",
+                              kCheckpointHelp, {{"by", "writer"}})};
+  store_options.checkpoint.on_checkpoint = [checkpoint_seconds](
+                                               bool on_writer, double seconds) {
+    checkpoint_seconds[on_writer ? 1 : 0]->Observe(seconds);
+  };
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::OpenSqliteStore(std::move(store_options));
   if (!store.ok()) return store.status();

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "spdlog/spdlog.h"
@@ -12,18 +13,24 @@
 namespace notifyd::storage {
 namespace {
 
-// Runs one checkpoint of `mode`; returns the frames the WAL holds and how
-// many of them are now in the database file (both -1 on failure).
+// Runs one checkpoint of `mode`; returns the frames the WAL holds, how many
+// of them are now in the database file (both -1 on failure), and how long
+// it took.
 struct CheckpointResult {
   int rc;
   int log_frames;
   int copied_frames;
+  double seconds;
 };
 
 CheckpointResult Checkpoint(sqlite3* db, int mode) {
-  CheckpointResult r{SQLITE_OK, -1, -1};
+  CheckpointResult r{SQLITE_OK, -1, -1, 0};
+  const auto start = std::chrono::steady_clock::now();
   r.rc = sqlite3_wal_checkpoint_v2(db, "main", mode, &r.log_frames,
                                    &r.copied_frames);
+  r.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return r;
 }
 
@@ -89,6 +96,7 @@ void WalCheckpointer::Loop() {
     } else if (r.rc == SQLITE_OK) {
       background_runs_.fetch_add(1, std::memory_order_relaxed);
       copied_frames_.store(r.copied_frames, std::memory_order_relaxed);
+      if (options_.on_checkpoint) options_.on_checkpoint(false, r.seconds);
     }
   }
 }
@@ -104,6 +112,7 @@ void WalCheckpointer::OnWriterIdle() {
     return;
   }
   writer_runs_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.on_checkpoint) options_.on_checkpoint(true, r.seconds);
   // Everything copied: the next transaction rewinds the log, and until it
   // does there is nothing more to do. Otherwise a reader still uses old
   // frames; try again after the next batch.

@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -49,6 +50,10 @@ struct WalCheckpointOptions {
   // WAL frames at which the writer finishes the checkpoint itself so the
   // log can restart (about 8 MiB of 4 KiB pages). At least start_frames.
   int64_t restart_frames = 2000;
+  // Called after each checkpoint that ran, with where it ran (true: on the
+  // writer thread, where it delays the next batch) and how long it took.
+  // Runs on the checkpointing thread; must be cheap.
+  std::function<void(bool on_writer, double seconds)> on_checkpoint;
 };
 
 class WalCheckpointer {
