@@ -90,9 +90,12 @@ void WalCheckpointer::Loop() {
     }
     CheckpointResult r = Checkpoint(own_->db(), SQLITE_CHECKPOINT_PASSIVE);
     // BUSY: the writer is finishing a checkpoint itself; nothing is lost.
+    uint64_t dropped = 0;
     if (r.rc != SQLITE_OK && r.rc != SQLITE_BUSY) {
-      spdlog::warn("store: background checkpoint failed: {}",
-                   sqlite3_errstr(r.rc));
+      if (failure_log_.Allow(&dropped)) {
+        spdlog::warn("store: background checkpoint failed: {}{}",
+                     sqlite3_errstr(r.rc), LogLimiter::DroppedNote(dropped));
+      }
     } else if (r.rc == SQLITE_OK) {
       background_runs_.fetch_add(1, std::memory_order_relaxed);
       copied_frames_.store(r.copied_frames, std::memory_order_relaxed);
@@ -108,7 +111,12 @@ void WalCheckpointer::OnWriterIdle() {
   CheckpointResult r = Checkpoint(writer_.db(), SQLITE_CHECKPOINT_PASSIVE);
   if (r.rc == SQLITE_BUSY) return;  // The background pass holds it; retry.
   if (r.rc != SQLITE_OK) {
-    spdlog::warn("store: checkpoint failed: {}", sqlite3_errstr(r.rc));
+    // A full or failing disk fails this after every batch: say so, not
+    // thousands of times a second.
+    if (uint64_t dropped = 0; failure_log_.Allow(&dropped)) {
+      spdlog::warn("store: checkpoint failed: {}{}", sqlite3_errstr(r.rc),
+                   LogLimiter::DroppedNote(dropped));
+    }
     return;
   }
   writer_runs_.fetch_add(1, std::memory_order_relaxed);

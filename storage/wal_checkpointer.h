@@ -31,6 +31,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/log_limiter.h"
 
 struct sqlite3;
 
@@ -92,6 +94,7 @@ class WalCheckpointer {
   std::atomic<int64_t> copied_frames_{0};
   std::atomic<uint64_t> background_runs_{0};
   std::atomic<uint64_t> writer_runs_{0};
+  LogLimiter failure_log_{/*burst=*/1, absl::Seconds(10)};
 
   absl::Mutex mu_;
   bool wanted_ ABSL_GUARDED_BY(mu_) = false;
