@@ -3,15 +3,15 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/flag_file.h"
+#include "common/names.h"
 
 namespace notifyd::server {
 namespace {
@@ -20,14 +20,8 @@ constexpr size_t kMaxNameBytes = 64;
 constexpr absl::string_view kBearer = "bearer ";
 
 bool IsValidName(absl::string_view name) {
-  if (name.empty() || name.size() > kMaxNameBytes) return false;
-  for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
-        c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return true;
+  return !name.empty() && name.size() <= kMaxNameBytes &&
+         FirstInvalidByte(name, "._-") == absl::string_view::npos;
 }
 
 }  // namespace
@@ -83,14 +77,9 @@ absl::StatusOr<ApiKeySet> ApiKeySet::Parse(absl::string_view text,
 }
 
 absl::StatusOr<ApiKeySet> ApiKeySet::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read --api_keys_file=", path));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<ApiKeySet> set = Parse(text.str(), path);
+  absl::StatusOr<std::string> text = ReadFlagFile("api_keys_file", path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<ApiKeySet> set = Parse(*text, path);
   if (set.ok() && set->size() == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--api_keys_file=", path, " holds no name:key line"));

@@ -57,6 +57,18 @@ bool IsLoopbackListen(const std::string& listen) {
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
+absl::Status ValidateLimits(const AppOptions& options) {
+  if (options.max_payload_bytes == 0 ||
+      options.max_payload_bytes > kMaxPayloadBytesLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_payload_bytes must be between 1 and ", kMaxPayloadBytesLimit));
+  }
+  if (!(options.max_publish_rate >= 0)) {  // also refuses NaN
+    return absl::InvalidArgumentError("--max_publish_rate must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
 struct App::Parts {
   AppOptions options;
   edge::Metrics metrics;
@@ -89,14 +101,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
         "mutual TLS (--tls_cert, --tls_key, --tls_client_ca), or pass "
         "--insecure to allow unauthenticated publishers"));
   }
-  if (options.max_payload_bytes == 0 ||
-      options.max_payload_bytes > kMaxPayloadBytesLimit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max_payload_bytes must be between 1 and ", kMaxPayloadBytesLimit));
-  }
-  if (options.max_publish_rate < 0) {
-    return absl::InvalidArgumentError("--max_publish_rate must be >= 0");
-  }
+  if (absl::Status s = ValidateLimits(options); !s.ok()) return s;
   // Files are read before anything starts, so a bad one leaves nothing
   // running.
   std::shared_ptr<const ApiKeySet> api_keys;

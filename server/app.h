@@ -80,6 +80,11 @@ class App {
   std::unique_ptr<Parts> parts_;
 };
 
+// INVALID_ARGUMENT naming the flag when max_payload_bytes or
+// max_publish_rate is out of range. App::Start checks this too; notifyd's
+// main calls it first to report bad flags as a usage error.
+absl::Status ValidateLimits(const AppOptions& options);
+
 // True when the host part of "host:port" is a loopback address.
 bool IsLoopbackListen(const std::string& listen);
 

@@ -4,6 +4,8 @@
 
 #include <grpcpp/support/status.h>
 
+#include <string>
+
 #include "absl/status/status.h"
 
 namespace notifyd::server {
@@ -12,7 +14,7 @@ namespace notifyd::server {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // Name of a gRPC code as used in metrics labels ("OK", "INVALID_ARGUMENT").
-const char* GrpcCodeName(grpc::StatusCode code);
+std::string GrpcCodeName(grpc::StatusCode code);
 
 }  // namespace notifyd::server
 

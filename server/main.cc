@@ -2,9 +2,7 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/flag_file.h"
 #include "server/app.h"
 #include "spdlog/spdlog.h"
 
@@ -96,18 +95,12 @@ namespace {
 
 absl::StatusOr<std::string> ReadKeyFile(const std::string& flag,
                                         const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read --", flag, "=", path));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string key = text.str();
+  absl::StatusOr<std::string> key = notifyd::ReadFlagFile(flag, path);
+  if (!key.ok()) return key;
   // Secrets written by `echo` or editors end with a newline that is not
   // part of the key.
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) {
-    key.pop_back();
+  while (!key->empty() && (key->back() == '\n' || key->back() == '\r')) {
+    key->pop_back();
   }
   return key;
 }
@@ -161,12 +154,6 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.max_per_channel = absl::GetFlag(FLAGS_max_per_channel);
   o.prune_interval = absl::GetFlag(FLAGS_prune_interval);
   o.max_payload_bytes = absl::GetFlag(FLAGS_max_payload_bytes);
-  if (o.max_payload_bytes == 0 ||
-      o.max_payload_bytes > notifyd::server::kMaxPayloadBytesLimit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--max_payload_bytes must be between 1 and ",
-                     notifyd::server::kMaxPayloadBytesLimit));
-  }
   if (o.retention < absl::ZeroDuration() ||
       o.prune_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -178,9 +165,7 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   o.max_publish_rate = absl::GetFlag(FLAGS_max_publish_rate);
-  if (!(o.max_publish_rate >= 0)) {  // also refuses NaN
-    return absl::InvalidArgumentError("--max_publish_rate must be >= 0");
-  }
+  if (absl::Status s = notifyd::server::ValidateLimits(o); !s.ok()) return s;
   o.edge.listen = absl::GetFlag(FLAGS_http_listen);
   o.edge.io_threads = absl::GetFlag(FLAGS_io_threads);
   o.edge.heartbeat = absl::GetFlag(FLAGS_heartbeat);

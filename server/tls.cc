@@ -6,25 +6,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/flag_file.h"
 
 namespace notifyd::server {
 namespace {
-
-absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read --", flag, "=", path));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The reason OpenSSL gave for the last failure, for the error message.
 std::string OpenSslReason() {
@@ -97,9 +84,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
     return absl::InvalidArgumentError(
         "give both --tls_cert and --tls_key, or neither");
   }
-  absl::StatusOr<std::string> cert = ReadPem("tls_cert", files.cert_file);
+  absl::StatusOr<std::string> cert = ReadFlagFile("tls_cert", files.cert_file);
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPem("tls_key", files.key_file);
+  absl::StatusOr<std::string> key = ReadFlagFile("tls_key", files.key_file);
   if (!key.ok()) return key.status();
   if (absl::Status s = CheckPair(files, *cert, *key); !s.ok()) return s;
 
@@ -107,7 +94,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
   options.pem_key_cert_pairs.push_back({*key, *cert});
   if (!files.client_ca_file.empty()) {
     absl::StatusOr<std::string> ca =
-        ReadPem("tls_client_ca", files.client_ca_file);
+        ReadFlagFile("tls_client_ca", files.client_ca_file);
     if (!ca.ok()) return ca.status();
     if (!ParseCertificate(*ca)) {
       return absl::InvalidArgumentError(

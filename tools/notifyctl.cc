@@ -5,10 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -21,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/flag_file.h"
 #include "google/protobuf/util/json_util.h"
 #include "notify/v1/notify.grpc.pb.h"
 #include "tools/sse_tail.h"
@@ -109,19 +107,6 @@ void PrintNotification(const pb::Notification& n) {
             << "\n    " << n.data() << "\n";
 }
 
-std::optional<std::string> ReadFile(const std::string& flag,
-                                    const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "notifyctl: cannot read --%s=%s\n", flag.c_str(),
-                 path.c_str());
-    return std::nullopt;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Plaintext unless a TLS flag is given; nullptr (after a message) when a
 // file cannot be read.
 std::shared_ptr<grpc::ChannelCredentials> CredentialsFromFlags() {
@@ -141,8 +126,12 @@ std::shared_ptr<grpc::ChannelCredentials> CredentialsFromFlags() {
         std::make_tuple("tls_cert", cert, &options.pem_cert_chain),
         std::make_tuple("tls_key", key, &options.pem_private_key)}) {
     if (path.empty()) continue;
-    std::optional<std::string> pem = ReadFile(flag, path);
-    if (!pem) return nullptr;
+    absl::StatusOr<std::string> pem = notifyd::ReadFlagFile(flag, path);
+    if (!pem.ok()) {
+      std::fprintf(stderr, "notifyctl: %s\n",
+                   std::string(pem.status().message()).c_str());
+      return nullptr;
+    }
     *out = *std::move(pem);
   }
   return grpc::SslCredentials(options);
