@@ -185,23 +185,12 @@ void SqliteStore::Close() {
     stopping_ = true;
   }
   if (pruner_.joinable()) pruner_.join();
-  {
-    absl::MutexLock lock(&write_mu_);
-    write_closed_ = true;
-    write_cv_.SignalAll();
-  }
+  // Each stage drains what the one before it handed over, in order.
+  write_queue_.Close();
   if (writer_.joinable()) writer_.join();
-  {
-    absl::MutexLock lock(&complete_mu_);
-    complete_closed_ = true;
-    complete_cv_.SignalAll();
-  }
+  complete_queue_.Close();
   if (completer_.joinable()) completer_.join();
-  {
-    absl::MutexLock lock(&read_mu_);
-    read_closed_ = true;
-    read_cv_.SignalAll();
-  }
+  read_queue_.Close();
   for (std::thread& reader : readers_) reader.join();
   readers_.clear();
 
@@ -222,73 +211,44 @@ int64_t SqliteStore::NowMs() const {
 
 template <typename T, typename Fn>
 void SqliteStore::SubmitWrite(Fn fn, Callback<T> done) {
-  auto op = std::make_unique<TypedWriteOp<T>>(std::move(fn), std::move(done));
-  {
-    absl::MutexLock lock(&write_mu_);
-    if (!write_closed_) {
-      write_queue_.push_back(std::move(op));
-      write_cv_.Signal();
-      return;
-    }
-  }
+  std::unique_ptr<WriteOp> op =
+      std::make_unique<TypedWriteOp<T>>(std::move(fn), std::move(done));
+  if (write_queue_.Push(op)) return;
   CallBackLater([op = std::move(op)] { op->Finish(Closed()); });
 }
 
 template <typename T, typename Fn>
 void SqliteStore::SubmitRead(Fn fn, Callback<T> done) {
-  {
-    absl::MutexLock lock(&read_mu_);
-    if (!read_closed_) {
-      read_queue_.push_back(
-          [fn = std::move(fn), done](Connection& db) mutable { done(fn(db)); });
-      read_cv_.Signal();
-      return;
-    }
-  }
+  ReadTask task = [fn = std::move(fn), done](Connection& db) mutable {
+    done(fn(db));
+  };
+  if (read_queue_.Push(task)) return;
   CallBackLater([done = std::move(done)] { done(Closed()); });
 }
 
 void SqliteStore::WriterLoop() {
   const size_t max_batch = std::max<size_t>(1, options_.max_batch);
   std::vector<std::unique_ptr<WriteOp>> batch;
-  for (;;) {
-    {
-      absl::MutexLock lock(&write_mu_);
-      while (write_queue_.empty() && !write_closed_) write_cv_.Wait(&write_mu_);
-      // Closed and drained: everything queued before Close() has run.
-      if (write_queue_.empty()) return;
-      while (!write_queue_.empty() && batch.size() < max_batch) {
-        batch.push_back(std::move(write_queue_.front()));
-        write_queue_.pop_front();
-      }
-    }
+  // Returns false once closed and drained: everything queued before Close()
+  // has run.
+  while (write_queue_.PopUpTo(max_batch, batch)) {
     Completed done = CommitBatch(std::move(batch));
     batch.clear();
-    {
-      absl::MutexLock lock(&complete_mu_);
-      complete_queue_.push_back(std::move(done));
-      complete_cv_.Signal();
-    }
+    complete_queue_.Push(done);
     // After the callers of this batch are on their way, not before.
     checkpointer_->OnWriterIdle();
   }
 }
 
 void SqliteStore::CompleterLoop() {
-  for (;;) {
-    Completed done;
-    {
-      absl::MutexLock lock(&complete_mu_);
-      while (complete_queue_.empty() && !complete_closed_) {
-        complete_cv_.Wait(&complete_mu_);
+  std::vector<Completed> ready;
+  while (complete_queue_.PopUpTo(std::numeric_limits<size_t>::max(), ready)) {
+    for (Completed& done : ready) {
+      for (size_t i = 0; i < done.ops.size(); ++i) {
+        done.ops[i]->Finish(std::move(done.results[i]));
       }
-      if (complete_queue_.empty()) return;
-      done = std::move(complete_queue_.front());
-      complete_queue_.pop_front();
     }
-    for (size_t i = 0; i < done.ops.size(); ++i) {
-      done.ops[i]->Finish(std::move(done.results[i]));
-    }
+    ready.clear();
   }
 }
 
@@ -331,16 +291,10 @@ SqliteStore::Completed SqliteStore::CommitBatch(
 }
 
 void SqliteStore::ReaderLoop(Connection* db) {
-  for (;;) {
-    ReadTask task;
-    {
-      absl::MutexLock lock(&read_mu_);
-      while (read_queue_.empty() && !read_closed_) read_cv_.Wait(&read_mu_);
-      if (read_queue_.empty()) return;
-      task = std::move(read_queue_.front());
-      read_queue_.pop_front();
-    }
-    task(*db);
+  std::vector<ReadTask> tasks;
+  while (read_queue_.PopUpTo(1, tasks)) {
+    tasks.front()(*db);
+    tasks.clear();
   }
 }
 

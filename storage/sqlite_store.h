@@ -4,9 +4,10 @@
 //  - One writer thread owns the only read-write connection. Append and
 //    MarkRead just enqueue; the writer takes everything queued (up to
 //    max_batch) and commits it as one transaction, so concurrent callers
-//    share one fsync (group commit). Write callbacks run on one completer
-//    thread, in commit (id) order, only after COMMIT has returned; the
-//    writer meanwhile commits the next batch.
+//    share one transaction (group commit).
+//  - Write callbacks run on one completer thread, in commit (id) order, only
+//    after COMMIT has returned (and synced); the writer meanwhile commits the
+//    next batch.
 //  - `reader_threads` threads, each with its own read-only connection, serve
 //    List, Replay, UnreadCount, Stats and Ping. WAL mode lets them read while
 //    the writer commits.
@@ -27,7 +28,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -39,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "storage/handoff_queue.h"
 #include "storage/store.h"
 #include "storage/wal_checkpointer.h"
 
@@ -148,26 +149,15 @@ class SqliteStore final : public Store {
   absl::Mutex close_mu_;
   bool closed_ ABSL_GUARDED_BY(close_mu_) = false;
 
-  absl::Mutex write_mu_;
-  absl::CondVar write_cv_;
-  std::deque<std::unique_ptr<WriteOp>> write_queue_ ABSL_GUARDED_BY(write_mu_);
-  bool write_closed_ ABSL_GUARDED_BY(write_mu_) = false;
-
+  HandoffQueue<std::unique_ptr<WriteOp>> write_queue_;
   // Callbacks run on their own thread, in commit order, so the writer is
   // already committing the next batch while this one's callers are answered
   // (answering a gRPC call costs about as much as storing it).
-  absl::Mutex complete_mu_;
-  absl::CondVar complete_cv_;
-  std::deque<Completed> complete_queue_ ABSL_GUARDED_BY(complete_mu_);
-  bool complete_closed_ ABSL_GUARDED_BY(complete_mu_) = false;
-
-  absl::Mutex read_mu_;
-  absl::CondVar read_cv_;
-  std::deque<ReadTask> read_queue_ ABSL_GUARDED_BY(read_mu_);
-  bool read_closed_ ABSL_GUARDED_BY(read_mu_) = false;
+  HandoffQueue<Completed> complete_queue_;
+  HandoffQueue<ReadTask> read_queue_;
 
   // Held for a whole prune pass: the pruner and PruneNow share a connection.
-  absl::Mutex prune_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
+  absl::Mutex prune_mu_;
   std::unique_ptr<Connection> prune_db_ ABSL_GUARDED_BY(prune_mu_);
 
   // Wakes the pruner early when the store closes.
