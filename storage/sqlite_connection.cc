@@ -141,6 +141,8 @@ absl::StatusOr<int64_t> Connection::QueryInt(const std::string& sql) {
 
 int64_t Connection::Changes() { return sqlite3_changes64(db_); }
 
+int64_t Connection::LastInsertRowId() { return sqlite3_last_insert_rowid(db_); }
+
 bool Connection::Autocommit() { return sqlite3_get_autocommit(db_) != 0; }
 
 }  // namespace notifyd::storage

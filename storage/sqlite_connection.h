@@ -80,6 +80,8 @@ class Connection {
   int64_t Changes();
   // False while a transaction is open.
   bool Autocommit();
+  // Rowid of the last row this connection inserted.
+  int64_t LastInsertRowId();
 
   sqlite3* db() { return db_; }
 

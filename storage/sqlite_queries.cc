@@ -72,7 +72,7 @@ absl::StatusOr<AppendResult> InsertNotification(Connection& db,
   absl::StatusOr<Statement> insert = db.Prepare(
       "INSERT INTO notifications"
       " (channel, event, data, created_at_ms, idempotency_key)"
-      " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id");
+      " VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!insert.ok()) return insert.status();
   insert->BindText(1, request.channel);
   insert->BindText(2, request.event);
@@ -83,12 +83,10 @@ absl::StatusOr<AppendResult> InsertNotification(Connection& db,
   } else {
     insert->BindNull(5);
   }
-  absl::StatusOr<bool> row = insert->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return absl::InternalError("INSERT returned no id");
-  auto n = std::make_shared<Notification>();
-  n->id = static_cast<uint64_t>(insert->ColumnInt(0));
+  // Not RETURNING, which stages its output in a temporary table first.
   if (absl::Status s = insert->Run(); !s.ok()) return s;
+  auto n = std::make_shared<Notification>();
+  n->id = static_cast<uint64_t>(db.LastInsertRowId());
   n->channel = std::move(request.channel);
   n->event = std::move(request.event);
   n->data = std::move(request.data);

@@ -34,20 +34,27 @@ void NameThisThread(const char* name) {
 
 class SqliteStore::WriteOp {
  public:
+  explicit WriteOp(Writes writes) : writes_(writes) {}
   virtual ~WriteOp() = default;
-  // Runs inside the batch transaction, in a savepoint of its own.
+  // Runs inside the batch transaction; a failure must undo only this op's
+  // own changes (see Writes).
   virtual absl::Status Run(Connection& db) = 0;
   // After the transaction ends: Run's status, or the failure that rolled
   // the whole batch back.
   virtual void Finish(absl::Status status) = 0;
+
+  Writes writes() const { return writes_; }
+
+ private:
+  const Writes writes_;
 };
 
 template <typename T>
 class SqliteStore::TypedWriteOp final : public SqliteStore::WriteOp {
  public:
-  TypedWriteOp(std::function<absl::StatusOr<T>(Connection&)> fn,
+  TypedWriteOp(Writes writes, std::function<absl::StatusOr<T>(Connection&)> fn,
                Callback<T> done)
-      : fn_(std::move(fn)), done_(std::move(done)) {}
+      : WriteOp(writes), fn_(std::move(fn)), done_(std::move(done)) {}
 
   absl::Status Run(Connection& db) override {
     result_ = fn_(db);
@@ -210,9 +217,9 @@ int64_t SqliteStore::NowMs() const {
 }
 
 template <typename T, typename Fn>
-void SqliteStore::SubmitWrite(Fn fn, Callback<T> done) {
+void SqliteStore::SubmitWrite(Writes writes, Fn fn, Callback<T> done) {
   std::unique_ptr<WriteOp> op =
-      std::make_unique<TypedWriteOp<T>>(std::move(fn), std::move(done));
+      std::make_unique<TypedWriteOp<T>>(writes, std::move(fn), std::move(done));
   if (write_queue_.Push(op)) return;
   CallBackLater([op = std::move(op)] { op->Finish(Closed()); });
 }
@@ -259,17 +266,28 @@ SqliteStore::Completed SqliteStore::CommitBatch(
   std::vector<absl::Status> results(batch.size());
   absl::Status txn = db.Exec("BEGIN IMMEDIATE");
   for (size_t i = 0; txn.ok() && i < batch.size(); ++i) {
-    // A savepoint per call: one bad row fails only its own caller.
-    txn = db.Exec("SAVEPOINT op");
-    if (!txn.ok()) break;
-    results[i] = batch[i]->Run(db);
-    if (!results[i].ok()) {
-      // Fails when the error already rolled back the whole transaction
-      // (disk full, I/O error); then the batch fails as a whole.
-      txn = db.Exec("ROLLBACK TO op");
+    // One bad call fails only its own caller. A single statement undoes
+    // itself when it fails; several need a savepoint (two more statements,
+    // so appends, the hot path, go without).
+    const bool savepoint = batch[i]->writes() == Writes::kSeveralStatements;
+    if (savepoint) {
+      txn = db.Exec("SAVEPOINT op");
       if (!txn.ok()) break;
     }
-    txn = db.Exec("RELEASE op");
+    results[i] = batch[i]->Run(db);
+    if (!results[i].ok()) {
+      // Some errors (disk full, I/O error) end the whole transaction; then
+      // the batch fails as a whole.
+      if (db.Autocommit()) {
+        txn = results[i];
+        break;
+      }
+      if (savepoint) {
+        txn = db.Exec("ROLLBACK TO op");
+        if (!txn.ok()) break;
+      }
+    }
+    if (savepoint) txn = db.Exec("RELEASE op");
   }
   if (txn.ok()) txn = db.Exec("COMMIT");
   if (txn.ok()) {
@@ -299,7 +317,9 @@ void SqliteStore::ReaderLoop(Connection* db) {
 }
 
 void SqliteStore::Append(AppendRequest request, Callback<AppendResult> done) {
+  // Its only write is the INSERT (the idempotency look-up only reads).
   SubmitWrite<AppendResult>(
+      Writes::kOneStatement,
       [this, request = std::move(request)](Connection& db) mutable {
         return InsertNotification(db, request, NowMs());
       },
@@ -307,9 +327,12 @@ void SqliteStore::Append(AppendRequest request, Callback<AppendResult> done) {
 }
 
 void SqliteStore::MarkRead(MarkReadRequest request, Callback<uint64_t> done) {
-  SubmitWrite<uint64_t>([request = std::move(request)](
-                            Connection& db) { return MarkRows(db, request); },
-                        std::move(done));
+  SubmitWrite<uint64_t>(
+      Writes::kSeveralStatements,
+      [request = std::move(request)](Connection& db) {
+        return MarkRows(db, request);
+      },
+      std::move(done));
 }
 
 void SqliteStore::List(ListQuery query,
@@ -362,7 +385,7 @@ absl::StatusOr<uint64_t> SqliteStore::DeleteBatch(
     std::function<absl::StatusOr<uint64_t>(Connection&)> del) {
   std::promise<absl::StatusOr<uint64_t>> promise;
   std::future<absl::StatusOr<uint64_t>> future = promise.get_future();
-  SubmitWrite<uint64_t>(std::move(del),
+  SubmitWrite<uint64_t>(Writes::kOneStatement, std::move(del),
                         [&promise](absl::StatusOr<uint64_t> result) {
                           promise.set_value(std::move(result));
                         });

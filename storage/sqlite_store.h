@@ -109,6 +109,8 @@ class SqliteStore final : public Store {
   static constexpr size_t kMaxReplayChannels = 64;
 
  private:
+  // What a write op runs, which decides how its failure is undone.
+  enum class Writes { kOneStatement, kSeveralStatements };
   class WriteOp;
   template <typename T>
   class TypedWriteOp;
@@ -120,7 +122,7 @@ class SqliteStore final : public Store {
   int64_t NowMs() const;
 
   template <typename T, typename Fn>
-  void SubmitWrite(Fn fn, Callback<T> done);
+  void SubmitWrite(Writes writes, Fn fn, Callback<T> done);
   template <typename T, typename Fn>
   void SubmitRead(Fn fn, Callback<T> done);
 

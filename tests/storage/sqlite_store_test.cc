@@ -167,6 +167,33 @@ TEST_F(SqliteStoreTest, OneFailingRowFailsOnlyItsCaller) {
   EXPECT_EQ(rows->size(), 2u);
 }
 
+TEST_F(SqliteStoreTest, AMarkReadThatFailsHalfwayChangesNothing) {
+  auto store = Open();
+  uint64_t first = Append(*store, "c").notification->id;
+  uint64_t poisoned = Append(*store, "c", "poison").notification->id;
+  {
+    // Another connection adds a trigger that rejects marking one row.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(Options().path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TRIGGER reject BEFORE UPDATE ON "
+                           "notifications WHEN OLD.event = 'poison' BEGIN "
+                           "SELECT RAISE(ABORT, 'rejected by test'); END;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+
+  // Two UPDATE statements: the first succeeds before the second fails.
+  auto changed = MarkReadSync(*store, {"c", {first, poisoned}});
+
+  EXPECT_FALSE(changed.ok());
+  EXPECT_THAT(changed.status().message(), HasSubstr("rejected by test"));
+  auto unread = ListSync(*store, {"c", 0, 10, /*unread_only=*/true});
+  ASSERT_TRUE(unread.ok()) << unread.status();
+  EXPECT_THAT(Ids(*unread), ElementsAre(poisoned, first));
+}
+
 TEST_F(SqliteStoreTest, AppendIsAcknowledgedOnlyOnceCommitted) {
   auto store = Open();
   const std::string path = Options().path;
