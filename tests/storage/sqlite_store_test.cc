@@ -19,7 +19,21 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-class SqliteStoreTest : public testing::StoreTest {};
+class SqliteStoreTest : public testing::StoreTest {
+ protected:
+  // Through a connection of its own, adds a trigger that fails the
+  // statements `when` matches with "rejected by test".
+  void AddRejectingTrigger(const std::string& when) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(Options().path.c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "CREATE TRIGGER reject " + when +
+        " BEGIN SELECT RAISE(ABORT, 'rejected by test'); END;";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+};
 
 TEST_F(SqliteStoreTest, AppendStoresTheNotificationWithIncreasingIds) {
   auto store = Open();
@@ -137,18 +151,7 @@ TEST_F(SqliteStoreTest, RepeatedKeyWithinOneBatchIsADuplicateOfTheFirst) {
 
 TEST_F(SqliteStoreTest, OneFailingRowFailsOnlyItsCaller) {
   auto store = Open();
-  {
-    // Another connection adds a trigger that rejects one event name.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(Options().path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "CREATE TRIGGER reject BEFORE INSERT ON "
-                           "notifications WHEN NEW.event = 'bad' BEGIN "
-                           "SELECT RAISE(ABORT, 'rejected by test'); END;",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
-  }
+  AddRejectingTrigger("BEFORE INSERT ON notifications WHEN NEW.event = 'bad'");
 
   auto release = HoldWriter(*store);
   std::promise<absl::StatusOr<AppendResult>> good1, bad, good2;
@@ -171,18 +174,8 @@ TEST_F(SqliteStoreTest, AMarkReadThatFailsHalfwayChangesNothing) {
   auto store = Open();
   uint64_t first = Append(*store, "c").notification->id;
   uint64_t poisoned = Append(*store, "c", "poison").notification->id;
-  {
-    // Another connection adds a trigger that rejects marking one row.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(Options().path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "CREATE TRIGGER reject BEFORE UPDATE ON "
-                           "notifications WHEN OLD.event = 'poison' BEGIN "
-                           "SELECT RAISE(ABORT, 'rejected by test'); END;",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
-  }
+  AddRejectingTrigger(
+      "BEFORE UPDATE ON notifications WHEN OLD.event = 'poison'");
 
   // Two UPDATE statements: the first succeeds before the second fails.
   auto changed = MarkReadSync(*store, {"c", {first, poisoned}});
