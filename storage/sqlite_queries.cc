@@ -41,6 +41,32 @@ absl::Status ReadRows(Statement& stmt, std::vector<Notification>& out) {
   }
 }
 
+// The index on (channel, read, id) holds a channel's unread rows, then its
+// read ones, each range in id order. A query over the whole channel in id
+// order reads both ranges, each bounded by the limit, and merges them.
+constexpr int kReadStates[] = {0, 1};
+
+// Newest first when `descending`, and at most `limit` rows.
+void MergeByIdAndTruncate(std::vector<Notification>& rows, bool descending,
+                          size_t limit) {
+  std::sort(rows.begin(), rows.end(),
+            [descending](const Notification& a, const Notification& b) {
+              return descending ? a.id > b.id : a.id < b.id;
+            });
+  if (rows.size() > limit) rows.resize(limit);
+}
+
+// Runs `fn` in one read transaction, so that the queries it makes see one
+// snapshot (a row marked read in between would otherwise show in both
+// ranges or in neither).
+template <typename Fn>
+auto InReadTransaction(Connection& db, Fn fn) -> decltype(fn()) {
+  if (absl::Status s = db.Exec("BEGIN"); !s.ok()) return s;
+  auto result = fn();
+  db.Exec("COMMIT").IgnoreError();  // read-only: nothing to lose
+  return result;
+}
+
 absl::StatusOr<uint64_t> RunForChanges(Statement& stmt, Connection& db) {
   if (absl::Status s = stmt.Run(); !s.ok()) return s;
   return static_cast<uint64_t>(db.Changes());
@@ -139,9 +165,11 @@ absl::StatusOr<uint64_t> DeleteCreatedBefore(Connection& db, int64_t cutoff_ms,
 absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
                                            const std::string& channel,
                                            int64_t max_id, int64_t limit) {
+  // No order needed, so one query over both read states: "read IN" lets it
+  // seek to the id bound within each.
   absl::StatusOr<Statement> stmt = db.Prepare(
       "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications"
-      " WHERE channel = ?1 AND id <= ?2 LIMIT ?3)");
+      " WHERE channel = ?1 AND read IN (0, 1) AND id <= ?2 LIMIT ?3)");
   if (!stmt.ok()) return stmt.status();
   stmt->BindText(1, channel);
   stmt->BindInt(2, max_id);
@@ -151,54 +179,65 @@ absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
 
 absl::StatusOr<std::vector<Notification>> ListRows(Connection& db,
                                                    const ListQuery& query) {
-  absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
-      "SELECT ", kColumns, " FROM notifications WHERE channel = ?1 AND id < ?2",
-      query.unread_only ? " AND read = 0" : "", " ORDER BY id DESC LIMIT ?3"));
-  if (!stmt.ok()) return stmt.status();
-  stmt->BindText(1, query.channel);
-  stmt->BindInt(
-      2, ClampId(query.before_id == 0 ? std::numeric_limits<uint64_t>::max()
-                                      : query.before_id));
-  stmt->BindInt(3, query.limit);
-  std::vector<Notification> rows;
-  if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
-  return rows;
+  return InReadTransaction(
+      db, [&]() -> absl::StatusOr<std::vector<Notification>> {
+        std::vector<Notification> rows;
+        for (int read : kReadStates) {
+          if (read != 0 && query.unread_only) break;
+          absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
+              "SELECT ", kColumns,
+              " FROM notifications WHERE channel = ?1 AND read = ?2"
+              " AND id < ?3 ORDER BY id DESC LIMIT ?4"));
+          if (!stmt.ok()) return stmt.status();
+          stmt->BindText(1, query.channel);
+          stmt->BindInt(2, read);
+          stmt->BindInt(3, ClampId(query.before_id == 0
+                                       ? std::numeric_limits<uint64_t>::max()
+                                       : query.before_id));
+          stmt->BindInt(4, query.limit);
+          if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
+        }
+        MergeByIdAndTruncate(rows, /*descending=*/true, query.limit);
+        return rows;
+      });
 }
 
 namespace {
 
 absl::StatusOr<ReplayPage> ReplayInTransaction(Connection& db,
                                                const ReplayQuery& query) {
-  // Per channel, each an index range scan bounded by `limit`, then merged:
-  // cheaper than one IN query that may sort every matching row.
+  // Per channel and read state, each an index range scan bounded by
+  // `limit`, then merged: cheaper than one IN query that may sort every
+  // matching row.
   std::vector<Notification> rows;
   ReplayPage page;
   for (const std::string& channel : query.channels) {
-    absl::StatusOr<Statement> stmt = db.Prepare(
-        absl::StrCat("SELECT ", kColumns,
-                     " FROM notifications WHERE channel = ?1 AND id > ?2"
-                     " ORDER BY id LIMIT ?3"));
-    if (!stmt.ok()) return stmt.status();
-    stmt->BindText(1, channel);
-    stmt->BindInt(2, ClampId(query.after_id));
-    stmt->BindInt(3, query.limit);
-    if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
+    for (int read : kReadStates) {
+      absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
+          "SELECT ", kColumns,
+          " FROM notifications WHERE channel = ?1 AND read = ?2 AND id > ?3"
+          " ORDER BY id LIMIT ?4"));
+      if (!stmt.ok()) return stmt.status();
+      stmt->BindText(1, channel);
+      stmt->BindInt(2, read);
+      stmt->BindInt(3, ClampId(query.after_id));
+      stmt->BindInt(4, query.limit);
+      if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
 
-    absl::StatusOr<Statement> oldest = db.Prepare(
-        "SELECT id FROM notifications WHERE channel = ?1 ORDER BY id LIMIT 1");
-    if (!oldest.ok()) return oldest.status();
-    oldest->BindText(1, channel);
-    absl::StatusOr<bool> row = oldest->Step();
-    if (!row.ok()) return row.status();
-    if (*row) {
-      const auto id = static_cast<uint64_t>(oldest->ColumnInt(0));
-      if (page.oldest_id == 0 || id < page.oldest_id) page.oldest_id = id;
+      absl::StatusOr<Statement> oldest = db.Prepare(
+          "SELECT min(id) FROM notifications WHERE channel = ?1 AND read = ?2");
+      if (!oldest.ok()) return oldest.status();
+      oldest->BindText(1, channel);
+      oldest->BindInt(2, read);
+      absl::StatusOr<bool> row = oldest->Step();
+      if (!row.ok()) return row.status();
+      if (*row && !oldest->ColumnIsNull(0)) {
+        const auto id = static_cast<uint64_t>(oldest->ColumnInt(0));
+        if (page.oldest_id == 0 || id < page.oldest_id) page.oldest_id = id;
+      }
     }
   }
-  std::sort(
-      rows.begin(), rows.end(),
-      [](const Notification& a, const Notification& b) { return a.id < b.id; });
-  if (rows.size() > query.limit) rows.resize(query.limit);
+  MergeByIdAndTruncate(rows, /*descending=*/false, query.limit);
   page.notifications.reserve(rows.size());
   for (Notification& n : rows) {
     page.notifications.push_back(
@@ -215,10 +254,7 @@ absl::StatusOr<ReplayPage> ReplayRows(Connection& db, ReplayQuery query) {
       std::unique(query.channels.begin(), query.channels.end()),
       query.channels.end());
   // One snapshot, so oldest_id agrees with the page.
-  if (absl::Status s = db.Exec("BEGIN"); !s.ok()) return s;
-  absl::StatusOr<ReplayPage> page = ReplayInTransaction(db, query);
-  db.Exec("COMMIT").IgnoreError();  // read-only: nothing to lose
-  return page;
+  return InReadTransaction(db, [&] { return ReplayInTransaction(db, query); });
 }
 
 absl::StatusOr<uint64_t> CountUnread(Connection& db,

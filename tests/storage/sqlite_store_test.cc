@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/migrations.h"
 #include "tests/storage/store_test_util.h"
 
 namespace notifyd::storage {
@@ -257,6 +258,33 @@ TEST_F(SqliteStoreTest, UnreadOnlyListsSkipReadNotifications) {
   EXPECT_THAT(Ids(*unread), ElementsAre(id3, id1));
 }
 
+// Read and unread rows sit in separate ranges of the channel index; every
+// listing still interleaves them by id.
+TEST_F(SqliteStoreTest, ReadAndUnreadRowsInterleaveByIdInListsAndReplay) {
+  auto store = Open();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 8; ++i)
+    ids.push_back(Append(*store, "a").notification->id);
+  ASSERT_TRUE(MarkReadSync(*store, {"a", {ids[1], ids[2], ids[6]}}).ok());
+
+  auto newest = ListSync(*store, {"a", 0, /*limit=*/3});
+  auto older = ListSync(*store, {"a", ids[5], /*limit=*/3});
+  auto replay = ReplaySync(*store, {{"a"}, ids[0], /*limit=*/4});
+  auto whole = ReplaySync(*store, {{"a"}, 0, 100});
+
+  ASSERT_TRUE(newest.ok() && older.ok() && replay.ok() && whole.ok());
+  EXPECT_THAT(Ids(*newest), ElementsAre(ids[7], ids[6], ids[5]));
+  EXPECT_THAT(Ids(*older), ElementsAre(ids[4], ids[3], ids[2]));
+  EXPECT_THAT(Ids(*replay), ElementsAre(ids[1], ids[2], ids[3], ids[4]));
+  EXPECT_EQ(whole->notifications.size(), 8u);
+  // The oldest row is read-state independent.
+  ASSERT_TRUE(MarkReadSync(*store, {"a", {ids[0]}}).ok());
+  auto after_mark = ReplaySync(*store, {{"a"}, 0, 1});
+  ASSERT_TRUE(after_mark.ok());
+  EXPECT_EQ(after_mark->oldest_id, ids[0]);
+  EXPECT_THAT(Ids(*after_mark), ElementsAre(ids[0]));
+}
+
 TEST_F(SqliteStoreTest, ReplayMergesChannelsInIdOrderWithLimit) {
   auto store = Open();
   uint64_t a1 = Append(*store, "a").notification->id;
@@ -332,6 +360,38 @@ TEST_F(SqliteStoreTest, NotificationsSurviveReopening) {
   EXPECT_EQ((*rows)[0].id, id);
   EXPECT_EQ((*rows)[0].data, "kept");
   EXPECT_GT(next, id);
+}
+
+TEST_F(SqliteStoreTest, AStoreFromSchemaVersionOneKeepsItsRowsAndReadState) {
+  {
+    // What notifyd wrote before migration 0002 replaced the two channel
+    // indexes with one.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(Options().path.c_str(), &db), SQLITE_OK);
+    ASSERT_TRUE(ApplyMigrations(db, {EmbeddedMigrations().front()}).ok());
+    ASSERT_EQ(sqlite3_exec(db,
+                           "INSERT INTO notifications (id, channel, event, "
+                           "data, created_at_ms, read) VALUES "
+                           "(1, 'a', 'e', 'one', 0, 1), "
+                           "(2, 'a', 'e', 'two', 0, 0), "
+                           "(3, 'b', 'e', 'three', 0, 0), "
+                           "(4, 'a', 'e', 'four', 0, 1)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = Open();
+
+  auto rows = ListSync(*store, {"a"});
+  auto unread = UnreadCountSync(*store, "a");
+  uint64_t next = Append(*store, "a").notification->id;
+
+  ASSERT_TRUE(rows.ok() && unread.ok());
+  EXPECT_THAT(Ids(*rows), ElementsAre(4, 2, 1));
+  EXPECT_TRUE((*rows)[0].read);
+  EXPECT_FALSE((*rows)[1].read);
+  EXPECT_EQ(*unread, 1u);
+  EXPECT_EQ(next, 5u);
 }
 
 TEST_F(SqliteStoreTest, MissingDirectoryGivesAnErrorNamingThePath) {
