@@ -1,6 +1,10 @@
 // notifyd inbox: follows the user's SSE stream and lists notifications,
 // newest first. Credentials come from the URL fragment (not sent to servers
 // in logs) or the query: #user=alice&token=...&channels=a,b
+//
+// The newest notifications shown are kept in this browser's localStorage
+// with the time they arrived, so a reload shows them again and the stream
+// resumes after the last one (Last-Event-ID) instead of repeating them.
 (function () {
   'use strict';
 
@@ -9,6 +13,8 @@
   const token = params.get('token') || params.get('access_token') || '';
   const channels = params.get('channels') || '';
   const storageKey = 'notifyd.last_event_id.' + user;
+  const inboxKey = 'notifyd.inbox.' + user;
+  const keepShown = 100;
 
   const stateEl = document.getElementById('state');
   const listEl = document.getElementById('list');
@@ -28,32 +34,61 @@
     try { localStorage.setItem(storageKey, id); } catch (e) { /* private mode */ }
   }
 
+  function loadShown() {
+    try {
+      const items = JSON.parse(localStorage.getItem(inboxKey) || '[]');
+      return Array.isArray(items) ? items : [];
+    } catch (e) { return []; }
+  }
+  function saveShown(items) {
+    try { localStorage.setItem(inboxKey, JSON.stringify(items)); } catch (e) { /* full or private mode */ }
+  }
+  // Newest first, at most keepShown.
+  let shown = loadShown();
+
   function pretty(data) {
     try { return JSON.stringify(JSON.parse(data), null, 2); } catch (e) { return data; }
   }
 
-  function show(event, data, id) {
-    if (id && listEl.querySelector('li[data-id="' + CSS.escape(id) + '"]')) return;
+  // item: {id, event, data, at (ms since the epoch, when it arrived)}.
+  function render(item, fresh) {
+    const id = item.id;
+    if (id && listEl.querySelector('li[data-id="' + CSS.escape(id) + '"]')) return false;
     const li = document.createElement('li');
-    li.className = 'fresh';
+    if (fresh) li.className = 'fresh';
     if (id) li.dataset.id = id;
     const meta = document.createElement('div');
     meta.className = 'meta';
     const name = document.createElement('span');
     name.className = 'event';
-    name.textContent = event;
+    name.textContent = item.event;
     const time = document.createElement('time');
-    time.textContent = new Date().toLocaleTimeString();
+    const at = new Date(item.at);
+    time.dateTime = at.toISOString();
+    time.textContent = at.toLocaleString();
     const idEl = document.createElement('span');
     idEl.className = 'id';
     idEl.textContent = id ? '#' + id : '';
     meta.append(name, time, idEl);
     const body = document.createElement('pre');
-    body.textContent = pretty(data);
+    body.textContent = pretty(item.data);
     li.append(meta, body);
     listEl.prepend(li);
     emptyEl.hidden = true;
+    return true;
   }
+
+  function show(event, data, id) {
+    const item = { id: id, event: event, data: data, at: Date.now() };
+    if (!render(item, true)) return;
+    shown = [item].concat(shown).slice(0, keepShown);
+    saveShown(shown);
+  }
+
+  // Oldest first, so that each prepend leaves the newest on top.
+  shown.slice().reverse().forEach(function (item) {
+    if (item && typeof item.data === 'string') render(item, false);
+  });
 
   if (!user && !token) {
     document.getElementById('hint').hidden = false;
@@ -93,6 +128,8 @@
   source.addEventListener('reset', function (e) {
     listEl.replaceChildren();
     emptyEl.hidden = false;
+    shown = [];
+    saveShown(shown);
     const oldest = parseInt(e.data, 10);
     if (oldest > 0) rememberId(String(oldest - 1));
   });

@@ -73,7 +73,7 @@ try {
   assert.equal(ids[0], Number(missedId));
   await page.screenshot({ path: join(shotDir, 'inbox-resumed.png') });
 
-  // A reload resumes too, and shows nothing twice.
+  // A reload resumes too, keeps the list, and shows nothing twice.
   const thirdId = notify(ports.grpc_port, 'browser-user', '{"title":"Third"}');
   await page.waitForSelector(`#list li[data-id="${thirdId}"]`, { timeout: 10000 });
   await page.reload();
@@ -82,8 +82,12 @@ try {
       null, { timeout: 10000 });
   const afterReload = await page.$$eval('#list li[data-id]',
                                         items => items.map(li => li.dataset.id));
-  assert.equal(new Set(afterReload).size, afterReload.length,
-               `duplicates after reload: ${afterReload}`);
+  // What was shown before the reload is shown again, newest first, once.
+  assert.deepEqual(afterReload.map(Number),
+                   [Number(thirdId), Number(missedId), Number(firstId)],
+                   `list after reload: ${afterReload}`);
+  assert.match(await page.textContent(`#list li[data-id="${firstId}"]`),
+               /First from gRPC/);
   console.log('browser test passed: ids', firstId, missedId, thirdId);
 } finally {
   if (browser) await browser.close();
