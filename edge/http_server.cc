@@ -13,7 +13,6 @@
 // operations (peer watch, half-close, linger) differ.
 #include "edge/http_server.h"
 
-#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -45,6 +44,7 @@
 #include "boost/beast/http/write.hpp"
 #include "boost/beast/ssl/ssl_stream.hpp"
 #include "common/log_limiter.h"
+#include "common/thread_name.h"
 #include "edge/sse_frame.h"
 #include "edge/stream_queue.h"
 #include "edge/stream_request.h"
@@ -1162,7 +1162,7 @@ absl::Status EdgeServer::Start() {
   int n = std::max(1, impl.options.io_threads);
   for (int i = 0; i < n; ++i) {
     impl.threads.emplace_back([&impl] {
-      pthread_setname_np(pthread_self(), "http-io");
+      NameThisThread("http-io");
       impl.ioc.run();
     });
   }

@@ -46,12 +46,35 @@ absl::Status ReadRows(Statement& stmt, std::vector<Notification>& out) {
 // order reads both ranges, each bounded by the limit, and merges them.
 constexpr int kReadStates[] = {0, 1};
 
-// Newest first when `descending`, and at most `limit` rows.
-void MergeByIdAndTruncate(std::vector<Notification>& rows, bool descending,
+enum class Direction { kNewestFirst, kOldestFirst };
+
+// Appends to `rows` at most `limit` rows of `channel` in one read state,
+// beyond `bound`: ids below it newest first, or above it oldest first.
+absl::Status ReadRange(Connection& db, const std::string& channel, int read,
+                       Direction direction, int64_t bound, uint32_t limit,
+                       std::vector<Notification>& rows) {
+  absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
+      "SELECT ", kColumns,
+      " FROM notifications WHERE channel = ?1 AND read = ?2 AND id ",
+      direction == Direction::kNewestFirst ? "< ?3 ORDER BY id DESC"
+                                           : "> ?3 ORDER BY id",
+      " LIMIT ?4"));
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindText(1, channel);
+  stmt->BindInt(2, read);
+  stmt->BindInt(3, bound);
+  stmt->BindInt(4, limit);
+  return ReadRows(*stmt, rows);
+}
+
+// Puts the rows that ReadRange gathered from several ranges in `direction`
+// and keeps the first `limit`.
+void MergeByIdAndTruncate(std::vector<Notification>& rows, Direction direction,
                           size_t limit) {
   std::sort(rows.begin(), rows.end(),
-            [descending](const Notification& a, const Notification& b) {
-              return descending ? a.id > b.id : a.id < b.id;
+            [direction](const Notification& a, const Notification& b) {
+              return direction == Direction::kNewestFirst ? a.id > b.id
+                                                          : a.id < b.id;
             });
   if (rows.size() > limit) rows.resize(limit);
 }
@@ -182,22 +205,19 @@ absl::StatusOr<std::vector<Notification>> ListRows(Connection& db,
   return InReadTransaction(
       db, [&]() -> absl::StatusOr<std::vector<Notification>> {
         std::vector<Notification> rows;
+        const int64_t before =
+            ClampId(query.before_id == 0 ? std::numeric_limits<uint64_t>::max()
+                                         : query.before_id);
         for (int read : kReadStates) {
           if (read != 0 && query.unread_only) break;
-          absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
-              "SELECT ", kColumns,
-              " FROM notifications WHERE channel = ?1 AND read = ?2"
-              " AND id < ?3 ORDER BY id DESC LIMIT ?4"));
-          if (!stmt.ok()) return stmt.status();
-          stmt->BindText(1, query.channel);
-          stmt->BindInt(2, read);
-          stmt->BindInt(3, ClampId(query.before_id == 0
-                                       ? std::numeric_limits<uint64_t>::max()
-                                       : query.before_id));
-          stmt->BindInt(4, query.limit);
-          if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
+          if (absl::Status s =
+                  ReadRange(db, query.channel, read, Direction::kNewestFirst,
+                            before, query.limit, rows);
+              !s.ok()) {
+            return s;
+          }
         }
-        MergeByIdAndTruncate(rows, /*descending=*/true, query.limit);
+        MergeByIdAndTruncate(rows, Direction::kNewestFirst, query.limit);
         return rows;
       });
 }
@@ -213,16 +233,12 @@ absl::StatusOr<ReplayPage> ReplayInTransaction(Connection& db,
   ReplayPage page;
   for (const std::string& channel : query.channels) {
     for (int read : kReadStates) {
-      absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
-          "SELECT ", kColumns,
-          " FROM notifications WHERE channel = ?1 AND read = ?2 AND id > ?3"
-          " ORDER BY id LIMIT ?4"));
-      if (!stmt.ok()) return stmt.status();
-      stmt->BindText(1, channel);
-      stmt->BindInt(2, read);
-      stmt->BindInt(3, ClampId(query.after_id));
-      stmt->BindInt(4, query.limit);
-      if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
+      if (absl::Status s =
+              ReadRange(db, channel, read, Direction::kOldestFirst,
+                        ClampId(query.after_id), query.limit, rows);
+          !s.ok()) {
+        return s;
+      }
 
       absl::StatusOr<Statement> oldest = db.Prepare(
           "SELECT min(id) FROM notifications WHERE channel = ?1 AND read = ?2");
@@ -237,7 +253,7 @@ absl::StatusOr<ReplayPage> ReplayInTransaction(Connection& db,
       }
     }
   }
-  MergeByIdAndTruncate(rows, /*descending=*/false, query.limit);
+  MergeByIdAndTruncate(rows, Direction::kOldestFirst, query.limit);
   page.notifications.reserve(rows.size());
   for (Notification& n : rows) {
     page.notifications.push_back(

@@ -1,13 +1,12 @@
 #include "storage/sqlite_store.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <future>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/thread_name.h"
 #include "spdlog/spdlog.h"
 #include "storage/migrations.h"
 #include "storage/sqlite_connection.h"
@@ -23,11 +22,6 @@ absl::Status Closed() { return absl::UnavailableError("store is closed"); }
 template <typename F>
 void CallBackLater(F f) {
   std::thread(std::move(f)).detach();
-}
-
-// Names show in top -H, perf and gdb; Linux caps them at 15 characters.
-void NameThisThread(const char* name) {
-  pthread_setname_np(pthread_self(), name);
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 #include "storage/wal_checkpointer.h"
 
-#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
 #include <utility>
 
+#include "common/thread_name.h"
 #include "spdlog/spdlog.h"
 #include "storage/sqlite_connection.h"
 
@@ -43,7 +43,7 @@ WalCheckpointer::WalCheckpointer(Connection& writer,
   // Replaces the automatic checkpoint, which is itself a wal hook.
   sqlite3_wal_hook(writer_.db(), &WalCheckpointer::OnCommit, this);
   thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "store-ckpt");
+    NameThisThread("store-ckpt");
     Loop();
   });
 }
