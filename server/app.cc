@@ -126,6 +126,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   storage::SqliteStoreOptions store_options;
   store_options.path = options.db;
   store_options.synchronous_full = options.synchronous_full;
+  store_options.commit_delay = options.commit_delay;
   store_options.retention = options.retention;
   store_options.max_per_channel = options.max_per_channel;
   store_options.prune_interval = options.prune_interval;

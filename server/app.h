@@ -30,6 +30,7 @@ struct AppOptions {
   std::string grpc_listen = "127.0.0.1:50051";
   std::string db = "./var/notify.db";
   bool synchronous_full = true;
+  absl::Duration commit_delay = absl::Milliseconds(1);
   absl::Duration retention = absl::ZeroDuration();  // zero: keep forever
   uint64_t max_per_channel = 0;                     // zero: unlimited
   absl::Duration prune_interval = absl::Seconds(30);

@@ -23,6 +23,9 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
 ABSL_FLAG(std::string, db, "./var/notify.db", "SQLite store file");
 ABSL_FLAG(std::string, synchronous, "full",
           "SQLite sync on commit: full (durable on power loss) or normal");
+ABSL_FLAG(absl::Duration, commit_delay, absl::Milliseconds(1),
+          "under concurrent load, how long a write may wait for others to "
+          "share its commit and sync (0 to 100ms; 0: never waits)");
 ABSL_FLAG(absl::Duration, retention, absl::ZeroDuration(),
           "delete notifications older than this (e.g. 720h); 0 keeps all");
 ABSL_FLAG(uint64_t, max_per_channel, 0,
@@ -150,6 +153,13 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
         absl::StrCat("--synchronous must be full or normal, not ", sync));
   }
   o.synchronous_full = sync == "full";
+  o.commit_delay = absl::GetFlag(FLAGS_commit_delay);
+  if (o.commit_delay < absl::ZeroDuration() ||
+      o.commit_delay > absl::Milliseconds(100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--commit_delay must be between 0 and 100ms, not ",
+                     absl::FormatDuration(o.commit_delay)));
+  }
   o.retention = absl::GetFlag(FLAGS_retention);
   o.max_per_channel = absl::GetFlag(FLAGS_max_per_channel);
   o.prune_interval = absl::GetFlag(FLAGS_prune_interval);

@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace notifyd::storage {
 
@@ -41,6 +42,19 @@ class HandoffQueue {
       items_.pop_front();
     }
     return true;
+  }
+
+  // Waits until the queue holds `max` items, is closed, or `deadline`
+  // passes, then moves up to `max` items (possibly none) onto `out`.
+  void PopUpToBy(size_t max, absl::Time deadline, std::vector<T>& out) {
+    absl::MutexLock lock(&mu_);
+    while (items_.size() < max && !closed_) {
+      if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+    }
+    for (size_t n = 0; n < max && !items_.empty(); ++n) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
   }
 
   // Refuses further pushes and wakes every consumer.

@@ -4,7 +4,8 @@
 //  - One writer thread owns the only read-write connection. Append and
 //    MarkRead just enqueue; the writer takes everything queued (up to
 //    max_batch) and commits it as one transaction, so concurrent callers
-//    share one transaction (group commit).
+//    share one transaction (group commit). Under load (the last commit
+//    carried several calls) it first waits up to commit_delay for more.
 //  - Write callbacks run on one completer thread, in commit (id) order, only
 //    after COMMIT has returned (and synced); the writer meanwhile commits the
 //    next batch.
@@ -66,6 +67,12 @@ struct SqliteStoreOptions {
   int reader_threads = 2;
   // Most calls committed in one transaction.
   size_t max_batch = 512;
+  // Group commit under load: when the previous commit carried more than one
+  // call, the writer holds the next one until commit_delay_batch calls are
+  // queued or the oldest has waited commit_delay, so more calls share one
+  // sync. A caller alone never waits. Zero turns the wait off.
+  absl::Duration commit_delay = absl::Milliseconds(1);
+  size_t commit_delay_batch = 16;
   // When the WAL is copied back into the database file (wal_checkpointer.h).
   WalCheckpointOptions checkpoint;
   // SQLite page cache of the writer connection, in KiB. The indexes that

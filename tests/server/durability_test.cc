@@ -369,5 +369,16 @@ TEST(StartupTest, InvalidFlagValueIsRefused) {
   EXPECT_THAT(log, HasSubstr("--synchronous"));
 }
 
+TEST(StartupTest, CommitDelayPastItsLimitIsRefused) {
+  testing::TempDir dir;
+  for (const char* value : {"101ms", "-1ms"}) {
+    std::string log;
+    EXPECT_NE(
+        RunToExit(dir.path(), {std::string("--commit_delay=") + value}, &log),
+        0);
+    EXPECT_THAT(log, HasSubstr("--commit_delay must be between 0 and 100ms"));
+  }
+}
+
 }  // namespace
 }  // namespace notifyd

@@ -1,10 +1,15 @@
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/sqlite_store.h"
 #include "tests/storage/store_test_util.h"
@@ -12,7 +17,56 @@
 namespace notifyd::storage {
 namespace {
 
-class GroupCommitTest : public testing::StoreTest {};
+using ::testing::ElementsAre;
+
+class GroupCommitTest : public testing::StoreTest {
+ protected:
+  // A commit delay no test waits out: a call that waits for company is
+  // committed only when company arrives or the store closes.
+  SqliteStoreOptions OptionsRecordingBatches() {
+    SqliteStoreOptions options = Options();
+    options.commit_delay = absl::Hours(1);
+    options.commit_delay_batch = 3;
+    options.on_commit = [this](double, size_t size) {
+      absl::MutexLock lock(&mu_);
+      batches_.push_back(size);
+    };
+    return options;
+  }
+
+  std::vector<size_t> Batches() {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+
+  static std::future<absl::StatusOr<AppendResult>> AppendAsync(
+      Store& store, std::string channel) {
+    auto promise =
+        std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
+    store.Append({std::move(channel), "e", "{}", ""},
+                 [promise](absl::StatusOr<AppendResult> result) {
+                   promise->set_value(std::move(result));
+                 });
+    return promise->get_future();
+  }
+
+  // Commits two calls together, then queues one more: as it follows a
+  // commit of several calls, the writer holds it for company.
+  std::future<absl::StatusOr<AppendResult>> QueueACallAfterABusyCommit(
+      SqliteStore& store) {
+    auto release = HoldWriter(store);
+    auto a = AppendAsync(store, "a");
+    auto b = AppendAsync(store, "b");
+    release->Notify();
+    EXPECT_TRUE(a.get().ok());
+    EXPECT_TRUE(b.get().ok());
+    return AppendAsync(store, "c");
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<size_t> batches_ ABSL_GUARDED_BY(mu_);
+};
 
 TEST_F(GroupCommitTest, ConcurrentAppendsShareCommitsAndAllSurvive) {
   constexpr int kThreads = 16;
@@ -71,6 +125,42 @@ TEST_F(GroupCommitTest, ConcurrentAppendsShareCommitsAndAllSurvive) {
   }
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(stored, ids);
+}
+
+TEST_F(GroupCommitTest, ACallerAloneNeverWaitsForCompany) {
+  auto store = Open(OptionsRecordingBatches());
+  // Each would wait the hour-long commit delay if a lone call waited.
+  for (int i = 0; i < 3; ++i) Append(*store, "solo");
+  EXPECT_THAT(Batches(), ElementsAre(1, 1, 1));
+}
+
+TEST_F(GroupCommitTest, UnderLoadACallWaitsUntilEnoughCallsShareItsCommit) {
+  auto store = Open(OptionsRecordingBatches());
+  auto c = QueueACallAfterABusyCommit(*store);
+  EXPECT_EQ(c.wait_for(std::chrono::milliseconds(200)),
+            std::future_status::timeout)
+      << "committed alone right after a commit of several calls";
+  auto d = AppendAsync(*store, "d");
+  auto e = AppendAsync(*store, "e");
+  ASSERT_TRUE(c.get().ok());
+  ASSERT_TRUE(d.get().ok());
+  ASSERT_TRUE(e.get().ok());
+  // The HoldWriter call, a and b, then c with its company (commit_delay_batch).
+  EXPECT_THAT(Batches(), ElementsAre(1, 2, 3));
+}
+
+TEST_F(GroupCommitTest, CloseCommitsACallStillWaitingForCompany) {
+  auto store = Open(OptionsRecordingBatches());
+  auto c = QueueACallAfterABusyCommit(*store);
+  store->Close();
+  absl::StatusOr<AppendResult> result = c.get();
+  ASSERT_TRUE(result.ok()) << result.status();
+
+  store = Open(Options());
+  auto listed = ListSync(*store, {"c"});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, result->notification->id);
 }
 
 }  // namespace

@@ -66,5 +66,38 @@ TEST(HandoffQueueTest, ABlockedConsumerWakesForAPushAndForClose) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(got[i], i);
 }
 
+TEST(HandoffQueueTest, PopUpToByWaitsUntilEnoughItemsAreQueued) {
+  HandoffQueue<int> queue;
+  std::vector<int> out;
+  std::thread consumer(
+      [&] { queue.PopUpToBy(3, absl::InfiniteFuture(), out); });
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(queue.Push(i));
+  consumer.join();
+  EXPECT_THAT(out, ElementsAre(1, 2, 3));
+}
+
+TEST(HandoffQueueTest, PopUpToByTakesWhatIsThereOnceTheDeadlinePassed) {
+  HandoffQueue<int> queue;
+  int item = 4;
+  ASSERT_TRUE(queue.Push(item));
+  std::vector<int> out;
+  queue.PopUpToBy(3, absl::InfinitePast(), out);
+  EXPECT_THAT(out, ElementsAre(4));
+  queue.PopUpToBy(3, absl::InfinitePast(), out);
+  EXPECT_THAT(out, ElementsAre(4));
+}
+
+TEST(HandoffQueueTest, PopUpToByReturnsWhenTheQueueCloses) {
+  HandoffQueue<int> queue;
+  int item = 5;
+  ASSERT_TRUE(queue.Push(item));
+  std::vector<int> out;
+  std::thread consumer(
+      [&] { queue.PopUpToBy(3, absl::InfiniteFuture(), out); });
+  queue.Close();
+  consumer.join();
+  EXPECT_THAT(out, ElementsAre(5));
+}
+
 }  // namespace
 }  // namespace notifyd::storage
