@@ -95,6 +95,14 @@ absl::StatusOr<uint64_t> RunForChanges(Statement& stmt, Connection& db) {
   return static_cast<uint64_t>(db.Changes());
 }
 
+// Before any delete: the newest row may be among the deleted, and ids
+// continue from the larger of the newest remaining row and this mark.
+absl::Status RaiseIdHighWater(Connection& db) {
+  return db.Exec(
+      "UPDATE id_high_water SET id ="
+      " max(id, coalesce((SELECT max(id) FROM notifications), 0))");
+}
+
 }  // namespace
 
 absl::StatusOr<AppendResult> InsertNotification(Connection& db,
@@ -118,10 +126,14 @@ absl::StatusOr<AppendResult> InsertNotification(Connection& db,
     }
   }
 
+  // The id is one past the newest row or the high-water mark of deleted
+  // ones (migration 0003), read inside this write transaction: two seeks,
+  // no page written.
   absl::StatusOr<Statement> insert = db.Prepare(
       "INSERT INTO notifications"
-      " (channel, event, data, created_at_ms, idempotency_key)"
-      " VALUES (?1, ?2, ?3, ?4, ?5)");
+      " (id, channel, event, data, created_at_ms, idempotency_key)"
+      " VALUES ((SELECT max(id, coalesce((SELECT max(id) FROM notifications),"
+      " 0)) + 1 FROM id_high_water), ?1, ?2, ?3, ?4, ?5)");
   if (!insert.ok()) return insert.status();
   insert->BindText(1, request.channel);
   insert->BindText(2, request.event);
@@ -173,23 +185,38 @@ absl::StatusOr<uint64_t> MarkRows(Connection& db,
   return changed;
 }
 
-absl::StatusOr<uint64_t> DeleteCreatedBefore(Connection& db, int64_t cutoff_ms,
-                                             int64_t limit) {
-  // SQLite is built without DELETE ... LIMIT, hence the subquery.
-  absl::StatusOr<Statement> stmt = db.Prepare(
-      "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications"
-      " WHERE created_at_ms < ?1 LIMIT ?2)");
+absl::StatusOr<uint64_t> DeleteOldestCreatedBefore(Connection& db,
+                                                   int64_t cutoff_ms,
+                                                   int64_t limit) {
+  int64_t last_old_id = 0;
+  {
+    absl::StatusOr<Statement> oldest = db.Prepare(
+        "SELECT id, created_at_ms FROM notifications ORDER BY id LIMIT ?1");
+    if (!oldest.ok()) return oldest.status();
+    oldest->BindInt(1, limit);
+    for (;;) {
+      absl::StatusOr<bool> row = oldest->Step();
+      if (!row.ok()) return row.status();
+      if (!*row || oldest->ColumnInt(1) >= cutoff_ms) break;
+      last_old_id = oldest->ColumnInt(0);
+    }
+  }
+  if (last_old_id == 0) return 0;
+  if (absl::Status s = RaiseIdHighWater(db); !s.ok()) return s;
+  absl::StatusOr<Statement> stmt =
+      db.Prepare("DELETE FROM notifications WHERE id <= ?1");
   if (!stmt.ok()) return stmt.status();
-  stmt->BindInt(1, cutoff_ms);
-  stmt->BindInt(2, limit);
+  stmt->BindInt(1, last_old_id);
   return RunForChanges(*stmt, db);
 }
 
 absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
                                            const std::string& channel,
                                            int64_t max_id, int64_t limit) {
+  if (absl::Status s = RaiseIdHighWater(db); !s.ok()) return s;
   // No order needed, so one query over both read states: "read IN" lets it
-  // seek to the id bound within each.
+  // seek to the id bound within each. SQLite is built without
+  // DELETE ... LIMIT, hence the subquery.
   absl::StatusOr<Statement> stmt = db.Prepare(
       "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications"
       " WHERE channel = ?1 AND read IN (0, 1) AND id <= ?2 LIMIT ?3)");

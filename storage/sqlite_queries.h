@@ -27,9 +27,16 @@ absl::StatusOr<AppendResult> InsertNotification(Connection& db,
 // Returns how many rows went from unread to read.
 absl::StatusOr<uint64_t> MarkRows(Connection& db,
                                   const MarkReadRequest& request);
-// Deletes at most `limit` rows created before `cutoff_ms`.
-absl::StatusOr<uint64_t> DeleteCreatedBefore(Connection& db, int64_t cutoff_ms,
-                                             int64_t limit);
+// The deletes keep ids from being reused (see migration 0003) with a second
+// statement, so run them where a failure undoes the whole op.
+//
+// Deletes the oldest rows in id order while they were created before
+// `cutoff_ms`, at most `limit`. It stops at the first newer row, so after the
+// clock was stepped back no row is deleted before it is old enough; the rows
+// behind it wait until it is.
+absl::StatusOr<uint64_t> DeleteOldestCreatedBefore(Connection& db,
+                                                   int64_t cutoff_ms,
+                                                   int64_t limit);
 // Deletes at most `limit` rows of `channel` with ids up to `max_id`.
 absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
                                            const std::string& channel,

@@ -394,7 +394,7 @@ absl::StatusOr<uint64_t> SqliteStore::DeleteBatch(
     std::function<absl::StatusOr<uint64_t>(Connection&)> del) {
   std::promise<absl::StatusOr<uint64_t>> promise;
   std::future<absl::StatusOr<uint64_t>> future = promise.get_future();
-  SubmitWrite<uint64_t>(Writes::kOneStatement, std::move(del),
+  SubmitWrite<uint64_t>(Writes::kSeveralStatements, std::move(del),
                         [&promise](absl::StatusOr<uint64_t> result) {
                           promise.set_value(std::move(result));
                         });
@@ -416,7 +416,7 @@ absl::StatusOr<uint64_t> SqliteStore::PruneLocked() {
         NowMs() - absl::ToInt64Milliseconds(options_.retention);
     for (;;) {
       absl::StatusOr<uint64_t> n = DeleteBatch([cutoff, batch](Connection& db) {
-        return DeleteCreatedBefore(db, cutoff, batch);
+        return DeleteOldestCreatedBefore(db, cutoff, batch);
       });
       if (!n.ok()) return n.status();
       deleted += *n;

@@ -79,11 +79,10 @@ TEST_F(RetentionTest, IdsAreNeverReusedAfterTheNewestRowIsDeleted) {
   {
     auto store = Open(options);
     Append(*store, "a");
-    // Stamp the newest row in the past so retention removes it.
-    now_ms_ -= 2 * kHourMs;
     newest = Append(*store, "a").notification->id;
     now_ms_ += 2 * kHourMs;
-    ASSERT_EQ(*store->PruneNow(), 1u);
+    ASSERT_EQ(*store->PruneNow(), 2u);
+    ASSERT_EQ(StatsSync(*store)->notifications, 0u);
 
     EXPECT_GT(Append(*store, "a").notification->id, newest);
     newest += 1;
@@ -91,6 +90,24 @@ TEST_F(RetentionTest, IdsAreNeverReusedAfterTheNewestRowIsDeleted) {
   // Nor after a restart, when only the database remembers the high mark.
   auto store = Open(options);
   EXPECT_GT(Append(*store, "a").notification->id, newest);
+}
+
+TEST_F(RetentionTest, AfterTheClockSteppedBackNoRowIsDeletedBeforeItIsOld) {
+  SqliteStoreOptions options = Options();
+  options.retention = absl::Hours(1);
+  auto store = Open(options);
+  uint64_t first = Append(*store, "a").notification->id;
+  // Stamped two hours before `first`, though written after it.
+  now_ms_ -= 2 * kHourMs;
+  uint64_t second = Append(*store, "a").notification->id;
+  now_ms_ += 2 * kHourMs + kHourMs / 2;
+
+  // `second` is no older than `first`, which is 30 minutes old.
+  EXPECT_EQ(*store->PruneNow(), 0u);
+  EXPECT_THAT(Ids(*ListSync(*store, {"a"})), ElementsAre(second, first));
+
+  now_ms_ += kHourMs;
+  EXPECT_EQ(*store->PruneNow(), 2u);
 }
 
 TEST_F(RetentionTest, BackgroundPrunerRunsEveryInterval) {

@@ -362,10 +362,11 @@ TEST_F(SqliteStoreTest, NotificationsSurviveReopening) {
   EXPECT_GT(next, id);
 }
 
-TEST_F(SqliteStoreTest, AStoreFromSchemaVersionOneKeepsItsRowsAndReadState) {
+TEST_F(SqliteStoreTest, AStoreFromSchemaVersionOneKeepsRowsReadStateAndIds) {
   {
     // What notifyd wrote before migration 0002 replaced the two channel
-    // indexes with one.
+    // indexes with one, and 0003 replaced AUTOINCREMENT: id 9 was deleted,
+    // so only sqlite_sequence remembers it was used.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(Options().path.c_str(), &db), SQLITE_OK);
     ASSERT_TRUE(ApplyMigrations(db, {EmbeddedMigrations().front()}).ok());
@@ -375,7 +376,9 @@ TEST_F(SqliteStoreTest, AStoreFromSchemaVersionOneKeepsItsRowsAndReadState) {
                            "(1, 'a', 'e', 'one', 0, 1), "
                            "(2, 'a', 'e', 'two', 0, 0), "
                            "(3, 'b', 'e', 'three', 0, 0), "
-                           "(4, 'a', 'e', 'four', 0, 1)",
+                           "(4, 'a', 'e', 'four', 0, 1), "
+                           "(9, 'b', 'e', 'nine', 0, 0); "
+                           "DELETE FROM notifications WHERE id = 9",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
@@ -391,7 +394,7 @@ TEST_F(SqliteStoreTest, AStoreFromSchemaVersionOneKeepsItsRowsAndReadState) {
   EXPECT_TRUE((*rows)[0].read);
   EXPECT_FALSE((*rows)[1].read);
   EXPECT_EQ(*unread, 1u);
-  EXPECT_EQ(next, 5u);
+  EXPECT_EQ(next, 10u);
 }
 
 TEST_F(SqliteStoreTest, MissingDirectoryGivesAnErrorNamingThePath) {
