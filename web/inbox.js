@@ -74,6 +74,8 @@
     body.textContent = pretty(item.data);
     li.append(meta, body);
     listEl.prepend(li);
+    // The page shows what a reload would: the newest keepShown.
+    while (listEl.children.length > keepShown) listEl.lastElementChild.remove();
     emptyEl.hidden = true;
     return true;
   }

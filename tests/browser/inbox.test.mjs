@@ -1,7 +1,8 @@
 // Headless Chromium opens the inbox page served by a real notifyd, sees a
 // notification sent over gRPC arrive live, then is closed; a notification
 // sent while no page was open appears when the page comes back, because the
-// page resumes from the last id it saw.
+// page resumes from the last id it saw. A reload shows the same list, and
+// the page keeps only the newest 100.
 //
 // Usage: node inbox.test.mjs <notifyd> <notifyctl> <screenshot dir>
 import { spawn, execFileSync } from 'node:child_process';
@@ -88,7 +89,28 @@ try {
                    `list after reload: ${afterReload}`);
   assert.match(await page.textContent(`#list li[data-id="${firstId}"]`),
                /First from gRPC/);
-  console.log('browser test passed: ids', firstId, missedId, thirdId);
+  // The page shows and keeps the newest 100: 100 more push the first three
+  // out, on screen and after a reload.
+  const more = [];
+  for (let i = 0; i < 100; i++) {
+    more.push(Number(notify(ports.grpc_port, 'browser-user', `{"n":${i}}`)));
+  }
+  await page.waitForSelector(`#list li[data-id="${more[99]}"]`, { timeout: 10000 });
+  const newest100 = more.slice().reverse();
+  const shownIds = () => page.$$eval('#list li[data-id]',
+                                     items => items.map(li => Number(li.dataset.id)));
+  assert.deepEqual(await shownIds(), newest100);
+  await page.reload();
+  await page.waitForFunction(
+      () => /live/i.test(document.querySelector('#state')?.textContent ?? ''),
+      null, { timeout: 10000 });
+  assert.deepEqual(await shownIds(), newest100);
+  const kept = await page.evaluate(
+      () => JSON.parse(localStorage.getItem('notifyd.inbox.browser-user'))
+                .map(item => Number(item.id)));
+  assert.deepEqual(kept, newest100);
+  console.log('browser test passed: ids', firstId, missedId, thirdId,
+              `and ${more[0]}..${more[99]}`);
 } finally {
   if (browser) await browser.close();
   server.kill('SIGTERM');
