@@ -15,18 +15,21 @@ INSERT INTO id_high_water (only_row, id)
   SELECT 1, coalesce(
     (SELECT seq FROM sqlite_sequence WHERE name = 'notifications'), 0);
 
+-- `data`, up to 64 KiB and then spilling into overflow pages, is the last
+-- column now, so reading the others (retention reads created_at_ms of the
+-- oldest rows) never walks a payload.
 CREATE TABLE notifications_v3 (
   id INTEGER PRIMARY KEY,
   channel TEXT NOT NULL,
   event TEXT NOT NULL,
-  data TEXT NOT NULL,
   created_at_ms INTEGER NOT NULL,
+  read INTEGER NOT NULL DEFAULT 0,
   idempotency_key TEXT,
-  read INTEGER NOT NULL DEFAULT 0
+  data TEXT NOT NULL
 );
 INSERT INTO notifications_v3
-  (id, channel, event, data, created_at_ms, idempotency_key, read)
-  SELECT id, channel, event, data, created_at_ms, idempotency_key, read
+  (id, channel, event, created_at_ms, read, idempotency_key, data)
+  SELECT id, channel, event, created_at_ms, read, idempotency_key, data
   FROM notifications ORDER BY id;
 DROP TABLE notifications;
 ALTER TABLE notifications_v3 RENAME TO notifications;

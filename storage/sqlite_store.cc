@@ -232,18 +232,18 @@ void SqliteStore::SubmitRead(Fn fn, Callback<T> done) {
 void SqliteStore::WriterLoop() {
   const size_t max_batch = std::max<size_t>(1, options_.max_batch);
   std::vector<std::unique_ptr<WriteOp>> batch;
+  const size_t delayed_batch = std::min(max_batch, options_.commit_delay_batch);
+  size_t previous_batch = 0;
   // Returns false once closed and drained: everything queued before Close()
   // has run.
-  const size_t company = std::min(max_batch, options_.commit_delay_batch);
-  size_t previous_batch = 0;
   while (write_queue_.PopUpTo(max_batch, batch)) {
     // Calls overlapped the last commit, so more are likely on their way:
     // letting them join this one costs the oldest call at most commit_delay
     // and saves syncs and WAL pages (the same leaf pages are written once
     // per commit, not once per call). A lone caller never waits.
-    if (previous_batch > 1 && batch.size() < company &&
+    if (previous_batch > 1 && batch.size() < delayed_batch &&
         options_.commit_delay > absl::ZeroDuration()) {
-      write_queue_.PopUpToBy(company - batch.size(),
+      write_queue_.PopUpToBy(delayed_batch - batch.size(),
                              batch.front()->queued_at() + options_.commit_delay,
                              batch);
     }
