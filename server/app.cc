@@ -123,6 +123,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   edge::Histogram& commit_seconds =
       p.metrics.GetHistogram("notifyd_store_commit_seconds",
                              "Time to commit and sync one group of appends");
+  edge::Histogram& queued_seconds = p.metrics.GetHistogram(
+      "notifyd_store_queued_seconds",
+      "How long the oldest call of each group commit waited for the writer");
+  edge::Counter& committed_calls = p.metrics.GetCounter(
+      "notifyd_store_committed_calls_total",
+      "Write calls committed; over notifyd_store_commit_seconds_count, the "
+      "calls per group commit");
   storage::SqliteStoreOptions store_options;
   store_options.path = options.db;
   store_options.synchronous_full = options.synchronous_full;
@@ -130,9 +137,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   store_options.retention = options.retention;
   store_options.max_per_channel = options.max_per_channel;
   store_options.prune_interval = options.prune_interval;
-  store_options.on_commit = [&commit_seconds](double seconds, size_t) {
-    commit_seconds.Observe(seconds);
-  };
+  store_options.on_commit =
+      [&commit_seconds, &queued_seconds,
+       &committed_calls](const storage::CommitStats& commit) {
+        commit_seconds.Observe(commit.commit_seconds);
+        queued_seconds.Observe(commit.queued_seconds);
+        committed_calls.Inc(commit.calls);
+      };
   const char* kCheckpointHelp =
       "Time to copy the WAL into the database file; `writer` ones delay the "
       "next commit, `background` ones run beside it";

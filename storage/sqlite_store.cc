@@ -301,8 +301,11 @@ SqliteStore::Completed SqliteStore::CommitBatch(
   if (txn.ok()) txn = db.Exec("COMMIT");
   if (txn.ok()) {
     if (options_.on_commit) {
-      options_.on_commit(absl::ToDoubleSeconds(absl::Now() - start),
-                         batch.size());
+      options_.on_commit(CommitStats{
+          .commit_seconds = absl::ToDoubleSeconds(absl::Now() - start),
+          .calls = batch.size(),
+          .queued_seconds =
+              absl::ToDoubleSeconds(start - batch.front()->queued_at())});
     }
   } else {
     spdlog::error("store: commit of {} calls failed: {}", batch.size(),

@@ -48,6 +48,18 @@ namespace notifyd::storage {
 
 class Connection;
 
+// What one group commit cost, for metrics and tests.
+struct CommitStats {
+  // BEGIN to the end of COMMIT, the sync included.
+  double commit_seconds = 0;
+  // Write calls it carried (appends, MarkRead, retention batches).
+  size_t calls = 0;
+  // How long its oldest call waited in the queue before BEGIN: behind the
+  // previous commit, and for company (commit_delay). Grows without bound
+  // when calls arrive faster than the writer commits them.
+  double queued_seconds = 0;
+};
+
 struct SqliteStoreOptions {
   // Database file. Its directory must exist and be writable; it is not
   // created, so a mistyped path fails loudly instead of storing elsewhere.
@@ -78,10 +90,8 @@ struct SqliteStoreOptions {
   // SQLite page cache of the writer connection, in KiB. The indexes that
   // every append touches stay in memory instead of being read back.
   int writer_cache_kib = 64 * 1024;
-  // Called on the writer thread after each commit with the time from BEGIN
-  // to the end of COMMIT (including the sync) and the number of calls it
-  // carried. Must be cheap.
-  std::function<void(double commit_seconds, size_t batch_size)> on_commit;
+  // Called on the writer thread after each successful commit. Must be cheap.
+  std::function<void(const CommitStats&)> on_commit;
   // Wall clock in Unix milliseconds, for created_at_ms and retention.
   // Unset: the system clock. Tests inject a fake one.
   std::function<int64_t()> now_ms;

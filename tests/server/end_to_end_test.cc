@@ -173,6 +173,10 @@ TEST_F(EndToEndTest, StatsAndMetricsSeeStreamsAndCalls) {
               HasSubstr("notifyd_grpc_calls_total{method=\"NotifyUser\","
                         "code=\"OK\",caller=\"anonymous\"} 1"));
   EXPECT_THAT(metrics.body, HasSubstr("notifyd_store_commit_seconds_count"));
+  EXPECT_THAT(metrics.body, HasSubstr("notifyd_store_queued_seconds_count"));
+  // The NotifyUser call above is the only write so far.
+  EXPECT_THAT(metrics.body,
+              HasSubstr("notifyd_store_committed_calls_total 1\n"));
   EXPECT_EQ(HttpGet(http_port(), "/readyz").status, 200);
 }
 

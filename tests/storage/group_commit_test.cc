@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -27,9 +28,9 @@ class GroupCommitTest : public testing::StoreTest {
     SqliteStoreOptions options = Options();
     options.commit_delay = absl::Hours(1);
     options.commit_delay_batch = 3;
-    options.on_commit = [this](double, size_t size) {
+    options.on_commit = [this](const CommitStats& commit) {
       absl::MutexLock lock(&mu_);
-      batches_.push_back(size);
+      batches_.push_back(commit.calls);
     };
     return options;
   }
@@ -74,10 +75,10 @@ TEST_F(GroupCommitTest, ConcurrentAppendsShareCommitsAndAllSurvive) {
   std::atomic<int> commits{0};
   std::atomic<size_t> committed_calls{0};
   SqliteStoreOptions options = Options();
-  options.on_commit = [&](double seconds, size_t batch) {
-    EXPECT_GE(seconds, 0.0);
+  options.on_commit = [&](const CommitStats& commit) {
+    EXPECT_GE(commit.commit_seconds, 0.0);
     ++commits;
-    committed_calls += batch;
+    committed_calls += commit.calls;
   };
 
   absl::Mutex mu;
@@ -161,6 +162,34 @@ TEST_F(GroupCommitTest, CloseCommitsACallStillWaitingForCompany) {
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].id, result->notification->id);
+}
+
+TEST_F(GroupCommitTest, ACommitReportsHowLongItsOldestCallWaitedForTheWriter) {
+  absl::Mutex mu;
+  std::vector<CommitStats> commits;
+  SqliteStoreOptions options = Options();
+  options.on_commit = [&](const CommitStats& commit) {
+    absl::MutexLock lock(&mu);
+    commits.push_back(commit);
+  };
+  auto store = Open(options);
+
+  auto release = HoldWriter(*store);
+  auto a = AppendAsync(*store, "a");
+  auto b = AppendAsync(*store, "b");
+  constexpr absl::Duration kHeld = absl::Milliseconds(50);
+  absl::SleepFor(kHeld);
+  release->Notify();
+  ASSERT_TRUE(a.get().ok());
+  ASSERT_TRUE(b.get().ok());
+
+  absl::MutexLock lock(&mu);
+  // The HoldWriter call, then a and b together.
+  ASSERT_EQ(commits.size(), 2u);
+  EXPECT_EQ(commits[1].calls, 2u);
+  // a was queued before the writer was held up, so it waited at least that.
+  EXPECT_GE(commits[1].queued_seconds, absl::ToDoubleSeconds(kHeld));
+  EXPECT_GE(commits[1].commit_seconds, 0.0);
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ TEST_F(RetentionTest, PrunesInSmallBatchesSoPublishesNeverWaitLong) {
   SqliteStoreOptions options = Options();
   options.retention = absl::Hours(1);
   options.prune_batch = 2;
-  options.on_commit = [&](double, size_t) { ++commits; };
+  options.on_commit = [&](const CommitStats&) { ++commits; };
   auto store = Open(options);
   for (int i = 0; i < 7; ++i) Append(*store, "a");
   now_ms_ += 2 * kHourMs;

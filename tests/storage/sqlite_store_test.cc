@@ -125,9 +125,9 @@ TEST_F(SqliteStoreTest, RepeatedKeyWithinOneBatchIsADuplicateOfTheFirst) {
   std::vector<size_t> batch_sizes;
   absl::Mutex mu;
   SqliteStoreOptions options = Options();
-  options.on_commit = [&](double, size_t size) {
+  options.on_commit = [&](const CommitStats& commit) {
     absl::MutexLock lock(&mu);
-    batch_sizes.push_back(size);
+    batch_sizes.push_back(commit.calls);
   };
   auto store = Open(options);
 

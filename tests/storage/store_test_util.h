@@ -34,8 +34,8 @@ class StoreTest : public ::testing::Test {
   // (see HoldWriter) after the test's own on_commit, if any.
   std::unique_ptr<SqliteStore> Open(SqliteStoreOptions options) {
     options.on_commit = [this, inner = std::move(options.on_commit)](
-                            double seconds, size_t batch_size) {
-      if (inner) inner(seconds, batch_size);
+                            const CommitStats& commit) {
+      if (inner) inner(commit);
       PassWriterGate();
     };
     absl::StatusOr<std::unique_ptr<SqliteStore>> store =
