@@ -10,7 +10,7 @@
 #       bytes written to disk per call
 #   bash bench/probe.sh open [BUILD] [notifyd flags...]
 #       three open-loop runs at 5,000 calls/s, then one closed loop, then
-#       commits and notifications stored (so calls per commit)
+#       commits and calls committed (so calls per commit)
 #   bash bench/probe.sh e2e  [BUILD] [notifyd flags...]
 #       10,000 streams, 5,000 NotifyUser/s for 10 s (scenario 4 of
 #       run_all.sh), then the commit-time histogram
@@ -108,8 +108,10 @@ PY
     done
     "$PUBLISH_BENCH" --target="127.0.0.1:$GRPC" --health=false --duration=5s \
       --warmup=1s | grep closed-loop
-    echo "commits $(metric notifyd_store_commit_seconds_count)," \
-      "notifications stored $(metric notifyd_notifications_stored_total)"
+    commits=$(metric notifyd_store_commit_seconds_count)
+    calls=$(metric notifyd_store_committed_calls_total)
+    echo "commits $commits, calls committed $calls," \
+      "$(python3 -c "print('%.1f' % ($calls / $commits))") per commit"
     ;;
   e2e)
     "$SSE_LOAD" --target="127.0.0.1:$HTTP" --path='/v1/stream?user={user}' \
