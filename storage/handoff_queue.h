@@ -58,13 +58,6 @@ class HandoffQueue {
     MoveUpTo(max, out);
   }
 
-  // Whether nothing is queued: a snapshot, since another thread may push
-  // right after.
-  bool Empty() {
-    absl::MutexLock lock(&mu_);
-    return items_.empty();
-  }
-
   // Refuses further pushes and wakes every consumer.
   void Close() {
     absl::MutexLock lock(&mu_);
