@@ -120,10 +120,19 @@ PY
       --duration=10s | grep -E '^(streams|published|end-to-end)'
     curl -s "127.0.0.1:$HTTP/metrics" | python3 -c '
 import re, sys
-buckets = [(m.group(1), int(m.group(2))) for m in re.finditer(
-    r"notifyd_store_commit_seconds_bucket\{le=\"([^\"]+)\"\} (\d+)", sys.stdin.read())]
-total = buckets[-1][1]
+text = sys.stdin.read()
+def buckets(name):
+    return [(float(m.group(1)), int(m.group(2))) for m in re.finditer(
+        name + r"_bucket\{le=\"([^\"]+)\"\} (\d+)", text)]
+def quantile(b, q):  # upper bound of the bucket holding the q-quantile
+    return next(le for le, n in b if n >= q * b[-1][1])
+commit = buckets("notifyd_store_commit_seconds")
+queued = buckets("notifyd_store_queued_seconds")
+total = commit[-1][1]
 print("commits: %d; over 2.5 ms: %d; over 5 ms: %d; over 10 ms: %d" % (
-    total, *[total - dict(buckets)[le] for le in ("0.0025", "0.005", "0.01")]))'
+    total, *[total - dict(commit)[le] for le in (0.0025, 0.005, 0.01)]))
+for name, b in (("commit", commit), ("oldest call queued", queued)):
+    print("%s: p50 <= %g ms, p99 <= %g ms" % (
+        name, 1e3 * quantile(b, 0.5), 1e3 * quantile(b, 0.99)))'
     ;;
 esac
