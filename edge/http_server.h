@@ -88,7 +88,7 @@ class EdgeServer {
   // threads. Idempotent.
   void Shutdown();
 
-  class Impl;  // public for the session code in http_server.cc only
+  class Impl;  // public for the session code in http_session.h only
 
  private:
   std::shared_ptr<Impl> impl_;
