@@ -130,14 +130,6 @@ void NotifierService::Finish(const Call& call, const absl::Status& status) {
 template <typename Response>
 void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
                                        Response* response) {
-  // Runs in commit order, so the bus sees ids in order, and before the
-  // answers to the commit's calls are sent (see AppendRequest).
-  append.on_committed = [this, response](const storage::AppendResult& result) {
-    if (result.duplicate) return;
-    published_total_.Inc();
-    response->set_live_recipients(
-        static_cast<uint32_t>(bus_.Publish(result.notification)));
-  };
   store_.Append(
       std::move(append), [this, call = std::move(call), response](
                              absl::StatusOr<storage::AppendResult> result) {
@@ -145,8 +137,16 @@ void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
           Finish(call, result.status());
           return;
         }
+        size_t live = 0;
+        if (!result->duplicate) {
+          published_total_.Inc();
+          // Runs on the store's completer thread, in commit order, so the bus
+          // sees ids in order.
+          live = bus_.Publish(result->notification);
+        }
         ToProto(*result->notification, response->mutable_notification());
         response->set_duplicate(result->duplicate);
+        response->set_live_recipients(static_cast<uint32_t>(live));
         Finish(call, absl::OkStatus());
       });
 }

@@ -33,9 +33,6 @@ class SqliteStore::WriteOp {
   // Runs inside the batch transaction; a failure must undo only this op's
   // own changes (see Writes).
   virtual absl::Status Run(Connection& db) = 0;
-  // After a successful COMMIT, when Run succeeded, before any Finish of
-  // the batch.
-  virtual void Committed() = 0;
   // After the transaction ends: Run's status, or the failure that rolled
   // the whole batch back.
   virtual void Finish(absl::Status status) = 0;
@@ -52,19 +49,12 @@ template <typename T>
 class SqliteStore::TypedWriteOp final : public SqliteStore::WriteOp {
  public:
   TypedWriteOp(Writes writes, std::function<absl::StatusOr<T>(Connection&)> fn,
-               Callback<T> done, std::function<void(const T&)> on_committed)
-      : WriteOp(writes),
-        fn_(std::move(fn)),
-        done_(std::move(done)),
-        on_committed_(std::move(on_committed)) {}
+               Callback<T> done)
+      : WriteOp(writes), fn_(std::move(fn)), done_(std::move(done)) {}
 
   absl::Status Run(Connection& db) override {
     result_ = fn_(db);
     return result_.status();
-  }
-
-  void Committed() override {
-    if (on_committed_ && result_.ok()) on_committed_(*result_);
   }
 
   void Finish(absl::Status status) override {
@@ -78,7 +68,6 @@ class SqliteStore::TypedWriteOp final : public SqliteStore::WriteOp {
  private:
   std::function<absl::StatusOr<T>(Connection&)> fn_;
   Callback<T> done_;
-  std::function<void(const T&)> on_committed_;
   absl::StatusOr<T> result_ = absl::UnknownError("not run");
 };
 
@@ -224,10 +213,9 @@ int64_t SqliteStore::NowMs() const {
 }
 
 template <typename T, typename Fn>
-void SqliteStore::SubmitWrite(Writes writes, Fn fn, Callback<T> done,
-                              std::function<void(const T&)> on_committed) {
-  std::unique_ptr<WriteOp> op = std::make_unique<TypedWriteOp<T>>(
-      writes, std::move(fn), std::move(done), std::move(on_committed));
+void SqliteStore::SubmitWrite(Writes writes, Fn fn, Callback<T> done) {
+  std::unique_ptr<WriteOp> op =
+      std::make_unique<TypedWriteOp<T>>(writes, std::move(fn), std::move(done));
   if (write_queue_.Push(op)) return;
   CallBackLater([op = std::move(op)] { op->Finish(Closed()); });
 }
@@ -271,14 +259,6 @@ void SqliteStore::WriterLoop() {
 void SqliteStore::CompleterLoop() {
   std::vector<Completed> ready;
   while (complete_queue_.PopUpTo(std::numeric_limits<size_t>::max(), ready)) {
-    // Two passes: a notification reaches its live subscribers before the
-    // answers to the other calls of its commit are sent (answering a gRPC
-    // call from here costs tens of microseconds and often a preemption).
-    for (Completed& done : ready) {
-      for (size_t i = 0; i < done.ops.size(); ++i) {
-        if (done.results[i].ok()) done.ops[i]->Committed();
-      }
-    }
     for (Completed& done : ready) {
       for (size_t i = 0; i < done.ops.size(); ++i) {
         done.ops[i]->Finish(std::move(done.results[i]));
@@ -349,15 +329,13 @@ void SqliteStore::ReaderLoop(Connection* db) {
 }
 
 void SqliteStore::Append(AppendRequest request, Callback<AppendResult> done) {
-  std::function<void(const AppendResult&)> on_committed =
-      std::move(request.on_committed);
   // Its only write is the INSERT (the idempotency look-up only reads).
   SubmitWrite<AppendResult>(
       Writes::kOneStatement,
       [this, request = std::move(request)](Connection& db) mutable {
         return InsertNotification(db, request, NowMs());
       },
-      std::move(done), std::move(on_committed));
+      std::move(done));
 }
 
 void SqliteStore::MarkRead(MarkReadRequest request, Callback<uint64_t> done) {

@@ -8,8 +8,7 @@
 //    carried several calls) it first waits up to commit_delay for more.
 //  - Write callbacks run on one completer thread, in commit (id) order, only
 //    after COMMIT has returned (and synced); the writer meanwhile commits the
-//    next batch. For each commit (or several, when the completer fell
-//    behind) it first runs every append's on_committed, then every `done`.
+//    next batch.
 //  - `reader_threads` threads, each with its own read-only connection, serve
 //    List, Replay, UnreadCount, Stats and Ping. WAL mode lets them read while
 //    the writer commits.
@@ -140,8 +139,7 @@ class SqliteStore final : public Store {
   int64_t NowMs() const;
 
   template <typename T, typename Fn>
-  void SubmitWrite(Writes writes, Fn fn, Callback<T> done,
-                   std::function<void(const T&)> on_committed = nullptr);
+  void SubmitWrite(Writes writes, Fn fn, Callback<T> done);
   template <typename T, typename Fn>
   void SubmitRead(Fn fn, Callback<T> done);
 

@@ -26,27 +26,19 @@
 
 namespace notifyd::storage {
 
+struct AppendRequest {
+  std::string channel;
+  std::string event;
+  std::string data;
+  std::string idempotency_key;  // empty: none
+};
+
 struct AppendResult {
   // Shared and immutable so the bus and every subscriber can hold it.
   std::shared_ptr<const Notification> notification;
   // True when (channel, idempotency_key) was already stored: `notification`
   // is the original and nothing was written.
   bool duplicate = false;
-};
-
-struct AppendRequest {
-  std::string channel;
-  std::string event;
-  std::string data;
-  std::string idempotency_key;  // empty: none
-  // Optional. Called once the append succeeded (its row is committed and
-  // synced, or it is a duplicate), on the thread that then calls `done`,
-  // in commit order, and before the `done` of any append of the same
-  // commit. So a caller can push each notification to live subscribers as
-  // soon as it is durable, without waiting behind the answers to the other
-  // callers of its commit. Not called when the append fails. Must be quick
-  // and must not call the store.
-  std::function<void(const AppendResult&)> on_committed = nullptr;
 };
 
 struct ListQuery {

@@ -54,12 +54,7 @@ void FakeStore::Loop() {
 void FakeStore::Append(storage::AppendRequest request,
                        storage::Callback<storage::AppendResult> done) {
   auto n = Add(request.channel, request.event, request.data);
-  Run([n, on_committed = std::move(request.on_committed),
-       done = std::move(done)] {
-    storage::AppendResult result{n, false};
-    if (on_committed) on_committed(result);
-    done(std::move(result));
-  });
+  Run([n, done = std::move(done)] { done(storage::AppendResult{n, false}); });
 }
 
 void FakeStore::List(

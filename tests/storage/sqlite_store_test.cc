@@ -3,12 +3,10 @@
 #include <sqlite3.h>
 
 #include <future>
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -171,53 +169,6 @@ TEST_F(SqliteStoreTest, OneFailingRowFailsOnlyItsCaller) {
   auto rows = ListSync(*store, {"c"});
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(rows->size(), 2u);
-}
-
-// What lets the server push a notification to its live streams before it
-// answers the other callers of the same commit (AppendRequest::on_committed).
-TEST_F(SqliteStoreTest,
-       EveryAppendOfACommitIsReportedCommittedBeforeAnyAnswer) {
-  auto store = Open();
-  AddRejectingTrigger("BEFORE INSERT ON notifications WHEN NEW.event = 'bad'");
-  absl::Mutex mu;
-  std::vector<std::string> events;
-  auto log = [&](std::string e) {
-    absl::MutexLock lock(&mu);
-    events.push_back(std::move(e));
-  };
-  auto append = [&](std::string name, std::string event, std::string key) {
-    AppendRequest request{"c", event, name, key};
-    request.on_committed = [&log, name](const AppendResult& r) {
-      log(absl::StrCat("committed ", name, r.duplicate ? " (duplicate)" : "",
-                       " id ", r.notification->id));
-    };
-    auto answered = std::make_shared<std::promise<void>>();
-    store->Append(std::move(request), [&log, name, answered](
-                                          absl::StatusOr<AppendResult> r) {
-      log(absl::StrCat("answered ", name, r.ok() ? "" : " (failed)"));
-      answered->set_value();
-    });
-    return answered->get_future();
-  };
-  const uint64_t next_id = Append(*store, "before").notification->id + 1;
-
-  auto release = HoldWriter(*store);
-  std::vector<std::future<void>> answers;
-  answers.push_back(append("a", "ok", "k"));
-  answers.push_back(append("b", "bad", ""));
-  answers.push_back(append("c", "ok", "k"));  // same key as a
-  answers.push_back(append("d", "ok", ""));
-  release->Notify();
-  for (auto& answer : answers) answer.get();
-
-  // HoldWriter's own append took next_id.
-  absl::MutexLock lock(&mu);
-  EXPECT_THAT(
-      events,
-      ElementsAre(absl::StrCat("committed a id ", next_id + 1),
-                  absl::StrCat("committed c (duplicate) id ", next_id + 1),
-                  absl::StrCat("committed d id ", next_id + 2), "answered a",
-                  "answered b (failed)", "answered c", "answered d"));
 }
 
 TEST_F(SqliteStoreTest, AMarkReadThatFailsHalfwayChangesNothing) {
