@@ -8,17 +8,20 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev libssl-dev libjwt-dev
+  libsqlite3-dev libpq-dev libhiredis-dev libssl-dev libjwt-dev
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
   curl python3-grpcio
 )
 # Browser tests need Chromium and Node.js; a machine that already has node
 # (from any source) keeps it, since Debian's npm conflicts with other builds.
+# PostgreSQL and Redis servers are started by the tests that need them, on
+# loopback, and never as system services.
 if [[ "${NOTIFYD_TEST_DEPS:-0}" == 1 ]]; then
-  PACKAGES+=(chromium)
+  PACKAGES+=(chromium postgresql redis-server)
   command -v node >/dev/null || PACKAGES+=(nodejs)
   command -v npm >/dev/null || PACKAGES+=(npm)
 fi
 
-exec bash "$(dirname "$0")/apt_install_missing.sh" "${PACKAGES[@]}"
+exec bash "$(dirname "$0")/apt_install_missing.sh" --no-service-start \
+  "${PACKAGES[@]}"

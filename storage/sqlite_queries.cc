@@ -300,6 +300,34 @@ absl::StatusOr<ReplayPage> ReplayRows(Connection& db, ReplayQuery query) {
   return InReadTransaction(db, [&] { return ReplayInTransaction(db, query); });
 }
 
+absl::StatusOr<std::vector<std::shared_ptr<const Notification>>> IdRangeRows(
+    Connection& db, uint64_t after_id, uint64_t up_to_id, uint32_t limit) {
+  absl::StatusOr<Statement> stmt =
+      db.Prepare(absl::StrCat("SELECT ", kColumns,
+                              " FROM notifications WHERE id > ?1 AND id <= ?2"
+                              " ORDER BY id LIMIT ?3"));
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindInt(1, ClampId(after_id));
+  stmt->BindInt(2, ClampId(up_to_id));
+  stmt->BindInt(3, limit);
+  std::vector<Notification> rows;
+  if (absl::Status s = ReadRows(*stmt, rows); !s.ok()) return s;
+  std::vector<std::shared_ptr<const Notification>> shared;
+  shared.reserve(rows.size());
+  for (Notification& n : rows) {
+    shared.push_back(std::make_shared<const Notification>(std::move(n)));
+  }
+  return shared;
+}
+
+absl::StatusOr<uint64_t> ReadLastId(Connection& db) {
+  absl::StatusOr<int64_t> id = db.QueryInt(
+      "SELECT max(coalesce((SELECT max(id) FROM notifications), 0),"
+      " (SELECT id FROM id_high_water))");
+  if (!id.ok()) return id.status();
+  return static_cast<uint64_t>(*id);
+}
+
 absl::StatusOr<uint64_t> CountUnread(Connection& db,
                                      const std::string& channel) {
   absl::StatusOr<Statement> stmt = db.Prepare(

@@ -7,6 +7,7 @@
 #define NOTIFYD_STORAGE_SQLITE_QUERIES_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +48,13 @@ absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
 absl::StatusOr<std::vector<Notification>> ListRows(Connection& db,
                                                    const ListQuery& query);
 absl::StatusOr<ReplayPage> ReplayRows(Connection& db, ReplayQuery query);
+// Every channel's rows with after_id < id <= up_to_id, ascending, at most
+// `limit`.
+absl::StatusOr<std::vector<std::shared_ptr<const Notification>>> IdRangeRows(
+    Connection& db, uint64_t after_id, uint64_t up_to_id, uint32_t limit);
+// The largest id ever stored: the newest row's, or the high-water mark when
+// the newest rows were pruned.
+absl::StatusOr<uint64_t> ReadLastId(Connection& db);
 absl::StatusOr<uint64_t> CountUnread(Connection& db,
                                      const std::string& channel);
 // `path` is the database file, to add the size of its WAL.

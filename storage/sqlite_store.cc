@@ -383,6 +383,21 @@ void SqliteStore::Stats(Callback<StoreStats> done) {
       std::move(done));
 }
 
+void SqliteStore::ReadIdRange(
+    uint64_t after_id, uint64_t up_to_id, uint32_t limit,
+    Callback<std::vector<std::shared_ptr<const Notification>>> done) {
+  SubmitRead<std::vector<std::shared_ptr<const Notification>>>(
+      [after_id, up_to_id, limit](Connection& db) {
+        return IdRangeRows(db, after_id, up_to_id, limit);
+      },
+      std::move(done));
+}
+
+void SqliteStore::LastCommittedId(Callback<uint64_t> done) {
+  SubmitRead<uint64_t>([](Connection& db) { return ReadLastId(db); },
+                       std::move(done));
+}
+
 void SqliteStore::Ping(Callback<bool> done) {
   SubmitRead<bool>([](Connection& db) { return PingDatabase(db); },
                    std::move(done));

@@ -10,8 +10,8 @@
 //    after COMMIT has returned (and synced); the writer meanwhile commits the
 //    next batch.
 //  - `reader_threads` threads, each with its own read-only connection, serve
-//    List, Replay, UnreadCount, Stats and Ping. WAL mode lets them read while
-//    the writer commits.
+//    List, Replay, ReadIdRange, LastCommittedId, UnreadCount, Stats and Ping.
+//    WAL mode lets them read while the writer commits.
 //  - A checkpointer thread copies the WAL into the database file in the
 //    background (wal_checkpointer.h), so no commit waits for a checkpoint.
 //  - When retention or max_per_channel is set, a pruner thread wakes every
@@ -114,6 +114,10 @@ class SqliteStore final : public Store {
   void MarkRead(MarkReadRequest request, Callback<uint64_t> done) override;
   void UnreadCount(std::string channel, Callback<uint64_t> done) override;
   void Stats(Callback<StoreStats> done) override;
+  void ReadIdRange(
+      uint64_t after_id, uint64_t up_to_id, uint32_t limit,
+      Callback<std::vector<std::shared_ptr<const Notification>>> done) override;
+  void LastCommittedId(Callback<uint64_t> done) override;
   void Ping(Callback<bool> done) override;
   void Close() override;
 

@@ -56,4 +56,18 @@ absl::StatusOr<StoreStats> StatsSync(Store& store) {
       [&](Callback<StoreStats> done) { store.Stats(std::move(done)); });
 }
 
+absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
+ReadIdRangeSync(Store& store, uint64_t after_id, uint64_t up_to_id,
+                uint32_t limit) {
+  using Rows = std::vector<std::shared_ptr<const Notification>>;
+  return Wait<Rows>([&](Callback<Rows> done) {
+    store.ReadIdRange(after_id, up_to_id, limit, std::move(done));
+  });
+}
+
+absl::StatusOr<uint64_t> LastCommittedIdSync(Store& store) {
+  return Wait<uint64_t>(
+      [&](Callback<uint64_t> done) { store.LastCommittedId(std::move(done)); });
+}
+
 }  // namespace notifyd::storage

@@ -1,8 +1,11 @@
 // The durable store of notifications: the seam between notifyd and its
-// database (SQLite now, PostgreSQL later). Knows nothing of gRPC or HTTP.
+// database (SQLite, or PostgreSQL for several instances). Knows nothing of
+// gRPC or HTTP.
 //
 // Contract shared by every implementation:
 //  - Ids are global and strictly increasing; a deleted id is never reused.
+//    They are assigned in commit order, also across several processes
+//    sharing one database, and without holes: a failed append takes no id.
 //  - Append acknowledges (calls `done`) only after the row is durable.
 //  - Every asynchronous call invokes `done` exactly once, on a thread the
 //    store owns, never on the caller's thread; callers must not block in it
@@ -99,6 +102,17 @@ class Store {
 
   virtual void Stats(Callback<StoreStats> done) = 0;
 
+  // Up to `limit` notifications with after_id < id <= up_to_id, on every
+  // channel, ascending by id. What a bus shared by several instances reads
+  // to fill a gap in the ids it received (see server/redis_bus.h).
+  virtual void ReadIdRange(
+      uint64_t after_id, uint64_t up_to_id, uint32_t limit,
+      Callback<std::vector<std::shared_ptr<const Notification>>> done) = 0;
+
+  // The largest id committed so far, 0 when none was: every notification
+  // with a smaller or equal id is already durable (or was deleted).
+  virtual void LastCommittedId(Callback<uint64_t> done) = 0;
+
   // Cheap liveness probe for /readyz: OK when the database answers.
   virtual void Ping(Callback<bool> done) = 0;
 
@@ -116,6 +130,10 @@ absl::StatusOr<ReplayPage> ReplaySync(Store& store, ReplayQuery query);
 absl::StatusOr<uint64_t> MarkReadSync(Store& store, MarkReadRequest request);
 absl::StatusOr<uint64_t> UnreadCountSync(Store& store, std::string channel);
 absl::StatusOr<StoreStats> StatsSync(Store& store);
+absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
+ReadIdRangeSync(Store& store, uint64_t after_id, uint64_t up_to_id,
+                uint32_t limit);
+absl::StatusOr<uint64_t> LastCommittedIdSync(Store& store);
 
 }  // namespace notifyd::storage
 

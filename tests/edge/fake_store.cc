@@ -101,6 +101,35 @@ void FakeStore::Stats(storage::Callback<storage::StoreStats> done) {
   Run([done = std::move(done)] { done(storage::StoreStats{}); });
 }
 
+void FakeStore::ReadIdRange(
+    uint64_t after_id, uint64_t up_to_id, uint32_t limit,
+    storage::Callback<std::vector<std::shared_ptr<const storage::Notification>>>
+        done) {
+  Run([this, after_id, up_to_id, limit, done = std::move(done)] {
+    std::vector<std::shared_ptr<const storage::Notification>> rows;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& n : rows_) {
+        if (n->id > after_id && n->id <= up_to_id && rows.size() < limit) {
+          rows.push_back(n);
+        }
+      }
+    }
+    done(std::move(rows));
+  });
+}
+
+void FakeStore::LastCommittedId(storage::Callback<uint64_t> done) {
+  Run([this, done = std::move(done)] {
+    uint64_t last;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last = next_id_ - 1;
+    }
+    done(last);
+  });
+}
+
 void FakeStore::Ping(storage::Callback<bool> done) {
   Run([this, done = std::move(done)] {
     if (ping_ok_) {

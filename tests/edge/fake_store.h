@@ -47,6 +47,12 @@ class FakeStore : public storage::Store {
   void UnreadCount(std::string channel,
                    storage::Callback<uint64_t> done) override;
   void Stats(storage::Callback<storage::StoreStats> done) override;
+  void ReadIdRange(
+      uint64_t after_id, uint64_t up_to_id, uint32_t limit,
+      storage::Callback<
+          std::vector<std::shared_ptr<const storage::Notification>>>
+          done) override;
+  void LastCommittedId(storage::Callback<uint64_t> done) override;
   void Ping(storage::Callback<bool> done) override;
   void Close() override;
 

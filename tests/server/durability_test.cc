@@ -20,7 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "notify/v1/notify.grpc.pb.h"
-#include "tests/server/process.h"
+#include "tests/support/process.h"
 #include "tests/server/test_ca.h"
 #include "tests/server/test_server.h"
 

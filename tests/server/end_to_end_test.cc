@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/edge/sse_client.h"
-#include "tests/server/process.h"
+#include "tests/support/process.h"
 #include "tests/server/test_server.h"
 
 namespace notifyd {

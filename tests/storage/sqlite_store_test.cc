@@ -327,6 +327,46 @@ TEST_F(SqliteStoreTest, ReplayRefusesTooManyChannels) {
   EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// What a bus shared by several instances reads to fill a gap in the ids it
+// received: every channel, by id, bounded on both sides and by the limit.
+TEST_F(SqliteStoreTest, ReadIdRangeReturnsEveryChannelsRowsInTheRange) {
+  auto store = Open();
+  const uint64_t first = Append(*store, "a").notification->id;
+  Append(*store, "b");
+  Append(*store, "a");
+  Append(*store, "c");
+
+  auto rows = ReadIdRangeSync(*store, first, first + 3, 10);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  std::vector<std::pair<uint64_t, std::string>> got;
+  for (const auto& n : *rows) got.emplace_back(n->id, n->channel);
+  EXPECT_THAT(got, ElementsAre(std::pair(first + 1, std::string("b")),
+                               std::pair(first + 2, std::string("a")),
+                               std::pair(first + 3, std::string("c"))));
+
+  auto limited = ReadIdRangeSync(*store, 0, first + 3, 2);
+  ASSERT_TRUE(limited.ok());
+  ASSERT_EQ(limited->size(), 2u);
+  EXPECT_EQ((*limited)[0]->id, first);
+  EXPECT_EQ((*limited)[1]->id, first + 1);
+  EXPECT_THAT(*ReadIdRangeSync(*store, first + 3, first + 100, 10), IsEmpty());
+}
+
+TEST_F(SqliteStoreTest, LastCommittedIdIsTheNewestIdEvenAfterItWasPruned) {
+  SqliteStoreOptions options = Options();
+  options.retention = absl::Hours(1);
+  auto store = Open(options);
+  EXPECT_EQ(*LastCommittedIdSync(*store), 0u);
+  Append(*store, "a");
+  const uint64_t newest = Append(*store, "b").notification->id;
+  EXPECT_EQ(*LastCommittedIdSync(*store), newest);
+
+  now_ms_ += 2 * 3600 * 1000;
+  ASSERT_EQ(*store->PruneNow(), 2u);
+
+  EXPECT_EQ(*LastCommittedIdSync(*store), newest);
+}
+
 TEST_F(SqliteStoreTest, StatsAndPingReportTheDatabase) {
   auto store = Open();
   Append(*store, "a");

@@ -1,7 +1,8 @@
-// Runs the real notifyd binary as a child process for black-box tests.
+// Runs a real binary (notifyd, or a service a test needs) as a child
+// process for black-box tests.
 // Not thread-safe; one owner per process.
-#ifndef NOTIFYD_TESTS_SERVER_PROCESS_H_
-#define NOTIFYD_TESTS_SERVER_PROCESS_H_
+#ifndef NOTIFYD_TESTS_SUPPORT_PROCESS_H_
+#define NOTIFYD_TESTS_SUPPORT_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -42,4 +43,4 @@ std::optional<Ports> WaitForReadyFile(const std::string& path,
 
 }  // namespace notifyd::testing
 
-#endif  // NOTIFYD_TESTS_SERVER_PROCESS_H_
+#endif  // NOTIFYD_TESTS_SUPPORT_PROCESS_H_
