@@ -20,9 +20,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "notify/v1/notify.grpc.pb.h"
-#include "tests/support/process.h"
+#include "tests/server/notifyd_binary.h"
 #include "tests/server/test_ca.h"
 #include "tests/server/test_server.h"
+#include "tests/support/process.h"
 
 namespace notifyd {
 namespace {
@@ -32,60 +33,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-class NotifydBinary {
- public:
-  NotifydBinary(const std::filesystem::path& dir,
-                std::vector<std::string> extra = {})
-      : ready_((dir / "ready.json").string()) {
-    std::filesystem::remove(ready_);
-    std::vector<std::string> argv = {
-        NOTIFYD_BINARY, "--db=" + (dir / "notify.db").string(),
-        "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
-        "--ready_file=" + ready_};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<testing::ChildProcess>(
-        argv, (dir / "notifyd.log").string());
-  }
-
-  std::optional<testing::Ports> WaitForPorts() {
-    auto ports = testing::WaitForReadyFile(ready_, seconds(20));
-    EXPECT_TRUE(ports.has_value()) << process_->Log();
-    return ports;
-  }
-
-  std::unique_ptr<pb::Notifier::Stub> Connect() {
-    auto ports = WaitForPorts();
-    if (!ports) return nullptr;
-    return pb::Notifier::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(ports->grpc),
-                            grpc::InsecureChannelCredentials()));
-  }
-
-  testing::ChildProcess& process() { return *process_; }
-
- private:
-  std::string ready_;
-  std::unique_ptr<testing::ChildProcess> process_;
-};
-
-std::set<uint64_t> AllIds(pb::Notifier::Stub& stub, const std::string& user) {
-  std::set<uint64_t> ids;
-  uint64_t before = 0;
-  for (;;) {
-    pb::ListNotificationsRequest request;
-    request.set_user_id(user);
-    request.set_limit(500);
-    request.set_before_id(before);
-    pb::ListNotificationsResponse response;
-    grpc::ClientContext context;
-    grpc::Status status = stub.ListNotifications(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    for (const auto& n : response.notifications()) ids.insert(n.id());
-    if (!status.ok() || response.next_before_id() == 0) return ids;
-    before = response.next_before_id();
-  }
-}
 
 TEST(DurabilityTest, EveryAcknowledgedIdSurvivesSigkill) {
   testing::TempDir dir;
