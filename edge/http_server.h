@@ -4,6 +4,7 @@
 //                    ?channels=a,b; resumes from Last-Event-ID (SPEC §3)
 //   GET /healthz     200 "ok" while the process serves
 //   GET /readyz      200 after SetReady(true) while the store answers Ping
+//                    (and bus_healthy, when given, is true)
 //   GET /metrics     Prometheus text format
 //   GET /            the inbox page (web/), embedded or from web_root
 //
@@ -24,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +71,10 @@ struct EdgeOptions {
   TokenVerifier token_verifier;
   // Name of the cookie that may carry the token (--token_cookie).
   std::string token_cookie = "access_token";
+  // When set, /readyz also needs it to answer true: a bus shared with
+  // other instances (Redis) that is connected. Called on I/O threads, so it
+  // must be quick and thread-safe.
+  std::function<bool()> bus_healthy;
 };
 
 class EdgeServer {

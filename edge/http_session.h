@@ -322,6 +322,10 @@ class Session : public SessionBase,
       return Send("/readyz", http::status::service_unavailable,
                   "text/plain; charset=utf-8", "not ready\n");
     }
+    if (server_.options.bus_healthy && !server_.options.bus_healthy()) {
+      return Send("/readyz", http::status::service_unavailable,
+                  "text/plain; charset=utf-8", "bus unavailable\n");
+    }
     server_.StoreCallStarted();
     server_.store.Ping([self =
                             this->shared_from_this()](absl::StatusOr<bool> ok) {

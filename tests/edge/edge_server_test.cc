@@ -505,6 +505,19 @@ TEST_F(EdgeServerTest, PlainEndpoints) {
   EXPECT_EQ(head.body, "");
 }
 
+TEST_F(EdgeServerTest, ReadyNeedsTheSharedBusWhenThereIsOne) {
+  std::atomic<bool> bus_up{false};
+  options_.bus_healthy = [&bus_up] { return bus_up.load(); };
+  Start();
+  server_->SetReady(true);
+
+  HttpResponse down = HttpGet(port_, "/readyz");
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(down.body, "bus unavailable\n");
+  bus_up = true;
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 200);
+}
+
 TEST_F(EdgeServerTest, CorsPreflight) {
   Start();
   HttpResponse r = HttpGet(
