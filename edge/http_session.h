@@ -511,7 +511,7 @@ class Session : public SessionBase,
     last_event_id_ = params->last_event_id.value_or(0);
     bool resume = params->last_event_id.has_value();
     if (resume) {
-      queue_.BeginReplay();
+      queue_.BeginReplay(last_event_id_);
       stream_state_ = StreamState::kReplaying;
       server_.streams_replaying.Add(1);
     } else {

@@ -1,12 +1,14 @@
 #include "edge/stream_queue.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace notifyd::edge {
 
-void StreamQueue::BeginReplay() {
+void StreamQueue::BeginReplay(uint64_t resume_after) {
   absl::MutexLock lock(&mu_);
   replaying_ = true;
+  last_id_ = std::max(last_id_, resume_after);
 }
 
 StreamQueue::PushResult StreamQueue::QueueLocked(const FramePtr& frame) {

@@ -3,7 +3,7 @@
 // tells the writer when to wake. Beast-free so it can be tested alone.
 //
 // Life of a resumed stream:
-//   BeginReplay()        (before the stream subscribes to the hub)
+//   BeginReplay(after)   (before the stream subscribes to the hub)
 //   PushLive(...)*       live frames are HELD while replaying
 //   PushReplay(...)*     pages read from the store, in id order
 //   FinishReplay()       held frames with id > last replayed id are queued
@@ -48,7 +48,11 @@ class StreamQueue {
   StreamQueue(const StreamQueue&) = delete;
   StreamQueue& operator=(const StreamQueue&) = delete;
 
-  void BeginReplay();
+  // `resume_after` is the client's Last-Event-ID: it already has every id
+  // up to it, so live frames at or below it are dropped too. (With several
+  // instances a client may have seen an id on another instance before this
+  // one's bus delivers it.)
+  void BeginReplay(uint64_t resume_after);
   // Notification frames from the hub (any thread).
   PushResult PushLive(const FramePtr& frame);
   // Frames read from the store, ascending ids; duplicates dropped.

@@ -5,7 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <chrono>
-#include <filesystem>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -13,11 +13,11 @@
 #include "edge/hub.h"
 #include "edge/metrics.h"
 #include "server/api_keys.h"
+#include "server/backends.h"
 #include "server/bus.h"
 #include "server/notifier_service.h"
 #include "server/tls.h"
 #include "spdlog/spdlog.h"
-#include "storage/sqlite_store.h"
 
 namespace notifyd::server {
 namespace {
@@ -37,17 +37,14 @@ std::string HostOf(const std::string& listen) {
   return host;
 }
 
-absl::Status EnsureParentDirectory(const std::string& path) {
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (parent.empty()) return absl::OkStatus();
-  std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create directory ", parent.string(),
-                     " for --db=", path, ": ", ec.message()));
-  }
-  return absl::OkStatus();
+StoreChoice StoreChoiceOf(const AppOptions& options) {
+  return {.store = options.store,
+          .db = options.db,
+          .synchronous_full = options.synchronous_full,
+          .commit_delay = options.commit_delay,
+          .retention = options.retention,
+          .max_per_channel = options.max_per_channel,
+          .prune_interval = options.prune_interval};
 }
 
 }  // namespace
@@ -69,11 +66,16 @@ absl::Status ValidateLimits(const AppOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateStoreAndBus(const AppOptions& options) {
+  return ValidateBackends(StoreChoiceOf(options), {.bus = options.bus});
+}
+
 struct App::Parts {
   AppOptions options;
   edge::Metrics metrics;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<Bus> bus;
+  std::function<void()> close_bus;
   std::unique_ptr<edge::Hub> hub;
   std::unique_ptr<edge::EdgeServer> edge;
   std::unique_ptr<NotifierService> service;
@@ -102,6 +104,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
         "--insecure to allow unauthenticated publishers"));
   }
   if (absl::Status s = ValidateLimits(options); !s.ok()) return s;
+  if (absl::Status s = ValidateStoreAndBus(options); !s.ok()) return s;
   // Files are read before anything starts, so a bad one leaves nothing
   // running.
   std::shared_ptr<const ApiKeySet> api_keys;
@@ -119,61 +122,32 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   parts->options = options;
   Parts& p = *parts;
 
-  if (absl::Status s = EnsureParentDirectory(options.db); !s.ok()) return s;
-  edge::Histogram& commit_seconds =
-      p.metrics.GetHistogram("notifyd_store_commit_seconds",
-                             "Time to commit and sync one group of appends");
-  edge::Histogram& queued_seconds = p.metrics.GetHistogram(
-      "notifyd_store_queued_seconds",
-      "How long the oldest call of each group commit waited for the writer");
-  edge::Counter& committed_calls = p.metrics.GetCounter(
-      "notifyd_store_committed_calls_total",
-      "Write calls committed; over notifyd_store_commit_seconds_count, the "
-      "calls per group commit");
-  storage::SqliteStoreOptions store_options;
-  store_options.path = options.db;
-  store_options.synchronous_full = options.synchronous_full;
-  store_options.commit_delay = options.commit_delay;
-  store_options.retention = options.retention;
-  store_options.max_per_channel = options.max_per_channel;
-  store_options.prune_interval = options.prune_interval;
-  store_options.on_commit =
-      [&commit_seconds, &queued_seconds,
-       &committed_calls](const storage::CommitStats& commit) {
-        commit_seconds.Observe(commit.commit_seconds);
-        queued_seconds.Observe(commit.queued_seconds);
-        committed_calls.Inc(commit.calls);
-      };
-  const char* kCheckpointHelp =
-      "Time to copy the WAL into the database file; `writer` ones delay the "
-      "next commit, `background` ones run beside it";
-  edge::Histogram* checkpoint_seconds[2] = {
-      &p.metrics.GetHistogram("notifyd_store_checkpoint_seconds",
-                              kCheckpointHelp, {{"by", "background"}}),
-      &p.metrics.GetHistogram("notifyd_store_checkpoint_seconds",
-                              kCheckpointHelp, {{"by", "writer"}})};
-  store_options.checkpoint.on_checkpoint = [checkpoint_seconds](
-                                               bool on_writer, double seconds) {
-    checkpoint_seconds[on_writer ? 1 : 0]->Observe(seconds);
-  };
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenSqliteStore(std::move(store_options));
+      OpenStore(StoreChoiceOf(options), p.metrics);
   if (!store.ok()) return store.status();
   p.store = std::move(*store);
 
-  p.bus = NewInProcessBus();
   p.hub = std::make_unique<edge::Hub>(p.metrics);
   edge::Hub* hub = p.hub.get();
-  p.bus->AddListener(
-      [hub](const std::shared_ptr<const storage::Notification>& n) {
-        return hub->Publish(n);
-      });
+  absl::StatusOr<OpenedBus> bus =
+      OpenBus({.bus = options.bus}, *p.store,
+              [hub](const std::shared_ptr<const storage::Notification>& n) {
+                return hub->Publish(n);
+              });
+  if (!bus.ok()) {
+    p.store->Close();
+    return bus.status();
+  }
+  p.bus = std::move(bus->bus);
+  p.close_bus = std::move(bus->close);
+  options.edge.bus_healthy = std::move(bus->healthy);
 
   std::shared_ptr<const TokenAuthority> authority;
   if (options.tokens) {
     absl::StatusOr<TokenAuthority> created =
         TokenAuthority::Create(*options.tokens);
     if (!created.ok()) {
+      p.close_bus();
       p.store->Close();
       return created.status();
     }
@@ -192,6 +166,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
     p.edge = std::make_unique<edge::EdgeServer>(options.edge, *p.store, *p.hub,
                                                 p.metrics);
     if (absl::Status s = p.edge->Start(); !s.ok()) {
+      p.close_bus();
       p.store->Close();
       return s;
     }
@@ -228,6 +203,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   if (!p.grpc_server || p.grpc_port == 0) {
     if (p.grpc_server) p.grpc_server->Shutdown();
     if (p.edge) p.edge->Shutdown();
+    p.close_bus();
     p.store->Close();
     return absl::UnavailableError(absl::StrCat(
         "cannot listen for gRPC on --grpc_listen=", options.grpc_listen,
@@ -239,14 +215,18 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   health->SetServingStatus(kServiceName, true);
   if (p.edge) p.edge->SetReady(true);
   spdlog::info(
-      "notifyd serving gRPC on {} (port {}, {}, {}), SSE on port {}, store {}",
+      "notifyd serving gRPC on {} (port {}, {}, {}), SSE on port {}, store "
+      "{}, bus {}",
       options.grpc_listen, p.grpc_port,
       options.tls_client_ca_file.empty()
           ? (options.tls_cert_file.empty() ? "plaintext" : "TLS")
           : "mutual TLS",
       api_keys ? absl::StrCat(api_keys->size(), " API keys")
                : std::string("no API keys"),
-      p.edge ? p.edge->port() : 0, options.db);
+      p.edge ? p.edge->port() : 0,
+      // A URL may hold a password: name the kind only.
+      IsPostgresUrl(options.store) ? std::string("postgres") : options.db,
+      options.bus == "local" ? "local" : "redis");
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 
@@ -294,6 +274,8 @@ void App::Shutdown() {
     spdlog::info("notifyd shutting down: ending streams");
     p.edge->Shutdown();
   }
+  // Before the store: a shared bus reads gaps from it.
+  p.close_bus();
   p.store->Close();
   spdlog::info("notifyd stopped; store closed");
 }

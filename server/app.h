@@ -28,6 +28,10 @@ inline constexpr size_t kMaxPayloadBytesLimit = 16u << 20;
 
 struct AppOptions {
   std::string grpc_listen = "127.0.0.1:50051";
+  // "sqlite" (the file at `db`) or a postgres:// URL; "local" or a
+  // redis:// URL (see server/backends.h).
+  std::string store = "sqlite";
+  std::string bus = "local";
   std::string db = "./var/notify.db";
   bool synchronous_full = true;
   absl::Duration commit_delay = absl::Milliseconds(1);
@@ -85,6 +89,10 @@ class App {
 // max_publish_rate is out of range. App::Start checks this too; notifyd's
 // main calls it first to report bad flags as a usage error.
 absl::Status ValidateLimits(const AppOptions& options);
+
+// INVALID_ARGUMENT naming the flag when --store or --bus cannot work
+// (ValidateBackends); App::Start checks this too.
+absl::Status ValidateStoreAndBus(const AppOptions& options);
 
 // True when the host part of "host:port" is a loopback address.
 bool IsLoopbackListen(const std::string& listen);

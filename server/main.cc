@@ -20,6 +20,13 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
           "host:port of the gRPC API");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "host:port of the SSE edge and the inbox page");
+ABSL_FLAG(std::string, store, "sqlite",
+          "sqlite (the file at --db) or postgres://user:password@host/db "
+          "(shared by several instances)");
+ABSL_FLAG(std::string, bus, "local",
+          "local (this process) or redis://[:password@]host:port: every "
+          "instance's streams get every notification (needs a postgres "
+          "--store)");
 ABSL_FLAG(std::string, db, "./var/notify.db", "SQLite store file");
 ABSL_FLAG(std::string, synchronous, "full",
           "SQLite sync on commit: full (durable on power loss) or normal");
@@ -146,6 +153,8 @@ absl::StatusOr<std::optional<notifyd::server::TokenConfig>> TokensFromFlags() {
 absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   notifyd::server::AppOptions o;
   o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  o.store = absl::GetFlag(FLAGS_store);
+  o.bus = absl::GetFlag(FLAGS_bus);
   o.db = absl::GetFlag(FLAGS_db);
   std::string sync = absl::GetFlag(FLAGS_synchronous);
   if (sync != "full" && sync != "normal") {
@@ -176,6 +185,9 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   o.max_publish_rate = absl::GetFlag(FLAGS_max_publish_rate);
   if (absl::Status s = notifyd::server::ValidateLimits(o); !s.ok()) return s;
+  if (absl::Status s = notifyd::server::ValidateStoreAndBus(o); !s.ok()) {
+    return s;
+  }
   o.edge.listen = absl::GetFlag(FLAGS_http_listen);
   o.edge.io_threads = absl::GetFlag(FLAGS_io_threads);
   o.edge.heartbeat = absl::GetFlag(FLAGS_heartbeat);

@@ -48,18 +48,6 @@ namespace notifyd::storage {
 
 class Connection;
 
-// What one group commit cost, for metrics and tests.
-struct CommitStats {
-  // BEGIN to the end of COMMIT, the sync included.
-  double commit_seconds = 0;
-  // Write calls it carried (appends, MarkRead, retention batches).
-  size_t calls = 0;
-  // How long its oldest call waited in the queue before BEGIN: behind the
-  // previous commit, and for company (commit_delay). Grows without bound
-  // when calls arrive faster than the writer commits them.
-  double queued_seconds = 0;
-};
-
 struct SqliteStoreOptions {
   // Database file. Its directory must exist and be writable; it is not
   // created, so a mistyped path fails loudly instead of storing elsewhere.

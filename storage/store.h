@@ -76,6 +76,18 @@ struct StoreStats {
   uint64_t bytes = 0;
 };
 
+// What one group commit cost, for metrics and tests.
+struct CommitStats {
+  // BEGIN to the end of COMMIT, the sync included.
+  double commit_seconds = 0;
+  // Write calls it carried (appends, MarkRead, retention batches).
+  size_t calls = 0;
+  // How long its oldest call waited in the queue before BEGIN: behind the
+  // previous commit, and for company (commit_delay). Grows without bound
+  // when calls arrive faster than the writer commits them.
+  double queued_seconds = 0;
+};
+
 template <typename T>
 using Callback = std::function<void(absl::StatusOr<T>)>;
 

@@ -44,7 +44,7 @@ TEST(StreamQueueTest, DropsDuplicateAndOldIds) {
 
 TEST(StreamQueueTest, ReplayHoldsLiveThenMergesWithoutGapOrDuplicate) {
   StreamQueue q(10000);
-  q.BeginReplay();
+  q.BeginReplay(0);
   EXPECT_EQ(q.PushControl(F(0)), R::kWake);  // response head
   EXPECT_EQ(q.PushLive(F(4)), R::kHeld);
   EXPECT_EQ(q.PushLive(F(5)), R::kHeld);
@@ -61,9 +61,24 @@ TEST(StreamQueueTest, ReplayHoldsLiveThenMergesWithoutGapOrDuplicate) {
   EXPECT_EQ(Ids(batch), (std::vector<uint64_t>{0, 2, 3, 4, 5, 6}));
 }
 
+// The client resumes after 10, which it saw on another instance; this
+// instance's bus delivers 10 only now. Neither the held copy nor a later
+// live one may reach the client again.
+TEST(StreamQueueTest, LiveFramesAtOrBelowTheResumePointAreDropped) {
+  StreamQueue q(1000);
+  q.BeginReplay(10);
+  EXPECT_EQ(q.PushLive(F(10)), R::kHeld);
+  EXPECT_EQ(q.PushLive(F(11)), R::kHeld);
+  EXPECT_EQ(q.FinishReplay(), R::kWake);  // the store had nothing after 10
+  EXPECT_EQ(q.PushLive(F(9)), R::kDropped);
+  std::vector<FramePtr> batch;
+  ASSERT_TRUE(q.TakeBatch(&batch));
+  EXPECT_EQ(Ids(batch), (std::vector<uint64_t>{11}));
+}
+
 TEST(StreamQueueTest, FinishReplayWakesIdleWriter) {
   StreamQueue q(10000);
-  q.BeginReplay();
+  q.BeginReplay(0);
   q.PushLive(F(9));
   EXPECT_EQ(q.FinishReplay(), R::kWake);
 }
@@ -80,7 +95,7 @@ TEST(StreamQueueTest, OverflowClosesIncludingInFlightAndHeld) {
   EXPECT_EQ(q.PushLive(F(4, 1)), R::kDropped);
 
   StreamQueue held(50);
-  held.BeginReplay();
+  held.BeginReplay(0);
   EXPECT_EQ(held.PushLive(F(1, 30)), R::kHeld);
   EXPECT_EQ(held.PushLive(F(2, 30)), R::kOverflow);
 }

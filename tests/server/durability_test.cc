@@ -24,6 +24,7 @@
 #include "tests/server/test_ca.h"
 #include "tests/server/test_server.h"
 #include "tests/support/process.h"
+#include "tests/support/redis_server.h"
 
 namespace notifyd {
 namespace {
@@ -325,6 +326,42 @@ TEST(StartupTest, CommitDelayPastItsLimitIsRefused) {
         0);
     EXPECT_THAT(log, HasSubstr("--commit_delay must be between 0 and 100ms"));
   }
+}
+
+TEST(StartupTest, UnknownStoreOrBusIsRefusedNamingTheFlag) {
+  testing::TempDir dir;
+  std::string log;
+  EXPECT_NE(RunToExit(dir.path(), {"--store=mysql://db/notify"}, &log), 0);
+  EXPECT_THAT(log, HasSubstr("--store must be sqlite"));
+  EXPECT_NE(RunToExit(dir.path(), {"--bus=nats://127.0.0.1:4222"}, &log), 0);
+  EXPECT_THAT(log, HasSubstr("--bus must be local"));
+}
+
+// Instances sharing a bus must share a store: other instances could neither
+// replay from this one's SQLite file nor fill a gap from it.
+TEST(StartupTest, RedisBusWithSqliteIsRefused) {
+  testing::TempDir dir;
+  std::string log;
+  EXPECT_NE(RunToExit(dir.path(), {"--bus=redis://127.0.0.1:6379"}, &log), 0);
+  EXPECT_THAT(log, HasSubstr("--bus=redis://... needs --store=postgres://"));
+}
+
+// A store or bus that cannot be reached stops the start with a message that
+// names it and keeps the password out of the log.
+TEST(StartupTest, UnreachablePostgresIsRefusedWithoutShowingThePassword) {
+  testing::TempDir dir;
+  std::string log;
+  const int port = testing::FreeLoopbackPort();
+  EXPECT_NE(
+      RunToExit(dir.path(),
+                {absl::StrCat("--store=postgres://notifyd:s3cret-pw@"
+                              "127.0.0.1:",
+                              port, "/notify?connect_timeout=2"),
+                 "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0"},
+                &log),
+      0);
+  EXPECT_THAT(log, HasSubstr(absl::StrCat("127.0.0.1")));
+  EXPECT_THAT(log, Not(HasSubstr("s3cret-pw")));
 }
 
 }  // namespace

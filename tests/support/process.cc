@@ -1,7 +1,9 @@
 #include "tests/support/process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,17 +14,31 @@
 
 namespace notifyd::testing {
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path)
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path,
+                           ChildOptions options)
     : log_path_(std::move(log_path)) {
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
     int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
+    }
+    if (const std::optional<RunAs>& user = options.run_as) {
+      if (chdir("/") != 0 || setgroups(0, nullptr) != 0 ||
+          setgid(user->gid) != 0 || setuid(user->uid) != 0) {
+        _exit(126);
+      }
+    }
+    // After setuid, which clears it; and the parent may already be gone.
+    if (options.parent_death_signal != 0 &&
+        (prctl(PR_SET_PDEATHSIG, options.parent_death_signal) != 0 ||
+         getppid() != parent)) {
+      _exit(125);
     }
     execv(args[0], args.data());
     _exit(127);

@@ -13,10 +13,29 @@
 
 namespace notifyd::testing {
 
+// Who a child runs as, when not as the test itself (PostgreSQL refuses to
+// run as root).
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+struct ChildOptions {
+  // Run as this user and group (which needs root). The child then starts
+  // in "/", since the test's directory may be closed to that user; the log
+  // file is still opened by the test's user.
+  std::optional<RunAs> run_as;
+  // Sent to the child when the thread that started it ends, e.g. when the
+  // test crashes before the destructor runs, so a server does not outlive
+  // its test. 0: none.
+  int parent_death_signal = 0;
+};
+
 class ChildProcess {
  public:
   // Starts `argv[0]` with the arguments; stdout and stderr go to log_path.
-  ChildProcess(std::vector<std::string> argv, std::string log_path);
+  ChildProcess(std::vector<std::string> argv, std::string log_path,
+               ChildOptions options = {});
   // Kills (SIGKILL) and reaps the child if it is still running.
   ~ChildProcess();
 

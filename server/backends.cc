@@ -1,0 +1,156 @@
+#include "server/backends.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/redis_bus.h"
+#include "storage/postgres_store.h"
+#include "storage/sqlite_store.h"
+
+namespace notifyd::server {
+namespace {
+
+constexpr char kSqlite[] = "sqlite";
+constexpr char kLocalBus[] = "local";
+
+bool IsRedisUrl(const std::string& bus) {
+  return absl::StartsWith(bus, "redis://");
+}
+
+absl::Status EnsureParentDirectory(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return absl::OkStatus();
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create directory ", parent.string(),
+                     " for --db=", path, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+// Both stores report each group commit the same way.
+std::function<void(const storage::CommitStats&)> CommitMetrics(
+    edge::Metrics& metrics) {
+  edge::Histogram& commit_seconds =
+      metrics.GetHistogram("notifyd_store_commit_seconds",
+                           "Time to commit and sync one group of appends");
+  edge::Histogram& queued_seconds = metrics.GetHistogram(
+      "notifyd_store_queued_seconds",
+      "How long the oldest call of each group commit waited for the writer");
+  edge::Counter& committed_calls = metrics.GetCounter(
+      "notifyd_store_committed_calls_total",
+      "Write calls committed; over notifyd_store_commit_seconds_count, the "
+      "calls per group commit");
+  return [&commit_seconds, &queued_seconds,
+          &committed_calls](const storage::CommitStats& commit) {
+    commit_seconds.Observe(commit.commit_seconds);
+    queued_seconds.Observe(commit.queued_seconds);
+    committed_calls.Inc(commit.calls);
+  };
+}
+
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenSqlite(
+    const StoreChoice& choice, edge::Metrics& metrics) {
+  if (absl::Status s = EnsureParentDirectory(choice.db); !s.ok()) return s;
+  storage::SqliteStoreOptions options;
+  options.path = choice.db;
+  options.synchronous_full = choice.synchronous_full;
+  options.commit_delay = choice.commit_delay;
+  options.retention = choice.retention;
+  options.max_per_channel = choice.max_per_channel;
+  options.prune_interval = choice.prune_interval;
+  options.on_commit = CommitMetrics(metrics);
+  const char* kCheckpointHelp =
+      "Time to copy the WAL into the database file; `writer` ones delay the "
+      "next commit, `background` ones run beside it";
+  edge::Histogram* checkpoint_seconds[2] = {
+      &metrics.GetHistogram("notifyd_store_checkpoint_seconds", kCheckpointHelp,
+                            {{"by", "background"}}),
+      &metrics.GetHistogram("notifyd_store_checkpoint_seconds", kCheckpointHelp,
+                            {{"by", "writer"}})};
+  options.checkpoint.on_checkpoint = [checkpoint_seconds](bool on_writer,
+                                                          double seconds) {
+    checkpoint_seconds[on_writer ? 1 : 0]->Observe(seconds);
+  };
+  return storage::OpenSqliteStore(std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenPostgres(
+    const StoreChoice& choice, edge::Metrics& metrics) {
+  storage::PostgresStoreOptions options;
+  options.url = choice.store;
+  options.retention = choice.retention;
+  options.max_per_channel = choice.max_per_channel;
+  options.prune_interval = choice.prune_interval;
+  options.on_commit = CommitMetrics(metrics);
+  return storage::OpenPostgresStore(std::move(options));
+}
+
+}  // namespace
+
+bool IsPostgresUrl(const std::string& store) {
+  return absl::StartsWith(store, "postgres://") ||
+         absl::StartsWith(store, "postgresql://");
+}
+
+absl::Status ValidateBackends(const StoreChoice& store, const BusChoice& bus) {
+  if (store.store != kSqlite && !IsPostgresUrl(store.store)) {
+    return absl::InvalidArgumentError(
+        "--store must be sqlite (the file at --db) or a postgres:// URL");
+  }
+  if (bus.bus != kLocalBus && !IsRedisUrl(bus.bus)) {
+    return absl::InvalidArgumentError(
+        "--bus must be local (this process only) or a redis:// URL");
+  }
+  if (IsRedisUrl(bus.bus) && !IsPostgresUrl(store.store)) {
+    return absl::InvalidArgumentError(
+        "--bus=redis://... needs --store=postgres://...: instances that share "
+        "a bus must share their store too, and a SQLite file belongs to one "
+        "process");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(
+    const StoreChoice& choice, edge::Metrics& metrics) {
+  return IsPostgresUrl(choice.store) ? OpenPostgres(choice, metrics)
+                                     : OpenSqlite(choice, metrics);
+}
+
+absl::StatusOr<OpenedBus> OpenBus(const BusChoice& choice,
+                                  storage::Store& store,
+                                  Bus::Listener listener) {
+  OpenedBus opened;
+  if (!IsRedisUrl(choice.bus)) {
+    opened.bus = NewInProcessBus();
+    opened.bus->AddListener(std::move(listener));
+    opened.close = [] {};
+    return opened;
+  }
+  RedisBusOptions options;
+  options.url = choice.bus;
+  options.fill = [&store](uint64_t after_id, uint64_t up_to_id, uint32_t limit,
+                          auto done) {
+    store.ReadIdRange(after_id, up_to_id, limit, std::move(done));
+  };
+  options.last_committed_id = [&store](storage::Callback<uint64_t> done) {
+    store.LastCommittedId(std::move(done));
+  };
+  absl::StatusOr<std::unique_ptr<RedisBus>> bus =
+      NewRedisBus(std::move(options));
+  if (!bus.ok()) return bus.status();
+  RedisBus* redis = bus->get();
+  redis->AddListener(std::move(listener));
+  if (absl::Status s = redis->Start(); !s.ok()) return s;
+  opened.healthy = [redis] { return redis->Healthy(); };
+  opened.close = [redis] { redis->Close(); };
+  opened.bus = std::move(*bus);
+  return opened;
+}
+
+}  // namespace notifyd::server

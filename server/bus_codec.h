@@ -1,0 +1,33 @@
+// The bytes a notification travels as on a shared bus (Redis pub/sub):
+// one JSON object,
+//   {"v":1,"origin":"<16 hex>","id":N,"channel":"...","event":"...",
+//    "data":"...","created_at_ms":N}
+// JSON because it is what an operator sees with `redis-cli SUBSCRIBE`, and
+// other tools can read it; `v` lets a later format coexist during a rolling
+// upgrade. `origin` names the sending bus so it can ignore its own echo.
+#ifndef NOTIFYD_SERVER_BUS_CODEC_H_
+#define NOTIFYD_SERVER_BUS_CODEC_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/notification.h"
+
+namespace notifyd::server {
+
+struct BusMessage {
+  uint64_t origin = 0;
+  std::shared_ptr<const storage::Notification> notification;
+};
+
+std::string EncodeBusMessage(uint64_t origin, const storage::Notification& n);
+
+// INVALID_ARGUMENT saying what is wrong with `bytes`. Never throws.
+absl::StatusOr<BusMessage> DecodeBusMessage(absl::string_view bytes);
+
+}  // namespace notifyd::server
+
+#endif  // NOTIFYD_SERVER_BUS_CODEC_H_

@@ -1,0 +1,282 @@
+// SPEC §7: several notifyd processes behind a load balancer share one
+// PostgreSQL store and one Redis bus. A notification published on any
+// instance reaches streams on every instance, in id order, and a stream
+// resumes on any instance with exactly what it missed. Real binaries, a
+// private PostgreSQL and a private Redis, all on loopback.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/edge/sse_client.h"
+#include "tests/server/notifyd_binary.h"
+#include "tests/server/test_server.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/redis_server.h"
+
+namespace notifyd {
+namespace {
+
+using edge::testing::HttpGet;
+using edge::testing::HttpResponse;
+using edge::testing::SseClient;
+using edge::testing::SseMessage;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+// One PostgreSQL and one Redis for the whole binary; each test gets its own
+// database and Redis channel.
+class Services : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    auto pg = testing::PostgresServer::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    postgres = std::move(*pg);
+    auto redis_server = testing::RedisServer::Start();
+    ASSERT_TRUE(redis_server.ok()) << redis_server.status();
+    redis = std::move(*redis_server);
+  }
+  void TearDown() override {
+    redis.reset();
+    postgres.reset();
+  }
+
+  std::unique_ptr<testing::PostgresServer> postgres;
+  std::unique_ptr<testing::RedisServer> redis;
+};
+
+Services* const services =
+    static_cast<Services*>(::testing::AddGlobalTestEnvironment(new Services));
+
+// Where two id sequences part, for a failure message.
+std::string FirstDifference(const std::vector<uint64_t>& got,
+                            const std::vector<uint64_t>& want) {
+  size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+  std::string text = absl::StrCat("sizes ", got.size(), " / ", want.size(),
+                                  "; first difference at index ", i, ": got");
+  for (size_t j = i; j < got.size() && j < i + 5; ++j) {
+    absl::StrAppend(&text, " ", got[j]);
+  }
+  absl::StrAppend(&text, ", want");
+  for (size_t j = i; j < want.size() && j < i + 5; ++j) {
+    absl::StrAppend(&text, " ", want[j]);
+  }
+  return text + "\n";
+}
+
+class MultiInstanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(services->postgres, nullptr);
+    ASSERT_NE(services->redis, nullptr);
+    auto db = services->postgres->CreateDatabase();
+    ASSERT_TRUE(db.ok()) << db.status();
+    for (int i = 0; i < 2; ++i) {
+      std::filesystem::create_directories(dir_.path() / std::to_string(i));
+      instances_.push_back(std::make_unique<NotifydBinary>(
+          dir_.path() / std::to_string(i),
+          std::vector<std::string>{"--store=" + *db,
+                                   "--bus=" + services->redis->url(),
+                                   "--insecure_dev_identity"}));
+    }
+    for (auto& instance : instances_) {
+      auto ports = instance->WaitForPorts();
+      ASSERT_TRUE(ports.has_value());
+      http_.push_back(static_cast<uint16_t>(ports->http));
+      stubs_.push_back(pb::Notifier::NewStub(
+          grpc::CreateChannel("127.0.0.1:" + std::to_string(ports->grpc),
+                              grpc::InsecureChannelCredentials())));
+    }
+  }
+
+  uint64_t Notify(int instance, const std::string& user,
+                  const std::string& data) {
+    pb::NotifyUserResponse response;
+    grpc::Status status =
+        testing::NotifyUser(*stubs_[instance], user, data, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.notification().id();
+  }
+
+  std::string Logs() {
+    std::string logs;
+    for (auto& instance : instances_) logs += instance->process().Log();
+    return logs;
+  }
+
+  testing::TempDir dir_;
+  std::vector<std::unique_ptr<NotifydBinary>> instances_;
+  std::vector<uint16_t> http_;
+  std::vector<std::unique_ptr<pb::Notifier::Stub>> stubs_;
+};
+
+TEST_F(MultiInstanceTest, APublishOnOneInstanceReachesStreamsOnEvery) {
+  SseClient on_a, on_b;
+  ASSERT_EQ(on_a.Open(http_[0], "/v1/stream?user=ada"), 200);
+  ASSERT_EQ(on_b.Open(http_[1], "/v1/stream?user=ada"), 200);
+  ASSERT_TRUE(testing::WaitForLiveStreams(*stubs_[0], 1));
+  ASSERT_TRUE(testing::WaitForLiveStreams(*stubs_[1], 1));
+
+  const uint64_t id = Notify(0, "ada", R"({"hello":"from a"})");
+
+  for (SseClient* stream : {&on_a, &on_b}) {
+    std::optional<SseMessage> got = stream->NextEvent(seconds(10));
+    ASSERT_TRUE(got.has_value()) << Logs();
+    EXPECT_EQ(got->id, std::to_string(id));
+    EXPECT_EQ(got->data, R"({"hello":"from a"})");
+  }
+  // Exactly once: the next event on each is the next notification.
+  const uint64_t next = Notify(1, "ada", "second");
+  for (SseClient* stream : {&on_a, &on_b}) {
+    std::optional<SseMessage> got = stream->NextEvent(seconds(10));
+    ASSERT_TRUE(got.has_value()) << Logs();
+    EXPECT_EQ(got->id, std::to_string(next));
+  }
+}
+
+TEST_F(MultiInstanceTest, HistoryAndReplayAreTheSameOnEveryInstance) {
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(Notify(i % 2, "bea", "n"));
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(AllIds(*stubs_[0], "bea"), AllIds(*stubs_[1], "bea"));
+
+  // Saw the first two on instance A; resumes on instance B.
+  SseClient resumed;
+  ASSERT_EQ(resumed.Open(http_[1], "/v1/stream?user=bea",
+                         {absl::StrCat("Last-Event-ID: ", ids[1])}),
+            200);
+  for (size_t i = 2; i < ids.size(); ++i) {
+    std::optional<SseMessage> got = resumed.NextEvent(seconds(10));
+    ASSERT_TRUE(got.has_value()) << Logs();
+    EXPECT_EQ(got->id, std::to_string(ids[i]));
+  }
+}
+
+// Both instances publish at once, so commits interleave and Redis sees the
+// two instances' messages in any order; a stream on each instance still gets
+// every id once, ascending.
+TEST_F(MultiInstanceTest, ConcurrentPublishersOnBothInstancesArriveInIdOrder) {
+  constexpr int kPerInstance = 500;
+  SseClient streams[2];
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(streams[i].Open(http_[i], "/v1/stream?user=cy"), 200);
+    ASSERT_TRUE(testing::WaitForLiveStreams(*stubs_[i], 1));
+  }
+  std::vector<uint64_t> published[2];
+  std::vector<std::thread> publishers;
+  for (int i = 0; i < 2; ++i) {
+    publishers.emplace_back([&, i] {
+      for (int n = 0; n < kPerInstance; ++n) {
+        published[i].push_back(Notify(i, "cy", absl::StrCat(i, "/", n)));
+      }
+    });
+  }
+  for (std::thread& t : publishers) t.join();
+  std::vector<uint64_t> expected = published[0];
+  expected.insert(expected.end(), published[1].begin(), published[1].end());
+  std::sort(expected.begin(), expected.end());
+
+  for (SseClient& stream : streams) {
+    std::vector<uint64_t> received;
+    while (received.size() < expected.size()) {
+      std::optional<SseMessage> got = stream.NextEvent(seconds(10));
+      if (!got) break;
+      received.push_back(std::stoull(got->id));
+    }
+    EXPECT_EQ(received, expected) << Logs();
+  }
+}
+
+// The race of the single-instance edge test, across instances: publishing
+// goes on through both while a client reconnects again and again, each time
+// to the other instance, resuming from the last id it saw.
+TEST_F(MultiInstanceTest, ReconnectingBetweenInstancesNeitherSkipsNorRepeats) {
+  constexpr int kPerInstance = 1000;
+  std::vector<uint64_t> published[2];
+  std::vector<std::thread> publishers;
+  for (int i = 0; i < 2; ++i) {
+    publishers.emplace_back([&, i] {
+      for (int n = 0; n < kPerInstance; ++n) {
+        published[i].push_back(Notify(i, "dot", absl::StrCat(n)));
+      }
+    });
+  }
+
+  std::vector<uint64_t> received;
+  std::mt19937 random(7);
+  int reconnects = 0;
+  uint64_t last = 0;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(120);
+  while (received.size() < 2u * kPerInstance &&
+         std::chrono::steady_clock::now() < deadline) {
+    SseClient stream;
+    if (stream.Open(http_[reconnects % 2], "/v1/stream?user=dot",
+                    {absl::StrCat("Last-Event-ID: ", last)}) != 200) {
+      ADD_FAILURE() << "stream refused";
+      break;
+    }
+    ++reconnects;
+    const int take = std::uniform_int_distribution<int>(1, 120)(random);
+    for (int i = 0; i < take; ++i) {
+      std::optional<SseMessage> got = stream.NextEvent(seconds(10));
+      if (!got) break;
+      last = std::stoull(got->id);
+      received.push_back(last);
+    }
+  }
+  for (std::thread& t : publishers) t.join();
+  std::vector<uint64_t> expected = published[0];
+  expected.insert(expected.end(), published[1].begin(), published[1].end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_GT(reconnects, 10);
+  EXPECT_EQ(received, expected)
+      << FirstDifference(received, expected) << Logs();
+}
+
+// Polls /readyz until it answers `status` or `timeout` passes.
+bool ReadyzBecomes(uint16_t port, int status, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (HttpGet(port, "/readyz").status == status) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// Redis going away is visible in /readyz (a load balancer stops sending
+// streams there); once it is back, notifications flow again, and one
+// committed while the bus was down still reaches a live stream (the bus
+// fills what it missed from the store).
+TEST_F(MultiInstanceTest, ALostBusIsNotReadyAndWhatItMissedArrivesAfter) {
+  SseClient on_b;
+  ASSERT_EQ(on_b.Open(http_[1], "/v1/stream?user=eve"), 200);
+  ASSERT_TRUE(testing::WaitForLiveStreams(*stubs_[1], 1));
+  ASSERT_TRUE(ReadyzBecomes(http_[0], 200, seconds(10)));
+
+  services->redis->Stop();
+  EXPECT_TRUE(ReadyzBecomes(http_[0], 503, seconds(10)));
+  EXPECT_EQ(HttpGet(http_[0], "/readyz").body, "bus unavailable\n");
+  const uint64_t while_down = Notify(0, "eve", "while the bus was down");
+  ASSERT_TRUE(services->redis->Restart().ok());
+  EXPECT_TRUE(ReadyzBecomes(http_[0], 200, seconds(20))) << Logs();
+  const uint64_t after = Notify(0, "eve", "after");
+
+  std::optional<SseMessage> first = on_b.NextEvent(seconds(20));
+  ASSERT_TRUE(first.has_value()) << Logs();
+  EXPECT_EQ(first->id, std::to_string(while_down));
+  std::optional<SseMessage> second = on_b.NextEvent(seconds(20));
+  ASSERT_TRUE(second.has_value()) << Logs();
+  EXPECT_EQ(second->id, std::to_string(after));
+}
+
+}  // namespace
+}  // namespace notifyd
