@@ -147,7 +147,18 @@ Histogram& Metrics::GetHistogram(const std::string& name,
   return *slot;
 }
 
+void Metrics::AddCollector(std::function<void()> collect) {
+  absl::MutexLock lock(&mu_);
+  collectors_.push_back(std::move(collect));
+}
+
 std::string Metrics::RenderText() const {
+  std::vector<std::function<void()>> collectors;
+  {
+    absl::MutexLock lock(&mu_);
+    collectors = collectors_;
+  }
+  for (const auto& collect : collectors) collect();
   absl::MutexLock lock(&mu_);
   std::string out;
   for (const auto& [name, f] : families_) {

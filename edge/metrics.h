@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -84,6 +85,12 @@ class Metrics {
   Histogram& GetHistogram(const std::string& name, const std::string& help,
                           const MetricLabels& labels = {});
 
+  // Runs `collect` at the start of every RenderText, on the rendering
+  // thread and without the registry's lock, so values another module keeps
+  // (a shared bus's counts) can be copied into metrics of this registry.
+  // It must be thread-safe and outlive the registry's use.
+  void AddCollector(std::function<void()> collect);
+
   // Prometheus text exposition format 0.0.4, families sorted by name.
   std::string RenderText() const;
 
@@ -101,6 +108,7 @@ class Metrics {
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void()>> collectors_ ABSL_GUARDED_BY(mu_);
   // Returned for misuse; never rendered.
   Counter orphan_counter_;
   Gauge orphan_gauge_;

@@ -130,7 +130,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   p.hub = std::make_unique<edge::Hub>(p.metrics);
   edge::Hub* hub = p.hub.get();
   absl::StatusOr<OpenedBus> bus =
-      OpenBus({.bus = options.bus}, *p.store,
+      OpenBus({.bus = options.bus}, *p.store, p.metrics,
               [hub](const std::shared_ptr<const storage::Notification>& n) {
                 return hub->Publish(n);
               });

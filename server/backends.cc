@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -91,6 +92,54 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenPostgres(
   return storage::OpenPostgresStore(std::move(options));
 }
 
+// The bus keeps its own counts; each scrape copies them (counters only
+// ever grow, so adding the difference keeps them counters).
+void ExportBusMetrics(const RedisBus& bus, edge::Metrics& metrics) {
+  struct Exported {
+    edge::Counter* counter;
+    uint64_t RedisBusStats::*field;
+  };
+  auto counter = [&metrics](const char* name, const char* help) {
+    return &metrics.GetCounter(name, help);
+  };
+  std::vector<Exported> exported = {
+      {counter("notifyd_bus_sent_total",
+               "Notifications this instance published to Redis"),
+       &RedisBusStats::sent},
+      {counter("notifyd_bus_received_total",
+               "Notifications received from other instances over Redis"),
+       &RedisBusStats::received},
+      {counter("notifyd_bus_queue_overflow_total",
+               "Notifications not sent to Redis because its queue was full "
+               "(other instances read them from the store)"),
+       &RedisBusStats::queue_overflow},
+      {counter("notifyd_bus_malformed_total",
+               "Messages on the Redis channel dropped as unreadable"),
+       &RedisBusStats::malformed},
+      {counter("notifyd_bus_reconnects_total",
+               "Redis subscriptions re-established after a lost connection"),
+       &RedisBusStats::reconnects},
+  };
+  edge::Counter& filled = metrics.GetCounter(
+      "notifyd_bus_filled_total",
+      "Notifications read from the store because the bus had not delivered "
+      "them in time");
+  edge::Gauge& connected = metrics.GetGauge(
+      "notifyd_bus_connected", "1 while the Redis bus is connected");
+  metrics.AddCollector([&bus, exported, &filled, &connected] {
+    const RedisBusStats stats = bus.Stats();
+    for (const Exported& e : exported) {
+      const uint64_t value = stats.*e.field;
+      if (value > e.counter->Value())
+        e.counter->Inc(value - e.counter->Value());
+    }
+    if (stats.delivery.filled > filled.Value()) {
+      filled.Inc(stats.delivery.filled - filled.Value());
+    }
+    connected.Set(bus.Healthy() ? 1 : 0);
+  });
+}
+
 }  // namespace
 
 bool IsPostgresUrl(const std::string& store) {
@@ -123,7 +172,7 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(
 }
 
 absl::StatusOr<OpenedBus> OpenBus(const BusChoice& choice,
-                                  storage::Store& store,
+                                  storage::Store& store, edge::Metrics& metrics,
                                   Bus::Listener listener) {
   OpenedBus opened;
   if (!IsRedisUrl(choice.bus)) {
@@ -147,6 +196,7 @@ absl::StatusOr<OpenedBus> OpenBus(const BusChoice& choice,
   RedisBus* redis = bus->get();
   redis->AddListener(std::move(listener));
   if (absl::Status s = redis->Start(); !s.ok()) return s;
+  ExportBusMetrics(*redis, metrics);
   opened.healthy = [redis] { return redis->Healthy(); };
   opened.close = [redis] { redis->Close(); };
   opened.bus = std::move(*bus);

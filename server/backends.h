@@ -58,8 +58,9 @@ struct OpenedBus {
   std::function<bool()> healthy;
   std::function<void()> close;  // stops its threads; idempotent
 };
+// A shared bus's counts appear in `metrics` (notifyd_bus_*).
 absl::StatusOr<OpenedBus> OpenBus(const BusChoice& choice,
-                                  storage::Store& store,
+                                  storage::Store& store, edge::Metrics& metrics,
                                   Bus::Listener listener);
 
 }  // namespace notifyd::server

@@ -85,6 +85,18 @@ TEST(MetricsTest, TypeMismatchAndBadNameDoNotCrash) {
   EXPECT_FALSE(Metrics::IsValidName("a-b"));
 }
 
+// Values kept elsewhere (a shared bus's counts) are copied in by a
+// collector at each scrape, so every rendering shows the current value.
+TEST(MetricsTest, CollectorsRunBeforeEachRendering) {
+  Metrics m;
+  Gauge& held = m.GetGauge("held", "kept by someone else");
+  int source = 3;
+  m.AddCollector([&] { held.Set(source); });
+  EXPECT_THAT(m.RenderText(), HasSubstr("held 3\n"));
+  source = 5;
+  EXPECT_THAT(m.RenderText(), HasSubstr("held 5\n"));
+}
+
 TEST(MetricsTest, ConcurrentUpdates) {
   Metrics m;
   Counter& c = m.GetCounter("c", "c");

@@ -31,6 +31,7 @@ using edge::testing::SseClient;
 using edge::testing::SseMessage;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // One PostgreSQL and one Redis for the whole binary; each test gets its own
 // database and Redis channel.
@@ -276,6 +277,10 @@ TEST_F(MultiInstanceTest, ALostBusIsNotReadyAndWhatItMissedArrivesAfter) {
   std::optional<SseMessage> second = on_b.NextEvent(seconds(20));
   ASSERT_TRUE(second.has_value()) << Logs();
   EXPECT_EQ(second->id, std::to_string(after));
+
+  const std::string metrics = HttpGet(http_[1], "/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("notifyd_bus_connected 1\n"));
+  EXPECT_THAT(metrics, Not(HasSubstr("notifyd_bus_reconnects_total 0\n")));
 }
 
 }  // namespace
