@@ -20,12 +20,13 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using testing::Hold;
+using ::testing::IsEmpty;
 using testing::StoreContractTest;
 using testing::StoreSettings;
 
-// --- Append and List ----------------------------------------------------------
+// --- Append and List
+// ----------------------------------------------------------
 
 // Dense: a fresh database starts at 1 and every append takes the next id.
 TEST_P(StoreContractTest, AppendStoresTheNotificationWithDenseIncreasingIds) {
@@ -143,7 +144,8 @@ TEST_P(StoreContractTest, ReadAndUnreadRowsInterleaveByIdInListsAndReplay) {
   EXPECT_THAT(Ids(*after_mark), ElementsAre(ids[0]));
 }
 
-// --- Idempotency --------------------------------------------------------------
+// --- Idempotency
+// --------------------------------------------------------------
 
 TEST_P(StoreContractTest, SameIdempotencyKeyOnSameChannelReturnsTheOriginal) {
   auto store = Open();
@@ -198,7 +200,8 @@ TEST_P(StoreContractTest, RepeatedKeyWithinOneBatchIsADuplicateOfTheFirst) {
   EXPECT_THAT(batch_sizes, ElementsAre(1, 2));
 }
 
-// --- Failures -----------------------------------------------------------------
+// --- Failures
+// -----------------------------------------------------------------
 
 TEST_P(StoreContractTest, OneFailingRowFailsOnlyItsCallerAndTakesNoId) {
   auto store = Open();
@@ -232,9 +235,9 @@ TEST_P(StoreContractTest, AMarkReadThatFailsHalfwayChangesNothing) {
   uint64_t poisoned = Append(*store, "c", "poison").notification->id;
   harness().AddRejectingTrigger("BEFORE UPDATE", "OLD.event = 'poison'");
 
-  // The rows are updated one at a time (one statement each in SQLite, a
-  // row trigger each in PostgreSQL): `first` may be changed before
-  // `poisoned` fails, and must be undone.
+  // `first` may be changed before `poisoned` fails (SQLite runs one UPDATE
+  // per id, PostgreSQL one UPDATE that changes row after row): that change
+  // must be undone.
   auto changed = MarkReadSync(*store, {"c", {first, poisoned}});
 
   EXPECT_FALSE(changed.ok());
@@ -256,7 +259,8 @@ TEST_P(StoreContractTest, AppendIsAcknowledgedOnlyOnceCommitted) {
   EXPECT_EQ(visible.get_future().get(), 1);
 }
 
-// --- Mark read ----------------------------------------------------------------
+// --- Mark read
+// ----------------------------------------------------------------
 
 TEST_P(StoreContractTest, MarkReadByIdsCountsOnlyChangesOnTheChannel) {
   auto store = Open();
@@ -294,7 +298,8 @@ TEST_P(StoreContractTest, MarkReadUpToIdMarksEverythingAtOrBelowIt) {
   EXPECT_FALSE((*rows)[1].read);  // ids[3]
 }
 
-// --- Replay -------------------------------------------------------------------
+// --- Replay
+// -------------------------------------------------------------------
 
 // The channels come in any order, even twice.
 TEST_P(StoreContractTest, ReplayMergesChannelsInIdOrderWithLimit) {
@@ -366,7 +371,8 @@ TEST_P(StoreContractTest, ReplayRefusesTooManyChannels) {
   EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-// --- Reads by id --------------------------------------------------------------
+// --- Reads by id
+// --------------------------------------------------------------
 
 // What a bus shared by several instances reads to fill a gap in the ids it
 // received: every channel, by id, bounded on both sides and by the limit.
@@ -434,7 +440,8 @@ TEST_P(StoreContractTest, StatsAndPingReportTheDatabase) {
   EXPECT_TRUE(*pong);
 }
 
-// --- Opening and closing ------------------------------------------------------
+// --- Opening and closing
+// ------------------------------------------------------
 
 TEST_P(StoreContractTest, NotificationsSurviveReopening) {
   uint64_t id;

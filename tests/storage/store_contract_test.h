@@ -4,8 +4,7 @@
 // binary instantiates them with a StoreHarness of its own:
 //
 //   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest,
-//                            ::testing::Values(StoreUnderTest{
-//                                "SqliteStore", &NewSqliteHarness}),
+//                            ::testing::Values(SqliteStoreUnderTest()),
 //                            StoreUnderTestName);
 //
 // What only one implementation does (SQLite's WAL, PostgreSQL's several
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -188,6 +188,57 @@ class StoreHarness {
   absl::Mutex gate_mu_;
   std::shared_ptr<absl::Notification> gate_held_ ABSL_GUARDED_BY(gate_mu_);
   std::shared_ptr<absl::Notification> gate_release_ ABSL_GUARDED_BY(gate_mu_);
+};
+
+// What the harnesses of SqliteStore and PostgresStore share, as their
+// options and PruneNow() look alike: the mapping of StoreSettings onto the
+// options, and the calls that need the concrete type. An implementation
+// supplies its options for the test's database and how to open them with
+// the writer gate in its commit hook.
+template <typename ConcreteStore, typename ConcreteOptions>
+class StoreHarnessFor : public StoreHarness {
+ public:
+  // Defaults a test may adjust before opening: the test's database and the
+  // harness clock.
+  virtual ConcreteOptions Options() = 0;
+
+  // Opens a store that passes its commits through the writer gate (see
+  // HoldWriter) after the options' own commit hook, if any.
+  virtual absl::StatusOr<std::unique_ptr<ConcreteStore>> OpenConcrete(
+      ConcreteOptions options) = 0;
+
+  // OpenConcrete, expecting success; null when it failed.
+  std::unique_ptr<ConcreteStore> OpenOrFail(ConcreteOptions options) {
+    absl::StatusOr<std::unique_ptr<ConcreteStore>> store =
+        OpenConcrete(std::move(options));
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  absl::StatusOr<std::unique_ptr<Store>> Open(StoreSettings settings) final {
+    ConcreteOptions options = Options();
+    options.retention = settings.retention;
+    options.max_per_channel = settings.max_per_channel;
+    options.prune_interval = settings.prune_interval;
+    options.prune_batch = settings.prune_batch;
+    options.on_commit = std::move(settings.on_commit);
+    absl::StatusOr<std::unique_ptr<ConcreteStore>> store =
+        OpenConcrete(std::move(options));
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
+  }
+
+  absl::StatusOr<uint64_t> PruneNow(Store& store) final {
+    auto* concrete = dynamic_cast<ConcreteStore*>(&store);
+    if (concrete == nullptr) {
+      return absl::InvalidArgumentError("not a store this harness opened");
+    }
+    return concrete->PruneNow();
+  }
+
+  size_t MaxReplayChannels() const final {
+    return ConcreteStore::kMaxReplayChannels;
+  }
 };
 
 // The parameter of the contract suites: which implementation, and how to

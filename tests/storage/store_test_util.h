@@ -1,112 +1,117 @@
-// Helpers shared by the SqliteStore tests: a store in a temporary directory
-// with a controllable clock, and a way to hold the writer thread so several
-// calls land in one batch deterministically.
+// Helpers shared by the SqliteStore tests: SqliteHarness, which runs the
+// Store contract (store_contract_test.h) against SQLite, and StoreTest, a
+// fixture on top of it for what only SQLite does: a store in a temporary
+// directory with a controllable clock, and a way to hold the writer thread
+// so several calls land in one batch deterministically.
 #ifndef NOTIFYD_TESTS_STORAGE_STORE_TEST_UTIL_H_
 #define NOTIFYD_TESTS_STORAGE_STORE_TEST_UTIL_H_
 
-#include <atomic>
+#include <sqlite3.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "storage/sqlite_store.h"
+#include "tests/storage/store_contract_test.h"
 #include "tests/storage/temp_dir.h"
 
 namespace notifyd::storage::testing {
 
-class StoreTest : public ::testing::Test {
- protected:
-  // Defaults a test may adjust before calling Open().
-  SqliteStoreOptions Options() {
+// A database file in a directory of its own per harness (so per test).
+class SqliteHarness : public StoreHarnessFor<SqliteStore, SqliteStoreOptions> {
+ public:
+  SqliteStoreOptions Options() override {
     SqliteStoreOptions options;
     options.path = dir_.File("notifyd.db");
-    options.now_ms = [this] { return now_ms_.load(); };
+    options.now_ms = Clock();
     return options;
   }
 
-  // Every store a test opens passes each commit through the writer gate
-  // (see HoldWriter) after the test's own on_commit, if any.
-  std::unique_ptr<SqliteStore> Open(SqliteStoreOptions options) {
+  // The gate runs after each commit, once the test's on_commit has.
+  absl::StatusOr<std::unique_ptr<SqliteStore>> OpenConcrete(
+      SqliteStoreOptions options) override {
     options.on_commit = [this, inner = std::move(options.on_commit)](
                             const CommitStats& commit) {
       if (inner) inner(commit);
       PassWriterGate();
     };
-    absl::StatusOr<std::unique_ptr<SqliteStore>> store =
-        SqliteStore::Open(std::move(options));
-    EXPECT_TRUE(store.ok()) << store.status();
-    return store.ok() ? std::move(*store) : nullptr;
+    return SqliteStore::Open(std::move(options));
+  }
+
+  const TempDir& dir() const { return dir_; }
+
+  // StoreHarness:
+  void AddRejectingTrigger(const std::string& timing,
+                           const std::string& condition) override {
+    Exec("CREATE TRIGGER reject " + timing + " ON notifications WHEN " +
+         condition + " BEGIN SELECT RAISE(ABORT, 'rejected by test'); END;");
+  }
+
+  int64_t CommittedRowsWithId(uint64_t id) override {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(Options().path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM notifications WHERE id = ?",
+                       -1, &stmt, nullptr);
+    sqlite3_bind_int64(stmt, 1, static_cast<int64_t>(id));
+    int64_t count =
+        sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+  }
+
+  // The schema version lives in the file header.
+  void SetSchemaVersion(int version) override {
+    Exec("PRAGMA user_version = " + std::to_string(version));
+  }
+
+ private:
+  // Runs SQL through a connection of its own.
+  void Exec(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(Options().path.c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error),
+              SQLITE_OK)
+        << (error != nullptr ? error : "") << " in " << sql;
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+
+  TempDir dir_;
+};
+
+inline StoreUnderTest SqliteStoreUnderTest() {
+  return {"SqliteStore", [] { return std::make_unique<SqliteHarness>(); }};
+}
+
+class StoreTest : public ::testing::Test, public StoreTestHelpers {
+ protected:
+  SqliteStoreOptions Options() { return harness_.Options(); }
+
+  // Through the harness, so through the writer gate; null when it failed.
+  std::unique_ptr<SqliteStore> Open(SqliteStoreOptions options) {
+    return harness_.OpenOrFail(std::move(options));
   }
 
   std::unique_ptr<SqliteStore> Open() { return Open(Options()); }
 
-  static AppendResult Append(Store& store, std::string channel,
-                             std::string event = "e", std::string data = "{}",
-                             std::string key = "") {
-    absl::StatusOr<AppendResult> result =
-        AppendSync(store, {std::move(channel), std::move(event),
-                           std::move(data), std::move(key)});
-    EXPECT_TRUE(result.ok()) << result.status();
-    return result.ok() ? *result : AppendResult{};
-  }
-
-  static std::vector<uint64_t> Ids(const std::vector<Notification>& rows) {
-    std::vector<uint64_t> ids;
-    for (const Notification& n : rows) ids.push_back(n.id);
-    return ids;
-  }
-
-  static std::vector<uint64_t> Ids(const ReplayPage& page) {
-    std::vector<uint64_t> ids;
-    for (const auto& n : page.notifications) ids.push_back(n->id);
-    return ids;
-  }
-
   // Commits one append and keeps the writer thread inside that commit
   // until the returned notification is notified: calls made meanwhile
-  // queue up and are committed together in the next batch. (Callbacks run
-  // on the completer thread, so blocking one would not hold the writer.)
+  // queue up and are committed together in the next batch.
   std::shared_ptr<absl::Notification> HoldWriter(Store& store) {
-    auto held = std::make_shared<absl::Notification>();
-    auto release = std::make_shared<absl::Notification>();
-    {
-      absl::MutexLock lock(&gate_mu_);
-      gate_held_ = held;
-      gate_release_ = release;
-    }
-    store.Append({"hold", "e", "{}", ""}, [](absl::StatusOr<AppendResult>) {});
-    held->WaitForNotification();
-    return release;
+    return harness_.HoldWriter(store).release;
   }
 
- private:
-  // Runs on the writer thread after each commit; blocks the first commit
-  // after HoldWriter armed the gate.
-  void PassWriterGate() {
-    std::shared_ptr<absl::Notification> held, release;
-    {
-      absl::MutexLock lock(&gate_mu_);
-      held = std::move(gate_held_);
-      release = std::move(gate_release_);
-    }
-    if (!release) return;
-    held->Notify();
-    release->WaitForNotification();
-  }
-
-  absl::Mutex gate_mu_;
-  std::shared_ptr<absl::Notification> gate_held_ ABSL_GUARDED_BY(gate_mu_);
-  std::shared_ptr<absl::Notification> gate_release_ ABSL_GUARDED_BY(gate_mu_);
-
- protected:
-  TempDir dir_;
-  std::atomic<int64_t> now_ms_{1'700'000'000'000};
+  SqliteHarness harness_;
+  const TempDir& dir_ = harness_.dir();
 };
 
 }  // namespace notifyd::storage::testing
