@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,26 +39,6 @@ absl::StatusOr<int> UserVersion(sqlite3* db) {
   return version;
 }
 
-absl::Status CheckOrdered(const std::vector<Migration>& migrations) {
-  int previous = 0;
-  for (const Migration& m : migrations) {
-    if (m.version <= previous) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "migration ", m.name, " has version ", m.version,
-          ", not greater than the one before it (", previous, ")"));
-    }
-    previous = m.version;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status TooNew(int current, int newest) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("store schema version ", current,
-                   " is newer than this notifyd (knows up to ", newest,
-                   "); upgrade notifyd"));
-}
-
 // Runs every migration newer than the database's version. The caller holds
 // the write transaction.
 absl::Status ApplyPending(sqlite3* db,
@@ -67,7 +48,7 @@ absl::Status ApplyPending(sqlite3* db,
   absl::StatusOr<int> current = UserVersion(db);
   if (!current.ok()) return current.status();
   const int newest = migrations.back().version;
-  if (*current > newest) return TooNew(*current, newest);
+  if (*current > newest) return SchemaTooNew(*current, newest);
   for (const Migration& m : migrations) {
     if (m.version <= *current) continue;
     if (absl::Status s =
@@ -88,15 +69,35 @@ absl::Status ApplyMigrations(sqlite3* db) {
   return ApplyMigrations(db, EmbeddedMigrations());
 }
 
+absl::Status CheckMigrationOrder(const std::vector<Migration>& migrations) {
+  int previous = 0;
+  for (const Migration& m : migrations) {
+    if (m.version <= previous) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "migration ", m.name, " has version ", m.version,
+          ", not greater than the one before it (", previous, ")"));
+    }
+    previous = m.version;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SchemaTooNew(int64_t current, int newest) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("store schema version ", current,
+                   " is newer than this notifyd (knows up to ", newest,
+                   "); upgrade notifyd"));
+}
+
 absl::Status ApplyMigrations(sqlite3* db,
                              const std::vector<Migration>& migrations) {
-  if (absl::Status s = CheckOrdered(migrations); !s.ok()) return s;
+  if (absl::Status s = CheckMigrationOrder(migrations); !s.ok()) return s;
   const int newest = migrations.empty() ? 0 : migrations.back().version;
 
   // The common case (already up to date) must not take the write lock.
   absl::StatusOr<int> current = UserVersion(db);
   if (!current.ok()) return current.status();
-  if (*current > newest) return TooNew(*current, newest);
+  if (*current > newest) return SchemaTooNew(*current, newest);
   if (*current == newest) return absl::OkStatus();
 
   if (absl::Status s = Exec(db, "BEGIN IMMEDIATE", "cannot start migration");

@@ -10,6 +10,7 @@
 #ifndef NOTIFYD_STORAGE_MIGRATIONS_H_
 #define NOTIFYD_STORAGE_MIGRATIONS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ struct Migration {
   std::string name;  // file name, for error messages
   std::string sql;   // one or more statements
 };
+
+// INVALID_ARGUMENT naming the first migration whose version is not greater
+// than the one before it. Shared by the SQLite and PostgreSQL migrators.
+absl::Status CheckMigrationOrder(const std::vector<Migration>& migrations);
+
+// FAILED_PRECONDITION: the store's schema (`current`) is newer than the
+// newest migration this binary knows.
+absl::Status SchemaTooNew(int64_t current, int newest);
 
 // The migrations compiled into this binary, ascending by version.
 const std::vector<Migration>& EmbeddedMigrations();

@@ -16,26 +16,6 @@ namespace {
 // unlikely to collide with an application sharing the database.
 constexpr int64_t kMigrationLockKey = 0x6e6f746966796431;
 
-absl::Status CheckOrdered(const std::vector<Migration>& migrations) {
-  int previous = 0;
-  for (const Migration& m : migrations) {
-    if (m.version <= previous) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "migration ", m.name, " has version ", m.version,
-          ", not greater than the one before it (", previous, ")"));
-    }
-    previous = m.version;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status TooNew(int64_t current, int newest) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("store schema version ", current,
-                   " is newer than this notifyd (knows up to ", newest,
-                   "); upgrade notifyd"));
-}
-
 // The newest applied version, 0 for a database notifyd never touched.
 absl::StatusOr<int64_t> CurrentVersion(PgConnection& db) {
   absl::StatusOr<PgResult> exists =
@@ -70,7 +50,7 @@ absl::Status ApplyPending(PgConnection& db,
   absl::StatusOr<int64_t> current = CurrentVersion(db);
   if (!current.ok()) return current.status();
   const int newest = migrations.back().version;
-  if (*current > newest) return TooNew(*current, newest);
+  if (*current > newest) return SchemaTooNew(*current, newest);
   for (const Migration& m : migrations) {
     if (m.version <= *current) continue;
     if (absl::Status s = db.Exec(m.sql); !s.ok()) {
@@ -94,14 +74,14 @@ absl::Status ApplyPostgresMigrations(PgConnection& db) {
 
 absl::Status ApplyPostgresMigrations(PgConnection& db,
                                      const std::vector<Migration>& migrations) {
-  if (absl::Status s = CheckOrdered(migrations); !s.ok()) return s;
+  if (absl::Status s = CheckMigrationOrder(migrations); !s.ok()) return s;
   if (migrations.empty()) return absl::OkStatus();
   const int newest = migrations.back().version;
 
   // The common case (already up to date) takes no lock and writes nothing.
   absl::StatusOr<int64_t> current = CurrentVersion(db);
   if (!current.ok()) return current.status();
-  if (*current > newest) return TooNew(*current, newest);
+  if (*current > newest) return SchemaTooNew(*current, newest);
   if (*current == newest) return absl::OkStatus();
 
   if (absl::Status s = db.Exec("BEGIN"); !s.ok()) return s;

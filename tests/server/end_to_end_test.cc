@@ -12,8 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/edge/sse_client.h"
-#include "tests/support/process.h"
 #include "tests/server/test_server.h"
+#include "tests/support/process.h"
 
 namespace notifyd {
 namespace {
