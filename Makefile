@@ -13,6 +13,10 @@ SANITIZER_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # ccache hits across clones: paths under the checkout are hashed relative.
 export CCACHE_BASEDIR := $(CURDIR)
+# With -g, ccache hashes the working directory unless told not to; paths in
+# commands are relative to CCACHE_BASEDIR, so build trees and clones share
+# entries.
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all setup test-setup configure build run test test-asan test-fuzz run-fuzz \
   fuzz clean format

@@ -51,13 +51,14 @@ trap stop EXIT
 ulimit -n 20000 2>/dev/null || true
 "$NOTIFYD" --insecure_dev_identity --grpc_listen=127.0.0.1:0 \
   --http_listen=127.0.0.1:0 --db="$DIR/notify.db" \
-  --ready_file="$DIR/ready.json" --max_connections=20000 --io_threads=2 \
+  --ready_file="$DIR/ready.json" --admin_listen=127.0.0.1:0 --io_threads=2 \
   --log_level=warn "$@" >"$DIR/notifyd.log" 2>&1 &
 PID=$!
 for _ in $(seq 200); do [[ -s $DIR/ready.json ]] && break; sleep 0.05; done
 port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$DIR/ready.json" "$1"; }
 GRPC=$(port grpc_port)
 HTTP=$(port http_port)
+ADMIN=$(port admin_port)
 
 # "name cpu_ticks switches" per thread of notifyd, summed by thread name.
 threads() {
@@ -67,7 +68,7 @@ $(awk '/ctxt_switches/ {s+=$2} END {print s}' "$t/status")"
   done
 }
 written() { awk '/^write_bytes/ {print $2}' "/proc/$PID/io"; }
-metric() { curl -s "127.0.0.1:$HTTP/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+metric() { curl -s "127.0.0.1:$ADMIN/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 case $MODE in
   cpu)
@@ -118,7 +119,7 @@ PY
       --connections=10000 --users=10000 --source_addrs=2 --server_pid="$PID" \
       --publish=notify_user --pub_target="127.0.0.1:$GRPC" --rate=5000 \
       --duration=10s | grep -E '^(streams|published|end-to-end)'
-    curl -s "127.0.0.1:$HTTP/metrics" | python3 -c '
+    curl -s "127.0.0.1:$ADMIN/metrics" | python3 -c '
 import re, sys
 text = sys.stdin.read()
 def buckets(name):

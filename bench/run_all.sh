@@ -60,7 +60,7 @@ start_notifyd() {
   rm -f "$OUT"/notify.db* "$OUT/ready.json"
   "$NOTIFYD" --insecure_dev_identity --grpc_listen=127.0.0.1:0 \
     --http_listen=127.0.0.1:0 --db="$OUT/notify.db" \
-    --ready_file="$OUT/ready.json" --max_connections=20000 \
+    --ready_file="$OUT/ready.json" --admin_listen=127.0.0.1:0 \
     --io_threads=2 --log_level=warn >>"$OUT/notifyd.log" 2>&1 &
   NOTIFYD_PID=$!
   for _ in $(seq 200); do

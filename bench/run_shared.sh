@@ -74,7 +74,7 @@ start_notifyd() {
   rm -f "$OUT/$name.ready"
   "$NOTIFYD" --insecure_dev_identity --grpc_listen=127.0.0.1:0 \
     --http_listen=127.0.0.1:0 --ready_file="$OUT/$name.ready" \
-    --max_connections=20000 --io_threads=2 --log_level=warn "$@" \
+    --admin_listen=127.0.0.1:0 --io_threads=2 --log_level=warn "$@" \
     >>"$OUT/$name.log" 2>&1 &
   local pid=$!
   for _ in $(seq 200); do [[ -s $OUT/$name.ready ]] && break; sleep 0.05; done

@@ -36,6 +36,8 @@
 #include "edge/hub.h"
 #include "edge/identity.h"
 #include "edge/metrics.h"
+#include "edge/open_rate_limiter.h"
+#include "edge/routes.h"
 
 namespace notifyd::edge {
 namespace internal {
@@ -50,15 +52,6 @@ using beast::error_code;
 // stream's coalesced batches of small frames.
 using TlsStream = beast::ssl_stream<tcp::socket>;
 
-// The label used for notifyd_http_requests_total: a fixed set, so a scan of
-// random paths cannot grow the metric without bound.
-inline const char* PathLabel(absl::string_view path) {
-  for (const char* known : {"/v1/stream", "/healthz", "/readyz", "/metrics"}) {
-    if (path == known) return known;
-  }
-  return path == "/" ? "/" : "other";
-}
-
 // Names of notifyd_limit_rejections_total{limit=...}.
 constexpr const char* kLimitConnections = "connections";
 constexpr const char* kLimitConnectionsPerAddress = "connections_per_address";
@@ -66,9 +59,11 @@ constexpr const char* kLimitStreamsPerUser = "streams_per_user";
 constexpr const char* kLimitChannelsPerStream = "channels_per_stream";
 constexpr const char* kLimitHeaderBytes = "header_bytes";
 constexpr const char* kLimitRequestTimeout = "request_timeout";
+constexpr const char* kLimitStreamOpenRate = "stream_open_rate";
 
-// Why a new connection is refused (it still reads one request and answers
-// it, so the client sees a status instead of a reset).
+// Why a new connection is refused. It is answered at once (a canned 503 or
+// 429 over plain TCP, nothing over TLS) and closed without being read, so
+// a flood of connections holds no descriptor past its accept.
 enum class Admission : uint8_t {
   kOk,
   kTooManyConnections,
@@ -121,7 +116,8 @@ class EdgeServer::Impl {
     for (const char* limit :
          {internal::kLimitConnections, internal::kLimitConnectionsPerAddress,
           internal::kLimitStreamsPerUser, internal::kLimitChannelsPerStream,
-          internal::kLimitHeaderBytes, internal::kLimitRequestTimeout}) {
+          internal::kLimitHeaderBytes, internal::kLimitRequestTimeout,
+          internal::kLimitStreamOpenRate}) {
       LimitRejected(limit, /*count=*/false);
     }
   }
@@ -138,7 +134,7 @@ class EdgeServer::Impl {
     metrics
         .GetCounter("notifyd_http_requests_total",
                     "HTTP requests by path and status code",
-                    {{"path", internal::PathLabel(path)},
+                    {{"path", std::string(PathLabel(path))},
                      {"code", absl::StrCat(static_cast<unsigned>(code))}})
         .Inc();
   }
@@ -173,6 +169,9 @@ class EdgeServer::Impl {
 
   absl::Status Listen();
   void Accept();
+  // Out of descriptors: accepts and closes one waiting connection through
+  // spare_fd. Acceptor strand only.
+  void ShedOne();
   void Shutdown();
 
   const EdgeOptions options;
@@ -187,7 +186,16 @@ class EdgeServer::Impl {
   Counter& slow_consumers;
   // A burst of slow consumers (a stalled network) would log one line each.
   LogLimiter slow_consumer_log;
+  // Stream opens per user (stream_open_rate); thread-safe.
+  OpenRateLimiter stream_opens{options.stream_open_rate,
+                               static_cast<double>(options.stream_open_burst)};
+  LogLimiter accept_log;
   std::atomic<bool> ready{false};
+  // False while accept() fails (out of descriptors): /readyz says so.
+  std::atomic<bool> accepting{true};
+  // Kept open so that, out of descriptors, one can be freed to accept and
+  // close a waiting connection instead of leaving it queued (ShedOne).
+  int spare_fd = -1;
   std::atomic<uint16_t> bound_port{0};
   bool started = false;
   bool shut_down = false;

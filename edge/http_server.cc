@@ -9,6 +9,11 @@
 // stream_request, identity, web_assets, metrics).
 #include "edge/http_server.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -16,10 +21,10 @@
 #include <thread>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "boost/asio/post.hpp"
+#include "common/listen_address.h"
 #include "common/thread_name.h"
 #include "edge/edge_server_impl.h"
 #include "edge/http_session.h"
@@ -45,7 +50,8 @@ Admission Impl::Register(const std::shared_ptr<SessionBase>& s,
   absl::MutexLock lock(&sessions_mu);
   sessions.emplace(s.get(), s);
   size_t from_address = address.empty() ? 0 : ++per_address[address];
-  if (sessions.size() > options.max_connections) {
+  if (options.max_connections > 0 &&
+      sessions.size() > options.max_connections) {
     return Admission::kTooManyConnections;
   }
   if (options.max_connections_per_address > 0 &&
@@ -114,22 +120,15 @@ absl::Status Impl::LoadTls() {
 
 absl::Status Impl::Listen() {
   const std::string& listen = options.listen;
-  size_t colon = listen.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) ||
-      port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid HTTP listen address '", listen, "' (want host:port)"));
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  absl::StatusOr<ListenAddress> address =
+      ParseListenAddress(listen, "HTTP listen address");
+  if (!address.ok()) return address.status();
+  const std::string& host = address->host;
+  const uint16_t port = address->port;
   error_code ec;
   tcp::endpoint endpoint;
   if (host.empty()) {
-    endpoint = tcp::endpoint(tcp::v4(), static_cast<uint16_t>(port));
+    endpoint = tcp::endpoint(tcp::v4(), port);
   } else {
     tcp::resolver resolver(ioc);
     auto results = resolver.resolve(host, std::to_string(port), ec);
@@ -160,14 +159,21 @@ void Impl::Accept() {
       net::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
         if (ec) {
-          // Typically EMFILE: back off instead of spinning on the error.
-          spdlog::warn("edge: accept failed: {}", ec.message());
-          accept_retry.expires_after(std::chrono::milliseconds(100));
+          // Typically EMFILE: tell one waiting client at once (through the
+          // spare descriptor), then back off instead of spinning.
+          accepting = false;
+          if (uint64_t dropped = 0; accept_log.Allow(&dropped)) {
+            spdlog::warn("edge: accept failed: {}; retrying{}", ec.message(),
+                         LogLimiter::DroppedNote(dropped));
+          }
+          ShedOne();
+          accept_retry.expires_after(std::chrono::milliseconds(50));
           accept_retry.async_wait([this](error_code ec) {
             if (!ec) Accept();
           });
           return;
         }
+        accepting = true;
         error_code nodelay_ec;
         socket.set_option(tcp::no_delay(true), nodelay_ec);
         std::string address;
@@ -189,6 +195,21 @@ void Impl::Accept() {
         }
         Accept();
       });
+}
+
+void Impl::ShedOne() {
+  if (spare_fd < 0) return;
+  ::close(spare_fd);
+  pollfd waiting{acceptor.native_handle(), POLLIN, 0};
+  if (::poll(&waiting, 1, 0) == 1) {
+    int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      LimitRejected(internal::kLimitConnections);
+      ::close(fd);
+    }
+  }
+  spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void Impl::Shutdown() {
@@ -241,6 +262,8 @@ void Impl::Shutdown() {
   ioc.stop();
   for (std::thread& t : threads) t.join();
   threads.clear();
+  if (spare_fd >= 0) ::close(spare_fd);
+  spare_fd = -1;
 }
 
 EdgeServer::EdgeServer(EdgeOptions options, storage::Store& store, Hub& hub,
@@ -257,6 +280,7 @@ absl::Status EdgeServer::Start() {
   if (absl::Status s = impl.LoadTls(); !s.ok()) return s;
   if (absl::Status s = impl.Listen(); !s.ok()) return s;
   impl.started = true;
+  impl.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   impl.Accept();
   int n = std::max(1, impl.options.io_threads);
   for (int i = 0; i < n; ++i) {
@@ -273,6 +297,8 @@ absl::Status EdgeServer::Start() {
 uint16_t EdgeServer::port() const { return impl_->bound_port.load(); }
 
 void EdgeServer::SetReady(bool ready) { impl_->ready.store(ready); }
+
+bool EdgeServer::accepting() const { return impl_->accepting.load(); }
 
 void EdgeServer::Shutdown() { impl_->Shutdown(); }
 

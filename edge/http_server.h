@@ -1,12 +1,15 @@
-// The SSE edge: an HTTP/1.1 server (Boost.Beast) for browsers.
+// The SSE edge: an HTTP/1.1 server (Boost.Beast) for browsers, and the
+// same server in its admin role for operators (routes in edge/routes.h).
 //
 //   GET /v1/stream   Server-Sent Events for the caller's user channel plus
-//                    ?channels=a,b; resumes from Last-Event-ID (SPEC §3)
-//   GET /healthz     200 "ok" while the process serves
-//   GET /readyz      200 after SetReady(true) while the store answers Ping
-//                    (and bus_healthy, when given, is true)
-//   GET /metrics     Prometheus text format
+//                    ?channels=a,b; resumes from Last-Event-ID (public)
+//   GET /healthz     200 "ok" while the process serves (both)
+//   GET /readyz      200 after SetReady(true) while this listener accepts,
+//                    every ready_check passes and the store answers Ping
+//                    (admin)
+//   GET /metrics     Prometheus text format (admin)
 //   GET /            the inbox page (web/), embedded or from web_root
+//                    (public)
 //
 // Each connection runs on its own strand; a stream has at most one write in
 // flight and coalesces everything queued meanwhile into the next write.
@@ -35,15 +38,29 @@
 #include "edge/hub.h"
 #include "edge/identity.h"
 #include "edge/metrics.h"
+#include "edge/routes.h"
 #include "storage/store.h"
 
 namespace notifyd::edge {
 
+// A condition /readyz needs besides the store: `ok` is called on I/O
+// threads, so it must be quick and thread-safe; when false, /readyz
+// answers 503 "<name> unavailable".
+struct ReadyCheck {
+  std::string name;
+  std::function<bool()> ok;
+};
+
 struct EdgeOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 = ephemeral
+  EdgeRole role = EdgeRole::kPublic;
   int io_threads = 2;
   absl::Duration heartbeat = absl::Seconds(15);
   int retry_ms = 2000;
+  // A stream whose queued bytes pass this is closed as a slow consumer.
+  // Replay never does that to a reader that keeps up: it reads pages of at
+  // most max_queue_bytes / 2 bytes of data and fetches the next one only
+  // once the previous page has been written.
   size_t max_queue_bytes = 1 << 20;
   std::vector<std::string> cors_origins;  // "*" allowed
   // HTTPS when both are set: PEM certificate chain and private key, TLS 1.2
@@ -51,12 +68,24 @@ struct EdgeOptions {
   std::string tls_cert_file, tls_key_file;
   // Limits (SPEC §5). Each refusal counts in
   // notifyd_limit_rejections_total{limit=...} and answers a short body.
-  size_t max_connections = 20000;  // over it: 503
-  // Open connections from one client IP; over it: 429. 0 = unlimited
+  // Open connections; one over it is answered 503 at once and closed,
+  // without reading from it. 0 = unlimited (App fills it from the
+  // process's descriptor budget, common/fd_budget.h).
+  size_t max_connections = 0;
+  // Open connections from one client IP; over it: 429 at once, then
+  // closed. 0 = unlimited
   size_t max_connections_per_address = 0;
   // Open streams whose identity is this user (its user channel), counted
   // until they close; over it: 429. 0 = unlimited.
   size_t max_streams_per_user = 16;
+  // Stream opens per second per user (a token bucket holding at most
+  // stream_open_burst), so a client reconnecting in a loop costs bounded
+  // work. Over it the open is answered 200 with only a `retry:` (the time
+  // until the next token, at least retry_ms) and a comment, then closed,
+  // without reading the store: EventSource gives up for good on any other
+  // status, but reconnects after a stream ends. 0 = unlimited.
+  double stream_open_rate = 2;
+  size_t stream_open_burst = 20;
   size_t max_channels_per_stream = 32;  // extra channels, besides user:<id>
   size_t max_header_bytes = 8192;       // request line + fields; over it: 431
   // Idle keep-alive time, and the total time a request header (and a TLS
@@ -66,15 +95,14 @@ struct EdgeOptions {
   absl::Duration write_timeout = absl::Seconds(30);
   bool insecure_dev_identity = false;  // ?user= accepted only when true
   std::string web_root;                // empty: embedded page
-  uint32_t replay_page = 500;
+  uint32_t replay_page = 500;  // most rows of one replay page (at least 1)
   // Verifies access tokens (JWT, SPEC §5); empty: tokens answer 401.
   TokenVerifier token_verifier;
   // Name of the cookie that may carry the token (--token_cookie).
   std::string token_cookie = "access_token";
-  // When set, /readyz also needs it to answer true: a bus shared with
-  // other instances (Redis) that is connected. Called on I/O threads, so it
-  // must be quick and thread-safe.
-  std::function<bool()> bus_healthy;
+  // What else /readyz waits for: a shared bus that is connected, the other
+  // listeners accepting. Checked in order; the first failing one is named.
+  std::vector<ReadyCheck> ready_checks;
 };
 
 class EdgeServer {
@@ -89,6 +117,8 @@ class EdgeServer {
   absl::Status Start();
   uint16_t port() const;  // the bound port, after Start()
   void SetReady(bool ready);
+  // False while accepting fails (out of descriptors); any thread.
+  bool accepting() const;
   // Stops accepting, ends every stream after flushing what it has queued
   // (bounded by write_timeout), closes other connections and joins the
   // threads. Idempotent.

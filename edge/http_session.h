@@ -111,7 +111,7 @@ class Session : public SessionBase,
   }
 
   void Start(Admission admission) {
-    admission_ = admission;
+    if (admission != Admission::kOk) return Refuse(admission);
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       if constexpr (kTls) {
         self->Handshake();
@@ -167,6 +167,40 @@ class Session : public SessionBase,
     } else {
       return stream_;
     }
+  }
+
+  // A connection over a limit: answered at once, without reading it, and
+  // closed, so it holds its descriptor no longer than this call. Over TLS
+  // nothing can be said before a handshake, so it is only closed.
+  void Refuse(Admission admission) {
+    bool per_address = admission == Admission::kTooManyFromAddress;
+    server_.LimitRejected(per_address ? kLimitConnectionsPerAddress
+                                      : kLimitConnections);
+    if constexpr (!kTls) {
+      static constexpr absl::string_view kTooMany =
+          "HTTP/1.1 503 Service Unavailable\r\n"
+          "Content-Type: text/plain; charset=utf-8\r\n"
+          "X-Content-Type-Options: nosniff\r\n"
+          "Retry-After: 1\r\nContent-Length: 21\r\n"
+          "Connection: close\r\n\r\ntoo many connections\n";
+      static constexpr absl::string_view kTooManyFromAddress =
+          "HTTP/1.1 429 Too Many Requests\r\n"
+          "Content-Type: text/plain; charset=utf-8\r\n"
+          "X-Content-Type-Options: nosniff\r\n"
+          "Retry-After: 1\r\nContent-Length: 39\r\n"
+          "Connection: close\r\n\r\ntoo many connections from this address\n";
+      absl::string_view answer = per_address ? kTooManyFromAddress : kTooMany;
+      // A fresh socket's send buffer always has room for this.
+      (void)!::send(Tcp().native_handle(), answer.data(), answer.size(),
+                    MSG_DONTWAIT | MSG_NOSIGNAL);
+      server_.CountRequest("other", per_address
+                                        ? http::status::too_many_requests
+                                        : http::status::service_unavailable);
+    }
+    closed_ = true;
+    error_code ec;
+    Tcp().shutdown(tcp::socket::shutdown_send, ec);
+    Tcp().close(ec);
   }
 
   // ---- TLS -----------------------------------------------------------------
@@ -244,8 +278,19 @@ class Session : public SessionBase,
                        "request header too large", /*keep_alive=*/false);
     }
     if (ec == http::error::unexpected_body || ec == http::error::body_limit) {
+      // Both come after the last field line was read, so the header rules
+      // apply: a chunked body gets the same 400 as any Transfer-Encoding.
+      if (absl::Status s = CheckHeader(parser_->get()); !s.ok()) {
+        return SendError("other", HttpStatusFor(s), s.message(), false);
+      }
       return SendError("/", http::status::payload_too_large,
                        "request body not accepted", false);
+    }
+    if (ec == http::error::bad_transfer_encoding) {
+      // Beast's own refusal of a Transfer-Encoding after chunked or after a
+      // Content-Length: the answer CheckRequestHeader gives any other.
+      return SendError("other", http::status::bad_request,
+                       "Transfer-Encoding not accepted", false);
     }
     // Anything else the parser rejects (request line, field syntax, version)
     // is answered, so a confused client learns why; EOF mid-request has
@@ -264,7 +309,21 @@ class Session : public SessionBase,
     }
     request_ = parser_->release();
     parser_.reset();
+    // Refused with the connection closed: after a Transfer-Encoding, say,
+    // the bytes that follow are never read as another request.
+    if (absl::Status s = CheckHeader(request_); !s.ok()) {
+      return SendError("other", HttpStatusFor(s), s.message(), false);
+    }
     Route();
+  }
+
+  // CheckRequestHeader (stream_request.h) on what the parser read.
+  static absl::Status CheckHeader(const http::request<http::empty_body>& req) {
+    std::vector<HeaderField> fields;
+    for (const auto& field : req) {
+      fields.push_back({View(field.name_string()), View(field.value())});
+    }
+    return CheckRequestHeader(req.version(), fields);
   }
 
   void Route() {
@@ -275,40 +334,33 @@ class Session : public SessionBase,
                        target.status().message(), false);
     }
     const std::string& path = target->path;
-    if (admission_ == Admission::kTooManyConnections) {
-      server_.LimitRejected(kLimitConnections);
-      return SendError(path, http::status::service_unavailable,
-                       "too many connections", false);
-    }
-    if (admission_ == Admission::kTooManyFromAddress) {
-      server_.LimitRejected(kLimitConnectionsPerAddress);
-      return SendError(path, http::status::too_many_requests,
-                       "too many connections from this address", false);
-    }
     if (req.method() == http::verb::options) return SendPreflight(path);
 
     bool get = req.method() == http::verb::get;
     bool head = req.method() == http::verb::head;
-    bool known = path == "/v1/stream" || path == "/healthz" ||
-                 path == "/readyz" || path == "/metrics" ||
-                 IsKnownWebPath(path);
-    if (!known) {
+    std::optional<edge::Route> route = FindRoute(path, server_.options.role);
+    if (!route) {
       return SendError(path, http::status::not_found, "not found",
                        req.keep_alive());
     }
-    if (!get && !(head && path != "/v1/stream")) {
+    if (!get && !(head && route->head_allowed)) {
       return SendError(path, http::status::method_not_allowed,
                        "method not allowed", req.keep_alive());
     }
-    if (path == "/v1/stream") return StartStream(*target);
-    if (path == "/healthz") {
-      return Send(path, http::status::ok, "text/plain; charset=utf-8", "ok\n");
+    switch (route->id) {
+      case RouteId::kStream:
+        return StartStream(*target);
+      case RouteId::kHealth:
+        return Send(path, http::status::ok, "text/plain; charset=utf-8",
+                    "ok\n");
+      case RouteId::kMetrics:
+        return Send(path, http::status::ok, "text/plain; version=0.0.4",
+                    server_.metrics.RenderText());
+      case RouteId::kReady:
+        return CheckReady();
+      case RouteId::kWebFile:
+        break;
     }
-    if (path == "/metrics") {
-      return Send(path, http::status::ok, "text/plain; version=0.0.4",
-                  server_.metrics.RenderText());
-    }
-    if (path == "/readyz") return CheckReady();
     absl::StatusOr<WebFile> file = LoadWebFile(path, server_.options.web_root);
     if (!file.ok()) {
       return SendError(path, HttpStatusFor(file.status()),
@@ -322,9 +374,16 @@ class Session : public SessionBase,
       return Send("/readyz", http::status::service_unavailable,
                   "text/plain; charset=utf-8", "not ready\n");
     }
-    if (server_.options.bus_healthy && !server_.options.bus_healthy()) {
+    if (!server_.accepting.load()) {
       return Send("/readyz", http::status::service_unavailable,
-                  "text/plain; charset=utf-8", "bus unavailable\n");
+                  "text/plain; charset=utf-8", "listener unavailable\n");
+    }
+    for (const ReadyCheck& check : server_.options.ready_checks) {
+      if (!check.ok()) {
+        return Send("/readyz", http::status::service_unavailable,
+                    "text/plain; charset=utf-8",
+                    absl::StrCat(check.name, " unavailable\n"));
+      }
     }
     server_.StoreCallStarted();
     server_.store.Ping([self =
@@ -361,6 +420,7 @@ class Session : public SessionBase,
   void SendPreflight(absl::string_view path) {
     auto res = std::make_shared<http::response<http::string_body>>(
         http::status::no_content, request_.version());
+    res->set("X-Content-Type-Options", "nosniff");
     AddCors(*res);
     res->set(http::field::access_control_allow_methods, "GET, HEAD, OPTIONS");
     res->set(http::field::access_control_allow_headers,
@@ -370,9 +430,17 @@ class Session : public SessionBase,
     WriteResponse(path, std::move(res));
   }
 
+  // `message` goes out as text/plain with nosniff. A value from the request
+  // belongs in it only through EscapeForEcho; should a raw byte outside
+  // printable ASCII still get here, the whole message is escaped, so no
+  // echo can split the body or carry control bytes.
   void SendError(absl::string_view path, http::status status,
                  absl::string_view message, bool keep_alive) {
-    Send(path, status, "text/plain; charset=utf-8", absl::StrCat(message, "\n"),
+    bool printable = std::all_of(message.begin(), message.end(),
+                                 [](char c) { return c >= 0x20 && c < 0x7f; });
+    Send(path, status, "text/plain; charset=utf-8",
+         absl::StrCat(printable ? std::string(message) : EscapeForEcho(message),
+                      "\n"),
          keep_alive);
   }
 
@@ -387,6 +455,7 @@ class Session : public SessionBase,
     res->set(http::field::content_type,
              beast::string_view(content_type.data(), content_type.size()));
     res->set(http::field::cache_control, "no-store");
+    res->set("X-Content-Type-Options", "nosniff");
     AddCors(*res);
     bool head = request_.method() == http::verb::head;
     size_t length = body.size();
@@ -437,6 +506,8 @@ class Session : public SessionBase,
   // ---- Stream phase --------------------------------------------------------
 
   void StartStream(const HttpTarget& target) {
+    // Last-Event-ID, Authorization and Cookie appear at most once here
+    // (CheckRequestHeader), so find() cannot pick one copy of several.
     std::optional<absl::string_view> header_id;
     if (auto it = request_.find("Last-Event-ID"); it != request_.end()) {
       header_id = View(it->value());
@@ -472,6 +543,20 @@ class Session : public SessionBase,
       return SendError(target.path, HttpStatusFor(allowed), allowed.message(),
                        false);
     }
+    if (absl::Duration wait = server_.stream_opens.TryAcquire(id->user);
+        wait > absl::ZeroDuration()) {
+      // Not a 429: EventSource gives up for good on anything but a 200. A
+      // stream that only says when to come back keeps it reconnecting at
+      // the limit's pace, and costs no store read.
+      server_.LimitRejected(kLimitStreamOpenRate);
+      int64_t retry_ms = std::max<int64_t>(
+          server_.options.retry_ms,
+          absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1))));
+      return Send(target.path, http::status::ok, "text/event-stream",
+                  absl::StrCat("retry: ", retry_ms,
+                               "\n: too many stream opens, retry later\n\n"),
+                  /*keep_alive=*/false);
+    }
     if (!server_.AcquireStream(id->user)) {
       server_.LimitRejected(kLimitStreamsPerUser);
       return SendError(target.path, http::status::too_many_requests,
@@ -487,6 +572,7 @@ class Session : public SessionBase,
         "Content-Type: text/event-stream\r\n"
         "Cache-Control: no-cache\r\n"
         "X-Accel-Buffering: no\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
         "Connection: close\r\n";
     http::fields cors;
     AddCors(cors);
@@ -511,7 +597,10 @@ class Session : public SessionBase,
     last_event_id_ = params->last_event_id.value_or(0);
     bool resume = params->last_event_id.has_value();
     if (resume) {
-      queue_.BeginReplay(last_event_id_);
+      // The floor of ids the client already has is set by the first page
+      // (OnReplayPage), once the store said whether last_event_id_ is one
+      // of its own ids. Until then live frames are only held.
+      queue_.BeginReplay(0);
       stream_state_ = StreamState::kReplaying;
       server_.streams_replaying.Add(1);
     } else {
@@ -553,8 +642,13 @@ class Session : public SessionBase,
     replay_in_flight_ = true;
     storage::ReplayQuery q;
     q.channels = channels_;
+    // last_event_id_ also moves past rows that were read but never queued
+    // (see OnReplayPage), so no page is read twice for them.
     q.after_id = std::max(last_event_id_, queue_.last_id());
-    q.limit = server_.options.replay_page;
+    q.limit = std::max<uint32_t>(1, server_.options.replay_page);
+    // Half the queue's bound: the page fits beside the live frames held
+    // meanwhile, so replay alone never makes a reader a slow consumer.
+    q.max_bytes = std::max<uint64_t>(1, server_.options.max_queue_bytes / 2);
     server_.StoreCallStarted();
     server_.store.Replay(
         std::move(q), [self = this->shared_from_this()](
@@ -579,23 +673,47 @@ class Session : public SessionBase,
     }
     if (first_page_) {
       first_page_ = false;
-      if (page->oldest_id > 0 && last_event_id_ + 1 < page->oldest_id) {
+      if (last_event_id_ > page->last_committed_id) {
+        // An id this store never handed out: the client's history is from
+        // another store (a new or restored database). It refetches its list
+        // on the reset, and goes on live from the store's newest id.
+        Push(queue_.PushControl(ResetFrame(page->oldest_id)));
+        last_event_id_ = page->last_committed_id;
+      } else if (page->oldest_id > 0 && last_event_id_ + 1 < page->oldest_id) {
         Push(queue_.PushControl(ResetFrame(page->oldest_id)));
       }
+      // Live frames up to here are dropped as ones the client has. The same
+      // as passing it to BeginReplay in StartStream: nothing with an id has
+      // been queued yet.
+      queue_.BeginReplay(last_event_id_);
     }
+    bool more = page->more;
+    bool queued_one = false;
     for (const auto& n : page->notifications) {
       absl::StatusOr<FramePtr> frame = EncodeNotification(*n);
-      if (!frame.ok()) continue;
+      if (!frame.ok()) {
+        last_event_id_ = std::max(last_event_id_, n->id);  // never sendable
+        continue;
+      }
+      // What would pass the queue's bound (live frames held meanwhile, or
+      // framing bigger than the data) waits for the next page, read once
+      // the queue has drained. The first frame always goes, so the replay
+      // moves on.
+      if (queued_one && queue_.pending_bytes() + (*frame)->bytes.size() >
+                            server_.options.max_queue_bytes) {
+        more = true;
+        break;
+      }
       StreamQueue::PushResult r = queue_.PushReplay(*frame);
       if (r == StreamQueue::PushResult::kDropped) continue;
       if (r == StreamQueue::PushResult::kOverflow) return OnOverflow();
+      queued_one = true;
       server_.replayed.Inc();
       Push(r);
     }
-    if (page->notifications.size() >= server_.options.replay_page &&
-        server_.options.replay_page > 0) {
-      // More to read: fetch the next page once this one is written, so a
-      // long history streams at the client's pace instead of piling up.
+    if (more) {
+      // Fetch the next page once this one is written, so a long history
+      // streams at the client's pace instead of piling up.
       replay_more_ = true;
       if (!writing_) WriteNext();
       return;
@@ -742,7 +860,6 @@ class Session : public SessionBase,
   uint64_t last_event_id_ = 0;
   StreamState stream_state_ = StreamState::kNone;
   std::string stream_user_;  // counted in streams_per_user; empty: not
-  Admission admission_ = Admission::kOk;
   bool reading_request_ = false;
   bool subscribed_ = false;
   bool writing_ = false;

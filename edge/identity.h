@@ -27,7 +27,9 @@ struct Identity {
 };
 
 // Verifies a bearer token: OK with the identity it names, UNAUTHENTICATED
-// for a missing, forged or expired token.
+// for a missing, forged, expired or malformed token. It gets the token text
+// exactly as sent (percent-decoded from a query), NUL bytes and all, and
+// must refuse anything that is not a well-formed token.
 using TokenVerifier =
     std::function<absl::StatusOr<Identity>(absl::string_view token)>;
 

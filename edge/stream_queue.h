@@ -51,7 +51,10 @@ class StreamQueue {
   // `resume_after` is the client's Last-Event-ID: it already has every id
   // up to it, so live frames at or below it are dropped too. (With several
   // instances a client may have seen an id on another instance before this
-  // one's bus delivers it.)
+  // one's bus delivers it.) It may be called again, with a higher value,
+  // until the first replayed frame is pushed: the edge starts with 0 and
+  // sets the floor once the store's first page says whether the client's
+  // id is one this store handed out.
   void BeginReplay(uint64_t resume_after);
   // Notification frames from the hub (any thread).
   PushResult PushLive(const FramePtr& frame);

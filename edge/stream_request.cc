@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "boost/url/authority_view.hpp"
 #include "boost/url/parse.hpp"
 #include "boost/url/url_view.hpp"
 #include "edge/identity.h"
@@ -32,13 +33,68 @@ absl::StatusOr<HttpTarget> ParseTarget(absl::string_view target) {
   return out;
 }
 
+std::string EscapeForEcho(absl::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == '\\') {
+      out += "\\\\";
+    } else if (byte >= 0x20 && byte < 0x7f) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
+  return out;
+}
+
+absl::Status CheckRequestHeader(unsigned version,
+                                absl::Span<const HeaderField> fields) {
+  auto count = [fields](absl::string_view name) {
+    return std::count_if(fields.begin(), fields.end(),
+                         [name](const HeaderField& f) {
+                           return absl::EqualsIgnoreCase(f.name, name);
+                         });
+  };
+  if (count("Transfer-Encoding") > 0) {
+    return absl::InvalidArgumentError("Transfer-Encoding not accepted");
+  }
+  for (absl::string_view name : kSingleValuedHeaders) {
+    if (count(name) > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header given more than once: ", name));
+    }
+  }
+  auto host =
+      std::find_if(fields.begin(), fields.end(), [](const HeaderField& f) {
+        return absl::EqualsIgnoreCase(f.name, "Host");
+      });
+  if (host == fields.end()) {
+    if (version >= 11) return absl::InvalidArgumentError("missing Host header");
+    return absl::OkStatus();
+  }
+  // Empty is what a client sends when the target has no authority.
+  if (!host->value.empty()) {
+    auto authority = boost::urls::parse_authority(
+        boost::core::string_view(host->value.data(), host->value.size()));
+    if (!authority || authority->has_userinfo()) {
+      return absl::InvalidArgumentError("invalid Host header");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> ParseChannelList(absl::string_view csv,
                                                           size_t max_channels) {
   std::vector<std::string> out;
   for (absl::string_view name : absl::StrSplit(csv, ',', absl::SkipEmpty())) {
     if (!IsValidChannelName(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid channel name: ", name.substr(0, 200)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid channel name: ", EscapeForEcho(name.substr(0, 200))));
     }
     if (std::find(out.begin(), out.end(), name) != out.end()) continue;
     if (out.size() == max_channels) {

@@ -27,11 +27,13 @@ for _ in $(seq 200); do
 done
 HTTP_PORT=$(sed -E 's/.*"http_port":([0-9]+).*/\1/' "$READY")
 GRPC_PORT=$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$READY")
+ADMIN_PORT=$(sed -E 's/.*"admin_port":([0-9]+).*/\1/' "$READY")
 TOKEN=$("$BUILD/tools/notifyctl" --server=127.0.0.1:$GRPC_PORT token demo --ttl=3600)
 
 cat <<MSG
 
-  notifyd is running: gRPC 127.0.0.1:$GRPC_PORT, HTTP 127.0.0.1:$HTTP_PORT, store ./var/notify.db
+  notifyd is running: gRPC 127.0.0.1:$GRPC_PORT, HTTP 127.0.0.1:$HTTP_PORT,
+  admin (metrics, readiness) 127.0.0.1:$ADMIN_PORT, store ./var/notify.db
 
   Open the inbox (token for user "demo", valid 1 hour):
     http://127.0.0.1:$HTTP_PORT/#user=demo&token=$TOKEN

@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 
 #include <chrono>
 #include <functional>
@@ -15,6 +16,7 @@
 #include "server/api_keys.h"
 #include "server/backends.h"
 #include "server/bus.h"
+#include "server/grpc_acceptor.h"
 #include "server/notifier_service.h"
 #include "server/tls.h"
 #include "spdlog/spdlog.h"
@@ -26,6 +28,17 @@ constexpr char kServiceName[] = "notify.v1.Notifier";
 // Room for the fields around the payload in a request.
 constexpr int kMessageOverheadBytes = 16 * 1024;
 constexpr auto kGrpcDrainDeadline = std::chrono::seconds(10);
+constexpr uint32_t kMaxGrpcStreamsLimit = 10000;
+// Scrapers and probes: a handful; part of the descriptor reserve.
+constexpr size_t kAdminConnections = 32;
+constexpr uint64_t kMinGrpcMemoryLimit = 16ull << 20;
+// gRPC connection limits that need no flag (see ApplyGrpcLimits).
+constexpr int kMaxMetadataBytes = 16 * 1024;
+constexpr absl::Duration kHandshakeTimeout = absl::Seconds(10);
+constexpr absl::Duration kConnectionAgeGrace = absl::Seconds(30);
+constexpr absl::Duration kKeepaliveTime = absl::Minutes(1);
+constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(20);
+constexpr absl::Duration kMinClientPingInterval = absl::Seconds(10);
 
 std::string HostOf(const std::string& listen) {
   size_t colon = listen.rfind(':');
@@ -47,6 +60,54 @@ StoreChoice StoreChoiceOf(const AppOptions& options) {
           .prune_interval = options.prune_interval};
 }
 
+// Limits every gRPC connection gets (SPEC §5: no caller can hold
+// unbounded memory or stop other callers).
+void ApplyGrpcLimits(const AppOptions& options, grpc::ServerBuilder& builder) {
+  auto ms = [](absl::Duration d) {
+    return static_cast<int>(absl::ToInt64Milliseconds(d));
+  };
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_payload_bytes) +
+                                   kMessageOverheadBytes);
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONCURRENT_STREAMS,
+      static_cast<int>(options.max_grpc_streams_per_connection));
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             ms(kHandshakeTimeout));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             ms(options.grpc_max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             ms(options.grpc_max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             ms(kConnectionAgeGrace));
+  // Keepalive: the server pings quiet connections to find dead peers, and
+  // enforces how often a client may ping (a ping flood earns a GOAWAY).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(kKeepaliveTime));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             ms(kKeepaliveTimeout));
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      ms(kMinClientPingInterval));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+}
+
+// The admin listener: the edge's options with the admin routes, a few
+// connections, one thread, plain HTTP (it belongs on loopback or a private
+// network), and the readiness of everything else.
+edge::EdgeOptions AdminOptions(const AppOptions& options,
+                               std::vector<edge::ReadyCheck> ready_checks) {
+  edge::EdgeOptions admin;
+  admin.listen = options.admin_listen;
+  admin.role = edge::EdgeRole::kAdmin;
+  admin.io_threads = 1;
+  admin.max_connections = kAdminConnections;
+  admin.max_header_bytes = options.edge.max_header_bytes;
+  admin.idle_timeout = options.edge.idle_timeout;
+  admin.write_timeout = options.edge.write_timeout;
+  admin.ready_checks = std::move(ready_checks);
+  return admin;
+}
+
 }  // namespace
 
 bool IsLoopbackListen(const std::string& listen) {
@@ -63,7 +124,31 @@ absl::Status ValidateLimits(const AppOptions& options) {
   if (!(options.max_publish_rate >= 0)) {  // also refuses NaN
     return absl::InvalidArgumentError("--max_publish_rate must be >= 0");
   }
+  if (options.max_grpc_streams_per_connection == 0 ||
+      options.max_grpc_streams_per_connection > kMaxGrpcStreamsLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_grpc_streams_per_connection must be between 1 and ",
+                     kMaxGrpcStreamsLimit));
+  }
+  if (options.grpc_memory_limit_bytes < kMinGrpcMemoryLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--grpc_memory_limit must be at least ", kMinGrpcMemoryLimit));
+  }
+  for (auto [flag, d] : {std::pair{"--grpc_max_connection_idle",
+                                   options.grpc_max_connection_idle},
+                         std::pair{"--grpc_max_connection_age",
+                                   options.grpc_max_connection_age}}) {
+    if (d < absl::Seconds(1) || d > absl::Hours(24 * 24)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, " must be between 1s and 576h"));
+    }
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<FdBudget> PlanDescriptors(const AppOptions& options) {
+  return PlanFdBudget(RaiseFdLimit(), options.edge.max_connections,
+                      options.max_grpc_connections);
 }
 
 absl::Status ValidateStoreAndBus(const AppOptions& options) {
@@ -78,11 +163,55 @@ struct App::Parts {
   std::function<void()> close_bus;
   std::unique_ptr<edge::Hub> hub;
   std::unique_ptr<edge::EdgeServer> edge;
+  std::unique_ptr<edge::EdgeServer> admin;  // --admin_listen
   std::unique_ptr<NotifierService> service;
   std::unique_ptr<grpc::Server> grpc_server;
+  // Plaintext gRPC only: notifyd's own listener (server/grpc_acceptor.h).
+  std::unique_ptr<GrpcAcceptor> grpc_acceptor;
   int grpc_port = 0;
   bool shut_down = false;
+
+  // Stops what has been started, in order: stop accepting gRPC calls and
+  // finish those in flight, end every stream, then the bus, then the store.
+  // Parts never started are skipped; idempotent.
+  void Stop();
+  // Start()'s way out: stops what has been started, returns `status`.
+  absl::Status Fail(absl::Status status) {
+    Stop();
+    return status;
+  }
 };
+
+void App::Parts::Stop() {
+  if (shut_down) return;
+  shut_down = true;
+  if (grpc_server) {
+    spdlog::info("notifyd shutting down: draining gRPC calls");
+  }
+  if (edge) edge->SetReady(false);
+  if (admin) admin->SetReady(false);
+  if (grpc_acceptor) grpc_acceptor->Stop();
+  if (grpc_server) {
+    grpc::HealthCheckServiceInterface* health =
+        grpc_server->GetHealthCheckService();
+    health->SetServingStatus("", false);
+    health->SetServingStatus(kServiceName, false);
+    grpc_server->Shutdown(std::chrono::system_clock::now() +
+                          kGrpcDrainDeadline);
+    grpc_server->Wait();
+  }
+  if (edge) {
+    spdlog::info("notifyd shutting down: ending streams");
+    edge->Shutdown();
+  }
+  if (admin) admin->Shutdown();
+  // Before the store: a shared bus reads gaps from it.
+  if (close_bus) close_bus();
+  if (store) {
+    store->Close();
+    if (grpc_server) spdlog::info("notifyd stopped; store closed");
+  }
+}
 
 App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
@@ -105,6 +234,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   }
   if (absl::Status s = ValidateLimits(options); !s.ok()) return s;
   if (absl::Status s = ValidateStoreAndBus(options); !s.ok()) return s;
+  absl::StatusOr<FdBudget> fds = PlanDescriptors(options);
+  if (!fds.ok()) return fds.status();
+  options.edge.max_connections = fds->http;
+  options.max_grpc_connections = fds->grpc;
+  spdlog::info(
+      "descriptors: limit {}, up to {} HTTP and {} gRPC connections, {} "
+      "reserved",
+      fds->limit, fds->http, fds->grpc, fds->reserve);
   // Files are read before anything starts, so a bad one leaves nothing
   // running.
   std::shared_ptr<const ApiKeySet> api_keys;
@@ -134,23 +271,17 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
               [hub](const std::shared_ptr<const storage::Notification>& n) {
                 return hub->Publish(n);
               });
-  if (!bus.ok()) {
-    p.store->Close();
-    return bus.status();
-  }
+  if (!bus.ok()) return p.Fail(bus.status());
   p.bus = std::move(bus->bus);
   p.close_bus = std::move(bus->close);
-  options.edge.bus_healthy = std::move(bus->healthy);
+  std::vector<edge::ReadyCheck> ready_checks;
+  if (bus->healthy) ready_checks.push_back({"bus", std::move(bus->healthy)});
 
   std::shared_ptr<const TokenAuthority> authority;
   if (options.tokens) {
     absl::StatusOr<TokenAuthority> created =
         TokenAuthority::Create(*options.tokens);
-    if (!created.ok()) {
-      p.close_bus();
-      p.store->Close();
-      return created.status();
-    }
+    if (!created.ok()) return p.Fail(created.status());
     authority = std::make_shared<const TokenAuthority>(*std::move(created));
     options.edge.token_verifier =
         [authority](absl::string_view token) -> absl::StatusOr<edge::Identity> {
@@ -162,14 +293,33 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
     };
   }
 
+  // gRPC 1.51 takes connections from a descriptor with insecure
+  // credentials only; with TLS, gRPC's own listener stays.
+  const bool own_grpc_listener = options.tls_cert_file.empty();
+  if (own_grpc_listener) {
+    absl::StatusOr<std::unique_ptr<GrpcAcceptor>> acceptor = GrpcAcceptor::Bind(
+        options.grpc_listen, options.max_grpc_connections, p.metrics);
+    if (!acceptor.ok()) return p.Fail(acceptor.status());
+    p.grpc_acceptor = std::move(*acceptor);
+    GrpcAcceptor* grpc_acceptor = p.grpc_acceptor.get();
+    ready_checks.push_back({"gRPC listener", [grpc_acceptor] {
+                              return grpc_acceptor->accepting();
+                            }});
+  }
+
   if (options.enable_edge) {
     p.edge = std::make_unique<edge::EdgeServer>(options.edge, *p.store, *p.hub,
                                                 p.metrics);
-    if (absl::Status s = p.edge->Start(); !s.ok()) {
-      p.close_bus();
-      p.store->Close();
-      return s;
-    }
+    if (absl::Status s = p.edge->Start(); !s.ok()) return p.Fail(s);
+    edge::EdgeServer* public_edge = p.edge.get();
+    ready_checks.push_back(
+        {"HTTP listener", [public_edge] { return public_edge->accepting(); }});
+  }
+  if (!options.admin_listen.empty()) {
+    p.admin = std::make_unique<edge::EdgeServer>(
+        AdminOptions(options, std::move(ready_checks)), *p.store, *p.hub,
+        p.metrics);
+    if (absl::Status s = p.admin->Start(); !s.ok()) return p.Fail(s);
   }
 
   NotifierOptions service_options;
@@ -195,35 +345,40 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_listen, *credentials, &p.grpc_port);
+  if (!own_grpc_listener) {
+    builder.AddListeningPort(options.grpc_listen, *credentials, &p.grpc_port);
+  }
   builder.RegisterService(p.service.get());
-  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_payload_bytes) +
-                                   kMessageOverheadBytes);
+  ApplyGrpcLimits(options, builder);
+  grpc::ResourceQuota quota("notifyd-grpc");
+  quota.Resize(options.grpc_memory_limit_bytes);
+  builder.SetResourceQuota(quota);
   p.grpc_server = builder.BuildAndStart();
+  if (p.grpc_server && p.grpc_acceptor) {
+    p.grpc_port = p.grpc_acceptor->port();
+    p.grpc_acceptor->Start(p.grpc_server.get());
+  }
   if (!p.grpc_server || p.grpc_port == 0) {
-    if (p.grpc_server) p.grpc_server->Shutdown();
-    if (p.edge) p.edge->Shutdown();
-    p.close_bus();
-    p.store->Close();
-    return absl::UnavailableError(absl::StrCat(
+    return p.Fail(absl::UnavailableError(absl::StrCat(
         "cannot listen for gRPC on --grpc_listen=", options.grpc_listen,
-        " (address in use or invalid?)"));
+        " (address in use or invalid?)")));
   }
   grpc::HealthCheckServiceInterface* health =
       p.grpc_server->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(kServiceName, true);
   if (p.edge) p.edge->SetReady(true);
+  if (p.admin) p.admin->SetReady(true);
   spdlog::info(
-      "notifyd serving gRPC on {} (port {}, {}, {}), SSE on port {}, store "
-      "{}, bus {}",
+      "notifyd serving gRPC on {} (port {}, {}, {}), SSE on port {}, admin on "
+      "port {}, store {}, bus {}",
       options.grpc_listen, p.grpc_port,
       options.tls_client_ca_file.empty()
           ? (options.tls_cert_file.empty() ? "plaintext" : "TLS")
           : "mutual TLS",
       api_keys ? absl::StrCat(api_keys->size(), " API keys")
                : std::string("no API keys"),
-      p.edge ? p.edge->port() : 0,
+      p.edge ? p.edge->port() : 0, p.admin ? p.admin->port() : 0,
       // A URL may hold a password: name the kind only.
       IsPostgresUrl(options.store) ? std::string("postgres") : options.db,
       options.bus == "local" ? "local" : "redis");
@@ -250,6 +405,10 @@ uint16_t App::http_port() const {
   return parts_->edge ? parts_->edge->port() : 0;
 }
 
+uint16_t App::admin_port() const {
+  return parts_->admin ? parts_->admin->port() : 0;
+}
+
 const edge::Metrics& App::metrics() const { return parts_->metrics; }
 
 std::string App::grpc_target() const {
@@ -257,27 +416,6 @@ std::string App::grpc_target() const {
                       parts_->grpc_port);
 }
 
-void App::Shutdown() {
-  Parts& p = *parts_;
-  if (p.shut_down) return;
-  p.shut_down = true;
-  spdlog::info("notifyd shutting down: draining gRPC calls");
-  if (p.edge) p.edge->SetReady(false);
-  grpc::HealthCheckServiceInterface* health =
-      p.grpc_server->GetHealthCheckService();
-  health->SetServingStatus("", false);
-  health->SetServingStatus(kServiceName, false);
-  p.grpc_server->Shutdown(std::chrono::system_clock::now() +
-                          kGrpcDrainDeadline);
-  p.grpc_server->Wait();
-  if (p.edge) {
-    spdlog::info("notifyd shutting down: ending streams");
-    p.edge->Shutdown();
-  }
-  // Before the store: a shared bus reads gaps from it.
-  p.close_bus();
-  p.store->Close();
-  spdlog::info("notifyd stopped; store closed");
-}
+void App::Shutdown() { parts_->Stop(); }
 
 }  // namespace notifyd::server

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/fd_budget.h"
 #include "edge/http_server.h"
 #include "edge/metrics.h"
 #include "server/tokens.h"
@@ -55,6 +56,26 @@ struct AppOptions {
   std::optional<TokenConfig> tokens;
   bool enable_edge = true;
   edge::EdgeOptions edge;
+  // /metrics, /healthz and /readyz for operators, away from the browsers'
+  // port (plain HTTP: keep it on loopback or a private network). Empty: no
+  // admin listener.
+  std::string admin_listen = "127.0.0.1:8081";
+  // gRPC connections in total (plaintext: refused at accept past it); with
+  // edge.max_connections shared out of the process's descriptor limit by
+  // App::Start (common/fd_budget.h). 0 = fit to the limit.
+  uint64_t max_grpc_connections = 0;
+  // HTTP/2 streams (calls) one gRPC connection may have open at once;
+  // advertised as SETTINGS_MAX_CONCURRENT_STREAMS.
+  uint32_t max_grpc_streams_per_connection = 100;
+  // Memory gRPC may use for connections and calls (its resource quota);
+  // past it gRPC refuses new calls instead of growing.
+  uint64_t grpc_memory_limit_bytes = 256ull << 20;
+  // A gRPC connection with no call for this long is closed (the client
+  // reconnects when it next calls).
+  absl::Duration grpc_max_connection_idle = absl::Minutes(5);
+  // No connection lives longer than this (plus a grace period for calls in
+  // flight): a caller holding calls open without finishing them is cut off.
+  absl::Duration grpc_max_connection_age = absl::Minutes(30);
 };
 
 class App {
@@ -67,6 +88,7 @@ class App {
 
   int grpc_port() const;
   uint16_t http_port() const;
+  uint16_t admin_port() const;      // 0 without an admin listener
   std::string grpc_target() const;  // "127.0.0.1:<port>" style, for clients
   // The registry /metrics renders; thread-safe.
   const edge::Metrics& metrics() const;
@@ -89,6 +111,12 @@ class App {
 // max_publish_rate is out of range. App::Start checks this too; notifyd's
 // main calls it first to report bad flags as a usage error.
 absl::Status ValidateLimits(const AppOptions& options);
+
+// The descriptor budget the options would get in this process (raising
+// the soft limit to the hard one first): INVALID_ARGUMENT naming the flags
+// when --max_connections and --max_grpc_connections do not fit. App::Start
+// applies it; main calls it first to report bad flags as a usage error.
+absl::StatusOr<FdBudget> PlanDescriptors(const AppOptions& options);
 
 // INVALID_ARGUMENT naming the flag when --store or --bus cannot work
 // (ValidateBackends); App::Start checks this too.

@@ -14,12 +14,16 @@
 #include "absl/time/time.h"
 #include "common/flag_file.h"
 #include "server/app.h"
+#include "server/library_logs.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
           "host:port of the gRPC API");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "host:port of the SSE edge and the inbox page");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:8081",
+          "host:port of /metrics, /healthz and /readyz for operators (plain "
+          "HTTP; keep it private); empty: none");
 ABSL_FLAG(std::string, store, "sqlite",
           "sqlite (the file at --db) or postgres://user:password@host/db "
           "(shared by several instances)");
@@ -64,12 +68,32 @@ ABSL_FLAG(uint64_t, max_queue_bytes, 1 << 20,
           "a stream whose unsent bytes exceed this is disconnected");
 ABSL_FLAG(std::vector<std::string>, cors_origins, {},
           "origins allowed to open streams from other sites (or *)");
-ABSL_FLAG(uint64_t, max_connections, 20000, "total HTTP connections");
+ABSL_FLAG(uint64_t, max_connections, 0,
+          "HTTP connections in total (503 at once past it); 0 = fit to the "
+          "process's descriptor limit beside the gRPC share and a reserve");
+ABSL_FLAG(uint64_t, max_grpc_connections, 0,
+          "gRPC connections in total (closed at once past it, plaintext "
+          "gRPC); 0 = 1/16 of the descriptor limit, 16 to 256");
+ABSL_FLAG(uint32_t, max_grpc_streams_per_connection, 100,
+          "concurrent calls on one gRPC connection "
+          "(SETTINGS_MAX_CONCURRENT_STREAMS)");
+ABSL_FLAG(uint64_t, grpc_memory_limit, 256ull << 20,
+          "bytes gRPC may use for connections and calls (resource quota)");
+ABSL_FLAG(absl::Duration, grpc_max_connection_idle, absl::Minutes(5),
+          "close a gRPC connection with no call for this long");
+ABSL_FLAG(absl::Duration, grpc_max_connection_age, absl::Minutes(30),
+          "close any gRPC connection after this long (calls in flight get "
+          "30s to finish; clients reconnect)");
 ABSL_FLAG(uint64_t, max_channels_per_stream, 32,
           "extra channels one stream may ask for");
 ABSL_FLAG(uint64_t, max_header_bytes, 8192, "largest HTTP request header");
 ABSL_FLAG(uint64_t, max_streams_per_user, 16,
           "open SSE streams one user may hold (429 past it); 0 = unlimited");
+ABSL_FLAG(double, stream_open_rate, 2,
+          "SSE stream opens per second per user once --stream_open_burst is "
+          "spent (over it: 200 with only `retry:`, no replay); 0 = unlimited");
+ABSL_FLAG(uint64_t, stream_open_burst, 20,
+          "SSE stream opens one user may make at once");
 ABSL_FLAG(uint64_t, max_connections_per_address, 0,
           "HTTP connections from one client address (429 past it); "
           "0 = unlimited");
@@ -184,11 +208,18 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   o.max_publish_rate = absl::GetFlag(FLAGS_max_publish_rate);
+  o.max_grpc_connections = absl::GetFlag(FLAGS_max_grpc_connections);
+  o.max_grpc_streams_per_connection =
+      absl::GetFlag(FLAGS_max_grpc_streams_per_connection);
+  o.grpc_memory_limit_bytes = absl::GetFlag(FLAGS_grpc_memory_limit);
+  o.grpc_max_connection_idle = absl::GetFlag(FLAGS_grpc_max_connection_idle);
+  o.grpc_max_connection_age = absl::GetFlag(FLAGS_grpc_max_connection_age);
   if (absl::Status s = notifyd::server::ValidateLimits(o); !s.ok()) return s;
   if (absl::Status s = notifyd::server::ValidateStoreAndBus(o); !s.ok()) {
     return s;
   }
   o.edge.listen = absl::GetFlag(FLAGS_http_listen);
+  o.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   o.edge.io_threads = absl::GetFlag(FLAGS_io_threads);
   o.edge.heartbeat = absl::GetFlag(FLAGS_heartbeat);
   o.edge.retry_ms = absl::GetFlag(FLAGS_retry_ms);
@@ -198,6 +229,8 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.max_channels_per_stream = absl::GetFlag(FLAGS_max_channels_per_stream);
   o.edge.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
   o.edge.max_streams_per_user = absl::GetFlag(FLAGS_max_streams_per_user);
+  o.edge.stream_open_rate = absl::GetFlag(FLAGS_stream_open_rate);
+  o.edge.stream_open_burst = absl::GetFlag(FLAGS_stream_open_burst);
   o.edge.max_connections_per_address =
       absl::GetFlag(FLAGS_max_connections_per_address);
   // One certificate for both listeners: they are one service to clients.
@@ -219,6 +252,10 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   if (o.edge.io_threads < 1 || o.edge.heartbeat <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "--io_threads must be >= 1 and --heartbeat > 0");
+  }
+  // Last: the descriptor plan needs the final connection caps.
+  if (auto fds = notifyd::server::PlanDescriptors(o); !fds.ok()) {
+    return fds.status();
   }
   return o;
 }
@@ -242,6 +279,7 @@ int main(int argc, char** argv) {
   }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  notifyd::server::RouteLibraryLogsToSpdlog();
 
   absl::StatusOr<notifyd::server::AppOptions> options = OptionsFromFlags();
   if (!options.ok()) {
@@ -270,8 +308,10 @@ int main(int argc, char** argv) {
     std::string tmp = path + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "w");
     if (f == nullptr ||
-        std::fprintf(f, "{\"grpc_port\":%d,\"http_port\":%d}\n",
-                     (*app)->grpc_port(), (*app)->http_port()) < 0 ||
+        std::fprintf(f,
+                     "{\"grpc_port\":%d,\"http_port\":%d,\"admin_port\":%d}\n",
+                     (*app)->grpc_port(), (*app)->http_port(),
+                     (*app)->admin_port()) < 0 ||
         std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
       spdlog::error("cannot write --ready_file={}", path);
       (*app)->Shutdown();

@@ -3,8 +3,11 @@
 // in `*`) and `exp` is required. Signing and verification are libjwt's; this
 // file adds the policy libjwt leaves to callers: the algorithm is pinned by
 // configuration (a token naming `none` or another algorithm is refused
-// before its signature is looked at), claims are checked with a small clock
-// skew, and the token size is bounded.
+// before its signature is looked at), the text must be a plain compact JWS
+// (base64url segments and exactly two '.', at most kMaxTokenBytes), ES256
+// signatures must be low-S (the malleable high-S twin of a valid signature
+// is refused), the time claims must be whole, non-negative seconds within
+// kMaxNumericDate, and claims are checked with a small clock skew.
 //
 // TokenAuthority is immutable after construction: thread-safe.
 #ifndef NOTIFYD_SERVER_TOKENS_H_
@@ -20,7 +23,17 @@
 
 namespace notifyd::server {
 
+// The longest token accepted, and so the longest Issue mints: the single
+// limit both sides use. 4096 bytes leaves room for the token in a query
+// string, a cookie or an Authorization header under the edge's default
+// 8192-byte header limit, and dozens of channel grants (use prefix
+// grants such as "team:*" for more).
 inline constexpr size_t kMaxTokenBytes = 4096;
+
+// The latest `exp`, `nbf` or `iat` accepted: 9999-12-31T23:59:59Z, in Unix
+// seconds. Bounding the claims keeps the clock-skew arithmetic far from
+// int64 overflow.
+inline constexpr int64_t kMaxNumericDate = 253'402'300'799;
 
 struct TokenConfig {
   // "HS256" (key is the shared secret), "RS256" or "ES256" (key is a PEM
@@ -51,7 +64,9 @@ class TokenAuthority {
                                      absl::Time now = absl::Now()) const;
 
   // A token for `user_id` and `channels`, valid for ttl (0: the default,
-  // capped by max_ttl). FAILED_PRECONDITION when no signing key is set.
+  // capped by max_ttl). FAILED_PRECONDITION when no signing key is set;
+  // INVALID_ARGUMENT naming `channels` when the token would be longer than
+  // kMaxTokenBytes (Verify would refuse it). ES256 tokens are low-S.
   absl::StatusOr<std::pair<std::string, int64_t>> Issue(
       const std::string& user_id, const std::vector<std::string>& channels,
       absl::Duration ttl, absl::Time now = absl::Now()) const;

@@ -561,37 +561,55 @@ void PostgresStore::Replay(ReplayQuery query, Callback<ReplayPage> done) {
   SubmitRead<ReplayPage>(
       [query =
            std::move(query)](PgConnection& db) -> absl::StatusOr<ReplayPage> {
-        // Per channel and read state an index range bounded by the limit,
-        // merged; and the oldest id still held. One statement, so one
-        // snapshot: oldest_id agrees with the page. Column 0 is the oldest
-        // id; a page with no rows still yields one row for it.
+        // One statement, so one snapshot: the page, oldest_id and
+        // last_committed_id agree.
+        //  - ids: the page's candidates, per channel and read state an
+        //    index range bounded by limit + 1 (the extra id tells whether
+        //    more follow), merged.
+        //  - sized: their running total of data bytes. octet_length() reads
+        //    the size from a TOASTed value's header, not the value.
+        //  - page: the candidates within the limit and the byte budget (the
+        //    first always), the only payloads read.
+        // Columns 0-2 are the oldest id, the last committed id and whether
+        // more rows follow; a page with no rows still yields one row.
         static const std::string* const sql = new std::string(absl::StrCat(
             "WITH c AS (SELECT unnest($1::text[]) AS channel),"
             " s(read) AS (VALUES (false), (true)),"
-            " page AS (SELECT p.* FROM c CROSS JOIN s CROSS JOIN LATERAL"
-            " (SELECT ",
-            Columns("n"),
-            " FROM notifications n WHERE n.channel = c.channel"
-            " AND n.read = s.read AND n.id > $2 ORDER BY n.id LIMIT $3) AS p"
-            " ORDER BY p.id LIMIT $3),"
+            " ids AS (SELECT p.id FROM c CROSS JOIN s CROSS JOIN LATERAL"
+            " (SELECT n.id FROM notifications n WHERE n.channel = c.channel"
+            " AND n.read = s.read AND n.id > $2 ORDER BY n.id LIMIT $3 + 1)"
+            " AS p ORDER BY p.id LIMIT $3 + 1),"
+            " sized AS (SELECT ids.id, row_number() OVER w AS rn,"
+            " sum(octet_length(n.data)) OVER w AS total"
+            " FROM ids JOIN notifications n ON n.id = ids.id"
+            " WINDOW w AS (ORDER BY ids.id ROWS UNBOUNDED PRECEDING)),"
+            " page AS (SELECT id FROM sized WHERE rn <= $3"
+            " AND (rn = 1 OR $4 = 0 OR total <= $4)),"
             " oldest AS (SELECT coalesce(min(f.id), 0) AS id"
             " FROM c CROSS JOIN s CROSS JOIN LATERAL"
             " (SELECT n.id FROM notifications n WHERE n.channel = c.channel"
             " AND n.read = s.read ORDER BY n.id LIMIT 1) AS f)"
-            " SELECT oldest.id, ",
-            Columns("page"),
-            " FROM oldest LEFT JOIN page ON true ORDER BY page.id"));
+            " SELECT oldest.id, (SELECT last_id FROM notify_id_counter),"
+            " (SELECT count(*) FROM ids) > (SELECT count(*) FROM page), ",
+            Columns("n"),
+            " FROM oldest LEFT JOIN (page JOIN notifications n"
+            " ON n.id = page.id) ON true ORDER BY n.id"));
         absl::StatusOr<PgResult> r =
             db.Query(*sql, {PgParam::TextArray(query.channels),
                             PgParam::Int(ClampId(query.after_id)),
-                            PgParam::Int(query.limit)});
+                            PgParam::Int(query.limit),
+                            PgParam::Int(ClampId(query.max_bytes))});
         if (!r.ok()) return r.status();
         ReplayPage page;
-        if (r->rows() > 0) page.oldest_id = static_cast<uint64_t>(r->Int(0, 0));
+        if (r->rows() > 0) {
+          page.oldest_id = static_cast<uint64_t>(r->Int(0, 0));
+          page.last_committed_id = static_cast<uint64_t>(r->Int(0, 1));
+          page.more = r->Bool(0, 2);
+        }
         for (int i = 0; i < r->rows(); ++i) {
-          if (r->IsNull(i, 1)) continue;  // the empty page's row
+          if (r->IsNull(i, 3)) continue;  // the empty page's row
           page.notifications.push_back(
-              std::make_shared<const Notification>(RowAt(*r, i, 1)));
+              std::make_shared<const Notification>(RowAt(*r, i, 3)));
         }
         return page;
       },

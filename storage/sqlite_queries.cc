@@ -251,41 +251,96 @@ absl::StatusOr<std::vector<Notification>> ListRows(Connection& db,
 
 namespace {
 
+// Appends to `ids` the ids of at most `limit` rows of `channel` in one read
+// state with ids above `after_id`, ascending. The index on (channel, read,
+// id) covers the query, so no row, let alone a payload, is read.
+absl::Status ReadReplayIds(Connection& db, const std::string& channel, int read,
+                           int64_t after_id, int64_t limit,
+                           std::vector<int64_t>& ids) {
+  absl::StatusOr<Statement> stmt = db.Prepare(
+      "SELECT id FROM notifications WHERE channel = ?1 AND read = ?2"
+      " AND id > ?3 ORDER BY id LIMIT ?4");
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindText(1, channel);
+  stmt->BindInt(2, read);
+  stmt->BindInt(3, after_id);
+  stmt->BindInt(4, limit);
+  for (;;) {
+    absl::StatusOr<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+    ids.push_back(stmt->ColumnInt(0));
+  }
+}
+
+// The smallest id of `channel` in one read state, 0 when it has none.
+absl::StatusOr<uint64_t> OldestId(Connection& db, const std::string& channel,
+                                  int read) {
+  absl::StatusOr<Statement> oldest = db.Prepare(
+      "SELECT min(id) FROM notifications WHERE channel = ?1 AND read = ?2");
+  if (!oldest.ok()) return oldest.status();
+  oldest->BindText(1, channel);
+  oldest->BindInt(2, read);
+  absl::StatusOr<bool> row = oldest->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || oldest->ColumnIsNull(0)) return 0;
+  return static_cast<uint64_t>(oldest->ColumnInt(0));
+}
+
 absl::StatusOr<ReplayPage> ReplayInTransaction(Connection& db,
                                                const ReplayQuery& query) {
-  // Per channel and read state, each an index range scan bounded by
-  // `limit`, then merged: cheaper than one IN query that may sort every
-  // matching row.
-  std::vector<Notification> rows;
+  // First the page's candidate ids: per channel and read state an index
+  // range bounded by limit + 1 (the extra id tells whether more follow),
+  // merged. Cheaper than one IN query that may sort every matching row.
+  const int64_t candidates = int64_t{query.limit} + 1;
+  std::vector<int64_t> ids;
   ReplayPage page;
   for (const std::string& channel : query.channels) {
     for (int read : kReadStates) {
-      if (absl::Status s =
-              ReadRange(db, channel, read, Direction::kOldestFirst,
-                        ClampId(query.after_id), query.limit, rows);
+      if (absl::Status s = ReadReplayIds(
+              db, channel, read, ClampId(query.after_id), candidates, ids);
           !s.ok()) {
         return s;
       }
-
-      absl::StatusOr<Statement> oldest = db.Prepare(
-          "SELECT min(id) FROM notifications WHERE channel = ?1 AND read = ?2");
+      absl::StatusOr<uint64_t> oldest = OldestId(db, channel, read);
       if (!oldest.ok()) return oldest.status();
-      oldest->BindText(1, channel);
-      oldest->BindInt(2, read);
-      absl::StatusOr<bool> row = oldest->Step();
-      if (!row.ok()) return row.status();
-      if (*row && !oldest->ColumnIsNull(0)) {
-        const auto id = static_cast<uint64_t>(oldest->ColumnInt(0));
-        if (page.oldest_id == 0 || id < page.oldest_id) page.oldest_id = id;
+      if (*oldest != 0 && (page.oldest_id == 0 || *oldest < page.oldest_id)) {
+        page.oldest_id = *oldest;
       }
     }
   }
-  MergeByIdAndTruncate(rows, Direction::kOldestFirst, query.limit);
-  page.notifications.reserve(rows.size());
-  for (Notification& n : rows) {
+  std::sort(ids.begin(), ids.end());
+  if (ids.size() > static_cast<size_t>(candidates)) ids.resize(candidates);
+
+  // Then the rows, by id, until the page is full: only the payloads of the
+  // page are read, plus the one that turned out not to fit (SQLite cannot
+  // tell a TEXT value's size in bytes without reading it).
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < ids.size() && i < query.limit; ++i) {
+    absl::StatusOr<Statement> stmt = db.Prepare(
+        absl::StrCat("SELECT ", kColumns, " FROM notifications WHERE id = ?1"));
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindInt(1, ids[i]);
+    absl::StatusOr<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) {
+      return absl::InternalError(
+          absl::StrCat("store: row ", ids[i], " vanished within a snapshot"));
+    }
+    Notification n = ReadRow(*stmt);
+    if (query.max_bytes > 0 && !page.notifications.empty() &&
+        bytes + n.data.size() > query.max_bytes) {
+      break;
+    }
+    bytes += n.data.size();
     page.notifications.push_back(
         std::make_shared<const Notification>(std::move(n)));
   }
+  page.more = page.notifications.size() < ids.size();
+
+  absl::StatusOr<uint64_t> last = ReadLastId(db);
+  if (!last.ok()) return last.status();
+  page.last_committed_id = *last;
   return page;
 }
 
@@ -296,7 +351,7 @@ absl::StatusOr<ReplayPage> ReplayRows(Connection& db, ReplayQuery query) {
   query.channels.erase(
       std::unique(query.channels.begin(), query.channels.end()),
       query.channels.end());
-  // One snapshot, so oldest_id agrees with the page.
+  // One snapshot, so oldest_id and last_committed_id agree with the page.
   return InReadTransaction(db, [&] { return ReplayInTransaction(db, query); });
 }
 

@@ -47,6 +47,9 @@ absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
 
 absl::StatusOr<std::vector<Notification>> ListRows(Connection& db,
                                                    const ListQuery& query);
+// One page as Store::Replay describes it, in one read transaction: the
+// candidate ids come from the channel index alone, and only the page's rows
+// (and the first that did not fit in max_bytes) are read.
 absl::StatusOr<ReplayPage> ReplayRows(Connection& db, ReplayQuery query);
 // Every channel's rows with after_id < id <= up_to_id, ascending, at most
 // `limit`.

@@ -55,14 +55,29 @@ struct ReplayQuery {
   std::vector<std::string> channels;
   uint64_t after_id = 0;  // ids strictly greater than this
   uint32_t limit = 500;
+  // Budget of the page in bytes of `data`: the page stops before the row
+  // that would take the sum of its rows' `data` sizes over max_bytes, but
+  // always holds at least one row (when one matches and limit > 0), so
+  // paging always makes progress. Payloads past the page are not read (at
+  // most the one that did not fit): a page costs about its own size, however
+  // much history follows it. 0 = no byte limit.
+  uint64_t max_bytes = 0;
 };
 
 struct ReplayPage {
-  // Ascending by id, at most `limit` entries.
+  // Ascending by id, at most `limit` entries and within `max_bytes`.
   std::vector<std::shared_ptr<const Notification>> notifications;
+  // True when more rows match the query than the page holds (it stopped at
+  // `limit` or `max_bytes`): the next page starts after its last id. False
+  // when the page reaches the newest matching row of its snapshot.
+  bool more = false;
   // Smallest id still held on the queried channels, 0 when they are empty.
   // A resume from an id below oldest_id - 1 may have lost events.
   uint64_t oldest_id = 0;
+  // What LastCommittedId() answers, read in the page's snapshot: the
+  // largest id committed on any channel, 0 when none was. A resume from an
+  // id above it cannot come from this store's history.
+  uint64_t last_committed_id = 0;
 };
 
 struct MarkReadRequest {
@@ -104,7 +119,11 @@ class Store {
   virtual void List(ListQuery query,
                     Callback<std::vector<Notification>> done) = 0;
 
-  // Oldest first, ids > after_id, on any of the channels.
+  // One page of the rows with ids > after_id on any of the channels, oldest
+  // first, sized by `limit` and `max_bytes` (see ReplayQuery and
+  // ReplayPage). The page, oldest_id and last_committed_id come from one
+  // snapshot. More channels than the implementation's kMaxReplayChannels
+  // fail with INVALID_ARGUMENT.
   virtual void Replay(ReplayQuery query, Callback<ReplayPage> done) = 0;
 
   // Number of notifications that went from unread to read.

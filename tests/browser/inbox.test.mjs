@@ -17,7 +17,8 @@ const dir = mkdtempSync(join(tmpdir(), 'notifyd-browser-'));
 const ready = join(dir, 'ready.json');
 const server = spawn(notifyd, [
   `--db=${join(dir, 'notify.db')}`, '--grpc_listen=127.0.0.1:0',
-  '--http_listen=127.0.0.1:0', `--ready_file=${ready}`,
+  '--http_listen=127.0.0.1:0', '--admin_listen=127.0.0.1:0',
+  `--ready_file=${ready}`,
   '--insecure_dev_identity'], { stdio: 'inherit' });
 
 async function waitForPorts() {

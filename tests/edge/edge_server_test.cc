@@ -209,6 +209,141 @@ TEST_F(EdgeServerTest, ResetWhenResumingFromPrunedHistory) {
   EXPECT_EQ(first->id, "6");
 }
 
+// A history many times --max_queue_bytes replays in one connection: pages
+// are sized by bytes and read only as the client takes them, so a reader
+// that keeps up is never cut as a slow consumer.
+TEST_F(EdgeServerTest, OneReconnectCatchesUpOnHistoryFarLargerThanTheQueue) {
+  ASSERT_EQ(options_.max_queue_bytes, size_t{1} << 20);  // the default
+  const uint64_t seen = store_.Add("user:alice", "notification", "seen")->id;
+  const std::string payload(64 * 1024, 'p');
+  std::vector<uint64_t> missed;
+  for (int i = 0; i < 200; ++i) {  // 12.5 MiB
+    missed.push_back(store_.Add("user:alice", "notification", payload)->id);
+  }
+  Start();
+
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice",
+                   {absl::StrCat("Last-Event-ID: ", seen)}),
+            200);
+  std::vector<uint64_t> got;
+  while (got.size() < missed.size()) {
+    std::optional<SseMessage> m = c.NextEvent();
+    if (!m) break;
+    ASSERT_TRUE(m->has_id);
+    ASSERT_EQ(m->data.size(), payload.size());
+    got.push_back(std::stoull(m->id));
+  }
+
+  EXPECT_EQ(got, missed);
+  EXPECT_THAT(metrics_.RenderText(),
+              HasSubstr("notifyd_slow_consumer_disconnects_total 0\n"));
+  // Still open and live afterwards.
+  uint64_t live = Notify("user:alice", "live");
+  EXPECT_EQ(ReadIdsThrough(c, live), (std::vector<uint64_t>{live}));
+  // Pages of at most half the queue: 8 payloads each.
+  EXPECT_GE(store_.replay_calls(), 200 / 8);
+}
+
+// A Last-Event-ID above every id the store handed out comes from another
+// store's history: the client is told to refetch (reset, with the oldest id
+// held), and the stream goes on live from the store's newest id.
+TEST_F(EdgeServerTest, ResumeFromAnIdThisStoreNeverHandedOutResetsAndGoesLive) {
+  for (int i = 0; i < 3; ++i) store_.Add("user:alice", "e", "x");  // 1..3
+  Start();
+  for (const char* id : {"18446744073709551615", "1000"}) {
+    SCOPED_TRACE(id);
+    SseClient c;
+    ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice",
+                     {absl::StrCat("Last-Event-ID: ", id)}),
+              200);
+    std::optional<SseMessage> reset = c.NextEvent();
+    ASSERT_TRUE(reset);
+    EXPECT_EQ(reset->event, "reset");
+    EXPECT_EQ(reset->data, "1");
+    WaitForConnections(1);
+
+    uint64_t live = Notify("user:alice", "new");
+    std::optional<SseMessage> m = c.NextEvent();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->id, std::to_string(live));
+    EXPECT_EQ(m->data, "new");
+    c.Close();
+    WaitForConnections(0);
+  }
+
+  // The newest id itself is this store's: no reset, live follows.
+  const uint64_t newest = Notify("user:bob", "elsewhere");
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice",
+                   {absl::StrCat("Last-Event-ID: ", newest)}),
+            200);
+  WaitForConnections(1);
+  uint64_t live = Notify("user:alice", "after");
+  std::optional<SseMessage> first = c.NextEvent();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->id, std::to_string(live));
+}
+
+// A client reconnecting in a loop: past the burst each open gets a 200
+// that only says when to come back (EventSource would give up on a 429),
+// and the store is not read for it.
+TEST_F(EdgeServerTest, OpensPastTheOpenRateGetOnlyARetryAndReadNothing) {
+  options_.stream_open_rate = 0.5;  // a token every 2 s
+  options_.stream_open_burst = 3;
+  options_.retry_ms = 100;
+  store_.Add("user:alice", "notification", "old");
+  Start();
+  EXPECT_THAT(metrics_.RenderText(),
+              HasSubstr("notifyd_limit_rejections_total{limit=\"stream_open_"
+                        "rate\"} 0\n"));
+  for (int i = 0; i < 3; ++i) {
+    SseClient c;
+    ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice", {"Last-Event-ID: 0"}),
+              200);
+    std::optional<SseMessage> m = c.NextEvent();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->data, "old");
+  }
+  const int replays = store_.replay_calls();
+
+  SseClient refused;
+  ASSERT_EQ(refused.Open(port_, "/v1/stream?user=alice", {"Last-Event-ID: 0"}),
+            200);
+  EXPECT_EQ(refused.response().headers.at("content-type"), "text/event-stream");
+  std::optional<SseMessage> retry = refused.Next();
+  ASSERT_TRUE(retry);
+  EXPECT_THAT(retry->comments,
+              ::testing::ElementsAre("too many stream opens, retry later"));
+  // The time until the next token, and never less than --retry_ms.
+  const int retry_ms = std::stoi(retry->retry);
+  EXPECT_GE(retry_ms, 100);
+  EXPECT_LE(retry_ms, 2000);
+  EXPECT_FALSE(refused.NextEvent());
+  EXPECT_TRUE(refused.eof());
+  HttpResponse again =
+      HttpGet(port_, "/v1/stream?user=alice", {"Last-Event-ID: 0"});
+  EXPECT_EQ(again.status, 200);
+  EXPECT_THAT(again.body, StartsWith("retry: "));
+  EXPECT_EQ(store_.replay_calls(), replays);
+  EXPECT_THAT(metrics_.RenderText(),
+              HasSubstr("notifyd_limit_rejections_total{limit=\"stream_open_"
+                        "rate\"} 2\n"));
+
+  // Other users have their own budget.
+  SseClient bob;
+  EXPECT_EQ(bob.Open(port_, "/v1/stream?user=bob"), 200);
+
+  // Back when told to: the stream opens and replays.
+  std::this_thread::sleep_for(std::chrono::milliseconds(retry_ms + 50));
+  SseClient back;
+  ASSERT_EQ(back.Open(port_, "/v1/stream?user=alice", {"Last-Event-ID: 0"}),
+            200);
+  std::optional<SseMessage> m = back.NextEvent();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data, "old");
+}
+
 TEST_F(EdgeServerTest, WithoutLastEventIdStreamIsLiveOnly) {
   store_.Add("user:alice", "e", "old");
   Start();
@@ -469,26 +604,11 @@ TEST_F(EdgeServerTest, TooManyConnections) {
   EXPECT_EQ(HttpGet(port_, "/healthz").status, 503);
 }
 
-TEST_F(EdgeServerTest, PlainEndpoints) {
+TEST_F(EdgeServerTest, PublicEndpoints) {
   Start();
   HttpResponse health = HttpGet(port_, "/healthz");
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.body, "ok\n");
-
-  EXPECT_EQ(HttpGet(port_, "/readyz").status, 503);
-  server_->SetReady(true);
-  EXPECT_EQ(HttpGet(port_, "/readyz").status, 200);
-  store_.set_ping_ok(false);
-  EXPECT_EQ(HttpGet(port_, "/readyz").status, 503);
-
-  HttpResponse metrics = HttpGet(port_, "/metrics");
-  EXPECT_EQ(metrics.status, 200);
-  EXPECT_EQ(metrics.headers["content-type"], "text/plain; version=0.0.4");
-  EXPECT_THAT(metrics.body, HasSubstr("notifyd_http_connections"));
-  EXPECT_THAT(metrics.body,
-              HasSubstr("notifyd_http_requests_total{path=\"/healthz\","
-                        "code=\"200\"} 1"));
-  EXPECT_THAT(metrics.body, HasSubstr("notifyd_streams{state=\"live\"} 0"));
 
   HttpResponse page = HttpGet(port_, "/");
   EXPECT_EQ(page.status, 200);
@@ -503,11 +623,45 @@ TEST_F(EdgeServerTest, PlainEndpoints) {
   HttpResponse head = HttpGet(port_, "/healthz", {}, "HEAD");
   EXPECT_EQ(head.status, 200);
   EXPECT_EQ(head.body, "");
+
+  // What names callers and internals is on the admin listener only.
+  EXPECT_EQ(HttpGet(port_, "/metrics").status, 404);
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 404);
 }
 
-TEST_F(EdgeServerTest, ReadyNeedsTheSharedBusWhenThereIsOne) {
+TEST_F(EdgeServerTest, AdminEndpoints) {
+  options_.role = EdgeRole::kAdmin;
+  Start();
+  EXPECT_EQ(HttpGet(port_, "/healthz").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 503);
+  server_->SetReady(true);
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 200);
+  store_.set_ping_ok(false);
+  HttpResponse store_down = HttpGet(port_, "/readyz");
+  EXPECT_EQ(store_down.status, 503);
+  EXPECT_EQ(store_down.body, "store unavailable\n");
+
+  HttpResponse metrics = HttpGet(port_, "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.headers["content-type"], "text/plain; version=0.0.4");
+  EXPECT_THAT(metrics.body, HasSubstr("notifyd_http_connections"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("notifyd_http_requests_total{path=\"/healthz\","
+                        "code=\"200\"} 1"));
+  EXPECT_THAT(metrics.body, HasSubstr("notifyd_streams{state=\"live\"} 0"));
+
+  // Browsers' paths are not served here.
+  EXPECT_EQ(HttpGet(port_, "/").status, 404);
+  EXPECT_EQ(HttpGet(port_, "/v1/stream?user=a").status, 404);
+}
+
+TEST_F(EdgeServerTest, ReadyNamesTheFirstCheckThatFails) {
   std::atomic<bool> bus_up{false};
-  options_.bus_healthy = [&bus_up] { return bus_up.load(); };
+  std::atomic<bool> grpc_up{true};
+  options_.role = EdgeRole::kAdmin;
+  options_.ready_checks = {
+      {"bus", [&bus_up] { return bus_up.load(); }},
+      {"gRPC listener", [&grpc_up] { return grpc_up.load(); }}};
   Start();
   server_->SetReady(true);
 
@@ -516,6 +670,8 @@ TEST_F(EdgeServerTest, ReadyNeedsTheSharedBusWhenThereIsOne) {
   EXPECT_EQ(down.body, "bus unavailable\n");
   bus_up = true;
   EXPECT_EQ(HttpGet(port_, "/readyz").status, 200);
+  grpc_up = false;
+  EXPECT_EQ(HttpGet(port_, "/readyz").body, "gRPC listener unavailable\n");
 }
 
 TEST_F(EdgeServerTest, CorsPreflight) {

@@ -76,13 +76,25 @@ void FakeStore::Replay(storage::ReplayQuery query,
         return std::find(query.channels.begin(), query.channels.end(),
                          n.channel) != query.channels.end();
       };
+      uint64_t bytes = 0;
+      bool full = false;
       for (const auto& n : rows_) {
         if (!on_channels(*n)) continue;
         if (page.oldest_id == 0) page.oldest_id = n->id;
-        if (n->id > query.after_id && page.notifications.size() < query.limit) {
-          page.notifications.push_back(n);
+        if (n->id <= query.after_id) continue;
+        // Within `limit` and `max_bytes`, but never an empty page while a
+        // row matches (storage/store.h).
+        full = full || page.notifications.size() >= query.limit ||
+               (query.max_bytes > 0 && !page.notifications.empty() &&
+                bytes + n->data.size() > query.max_bytes);
+        if (full) {
+          page.more = true;
+          continue;
         }
+        bytes += n->data.size();
+        page.notifications.push_back(n);
       }
+      page.last_committed_id = next_id_ - 1;
     }
     done(std::move(page));
   });

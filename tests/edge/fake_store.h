@@ -3,7 +3,8 @@
 // on its own thread, never the caller's).
 //
 // Thread-safe. Tests seed it with Add() (synchronous) and may Prune() old
-// ids to simulate retention.
+// ids to simulate retention. Replay pages honour limit and max_bytes as the
+// real stores do (storage/store.h), and replay_calls() counts them.
 #ifndef NOTIFYD_TESTS_EDGE_FAKE_STORE_H_
 #define NOTIFYD_TESTS_EDGE_FAKE_STORE_H_
 

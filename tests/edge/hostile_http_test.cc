@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -92,10 +93,42 @@ std::vector<Row> HostileRows() {
       {"body on GET",
        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
        413},
+      // Any Transfer-Encoding is 400, a chunked body included (see
+      // CheckRequestHeader); a Content-Length body alone is 413.
       {"chunked body on GET",
        "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
        "5\r\nhello\r\n0\r\n\r\n",
-       413},
+       400},
+      {"Transfer-Encoding: identity",
+       Get("/healthz", {"Transfer-Encoding: identity"}), 400},
+      {"Transfer-Encoding: gzip", Get("/healthz", {"Transfer-Encoding: gzip"}),
+       400},
+      {"chunked not the final coding",
+       Get("/healthz", {"Transfer-Encoding: chunked, identity"}), 400},
+      {"identity coding, then a Content-Length body",
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n"
+       "Content-Length: 5\r\n\r\nhello",
+       400},
+      {"Transfer-Encoding on HTTP/1.0",
+       "GET /healthz HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       400},
+      // Host (RFC 9112 §3.2).
+      {"HTTP/1.1 without Host",
+       "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", 400},
+      {"two Host fields", Get("/healthz", {"Host: y"}), 400},
+      {"Host with userinfo",
+       "GET /healthz HTTP/1.1\r\nHost: evil@x\r\nConnection: close\r\n\r\n",
+       400},
+      {"Host with a path",
+       "GET /healthz HTTP/1.1\r\nHost: x/y\r\nConnection: close\r\n\r\n", 400},
+      // Fields that decide who reads what, given twice (cf. the duplicate
+      // query parameters below).
+      {"duplicate Authorization",
+       Get(stream, {"Authorization: Bearer a", "Authorization: Bearer b"}),
+       400},
+      {"duplicate Last-Event-ID",
+       Get(stream, {"Last-Event-ID: 1", "last-event-id: 2"}), 400},
+      {"duplicate Cookie", Get(stream, {"Cookie: a=1", "Cookie: b=2"}), 400},
       {"conflicting lengths",
        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
        "Content-Length: 5\r\n\r\n",
@@ -255,6 +288,157 @@ TEST_F(HostileHttpTest, NothingIsServedAfterAMalformedRequest) {
       port_, "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n" + Get("/healthz"));
   EXPECT_EQ(StatusOf(raw), 400);
   EXPECT_THAT(raw, ::testing::Not(HasSubstr("200 OK")));
+}
+
+// How many responses `raw` holds (status lines at the start or after a
+// body; the bodies here never contain one).
+int ResponsesIn(const std::string& raw) {
+  int n = 0;
+  for (size_t at = raw.find("HTTP/1."); at != std::string::npos;
+       at = raw.find("HTTP/1.", at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// The body of a request framed with a Transfer-Encoding the edge would not
+// read as a body is never read as a second request either: the first is
+// refused and the connection closed, whatever the coding.
+TEST_F(HostileHttpTest, TransferEncodingIsRefusedAndItsBodyNeverServed) {
+  Start();
+  const std::string smuggled = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"identity", head + "Transfer-Encoding: identity\r\n\r\n" + smuggled},
+      {"gzip", head + "Transfer-Encoding: gzip\r\n\r\n" + smuggled},
+      {"chunked, identity",
+       head + "Transfer-Encoding: chunked, identity\r\n\r\n" + smuggled},
+      {"two fields, chunked then identity",
+       head +
+           "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n" +
+           smuggled},
+      {"Content-Length, then Transfer-Encoding",
+       head + "Content-Length: 0\r\nTransfer-Encoding: identity\r\n\r\n" +
+           smuggled},
+      {"chunked, empty body",
+       head + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
+      {"chunked, the request in the body",
+       head + "Transfer-Encoding: chunked\r\n\r\n" +
+           absl::StrCat(absl::Hex(smuggled.size())) + "\r\n" + smuggled +
+           "\r\n0\r\n\r\n"},
+  };
+  for (const auto& [name, request] : cases) {
+    auto start = std::chrono::steady_clock::now();
+    std::string raw = RawExchange(port_, request);
+    EXPECT_EQ(StatusOf(raw), 400) << name << "\n" << raw;
+    EXPECT_THAT(raw, HasSubstr("\r\n\r\nTransfer-Encoding not accepted\n"))
+        << name;
+    EXPECT_THAT(raw, HasSubstr("Connection: close")) << name;
+    EXPECT_EQ(ResponsesIn(raw), 1) << name << "\n" << raw;
+    EXPECT_THAT(raw, ::testing::Not(HasSubstr("notifyd_"))) << name;
+    // Closed by the server, not left open until RawExchange gives up.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2))
+        << name;
+  }
+}
+
+// The 400 for a repeated or missing field names the field.
+TEST_F(HostileHttpTest, HeaderErrorsNameTheField) {
+  Start();
+  const std::string stream = "/v1/stream?user=alice";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {Get(stream, {"Authorization: Bearer a", "authorization: Bearer b"}),
+       "header given more than once: Authorization"},
+      {Get(stream, {"Last-Event-ID: 1", "Last-Event-ID: 1"}),
+       "header given more than once: Last-Event-ID"},
+      {Get(stream, {"Cookie: a=1", "Cookie: b=2"}),
+       "header given more than once: Cookie"},
+      {Get("/healthz", {"host: x"}), "header given more than once: Host"},
+      {"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n",
+       "missing Host header"},
+      {"GET /healthz HTTP/1.1\r\nHost: a@x\r\nConnection: close\r\n\r\n",
+       "invalid Host header"},
+  };
+  for (const auto& [request, message] : cases) {
+    std::string raw = RawExchange(port_, request);
+    EXPECT_EQ(StatusOf(raw), 400) << message << "\n" << raw;
+    EXPECT_THAT(raw, HasSubstr(absl::StrCat("\r\n\r\n", message, "\n"))) << raw;
+  }
+  EXPECT_EQ(hub_.Connections(), 0u);
+}
+
+// HTTP/1.0 may omit Host; HTTP/1.1 may not.
+TEST_F(HostileHttpTest, HostIsRequiredFromHttp11On) {
+  Start();
+  std::string raw = RawExchange(port_, "GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_THAT(raw, ::testing::StartsWith("HTTP/1.0 200"));
+  EXPECT_THAT(raw, ::testing::EndsWith("\r\n\r\nok\n"));
+  raw = RawExchange(port_, "GET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw), 400) << raw;
+  // An empty Host is what a client sends for a target without authority.
+  raw = RawExchange(
+      port_, "GET /healthz HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw), 200) << raw;
+}
+
+// Every response the edge writes tells browsers not to sniff its type, so
+// an error that echoes input can only ever be read as text.
+TEST_F(HostileHttpTest, EveryResponseSaysNoSniff) {
+  Start();
+  auto nosniff = [](const testing::HttpResponse& r) {
+    auto it = r.headers.find("x-content-type-options");
+    return it == r.headers.end() ? std::string("(none)") : it->second;
+  };
+  testing::HttpResponse r = testing::HttpGet(port_, "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(nosniff(r), "nosniff") << "healthz";
+  r = testing::HttpGet(port_, "/healthz", {}, "HEAD");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(nosniff(r), "nosniff") << "HEAD";
+  r = testing::HttpGet(port_, "/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(nosniff(r), "nosniff") << "page";
+  r = testing::HttpGet(port_, "/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(nosniff(r), "nosniff") << "404";
+  r = testing::HttpGet(port_, "/v1/stream?user=alice&channels=%3Cb%3E");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(nosniff(r), "nosniff") << "400";
+  r = testing::HttpGet(port_, "/v1/stream");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(nosniff(r), "nosniff") << "401";
+  r = testing::HttpGet(port_, "/v1/stream", {}, "OPTIONS");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(nosniff(r), "nosniff") << "preflight";
+  std::string raw =
+      RawExchange(port_, Get("/healthz", {"Content-Length: 1"}) + "x");
+  EXPECT_EQ(StatusOf(raw), 413) << raw;
+  EXPECT_THAT(raw, HasSubstr("\r\nX-Content-Type-Options: nosniff\r\n"));
+  raw = RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw), 400) << raw;
+  EXPECT_THAT(raw, HasSubstr("\r\nX-Content-Type-Options: nosniff\r\n"));
+
+  SseClient c;
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
+  EXPECT_EQ(nosniff(c.response()), "nosniff") << "stream head";
+  EXPECT_EQ(c.response().headers.at("content-type"), "text/event-stream");
+}
+
+// A value echoed in an error body comes back escaped: no raw CR, LF, ESC
+// or NUL, so it can neither add a header nor drive a terminal.
+TEST_F(HostileHttpTest, ErrorBodiesEchoNoRawControlBytes) {
+  Start();
+  std::string raw = RawExchange(
+      port_,
+      Get("/v1/stream?user=alice&channels=a%0D%0AX-Injected:%201%1B%5B2J%00"));
+  EXPECT_EQ(StatusOf(raw), 400) << raw;
+  size_t body = raw.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_EQ(raw.substr(body + 4),
+            "invalid channel name: a\\x0d\\x0aX-Injected: 1\\x1b[2J\\x00\n");
+  EXPECT_THAT(raw.substr(0, body), ::testing::Not(HasSubstr("X-Injected")));
+  EXPECT_THAT(raw,
+              HasSubstr("\r\nContent-Type: text/plain; charset=utf-8\r\n"));
 }
 
 TEST_F(HostileHttpTest, PayloadsCannotForgeEventsThroughTheServer) {

@@ -84,6 +84,29 @@ TEST(IdentityTest, TokenWithoutVerifierIsRejected) {
             absl::StatusCode::kUnauthenticated);
 }
 
+// ?access_token=<token>%00junk: the verifier gets every byte, so it can
+// refuse what is not a token (TokenAuthority::Verify does) instead of
+// seeing a truncated, valid-looking prefix.
+TEST(IdentityTest, TheVerifierSeesTheWholeTokenTextNulIncluded) {
+  IdentityOptions opts;
+  std::string seen;
+  opts.verifier = [&seen](absl::string_view token) -> absl::StatusOr<Identity> {
+    seen = std::string(token);
+    return absl::UnauthenticatedError("malformed");
+  };
+  const std::string with_nul("tok\0junk", 8);
+  AuthInputs query;
+  query.access_token = with_nul;
+  EXPECT_EQ(Authenticate(query, opts).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(seen, with_nul);
+  AuthInputs cookie;
+  const std::string cookie_header = "access_token=" + with_nul;
+  cookie.cookie = cookie_header;
+  EXPECT_FALSE(Authenticate(cookie, opts).ok());
+  EXPECT_EQ(seen, with_nul);
+}
+
 TEST(IdentityTest, AuthorizeExactAndPrefixGrants) {
   Identity id{"bob", {"team:*", "news"}, false};
   EXPECT_TRUE(Authorize(id, {"news", "team:red"}).ok());

@@ -30,7 +30,8 @@ def main():
         log = open(os.path.join(tmp, "notifyd.log"), "w")
         server = subprocess.Popen(
             [notifyd, f"--db={tmp}/notify.db", "--grpc_listen=127.0.0.1:0",
-             "--http_listen=127.0.0.1:0", f"--ready_file={ready}"],
+             "--http_listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+             f"--ready_file={ready}"],
             stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.time() + 20

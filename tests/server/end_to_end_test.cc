@@ -38,6 +38,7 @@ class EndToEndTest : public ::testing::Test {
       : server_(std::move(options)) {}
 
   uint16_t http_port() { return server_.app().http_port(); }
+  uint16_t admin_port() { return server_.app().admin_port(); }
 
   pb::NotifyUserResponse Notify(const std::string& user,
                                 const std::string& data) {
@@ -167,7 +168,7 @@ TEST_F(EndToEndTest, StatsAndMetricsSeeStreamsAndCalls) {
   for (const auto& c : stats.channels()) channels.push_back(c.channel());
   EXPECT_THAT(channels, ::testing::UnorderedElementsAre("user:carol", "room"));
 
-  auto metrics = HttpGet(http_port(), "/metrics");
+  auto metrics = HttpGet(admin_port(), "/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_THAT(metrics.body,
               HasSubstr("notifyd_grpc_calls_total{method=\"NotifyUser\","
@@ -177,7 +178,11 @@ TEST_F(EndToEndTest, StatsAndMetricsSeeStreamsAndCalls) {
   // The NotifyUser call above is the only write so far.
   EXPECT_THAT(metrics.body,
               HasSubstr("notifyd_store_committed_calls_total 1\n"));
-  EXPECT_EQ(HttpGet(http_port(), "/readyz").status, 200);
+  EXPECT_EQ(HttpGet(admin_port(), "/readyz").status, 200);
+  // Neither is on the browsers' port: the metrics name API keys.
+  EXPECT_EQ(HttpGet(http_port(), "/metrics").status, 404);
+  EXPECT_EQ(HttpGet(http_port(), "/readyz").status, 404);
+  EXPECT_EQ(HttpGet(http_port(), "/healthz").status, 200);
 }
 
 server::AppOptions SmallRetention() {

@@ -93,6 +93,7 @@ class MultiInstanceTest : public ::testing::Test {
       auto ports = instance->WaitForPorts();
       ASSERT_TRUE(ports.has_value());
       http_.push_back(static_cast<uint16_t>(ports->http));
+      admin_.push_back(static_cast<uint16_t>(ports->admin));
       stubs_.push_back(pb::Notifier::NewStub(
           grpc::CreateChannel("127.0.0.1:" + std::to_string(ports->grpc),
                               grpc::InsecureChannelCredentials())));
@@ -117,6 +118,7 @@ class MultiInstanceTest : public ::testing::Test {
   testing::TempDir dir_;
   std::vector<std::unique_ptr<NotifydBinary>> instances_;
   std::vector<uint16_t> http_;
+  std::vector<uint16_t> admin_;  // /readyz, /metrics
   std::vector<std::unique_ptr<pb::Notifier::Stub>> stubs_;
 };
 
@@ -261,14 +263,14 @@ TEST_F(MultiInstanceTest, ALostBusIsNotReadyAndWhatItMissedArrivesAfter) {
   SseClient on_b;
   ASSERT_EQ(on_b.Open(http_[1], "/v1/stream?user=eve"), 200);
   ASSERT_TRUE(testing::WaitForLiveStreams(*stubs_[1], 1));
-  ASSERT_TRUE(ReadyzBecomes(http_[0], 200, seconds(10)));
+  ASSERT_TRUE(ReadyzBecomes(admin_[0], 200, seconds(10)));
 
   services->redis->Stop();
-  EXPECT_TRUE(ReadyzBecomes(http_[0], 503, seconds(10)));
-  EXPECT_EQ(HttpGet(http_[0], "/readyz").body, "bus unavailable\n");
+  EXPECT_TRUE(ReadyzBecomes(admin_[0], 503, seconds(10)));
+  EXPECT_EQ(HttpGet(admin_[0], "/readyz").body, "bus unavailable\n");
   const uint64_t while_down = Notify(0, "eve", "while the bus was down");
   ASSERT_TRUE(services->redis->Restart().ok());
-  EXPECT_TRUE(ReadyzBecomes(http_[0], 200, seconds(20))) << Logs();
+  EXPECT_TRUE(ReadyzBecomes(admin_[0], 200, seconds(20))) << Logs();
   const uint64_t after = Notify(0, "eve", "after");
 
   std::optional<SseMessage> first = on_b.NextEvent(seconds(20));
@@ -278,7 +280,7 @@ TEST_F(MultiInstanceTest, ALostBusIsNotReadyAndWhatItMissedArrivesAfter) {
   ASSERT_TRUE(second.has_value()) << Logs();
   EXPECT_EQ(second->id, std::to_string(after));
 
-  const std::string metrics = HttpGet(http_[1], "/metrics").body;
+  const std::string metrics = HttpGet(admin_[1], "/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("notifyd_bus_connected 1\n"));
   EXPECT_THAT(metrics, Not(HasSubstr("notifyd_bus_reconnects_total 0\n")));
 }

@@ -27,16 +27,19 @@ namespace pb = ::notify::v1;
 class NotifydBinary {
  public:
   NotifydBinary(const std::filesystem::path& dir,
-                std::vector<std::string> extra = {})
+                std::vector<std::string> extra = {},
+                testing::ChildOptions child = {})
       : ready_((dir / "ready.json").string()) {
     std::filesystem::remove(ready_);
-    std::vector<std::string> argv = {
-        NOTIFYD_BINARY, "--db=" + (dir / "notify.db").string(),
-        "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
-        "--ready_file=" + ready_};
+    std::vector<std::string> argv = {NOTIFYD_BINARY,
+                                     "--db=" + (dir / "notify.db").string(),
+                                     "--grpc_listen=127.0.0.1:0",
+                                     "--http_listen=127.0.0.1:0",
+                                     "--admin_listen=127.0.0.1:0",
+                                     "--ready_file=" + ready_};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<testing::ChildProcess>(
-        argv, (dir / "notifyd.log").string());
+        argv, (dir / "notifyd.log").string(), child);
   }
 
   std::optional<testing::Ports> WaitForPorts() {

@@ -25,6 +25,7 @@ TempDir::~TempDir() {
 TestServer::TestServer(server::AppOptions options) {
   options.grpc_listen = "127.0.0.1:0";
   options.edge.listen = "127.0.0.1:0";
+  options.admin_listen = "127.0.0.1:0";
   options.db = (dir_.path() / "notify.db").string();
   auto app = server::App::Start(std::move(options));
   if (!app.ok()) {

@@ -3,6 +3,7 @@
 // store_contract_test.h). Each test opens stores on a fresh, empty database.
 #include "tests/storage/store_contract_test.h"
 
+#include <cstdint>
 #include <future>
 #include <string>
 #include <thread>
@@ -369,6 +370,134 @@ TEST_P(StoreContractTest, ReplayRefusesTooManyChannels) {
   auto page = ReplaySync(*store, query);
 
   EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// --- Replay pages sized by bytes
+
+// `bytes` bytes of payload in half as many characters: budgets count bytes.
+std::string Payload(size_t bytes) {
+  std::string data;
+  for (size_t i = 0; i < bytes / 2; ++i) data += "\xc3\xa9";  // é
+  return data;
+}
+
+ReplayQuery ByBytes(std::vector<std::string> channels, uint64_t after_id,
+                    uint64_t max_bytes, uint32_t limit = 500) {
+  ReplayQuery query;
+  query.channels = std::move(channels);
+  query.after_id = after_id;
+  query.limit = limit;
+  query.max_bytes = max_bytes;
+  return query;
+}
+
+TEST_P(StoreContractTest, ReplayPageStopsBeforeTheRowThatWouldPassMaxBytes) {
+  auto store = Open();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(Append(*store, "a", "e", Payload(100)).notification->id);
+  }
+
+  auto under = ReplaySync(*store, ByBytes({"a"}, 0, 299));
+  auto exact = ReplaySync(*store, ByBytes({"a"}, 0, 300));
+  auto rest = ReplaySync(*store, ByBytes({"a"}, ids[2], 300));
+
+  ASSERT_TRUE(under.ok() && exact.ok() && rest.ok());
+  EXPECT_THAT(Ids(*under), ElementsAre(ids[0], ids[1]));
+  EXPECT_TRUE(under->more);
+  EXPECT_THAT(Ids(*exact), ElementsAre(ids[0], ids[1], ids[2]));
+  EXPECT_TRUE(exact->more);
+  EXPECT_EQ(exact->notifications[2]->data, Payload(100));
+  EXPECT_THAT(Ids(*rest), ElementsAre(ids[3], ids[4]));
+  EXPECT_FALSE(rest->more);
+}
+
+// However small the budget, paging moves on.
+TEST_P(StoreContractTest, ReplayPageHoldsAtLeastOneRowOverMaxBytes) {
+  auto store = Open();
+  uint64_t big = Append(*store, "a", "e", Payload(1000)).notification->id;
+  uint64_t small = Append(*store, "a", "e", "x").notification->id;
+
+  auto first = ReplaySync(*store, ByBytes({"a"}, 0, 10));
+  auto second = ReplaySync(*store, ByBytes({"a"}, big, 10));
+
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_THAT(Ids(*first), ElementsAre(big));
+  EXPECT_EQ(first->notifications[0]->data.size(), 1000u);
+  EXPECT_TRUE(first->more);
+  EXPECT_THAT(Ids(*second), ElementsAre(small));
+  EXPECT_FALSE(second->more);
+}
+
+TEST_P(StoreContractTest, ReplayWithoutMaxBytesIsBoundedByTheLimitOnly) {
+  auto store = Open();
+  for (int i = 0; i < 4; ++i) Append(*store, "a", "e", Payload(1000));
+
+  auto all = ReplaySync(*store, ByBytes({"a"}, 0, /*max_bytes=*/0));
+  auto limited = ReplaySync(*store, ByBytes({"a"}, 0, 0, /*limit=*/3));
+  auto exactly = ReplaySync(*store, ByBytes({"a"}, 0, 0, /*limit=*/4));
+
+  ASSERT_TRUE(all.ok() && limited.ok() && exactly.ok());
+  EXPECT_EQ(all->notifications.size(), 4u);
+  EXPECT_FALSE(all->more);
+  EXPECT_EQ(limited->notifications.size(), 3u);
+  EXPECT_TRUE(limited->more);
+  // A page that ends exactly at the newest row says so.
+  EXPECT_EQ(exactly->notifications.size(), 4u);
+  EXPECT_FALSE(exactly->more);
+}
+
+// The budget applies in id order across channels and read states, and
+// paging by it visits every row once.
+TEST_P(StoreContractTest, PagingByBytesVisitsEveryRowOnceInIdOrder) {
+  auto store = Open();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 12; ++i) {
+    ids.push_back(Append(*store, i % 3 == 0 ? "b" : "a", "e",
+                         Payload(i % 4 == 0 ? 300 : 100))
+                      .notification->id);
+  }
+  Append(*store, "other", "e", Payload(100));
+  ASSERT_TRUE(MarkReadSync(*store, {"a", {ids[1], ids[5], ids[10]}}).ok());
+  ASSERT_TRUE(MarkReadSync(*store, {"b", {ids[3]}}).ok());
+
+  std::vector<uint64_t> seen;
+  uint64_t after = 0;
+  int pages = 0;
+  for (; pages < 20; ++pages) {
+    auto page = ReplaySync(*store, ByBytes({"a", "b"}, after, 350));
+    ASSERT_TRUE(page.ok()) << page.status();
+    size_t bytes = 0;
+    for (const auto& n : page->notifications) bytes += n->data.size();
+    EXPECT_TRUE(bytes <= 350 || page->notifications.size() == 1) << bytes;
+    for (uint64_t id : Ids(*page)) seen.push_back(id);
+    if (!page->more) break;
+    ASSERT_FALSE(page->notifications.empty());
+    after = page->notifications.back()->id;
+  }
+
+  EXPECT_EQ(seen, ids);
+  EXPECT_GT(pages, 3);
+}
+
+// What a resuming stream compares its Last-Event-ID with: the newest id on
+// any channel, as LastCommittedId answers, even when the page is empty.
+TEST_P(StoreContractTest, ReplayPageCarriesTheLastCommittedId) {
+  auto store = Open();
+  auto empty = ReplaySync(*store, {{"a"}, 0, 10});
+  Append(*store, "a");
+  uint64_t newest = Append(*store, "elsewhere").notification->id;
+
+  auto page = ReplaySync(*store, {{"a"}, 0, 10});
+  auto past = ReplaySync(*store, {{"a"}, UINT64_MAX, 10});
+
+  ASSERT_TRUE(empty.ok() && page.ok() && past.ok());
+  EXPECT_EQ(empty->last_committed_id, 0u);
+  EXPECT_EQ(page->last_committed_id, newest);
+  EXPECT_EQ(page->last_committed_id, *LastCommittedIdSync(*store));
+  EXPECT_THAT(past->notifications, IsEmpty());
+  EXPECT_FALSE(past->more);
+  EXPECT_EQ(past->last_committed_id, newest);
 }
 
 // --- Reads by id

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,10 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path,
         (prctl(PR_SET_PDEATHSIG, options.parent_death_signal) != 0 ||
          getppid() != parent)) {
       _exit(125);
+    }
+    if (options.fd_limit > 0) {
+      struct rlimit rl = {options.fd_limit, options.fd_limit};
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(124);
     }
     execv(args[0], args.data());
     _exit(127);
@@ -91,7 +96,8 @@ std::optional<Ports> WaitForReadyFile(const std::string& path,
       if (!ec && v.is_object()) {
         return Ports{
             .grpc = static_cast<int>(v.at("grpc_port").to_number<int64_t>()),
-            .http = static_cast<int>(v.at("http_port").to_number<int64_t>())};
+            .http = static_cast<int>(v.at("http_port").to_number<int64_t>()),
+            .admin = static_cast<int>(v.at("admin_port").to_number<int64_t>())};
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -29,6 +29,9 @@ struct ChildOptions {
   // test crashes before the destructor runs, so a server does not outlive
   // its test. 0: none.
   int parent_death_signal = 0;
+  // RLIMIT_NOFILE (soft and hard) of the child, e.g. to flood a server
+  // into its descriptor limit quickly. 0: inherited.
+  uint64_t fd_limit = 0;
 };
 
 class ChildProcess {
@@ -54,6 +57,7 @@ class ChildProcess {
 struct Ports {
   int grpc = 0;
   int http = 0;
+  int admin = 0;  // /metrics, /readyz
 };
 
 // Waits for notifyd's --ready_file to appear and reads the ports from it.

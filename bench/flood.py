@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""Connection and stream floods against one notifyd binary (docs/BENCHMARKS.md,
+"Floods"). Prints one JSON object per scenario.
+
+  bench/flood.py BUILD_DIR [--notifyd=PATH] [--only=http,grpc_idle,grpc_streams,reconnect]
+
+Scenarios, each on a fresh notifyd with its store in a temporary directory,
+stopped by its pid at the end:
+  http          notifyd under `ulimit -n 1024`; 1,100 idle TCP connections
+                to the HTTP port from one address, held 5 s, then closed.
+                Reported: whether gRPC (Health/Check, 2 s deadline) answers
+                during and 2 s after, /readyz after, notifyd's open fds.
+  grpc_idle     the same 1,100 idle connections to the gRPC port; whether a
+                stream opens (HTTP 200) during and after, and gRPC after.
+  grpc_streams  notifyd under its default limit; bench/grpc_flood opens
+                50,000 calls over 500 connections that send headers only,
+                for 10 s. Reported: notifyd's RSS before, during, and 15 s
+                after the client left; calls the server let start.
+  reconnect     one user has 40 missed notifications of 64 KiB; 4 threads
+                reconnect as that user in a loop (Last-Event-ID 0), reading
+                what they get. Meanwhile another user, with 20 small missed
+                notifications, resumes 30 times: the time from connect to
+                its 20th event is reported (p50, max) with and without the
+                attack, with notifyd's CPU.
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import grpc
+
+FLOOD = 1100
+SMALL_LIMIT = 1024
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+class Notifyd:
+    def __init__(self, binary, fd_limit=None, extra=()):
+        self.dir = tempfile.mkdtemp(prefix="notifyd-flood.")
+        ready = os.path.join(self.dir, "ready.json")
+        self.log = open(os.path.join(self.dir, "notifyd.log"), "w")
+
+        def limit():
+            if fd_limit:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
+
+        # Builds before the admin listener have no --admin_listen.
+        helps = subprocess.run([binary, "--helpfull"], capture_output=True,
+                               text=True).stdout
+        if "admin_listen" in helps:
+            extra = ("--admin_listen=127.0.0.1:0", *extra)
+        self.proc = subprocess.Popen(
+            [binary, f"--db={self.dir}/notify.db", "--grpc_listen=127.0.0.1:0",
+             "--http_listen=127.0.0.1:0", f"--ready_file={ready}",
+             "--insecure_dev_identity", "--log_level=warn", *extra],
+            stdout=self.log, stderr=self.log, preexec_fn=limit)
+        for _ in range(200):
+            if os.path.exists(ready):
+                break
+            time.sleep(0.05)
+        ports = json.load(open(ready))
+        self.grpc, self.http = ports["grpc_port"], ports["http_port"]
+        # /readyz moved to the admin listener.
+        self.admin = ports.get("admin_port", self.http)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def grpc_ok(port):
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    check = channel.unary_unary("/grpc.health.v1.Health/Check")
+    try:
+        check(b"", timeout=2)
+        return True
+    except grpc.RpcError:
+        return False
+    finally:
+        channel.close()
+
+
+def http_status(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}",
+                                    timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except Exception:
+        return 0
+
+
+def stream_opens(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    try:
+        s.sendall(b"GET /v1/stream?user=flood-check HTTP/1.1\r\n"
+                  b"Host: 127.0.0.1\r\n\r\n")
+        return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def idle_flood(port, n):
+    socks = []
+    for _ in range(n):
+        try:
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+        except OSError:
+            break
+    return socks
+
+
+def scenario_idle(binary, target):
+    d = Notifyd(binary, fd_limit=SMALL_LIMIT)
+    other = d.grpc if target == "http" else d.http
+    try:
+        socks = idle_flood(d.http if target == "http" else d.grpc, FLOOD)
+        time.sleep(2)
+        fds_during = open_fds(d.proc.pid)
+        if target == "http":
+            during = grpc_ok(other)
+        else:
+            during = stream_opens(other)
+        time.sleep(3)
+        for s in socks:
+            s.close()
+        time.sleep(2)
+        return {
+            "scenario": f"{target}_idle_flood", "connections": len(socks),
+            "fd_limit": SMALL_LIMIT, "notifyd_fds_during": fds_during,
+            "other_listener_during": during,
+            "grpc_after": grpc_ok(d.grpc),
+            "stream_after": stream_opens(d.http),
+            "readyz_after": http_status(d.admin, "/readyz"),
+        }
+    finally:
+        d.stop()
+
+
+def scenario_streams(binary, build):
+    d = Notifyd(binary)
+    try:
+        time.sleep(1)
+        base = rss_kib(d.proc.pid)
+        flood = subprocess.Popen(
+            [os.path.join(build, "bench/grpc_flood"),
+             f"--target=127.0.0.1:{d.grpc}", "--connections=500",
+             "--streams=50000", "--hold=10s"], stdout=subprocess.PIPE)
+        time.sleep(8)
+        during = rss_kib(d.proc.pid)
+        fds_during = open_fds(d.proc.pid)
+        out, _ = flood.communicate(timeout=60)
+        time.sleep(15)
+        after = rss_kib(d.proc.pid)
+        return {
+            "scenario": "grpc_header_only_streams", "client": json.loads(out),
+            "rss_kib_before": base, "rss_kib_during": during,
+            "rss_kib_after_15s": after, "notifyd_fds_during": fds_during,
+            "grpc_after": grpc_ok(d.grpc),
+        }
+    finally:
+        d.stop()
+
+
+def notify(build, port, user, data):
+    subprocess.run([os.path.join(build, "tools/notifyctl"),
+                    f"--server=127.0.0.1:{port}", "notify", user, data],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def resume_ms(port, user, events):
+    """Connects with Last-Event-ID 0 and times the arrival of `events` ids."""
+    start = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(f"GET /v1/stream?user={user}&last_event_id=0 HTTP/1.1\r\n"
+                  f"Host: 127.0.0.1\r\n\r\n".encode())
+        buf = b""
+        while buf.count(b"\nid: ") < events:
+            chunk = s.recv(65536)
+            if not chunk:
+                return None
+            buf += chunk
+        return (time.monotonic() - start) * 1000
+    finally:
+        s.close()
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def scenario_reconnect(binary, build):
+    import threading
+    d = Notifyd(binary)
+    try:
+        big = "x" * (64 * 1024 - 64)
+        for i in range(40):
+            notify(build, d.grpc, "attacker", f'{{"n":{i},"pad":"{big}"}}')
+        for i in range(20):
+            notify(build, d.grpc, "victim", f'{{"n":{i}}}')
+
+        def measure():
+            times = [resume_ms(d.http, "victim", 20) for _ in range(30)]
+            times = sorted(t for t in times if t is not None)
+            return {"p50_ms": round(times[len(times) // 2], 2),
+                    "max_ms": round(times[-1], 2), "ok": len(times)}
+
+        quiet = measure()
+        stop = threading.Event()
+        reconnects = [0]
+
+        def attack():
+            while not stop.is_set():
+                try:
+                    s = socket.create_connection(("127.0.0.1", d.http), timeout=5)
+                    s.sendall(b"GET /v1/stream?user=attacker&last_event_id=0 "
+                              b"HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    while s.recv(1 << 20):
+                        pass
+                except OSError:
+                    pass
+                finally:
+                    s.close()
+                    reconnects[0] += 1
+
+        threads = [threading.Thread(target=attack) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        t0, c0 = time.monotonic(), cpu_ticks(d.proc.pid)
+        attacked = measure()
+        t1, c1 = time.monotonic(), cpu_ticks(d.proc.pid)
+        stop.set()
+        for t in threads:
+            t.join()
+        return {"scenario": "reconnect_loop", "victim_quiet": quiet,
+                "victim_under_attack": attacked,
+                "attacker_reconnects": reconnects[0],
+                "notifyd_cpu_percent_under_attack": round(
+                    100 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / (t1 - t0))}
+    finally:
+        d.stop()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("build")
+    p.add_argument("--notifyd")
+    p.add_argument("--only", default="http,grpc_idle,grpc_streams,reconnect")
+    a = p.parse_args()
+    binary = a.notifyd or os.path.join(a.build, "server/notifyd")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    only = a.only.split(",")
+    if "http" in only:
+        print(json.dumps(scenario_idle(binary, "http")), flush=True)
+    if "grpc_idle" in only:
+        print(json.dumps(scenario_idle(binary, "grpc")), flush=True)
+    if "grpc_streams" in only:
+        print(json.dumps(scenario_streams(binary, a.build)), flush=True)
+    if "reconnect" in only:
+        print(json.dumps(scenario_reconnect(binary, a.build)), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
