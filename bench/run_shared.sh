@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# SPEC §7 on one machine: two notifyd instances sharing a private PostgreSQL
-# and a private Redis. Streams are opened on instance B while NotifyUser is
-# called on instance A, so every delivery crosses the bus; then the same
-# workload on one instance with SQLite, for comparison (docs/BENCHMARKS.md).
+# Several instances (docs/DESIGN.md) on one machine: two notifyd instances
+# sharing a private PostgreSQL and a private Redis. Streams are opened on
+# instance B while NotifyUser is called on instance A, so every delivery
+# crosses the bus; then the same workload on one instance with SQLite, for
+# comparison (docs/BENCHMARKS.md).
 #
 #   bench/run_shared.sh [build_dir]      # default: ./build
 #

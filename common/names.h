@@ -1,7 +1,8 @@
-// The naming rules that the gRPC API and the stream edge share (SPEC §2,
-// §5): which user ids and channel names are valid, a user's own channel,
-// and how a token's channel grants match. One definition, so a name the
-// API accepts is exactly a name a stream may ask for.
+// The naming rules that the gRPC API and the stream edge share
+// (docs/DESIGN.md, Names and validation; Security): which user ids and channel
+// names are valid, a user's own channel, and how a token's channel grants
+// match. One definition, so a name the API accepts is exactly a name a stream
+// may ask for.
 //
 // Pure functions over their arguments: thread-safe.
 #ifndef NOTIFYD_COMMON_NAMES_H_

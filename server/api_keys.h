@@ -1,6 +1,6 @@
-// Publisher API keys (SPEC §5): services calling the Notifier API present
-// `authorization: Bearer <key>`; the key maps to a caller name that appears
-// in logs and metrics, never the key itself.
+// Publisher API keys (docs/DESIGN.md, Security): services calling the Notifier
+// API present `authorization: Bearer <key>`; the key maps to a caller name that
+// appears in logs and metrics, never the key itself.
 //
 // The keys file holds one `name:key` per line; blank lines and lines
 // starting with '#' are ignored. Keys are at least kMinApiKeyBytes long so

@@ -60,8 +60,8 @@ StoreChoice StoreChoiceOf(const AppOptions& options) {
           .prune_interval = options.prune_interval};
 }
 
-// Limits every gRPC connection gets (SPEC §5: no caller can hold
-// unbounded memory or stop other callers).
+// Limits every gRPC connection gets (docs/DESIGN.md, Limits: no caller can
+// hold unbounded memory or stop other callers).
 void ApplyGrpcLimits(const AppOptions& options, grpc::ServerBuilder& builder) {
   auto ms = [](absl::Duration d) {
     return static_cast<int>(absl::ToInt64Milliseconds(d));

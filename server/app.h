@@ -40,8 +40,9 @@ struct AppOptions {
   uint64_t max_per_channel = 0;                     // zero: unlimited
   absl::Duration prune_interval = absl::Seconds(30);
   size_t max_payload_bytes = 64 * 1024;
-  // Publisher authentication (SPEC §5). gRPC on a non-loopback address
-  // needs api_keys_file or tls_client_ca_file, or `insecure`.
+  // Publisher authentication (docs/DESIGN.md, Security). gRPC on a
+  // non-loopback address needs api_keys_file or tls_client_ca_file, or
+  // `insecure`.
   std::string api_keys_file;  // name:key lines; empty: no API keys
   std::string tls_cert_file;  // PEM; with tls_key_file: gRPC over TLS
   std::string tls_key_file;

@@ -1,7 +1,7 @@
 // The store and the bus notifyd runs on, chosen by --store and --bus
-// (SPEC §7): SQLite and the in-process bus are the zero-setup default;
-// PostgreSQL and Redis let several instances behind a load balancer share
-// one history and one live stream.
+// (docs/DESIGN.md, Several instances): SQLite and the in-process bus are
+// the zero-setup default; PostgreSQL and Redis let several instances behind
+// a load balancer share one history and one live stream.
 //
 // Functions, no state: App calls them once at start, from its own thread.
 // They block while they connect (never call them on a store thread).

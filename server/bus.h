@@ -1,6 +1,7 @@
 // The notification bus: carries each committed notification to the live
 // subscribers of every notifyd instance. The seam between publishing and
-// the SSE edge (in-process now, Redis later).
+// the SSE edge: in-process for one instance, Redis for several sharing
+// one store (docs/DESIGN.md, Several instances).
 //
 // Thread-safe. Publish never blocks on subscribers: listeners only queue.
 // Callers publish in commit (id) order from one thread at a time per store,

@@ -1,9 +1,10 @@
 // Log lines written by the libraries notifyd embeds (libprotobuf and gRPC
-// core) go through spdlog like notifyd's own, and are rate-limited (SPEC §5:
-// logs are rate-limited whatever produces them). Left alone, both print
-// straight to stderr, and a client can make them print without bound:
-// libprotobuf logs one ERROR line for each request with invalid UTF-8 in a
-// string field, before any authentication.
+// core) go through spdlog like notifyd's own, and are rate-limited
+// (docs/DESIGN.md, Limits: logs are rate-limited whatever produces them).
+// Left alone, both print straight to stderr, and a client can make them
+// print without bound: libprotobuf logs one ERROR line for each request
+// with invalid UTF-8 in a string field (from any caller when no API keys
+// are configured).
 //
 // Each library has its own LogLimiter: at most kLibraryLogBurst lines per
 // kLibraryLogInterval; the next line that passes after some were dropped

@@ -5,18 +5,28 @@
 // callback. A committed notification is published to the Bus from the
 // store's writer thread, in id order, before the call is answered.
 //
-// Publisher authentication (SPEC §5) happens here rather than in an
-// interceptor: every handler starts with Begin(), which resolves the caller
-// from the `authorization` metadata when API keys are configured (or names
-// it "anonymous" when not) and answers UNAUTHENTICATED otherwise. Health
-// and reflection are separate services and stay open. NotifyUser and
+// Publisher authentication (docs/DESIGN.md, Security) happens here rather
+// than in an interceptor: every call starts with Begin(), which resolves
+// the caller from the `authorization` metadata when API keys are configured
+// (or names it "anonymous" when not) and answers UNAUTHENTICATED otherwise.
+// Health and reflection are separate services and stay open. NotifyUser and
 // Publish then take a token from the caller's publish-rate bucket.
+//
+// The methods are registered raw (ByteBuffer in, ByteBuffer out) and the
+// service parses requests itself: for a request that does not parse, gRPC
+// 1.51's generated callback handler ignores the parse status and answers
+// UNIMPLEMENTED with no message, which a client reads as "no such method".
+// Parsed here (after authentication), it answers INVALID_ARGUMENT saying
+// what is wrong. The method table, and so reflection, is unchanged.
+//
+// Call counters are looked up in the registry once per (method, code,
+// caller) and counted without a lock afterwards.
 //
 // Thread-safe; the Store, Bus and Metrics must outlive the service.
 #ifndef NOTIFYD_SERVER_NOTIFIER_SERVICE_H_
 #define NOTIFYD_SERVER_NOTIFIER_SERVICE_H_
 
-#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,39 +72,47 @@ struct NotifierOptions {
       issue_token;
 };
 
-class NotifierService final : public notify::v1::Notifier::CallbackService {
+// The Notifier service with every method taking raw bytes.
+using RawNotifierService =
+    notify::v1::Notifier::WithRawCallbackMethod_NotifyUser<
+        notify::v1::Notifier::WithRawCallbackMethod_Publish<
+            notify::v1::Notifier::WithRawCallbackMethod_ListNotifications<
+                notify::v1::Notifier::WithRawCallbackMethod_MarkRead<
+                    notify::v1::Notifier::WithRawCallbackMethod_GetUnreadCount<
+                        notify::v1::Notifier::WithRawCallbackMethod_IssueToken<
+                            notify::v1::Notifier::
+                                WithRawCallbackMethod_GetStats<
+                                    notify::v1::Notifier::Service>>>>>>>;
+
+class NotifierService final : public RawNotifierService {
  public:
   NotifierService(NotifierOptions options, storage::Store& store, Bus& bus,
                   edge::Metrics& metrics);
+  ~NotifierService() override;
 
-  grpc::ServerUnaryReactor* NotifyUser(
-      grpc::CallbackServerContext* context,
-      const notify::v1::NotifyUserRequest* request,
-      notify::v1::NotifyUserResponse* response) override;
-  grpc::ServerUnaryReactor* Publish(
-      grpc::CallbackServerContext* context,
-      const notify::v1::PublishRequest* request,
-      notify::v1::PublishResponse* response) override;
+  // gRPC's entry points: each authenticates the caller, parses its request
+  // and runs its Handle* method below.
+  grpc::ServerUnaryReactor* NotifyUser(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListNotifications(
-      grpc::CallbackServerContext* context,
-      const notify::v1::ListNotificationsRequest* request,
-      notify::v1::ListNotificationsResponse* response) override;
-  grpc::ServerUnaryReactor* MarkRead(
-      grpc::CallbackServerContext* context,
-      const notify::v1::MarkReadRequest* request,
-      notify::v1::MarkReadResponse* response) override;
-  grpc::ServerUnaryReactor* GetUnreadCount(
-      grpc::CallbackServerContext* context,
-      const notify::v1::GetUnreadCountRequest* request,
-      notify::v1::GetUnreadCountResponse* response) override;
-  grpc::ServerUnaryReactor* IssueToken(
-      grpc::CallbackServerContext* context,
-      const notify::v1::IssueTokenRequest* request,
-      notify::v1::IssueTokenResponse* response) override;
-  grpc::ServerUnaryReactor* GetStats(
-      grpc::CallbackServerContext* context,
-      const notify::v1::GetStatsRequest* request,
-      notify::v1::GetStatsResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* MarkRead(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetUnreadCount(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* IssueToken(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
 
   // Replaces the API keys that calls starting from now are checked against
   // (the keys file was reloaded). Calls in flight keep the set they began
@@ -102,35 +120,85 @@ class NotifierService final : public notify::v1::Notifier::CallbackService {
   void SetApiKeys(std::shared_ptr<const ApiKeySet> keys);
 
  private:
-  // One call in progress: what Finish needs to answer and count it.
+  enum class Method : size_t {
+    kNotifyUser,
+    kPublish,
+    kListNotifications,
+    kMarkRead,
+    kGetUnreadCount,
+    kIssueToken,
+    kGetStats,
+  };
+  static constexpr size_t kMethodCount = 7;
+
+  // The reactor of one call; owns the parsed request and the response
+  // until gRPC is done with the call (defined in the .cc).
+  class Reactor;
+  template <typename Request, typename Response>
+  class TypedReactor;
+  // One caller's counters, and the lock-free index of them.
+  struct Caller;
+  class Callers;
+
+  // One call in progress: what Finish needs to answer and count it. Cheap
+  // to copy; valid until Finish.
   struct Call {
-    grpc::ServerUnaryReactor* reactor = nullptr;
-    const char* method = "";
-    std::string caller;
+    Reactor* reactor = nullptr;
+    Method method = Method::kNotifyUser;
+    Caller* caller = nullptr;
   };
 
-  // Fills `call` (the context's one default reactor: DefaultReactor() must
-  // be called once per call) and authenticates it. False when rejected: the
-  // call is then finished (UNAUTHENTICATED, logged at warn) and the handler
-  // only returns call->reactor.
-  bool Begin(grpc::CallbackServerContext* context, const char* method,
-             Call* call);
+  // Creates the call's reactor, authenticates the caller, parses the
+  // request and runs `handle`, which must end in Finish (now or later).
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Serve(
+      grpc::CallbackServerContext* context, Method method,
+      const grpc::ByteBuffer& wire_request, grpc::ByteBuffer* wire_response,
+      void (NotifierService::*handle)(grpc::CallbackServerContext*, const Call&,
+                                      const Request&, Response*));
+
+  // Authenticates the call and fills call->caller. False when rejected:
+  // the call is then finished (UNAUTHENTICATED, logged at warn).
+  bool Begin(grpc::CallbackServerContext* context, Call* call);
+
+  void HandleNotifyUser(grpc::CallbackServerContext* context, const Call& call,
+                        const notify::v1::NotifyUserRequest& request,
+                        notify::v1::NotifyUserResponse* response);
+  void HandlePublish(grpc::CallbackServerContext* context, const Call& call,
+                     const notify::v1::PublishRequest& request,
+                     notify::v1::PublishResponse* response);
+  void HandleListNotifications(
+      grpc::CallbackServerContext* context, const Call& call,
+      const notify::v1::ListNotificationsRequest& request,
+      notify::v1::ListNotificationsResponse* response);
+  void HandleMarkRead(grpc::CallbackServerContext* context, const Call& call,
+                      const notify::v1::MarkReadRequest& request,
+                      notify::v1::MarkReadResponse* response);
+  void HandleGetUnreadCount(grpc::CallbackServerContext* context,
+                            const Call& call,
+                            const notify::v1::GetUnreadCountRequest& request,
+                            notify::v1::GetUnreadCountResponse* response);
+  void HandleIssueToken(grpc::CallbackServerContext* context, const Call& call,
+                        const notify::v1::IssueTokenRequest& request,
+                        notify::v1::IssueTokenResponse* response);
+  void HandleGetStats(grpc::CallbackServerContext* context, const Call& call,
+                      const notify::v1::GetStatsRequest& request,
+                      notify::v1::GetStatsResponse* response);
 
   // Takes a publish token for the caller: RESOURCE_EXHAUSTED past the rate.
   absl::Status CheckPublishRate(grpc::CallbackServerContext* context,
                                 const Call& call);
 
-  // Stores `append`, publishes it unless duplicate, fills the response
-  // fields shared by NotifyUser and Publish, then finishes the call.
   // NotifyUser and Publish: `target_valid` is the check of the field that
   // names `channel`; then the shared fields, the publish rate, and the
   // append.
   template <typename Request, typename Response>
-  grpc::ServerUnaryReactor* StoreNotification(
-      grpc::CallbackServerContext* context, const char* method,
-      absl::Status target_valid, std::string channel, const Request& request,
-      Response* response);
+  void StoreNotification(grpc::CallbackServerContext* context, const Call& call,
+                         absl::Status target_valid, std::string channel,
+                         const Request& request, Response* response);
 
+  // Stores `append`, publishes it unless duplicate, fills the response
+  // fields shared by NotifyUser and Publish, then finishes the call.
   template <typename Response>
   void AppendAndPublish(Call call, storage::AppendRequest append,
                         Response* response);
@@ -141,8 +209,11 @@ class NotifierService final : public notify::v1::Notifier::CallbackService {
   const NotifierOptions options_;
   storage::Store& store_;
   Bus& bus_;
-  edge::Metrics& metrics_;
   edge::Counter& published_total_;
+  // notifyd_grpc_calls_total and notifyd_publish_rate_limited_total.
+  const std::unique_ptr<Callers> callers_;
+  Caller& anonymous_;        // kAnonymousCaller
+  Caller& unauthenticated_;  // calls rejected before a caller was known
   RateLimiter publish_rate_;
   // Rejected calls are logged, but a flood of them must not flood the log.
   LogLimiter rejected_log_;

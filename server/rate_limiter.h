@@ -1,6 +1,6 @@
-// Publish rate per caller (SPEC §5): one token bucket per caller name,
-// refilled at `rate` tokens per second and holding at most `burst` (the
-// rate itself, at least 1, so a caller may send a second's worth at once
+// Publish rate per caller (docs/DESIGN.md, Security): one token bucket per
+// caller name, refilled at `rate` tokens per second and holding at most `burst`
+// (the rate itself, at least 1, so a caller may send a second's worth at once
 // after a pause). Each publish takes one token; none left means reject.
 //
 // Buckets are created on first use and never removed: callers are the

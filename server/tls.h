@@ -1,5 +1,6 @@
-// TLS for the gRPC listener (SPEC §5): server credentials from PEM files,
-// optionally requiring and verifying client certificates (mutual TLS).
+// TLS for the gRPC listener (docs/DESIGN.md, Security): server credentials from
+// PEM files, optionally requiring and verifying client certificates (mutual
+// TLS).
 //
 // The files are read and checked here, before the server starts: a missing
 // file, a file that is not PEM, or a key that does not match the

@@ -1,10 +1,10 @@
-// Subscriber tokens (SPEC §5): JWTs whose `sub` is the user id, `channels`
-// the extra channels the holder may read (exact names, or a prefix ending
-// in `*`) and `exp` is required. Signing and verification are libjwt's; this
-// file adds the policy libjwt leaves to callers: the algorithm is pinned by
-// configuration (a token naming `none` or another algorithm is refused
-// before its signature is looked at), the text must be a plain compact JWS
-// (base64url segments and exactly two '.', at most kMaxTokenBytes), ES256
+// Subscriber tokens (docs/DESIGN.md, Security): JWTs whose `sub` is the user
+// id, `channels` the extra channels the holder may read (exact names, or a
+// prefix ending in `*`) and `exp` is required. Signing and verification are
+// libjwt's; this file adds the policy libjwt leaves to callers: the algorithm
+// is pinned by configuration (a token naming `none` or another algorithm is
+// refused before its signature is looked at), the text must be a plain compact
+// JWS (base64url segments and exactly two '.', at most kMaxTokenBytes), ES256
 // signatures must be low-S (the malleable high-S twin of a valid signature
 // is refused), the time claims must be whole, non-negative seconds within
 // kMaxNumericDate, and claims are checked with a small clock skew.

@@ -1,4 +1,5 @@
-// Validation of the public API's inputs (SPEC §2). Pure functions, no state:
+// Validation of the public API's inputs (docs/DESIGN.md, Names and
+// validation). Pure functions, no state:
 // thread-safe. Each returns OK or INVALID_ARGUMENT with a message that starts
 // with the offending field's name, so callers can show it as is.
 #ifndef NOTIFYD_SERVER_VALIDATION_H_

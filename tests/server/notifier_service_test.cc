@@ -193,8 +193,8 @@ TEST_F(NotifierTest, IssueTokenIsUnimplementedWithoutATokenKey) {
   EXPECT_THAT(status.error_message(), HasSubstr("--token_key_file"));
 }
 
-// Every validation rule of SPEC §2: the status, the field named, and
-// nothing stored.
+// Every validation rule (docs/DESIGN.md, Names and validation): the status, the
+// field named, and nothing stored.
 struct BadNotify {
   std::string name;
   std::string user_id, event, data, key;
