@@ -1,21 +1,27 @@
 // The shared state of the SSE edge (EdgeServer::Impl) and what it shares
-// with its sessions: Beast/Asio aliases, small helpers, the limit names and
-// SessionBase.
+// with the two parts of a connection, the HTTP session (http_session.h) and
+// the SSE stream (sse_stream.h): Beast/Asio aliases, small helpers, the
+// limit names, SessionBase and the RegistryEntry they pass between them.
 //
-// Internal: one of the three parts of the one translation unit that compiles
-// Beast (http_server.cc includes it and http_session.h; nothing else does).
+// Internal: one of the four parts of the one translation unit that compiles
+// Beast (http_server.cc includes it, http_session.h and sse_stream.h;
+// nothing else does).
 // Threading: see each member; the registry and counters are thread-safe,
 // options and collaborators immutable after Start().
 #ifndef NOTIFYD_EDGE_EDGE_SERVER_IMPL_H_
 #define NOTIFYD_EDGE_EDGE_SERVER_IMPL_H_
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -29,6 +35,8 @@
 #include "boost/asio/ssl/context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
+#include "boost/beast/core/string.hpp"
+#include "boost/beast/http/field.hpp"
 #include "boost/beast/http/status.hpp"
 #include "boost/beast/ssl/ssl_stream.hpp"
 #include "common/log_limiter.h"
@@ -51,6 +59,7 @@ using beast::error_code;
 // one TLS record instead of one record per buffer, which matters for a
 // stream's coalesced batches of small frames.
 using TlsStream = beast::ssl_stream<tcp::socket>;
+using Impl = EdgeServer::Impl;
 
 // Names of notifyd_limit_rejections_total{limit=...}.
 constexpr const char* kLimitConnections = "connections";
@@ -70,18 +79,103 @@ enum class Admission : uint8_t {
   kTooManyFromAddress
 };
 
-// What the server's registry and Shutdown need from a session, whatever its
-// transport.
-class SessionBase : public Subscriber {
+// What the server's registry and Shutdown need from either part of a
+// connection (HttpSession or SseStream), whatever its transport.
+class SessionBase {
  public:
+  virtual ~SessionBase() = default;
   // Any thread. Graceful: a stream flushes what it queued, then closes.
   virtual void Close(bool graceful) = 0;
 };
 
+inline std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      absl::ToChronoNanoseconds(d));
+}
+
+inline absl::string_view View(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+// The answer to a request refused with `s`.
+inline http::status HttpStatusFor(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnauthenticated:
+      return http::status::unauthorized;
+    case absl::StatusCode::kPermissionDenied:
+      return http::status::forbidden;
+    case absl::StatusCode::kNotFound:
+      return http::status::not_found;
+    case absl::StatusCode::kResourceExhausted:
+      return http::status::too_many_requests;
+    case absl::StatusCode::kUnavailable:
+      return http::status::service_unavailable;
+    case absl::StatusCode::kInvalidArgument:
+      return http::status::bad_request;
+    default:
+      return http::status::internal_server_error;
+  }
+}
+
+// The TCP socket under a transport, for what bypasses TLS: closing,
+// half-closing, and draining or watching bytes that will never be read as
+// requests (after a response with Connection: close, or on a stream).
+template <typename Stream>
+tcp::socket& TcpOf(Stream& stream) {
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    return stream.next_layer();
+  } else {
+    return stream;
+  }
+}
+
+// A connection's deadline, on its strand: Arm runs `on_expiry` once `d`
+// has passed, unless Disarm, Cancel or another Arm comes first.
+// `on_expiry` must hold its owner (a shared_ptr), which holds the Deadline.
+class Deadline {
+ public:
+  explicit Deadline(const net::any_io_executor& strand) : timer_(strand) {}
+
+  template <typename F>
+  void Arm(absl::Duration d, F on_expiry) {
+    timer_.expires_after(ToChrono(d));
+    timer_.async_wait([this, f = std::move(on_expiry)](error_code ec) mutable {
+      // A handler that was already queued when the deadline moved sees
+      // success; the expiry check tells the two apart.
+      if (ec || timer_.expiry() > std::chrono::steady_clock::now()) return;
+      f();
+    });
+  }
+  void Disarm() {
+    timer_.expires_at(std::chrono::steady_clock::time_point::max());
+  }
+  void Cancel() { timer_.cancel(); }
+
+ private:
+  net::steady_timer timer_;
+};
+
+// Adds Access-Control-Allow-Origin to `fields` when `request`'s Origin is
+// one of `allowed` (or "*" is).
+template <typename Fields, typename Request>
+void AddCors(Fields& fields, const Request& request,
+             const std::vector<std::string>& allowed) {
+  auto it = request.find(http::field::origin);
+  if (it == request.end()) return;
+  absl::string_view origin = View(it->value());
+  bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
+  bool listed =
+      std::find(allowed.begin(), allowed.end(), origin) != allowed.end();
+  if (!any && !listed) return;
+  fields.set(http::field::access_control_allow_origin, it->value());
+  fields.set(http::field::vary, "Origin");
+  if (listed) fields.set(http::field::access_control_allow_credentials, "true");
+}
+
 }  // namespace internal
 
 // Shared state of the server: options, collaborators, metrics, the io
-// context and the registry of live sessions (for limits and Shutdown).
+// context and the registry of open connections (for limits and Shutdown).
 class EdgeServer::Impl {
  public:
   using Admission = internal::Admission;
@@ -139,18 +233,34 @@ class EdgeServer::Impl {
         .Inc();
   }
 
-  // Registry of sessions. Register also counts the session against its
-  // client address (`address` empty: not counted) and says whether a limit
-  // is exceeded; the session is registered either way, so it can answer
-  // 503/429 and close, and Deregister undoes both.
+  // Registry of connections, each under the part that holds its socket
+  // (used through a RegistryEntry). Register also counts the connection
+  // against its client address (`address` empty: not counted) and says
+  // whether a limit is exceeded; it is registered either way, so it can
+  // answer 503/429 and close, and Deregister undoes both.
   Admission Register(const std::shared_ptr<SessionBase>& s,
                      const std::string& address);
   void Deregister(const SessionBase* s, const std::string& address);
+  // Replaces `from` with `to` in the registry, counts unchanged: the HTTP
+  // session handing its connection to an SSE stream.
+  void Handover(const SessionBase* from,
+                const std::shared_ptr<SessionBase>& to);
+
+  // Answers a connection over a limit at once, without reading it, and
+  // closes it, so it holds its descriptor no longer than this call. Over
+  // TLS (`tls`) nothing can be said before a handshake: only closed.
+  void Refuse(boost::asio::ip::tcp::socket& socket, Admission admission,
+              bool tls);
 
   // Counts one more stream for `user`; false (nothing counted) when the user
   // already has max_streams_per_user. ReleaseStream undoes an Acquire.
   bool AcquireStream(const std::string& user);
   void ReleaseStream(const std::string& user);
+
+  // What /readyz answers: calls done(ready, body) at once, or on the
+  // store's thread once it answered Ping (after SetReady(true), this
+  // listener accepting and every ready_check passing).
+  void CheckReady(std::function<void(bool ready, std::string body)> done);
 
   // Loads the certificate and key when TLS is configured. The error names
   // the file that could not be used.
@@ -202,6 +312,7 @@ class EdgeServer::Impl {
   std::vector<std::thread> threads;
 
   absl::Mutex sessions_mu;
+  // One entry per open connection: its HTTP session, or its SSE stream.
   absl::flat_hash_map<const SessionBase*, std::weak_ptr<SessionBase>> sessions
       ABSL_GUARDED_BY(sessions_mu);
   // Open connections by client address, when max_connections_per_address
@@ -219,13 +330,58 @@ class EdgeServer::Impl {
   // Set by Start() when tls_cert_file/tls_key_file are.
   std::optional<boost::asio::ssl::context> tls;
 
-  // Declared last so it is destroyed first: pending handlers own sessions,
-  // whose destructors still use the members above.
+  // Declared last so it is destroyed first: pending handlers own sessions
+  // and streams, whose destructors still use the members above.
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::steady_timer accept_retry;
 };
 
+namespace internal {
+
+// One connection's place in the server's registry (the connection limits,
+// Shutdown) and in notifyd_http_connections, from accept to close. It goes
+// with the socket: the HTTP session owns it from accept; on /v1/stream the
+// session moves it to the SSE stream it hands the socket to, which takes
+// it over (Transfer) so that Shutdown reaches the stream. Released once,
+// by the destruction of its last owner; a moved-from entry releases
+// nothing. Used by one owner at a time: at accept, then on the strand.
+class RegistryEntry {
+ public:
+  RegistryEntry(EdgeServer::Impl& server, std::string address)
+      : server_(&server), address_(std::move(address)) {
+    server_->connections.Add(1);
+  }
+  RegistryEntry(RegistryEntry&& other) noexcept
+      : server_(std::exchange(other.server_, nullptr)),
+        address_(std::move(other.address_)),
+        owner_(std::exchange(other.owner_, nullptr)) {}
+  RegistryEntry& operator=(RegistryEntry&&) = delete;
+  ~RegistryEntry() {
+    if (server_ == nullptr) return;
+    server_->connections.Add(-1);
+    if (owner_ != nullptr) server_->Deregister(owner_, address_);
+  }
+
+  // Registers `owner`, counting it against its client address, and says
+  // whether a limit is exceeded (the entry is registered either way).
+  Admission Register(const std::shared_ptr<SessionBase>& owner) {
+    owner_ = owner.get();
+    return server_->Register(owner, address_);
+  }
+  // Makes `owner`, the socket's new holder, the one Shutdown closes.
+  void Transfer(const std::shared_ptr<SessionBase>& owner) {
+    server_->Handover(owner_, owner);
+    owner_ = owner.get();
+  }
+
+ private:
+  EdgeServer::Impl* server_;
+  std::string address_;  // empty: not counted per address
+  const SessionBase* owner_ = nullptr;
+};
+
+}  // namespace internal
 }  // namespace notifyd::edge
 
 #endif  // NOTIFYD_EDGE_EDGE_SERVER_IMPL_H_

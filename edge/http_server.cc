@@ -1,12 +1,14 @@
 // The SSE edge's listener and lifecycle: binding, accepting (each socket
-// becomes a Session on a strand of its own), the session registry behind
-// the connection limits, and Shutdown.
+// becomes an HttpSession on a strand of its own), the registry of
+// connections behind the connection limits, the refusal of a connection
+// over one, readiness, and Shutdown.
 //
 // Beast is slow to compile, so it is compiled in this one translation unit,
-// written as three files by concept: edge_server_impl.h (shared state),
-// http_session.h (one connection) and this file. Everything that can do
-// without Beast lives elsewhere (hub, stream_queue, sse_frame,
-// stream_request, identity, web_assets, metrics).
+// written as four files by concept: edge_server_impl.h (shared state),
+// http_session.h (a connection's HTTP requests), sse_stream.h (the SSE
+// stream an HTTP session hands a /v1/stream connection to) and this file.
+// Everything that can do without Beast lives elsewhere (hub, stream_queue,
+// sse_frame, stream_request, identity, web_assets, metrics, routes).
 #include "edge/http_server.h"
 
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,13 +31,14 @@
 #include "common/thread_name.h"
 #include "edge/edge_server_impl.h"
 #include "edge/http_session.h"
+#include "edge/sse_stream.h"
 #include "openssl/ssl.h"
 #include "spdlog/spdlog.h"
 
 namespace notifyd::edge {
 
 using internal::Admission;
-using internal::Session;
+using internal::HttpSession;
 using internal::SessionBase;
 using internal::TlsStream;
 using Impl = EdgeServer::Impl;
@@ -67,6 +71,59 @@ void Impl::Deregister(const SessionBase* s, const std::string& address) {
   if (address.empty()) return;
   auto it = per_address.find(address);
   if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+}
+
+void Impl::Handover(const SessionBase* from,
+                    const std::shared_ptr<SessionBase>& to) {
+  absl::MutexLock lock(&sessions_mu);
+  sessions.erase(from);
+  sessions.emplace(to.get(), to);
+}
+
+void Impl::Refuse(tcp::socket& socket, Admission admission, bool tls) {
+  bool per_address = admission == Admission::kTooManyFromAddress;
+  LimitRejected(per_address ? internal::kLimitConnectionsPerAddress
+                            : internal::kLimitConnections);
+  if (!tls) {
+    static constexpr absl::string_view kTooMany =
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Retry-After: 1\r\nContent-Length: 21\r\n"
+        "Connection: close\r\n\r\ntoo many connections\n";
+    static constexpr absl::string_view kTooManyFromAddress =
+        "HTTP/1.1 429 Too Many Requests\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Retry-After: 1\r\nContent-Length: 39\r\n"
+        "Connection: close\r\n\r\ntoo many connections from this address\n";
+    absl::string_view answer = per_address ? kTooManyFromAddress : kTooMany;
+    // A fresh socket's send buffer always has room for this.
+    (void)!::send(socket.native_handle(), answer.data(), answer.size(),
+                  MSG_DONTWAIT | MSG_NOSIGNAL);
+    CountRequest("other",
+                 per_address ? boost::beast::http::status::too_many_requests
+                             : boost::beast::http::status::service_unavailable);
+  }
+  error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
+
+void Impl::CheckReady(std::function<void(bool, std::string)> done) {
+  if (!ready.load()) return done(false, "not ready\n");
+  if (!accepting.load()) return done(false, "listener unavailable\n");
+  for (const ReadyCheck& check : options.ready_checks) {
+    if (!check.ok()) {
+      return done(false, absl::StrCat(check.name, " unavailable\n"));
+    }
+  }
+  StoreCallStarted();
+  store.Ping([this, done = std::move(done)](absl::StatusOr<bool> ok) {
+    bool up = ok.ok() && *ok;
+    done(up, up ? "ready\n" : "store unavailable\n");
+    StoreCallDone();
+  });
 }
 
 bool Impl::AcquireStream(const std::string& user) {
@@ -183,15 +240,14 @@ void Impl::Accept() {
           // A peer already gone is not counted; its session fails at once.
           if (!peer_ec) address = peer.address().to_string();
         }
-        auto start = [&](auto session) {
-          session->Start(Register(session, address));
-        };
         if (tls) {
-          start(std::make_shared<Session<TlsStream>>(*this, std::move(socket),
-                                                     address));
+          std::make_shared<HttpSession<TlsStream>>(*this, std::move(socket),
+                                                   address)
+              ->Start();
         } else {
-          start(std::make_shared<Session<tcp::socket>>(*this, std::move(socket),
-                                                       address));
+          std::make_shared<HttpSession<tcp::socket>>(*this, std::move(socket),
+                                                     address)
+              ->Start();
         }
         Accept();
       });

@@ -11,8 +11,11 @@
 //   GET /            the inbox page (web/), embedded or from web_root
 //                    (public)
 //
-// Each connection runs on its own strand; a stream has at most one write in
-// flight and coalesces everything queued meanwhile into the next write.
+// Each connection runs on its own strand, in two parts: an HTTP session
+// reads and answers requests and, on /v1/stream, once the caller is
+// authenticated and within the stream limits, hands the socket to an SSE
+// stream on the same strand. A stream has at most one write in flight and
+// coalesces everything queued meanwhile into the next write.
 // Frames come from the Hub (live) or the Store (replay) and are merged by a
 // StreamQueue, so a resumed stream has no gap and no duplicate.
 //
@@ -21,7 +24,9 @@
 //
 // Threading: Start/Shutdown/SetReady from the owner's thread (SetReady and
 // port() are also safe from any thread). `io_threads` threads run all
-// network I/O; store callbacks are posted back onto the session strands.
+// network I/O; store callbacks are posted back onto the connection strands;
+// the hub queues frames from its publisher thread and wakes a stream's
+// writer on its strand.
 // The Store, Hub and Metrics must outlive this object.
 #ifndef NOTIFYD_EDGE_HTTP_SERVER_H_
 #define NOTIFYD_EDGE_HTTP_SERVER_H_
@@ -124,7 +129,7 @@ class EdgeServer {
   // threads. Idempotent.
   void Shutdown();
 
-  class Impl;  // public for the session code in http_session.h only
+  class Impl;  // public for http_session.h and sse_stream.h only
 
  private:
   std::shared_ptr<Impl> impl_;

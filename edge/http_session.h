@@ -1,19 +1,22 @@
-// One HTTP connection of the SSE edge: reads requests, answers the plain
-// paths, and turns into a Server-Sent Events stream on /v1/stream.
+// One HTTP connection of the SSE edge, the first of its two parts (the
+// split of Beast's advanced server example): the TLS handshake, reading
+// requests, routing them with the route table (edge/routes.h), answering
+// the plain paths, CORS, readiness, error answers, linger, and the refusal
+// of a connection over a limit. On /v1/stream it authenticates the caller
+// and applies the stream limits, then hands the socket, the request and its
+// parameters to an SseStream (edge/sse_stream.h), the second part, which
+// takes over the connection's registry entry; the session then ends.
 //
-// Session is a template over the transport (plain TCP or TLS) so both share
-// every line of HTTP/SSE handling; only the handshake and the raw-socket
-// operations (peer watch, half-close, linger) differ.
+// HttpSession is a template over the transport (plain TCP or TLS) so both
+// share every line of HTTP handling; only the handshake and the raw-socket
+// operations (half-close, linger) differ.
 //
-// Internal: one of the three parts of the one translation unit that compiles
+// Internal: one of the four parts of the one translation unit that compiles
 // Beast (included by http_server.cc only).
 #ifndef NOTIFYD_EDGE_HTTP_SESSION_H_
 #define NOTIFYD_EDGE_HTTP_SESSION_H_
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,12 +24,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/dispatch.hpp"
 #include "boost/asio/post.hpp"
-#include "boost/asio/write.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/parser.hpp"
@@ -34,85 +34,48 @@
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
 #include "edge/edge_server_impl.h"
-#include "edge/sse_frame.h"
-#include "edge/stream_queue.h"
+#include "edge/identity.h"
+#include "edge/routes.h"
+#include "edge/sse_stream.h"
 #include "edge/stream_request.h"
 #include "edge/web_assets.h"
 #include "spdlog/spdlog.h"
 
 namespace notifyd::edge::internal {
 
-using Impl = EdgeServer::Impl;
-
-inline std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      absl::ToChronoNanoseconds(d));
-}
-
-inline absl::string_view View(beast::string_view s) {
-  return {s.data(), s.size()};
-}
-
-inline http::status HttpStatusFor(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kUnauthenticated:
-      return http::status::unauthorized;
-    case absl::StatusCode::kPermissionDenied:
-      return http::status::forbidden;
-    case absl::StatusCode::kNotFound:
-      return http::status::not_found;
-    case absl::StatusCode::kResourceExhausted:
-      return http::status::too_many_requests;
-    case absl::StatusCode::kUnavailable:
-      return http::status::service_unavailable;
-    case absl::StatusCode::kInvalidArgument:
-      return http::status::bad_request;
-    default:
-      return http::status::internal_server_error;
-  }
-}
-
 // How long a closing connection keeps draining the client's unread bytes so
 // the kernel does not answer them with a RST that would eat our response.
-constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr absl::Duration kLingerTime = absl::Seconds(2);
 
-// One connection over `Stream` (tcp::socket or TlsStream). Lives as long as
-// an operation (read, write, timer, store call) holds a reference. All
-// members are touched on the strand only, except queue_ (thread-safe) and
-// the immutable ones, which Deliver() uses from the hub's thread.
+// One connection over `Stream` (tcp::socket or TlsStream) until it closes
+// or becomes an SSE stream. Lives as long as an operation (read, write,
+// timer, store call) holds a reference. All members are touched on the
+// strand only, except the immutable executor_, which Close() uses from any
+// thread.
 template <typename Stream>
-class Session : public SessionBase,
-                public std::enable_shared_from_this<Session<Stream>> {
+class HttpSession : public SessionBase,
+                    public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  // `address`: the client address the session is counted against in the
+  // `address`: the client address the connection is counted against in the
   // server's per-address registry (empty: not counted).
-  Session(Impl& server, tcp::socket socket, std::string address)
+  HttpSession(Impl& server, tcp::socket socket, std::string address)
       : server_(server),
+        entry_(server, std::move(address)),
         stream_(MakeStream(server, std::move(socket))),
-        address_(std::move(address)),
-        deadline_(stream_.get_executor()),
-        heartbeat_(stream_.get_executor()),
-        queue_(server.options.max_queue_bytes) {
-    server_.connections.Add(1);
-  }
+        executor_(stream_.get_executor()),
+        deadline_(executor_) {}
 
-  ~Session() override {
-    if (subscribed_) server_.hub.Unsubscribe(this, channels_);
-    ReleaseStream();
-    if (stream_state_ == StreamState::kReplaying) {
-      server_.streams_replaying.Add(-1);
-    } else if (stream_state_ == StreamState::kLive) {
-      server_.streams_live.Add(-1);
+  // Registers the connection, then serves it, or refuses it when that
+  // passes a connection limit.
+  void Start() {
+    Admission admission = entry_.Register(this->shared_from_this());
+    if (admission != Admission::kOk) {
+      closed_ = true;
+      return server_.Refuse(Tcp(), admission, kTls);
     }
-    server_.connections.Add(-1);
-    server_.Deregister(this, address_);
-  }
-
-  void Start(Admission admission) {
-    if (admission != Admission::kOk) return Refuse(admission);
-    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+    net::dispatch(executor_, [self = this->shared_from_this()] {
       if constexpr (kTls) {
         self->Handshake();
       } else {
@@ -121,86 +84,22 @@ class Session : public SessionBase,
     });
   }
 
-  // Hub thread. Never blocks: queues and, when the writer is idle, posts it.
-  bool Deliver(const FramePtr& frame) override {
-    switch (queue_.PushLive(frame)) {
-      case StreamQueue::PushResult::kWake:
-        net::post(stream_.get_executor(),
-                  [self = this->shared_from_this()] { self->WriteNext(); });
-        return true;
-      case StreamQueue::PushResult::kQueued:
-      case StreamQueue::PushResult::kHeld:
-        return true;
-      case StreamQueue::PushResult::kDropped:
-        return !queue_.closed();
-      case StreamQueue::PushResult::kOverflow:
-        OnOverflow();
-        return false;
-    }
-    return false;
-  }
-
+  // After the hand-off the connection is the stream's: a Close that raced
+  // with it (Shutdown read the registry just before) is passed on.
   void Close(bool graceful) override {
-    net::dispatch(stream_.get_executor(),
-                  [self = this->shared_from_this(), graceful] {
-                    graceful ? self->CloseGracefully() : self->Abort();
-                  });
+    net::dispatch(executor_, [self = this->shared_from_this(), graceful] {
+      if (auto sse = self->sse_.lock()) return sse->Close(graceful);
+      graceful ? self->CloseGracefully() : self->Abort();
+    });
   }
 
  private:
-  enum class StreamState : uint8_t { kNone, kReplaying, kLive };
-
   static Stream MakeStream(Impl& server, tcp::socket socket) {
     if constexpr (kTls) {
       return Stream(std::move(socket), *server.tls);
     } else {
       return socket;
     }
-  }
-
-  // The TCP socket under the transport, for what bypasses TLS: closing,
-  // half-closing, and draining or watching bytes that will never be read
-  // as requests (after a response with Connection: close, or on a stream).
-  tcp::socket& Tcp() {
-    if constexpr (kTls) {
-      return stream_.next_layer();
-    } else {
-      return stream_;
-    }
-  }
-
-  // A connection over a limit: answered at once, without reading it, and
-  // closed, so it holds its descriptor no longer than this call. Over TLS
-  // nothing can be said before a handshake, so it is only closed.
-  void Refuse(Admission admission) {
-    bool per_address = admission == Admission::kTooManyFromAddress;
-    server_.LimitRejected(per_address ? kLimitConnectionsPerAddress
-                                      : kLimitConnections);
-    if constexpr (!kTls) {
-      static constexpr absl::string_view kTooMany =
-          "HTTP/1.1 503 Service Unavailable\r\n"
-          "Content-Type: text/plain; charset=utf-8\r\n"
-          "X-Content-Type-Options: nosniff\r\n"
-          "Retry-After: 1\r\nContent-Length: 21\r\n"
-          "Connection: close\r\n\r\ntoo many connections\n";
-      static constexpr absl::string_view kTooManyFromAddress =
-          "HTTP/1.1 429 Too Many Requests\r\n"
-          "Content-Type: text/plain; charset=utf-8\r\n"
-          "X-Content-Type-Options: nosniff\r\n"
-          "Retry-After: 1\r\nContent-Length: 39\r\n"
-          "Connection: close\r\n\r\ntoo many connections from this address\n";
-      absl::string_view answer = per_address ? kTooManyFromAddress : kTooMany;
-      // A fresh socket's send buffer always has room for this.
-      (void)!::send(Tcp().native_handle(), answer.data(), answer.size(),
-                    MSG_DONTWAIT | MSG_NOSIGNAL);
-      server_.CountRequest("other", per_address
-                                        ? http::status::too_many_requests
-                                        : http::status::service_unavailable);
-    }
-    closed_ = true;
-    error_code ec;
-    Tcp().shutdown(tcp::socket::shutdown_send, ec);
-    Tcp().close(ec);
   }
 
   // ---- TLS -----------------------------------------------------------------
@@ -223,16 +122,10 @@ class Session : public SessionBase,
     }
   }
 
-  // ---- Deadline (header read, response and stream writes) ----------------
+  // ---- Deadline (TLS handshake, request header, response) ---------------
 
   void ArmDeadline(absl::Duration d) {
-    deadline_.expires_after(ToChrono(d));
-    deadline_.async_wait([self = this->shared_from_this()](error_code ec) {
-      // A handler that was already queued when the deadline moved sees
-      // success; the expiry check tells the two apart.
-      if (ec || self->deadline_.expiry() > std::chrono::steady_clock::now()) {
-        return;
-      }
+    deadline_.Arm(d, [self = this->shared_from_this()] {
       spdlog::debug("edge: connection timed out");
       // A request that started arriving but did not complete in time (a
       // slowloris client, say); an idle keep-alive connection is not one.
@@ -243,11 +136,9 @@ class Session : public SessionBase,
       self->Abort();
     });
   }
-  void DisarmDeadline() {
-    deadline_.expires_at(std::chrono::steady_clock::time_point::max());
-  }
+  void DisarmDeadline() { deadline_.Disarm(); }
 
-  // ---- HTTP request/response phase ---------------------------------------
+  // ---- Requests and plain answers ------------------------------------------
 
   void ReadRequest() {
     if (closed_ || closing_) return Abort();
@@ -349,7 +240,7 @@ class Session : public SessionBase,
     }
     switch (route->id) {
       case RouteId::kStream:
-        return StartStream(*target);
+        return OpenStream(*target);
       case RouteId::kHealth:
         return Send(path, http::status::ok, "text/plain; charset=utf-8",
                     "ok\n");
@@ -357,7 +248,7 @@ class Session : public SessionBase,
         return Send(path, http::status::ok, "text/plain; version=0.0.4",
                     server_.metrics.RenderText());
       case RouteId::kReady:
-        return CheckReady();
+        return AnswerReady();
       case RouteId::kWebFile:
         break;
     }
@@ -369,59 +260,23 @@ class Session : public SessionBase,
     Send(path, http::status::ok, file->content_type, std::move(file->body));
   }
 
-  void CheckReady() {
-    if (!server_.ready.load()) {
-      return Send("/readyz", http::status::service_unavailable,
-                  "text/plain; charset=utf-8", "not ready\n");
-    }
-    if (!server_.accepting.load()) {
-      return Send("/readyz", http::status::service_unavailable,
-                  "text/plain; charset=utf-8", "listener unavailable\n");
-    }
-    for (const ReadyCheck& check : server_.options.ready_checks) {
-      if (!check.ok()) {
-        return Send("/readyz", http::status::service_unavailable,
-                    "text/plain; charset=utf-8",
-                    absl::StrCat(check.name, " unavailable\n"));
-      }
-    }
-    server_.StoreCallStarted();
-    server_.store.Ping([self =
-                            this->shared_from_this()](absl::StatusOr<bool> ok) {
-      bool up = ok.ok() && *ok;
-      Impl& server = self->server_;
-      net::post(self->stream_.get_executor(), [self, up] {
+  // The server decides, at once or once the store answered its Ping.
+  void AnswerReady() {
+    server_.CheckReady([self = this->shared_from_this()](bool ready,
+                                                         std::string body) {
+      net::dispatch(self->executor_, [self, ready, body]() mutable {
         self->Send("/readyz",
-                   up ? http::status::ok : http::status::service_unavailable,
-                   "text/plain; charset=utf-8",
-                   up ? "ready\n" : "store unavailable\n");
+                   ready ? http::status::ok : http::status::service_unavailable,
+                   "text/plain; charset=utf-8", std::move(body));
       });
-      server.StoreCallDone();
     });
-  }
-
-  // Adds Access-Control-Allow-Origin when the request's Origin is allowed.
-  template <typename Fields>
-  void AddCors(Fields& fields) const {
-    auto it = request_.find(http::field::origin);
-    if (it == request_.end()) return;
-    absl::string_view origin = View(it->value());
-    const auto& allowed = server_.options.cors_origins;
-    bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
-    bool listed =
-        std::find(allowed.begin(), allowed.end(), origin) != allowed.end();
-    if (!any && !listed) return;
-    fields.set(http::field::access_control_allow_origin, it->value());
-    fields.set(http::field::vary, "Origin");
-    if (listed)
-      fields.set(http::field::access_control_allow_credentials, "true");
   }
 
   void SendPreflight(absl::string_view path) {
     auto res = std::make_shared<http::response<http::string_body>>(
         http::status::no_content, request_.version());
     res->set("X-Content-Type-Options", "nosniff");
-    AddCors(*res);
+    AddCors(*res, request_, server_.options.cors_origins);
     res->set(http::field::access_control_allow_methods, "GET, HEAD, OPTIONS");
     res->set(http::field::access_control_allow_headers,
              "Authorization, Last-Event-ID, Cache-Control");
@@ -456,7 +311,7 @@ class Session : public SessionBase,
              beast::string_view(content_type.data(), content_type.size()));
     res->set(http::field::cache_control, "no-store");
     res->set("X-Content-Type-Options", "nosniff");
-    AddCors(*res);
+    AddCors(*res, request_, server_.options.cors_origins);
     bool head = request_.method() == http::verb::head;
     size_t length = body.size();
     if (!head) res->body() = std::move(body);
@@ -487,10 +342,8 @@ class Session : public SessionBase,
     error_code ec;
     Tcp().shutdown(tcp::socket::shutdown_send, ec);
     if (ec || !buffer_ || closing_) return Abort();
-    deadline_.expires_after(kLingerTime);
-    deadline_.async_wait([self = this->shared_from_this()](error_code ec) {
-      if (!ec) self->Abort();
-    });
+    deadline_.Arm(kLingerTime,
+                  [self = this->shared_from_this()] { self->Abort(); });
     DrainInput();
   }
   void DrainInput() {
@@ -503,9 +356,9 @@ class Session : public SessionBase,
         });
   }
 
-  // ---- Stream phase --------------------------------------------------------
+  // ---- /v1/stream: authentication, stream limits, hand-off ----------------
 
-  void StartStream(const HttpTarget& target) {
+  void OpenStream(const HttpTarget& target) {
     // Last-Event-ID, Authorization and Cookie appear at most once here
     // (CheckRequestHeader), so find() cannot pick one copy of several.
     std::optional<absl::string_view> header_id;
@@ -562,312 +415,55 @@ class Session : public SessionBase,
       return SendError(target.path, http::status::too_many_requests,
                        "too many streams for this user", false);
     }
-    stream_user_ = id->user;
 
-    // Build the response head by hand: the body is an endless event stream
-    // delimited by connection close, so Beast's serializer adds nothing.
-    std::string head =
-        "HTTP/1.1 200 OK\r\n"
-        "Server: notifyd\r\n"
-        "Content-Type: text/event-stream\r\n"
-        "Cache-Control: no-cache\r\n"
-        "X-Accel-Buffering: no\r\n"
-        "X-Content-Type-Options: nosniff\r\n"
-        "Connection: close\r\n";
-    http::fields cors;
-    AddCors(cors);
-    for (const auto& field : cors) {
-      absl::StrAppend(&head, View(field.name_string()), ": ",
-                      View(field.value()), "\r\n");
-    }
-    absl::StrAppend(&head, "\r\n", EncodePreamble(server_.options.retry_ms));
     server_.CountRequest(target.path, http::status::ok);
-
-    // The request is done with: release its memory before the stream lives
-    // on for hours.
-    request_ = {};
-    buffer_.reset();
-
-    channels_ = std::move(params->channels);
-    // The user's own channel may also be listed explicitly; subscribe once.
-    const std::string own = UserChannel(id->user);
-    channels_.erase(std::remove(channels_.begin(), channels_.end(), own),
-                    channels_.end());
-    channels_.insert(channels_.begin(), own);
-    last_event_id_ = params->last_event_id.value_or(0);
-    bool resume = params->last_event_id.has_value();
-    if (resume) {
-      // The floor of ids the client already has is set by the first page
-      // (OnReplayPage), once the store said whether last_event_id_ is one
-      // of its own ids. Until then live frames are only held.
-      queue_.BeginReplay(0);
-      stream_state_ = StreamState::kReplaying;
-      server_.streams_replaying.Add(1);
-    } else {
-      stream_state_ = StreamState::kLive;
-      server_.streams_live.Add(1);
-    }
-    // Subscribe BEFORE reading the store: anything committed after the
-    // replay's snapshot is then guaranteed to arrive live (held until the
-    // replay ends), so nothing falls between the two.
-    server_.hub.Subscribe(this->shared_from_this(), channels_);
-    subscribed_ = true;
-
-    Push(queue_.PushControl(
-        std::make_shared<const Frame>(Frame{0, std::move(head)})));
-    if (resume) FetchReplayPage();
-    ArmHeartbeat();
-    WatchPeer();
-  }
-
-  // Acts on a push made from the strand.
-  void Push(StreamQueue::PushResult r) {
-    if (r == StreamQueue::PushResult::kWake) WriteNext();
-    if (r == StreamQueue::PushResult::kOverflow) OnOverflow();
-  }
-
-  void OnOverflow() {
-    server_.slow_consumers.Inc();
-    if (uint64_t dropped = 0; server_.slow_consumer_log.Allow(&dropped)) {
-      spdlog::info("edge: closing slow SSE consumer on {}{}",
-                   channels_.empty() ? "" : channels_.front(),
-                   LogLimiter::DroppedNote(dropped));
-    }
-    net::post(stream_.get_executor(),
-              [self = this->shared_from_this()] { self->Abort(); });
-  }
-
-  void FetchReplayPage() {
-    replay_more_ = false;
-    replay_in_flight_ = true;
-    storage::ReplayQuery q;
-    q.channels = channels_;
-    // last_event_id_ also moves past rows that were read but never queued
-    // (see OnReplayPage), so no page is read twice for them.
-    q.after_id = std::max(last_event_id_, queue_.last_id());
-    q.limit = std::max<uint32_t>(1, server_.options.replay_page);
-    // Half the queue's bound: the page fits beside the live frames held
-    // meanwhile, so replay alone never makes a reader a slow consumer.
-    q.max_bytes = std::max<uint64_t>(1, server_.options.max_queue_bytes / 2);
-    server_.StoreCallStarted();
-    server_.store.Replay(
-        std::move(q), [self = this->shared_from_this()](
-                          absl::StatusOr<storage::ReplayPage> page) mutable {
-          Impl& server = self->server_;
-          auto executor = self->stream_.get_executor();
-          net::post(executor,
-                    [self = std::move(self), page = std::move(page)]() mutable {
-                      self->OnReplayPage(std::move(page));
-                    });
-          server.StoreCallDone();
-        });
-  }
-
-  void OnReplayPage(absl::StatusOr<storage::ReplayPage> page) {
-    replay_in_flight_ = false;
-    if (closed_ || closing_) return;
-    if (!page.ok()) {
-      // The client will reconnect with its Last-Event-ID and try again.
-      spdlog::warn("edge: replay failed: {}", page.status().ToString());
-      return Abort();
-    }
-    if (first_page_) {
-      first_page_ = false;
-      if (last_event_id_ > page->last_committed_id) {
-        // An id this store never handed out: the client's history is from
-        // another store (a new or restored database). It refetches its list
-        // on the reset, and goes on live from the store's newest id.
-        Push(queue_.PushControl(ResetFrame(page->oldest_id)));
-        last_event_id_ = page->last_committed_id;
-      } else if (page->oldest_id > 0 && last_event_id_ + 1 < page->oldest_id) {
-        Push(queue_.PushControl(ResetFrame(page->oldest_id)));
-      }
-      // Live frames up to here are dropped as ones the client has. The same
-      // as passing it to BeginReplay in StartStream: nothing with an id has
-      // been queued yet.
-      queue_.BeginReplay(last_event_id_);
-    }
-    bool more = page->more;
-    bool queued_one = false;
-    for (const auto& n : page->notifications) {
-      absl::StatusOr<FramePtr> frame = EncodeNotification(*n);
-      if (!frame.ok()) {
-        last_event_id_ = std::max(last_event_id_, n->id);  // never sendable
-        continue;
-      }
-      // What would pass the queue's bound (live frames held meanwhile, or
-      // framing bigger than the data) waits for the next page, read once
-      // the queue has drained. The first frame always goes, so the replay
-      // moves on.
-      if (queued_one && queue_.pending_bytes() + (*frame)->bytes.size() >
-                            server_.options.max_queue_bytes) {
-        more = true;
-        break;
-      }
-      StreamQueue::PushResult r = queue_.PushReplay(*frame);
-      if (r == StreamQueue::PushResult::kDropped) continue;
-      if (r == StreamQueue::PushResult::kOverflow) return OnOverflow();
-      queued_one = true;
-      server_.replayed.Inc();
-      Push(r);
-    }
-    if (more) {
-      // Fetch the next page once this one is written, so a long history
-      // streams at the client's pace instead of piling up.
-      replay_more_ = true;
-      if (!writing_) WriteNext();
-      return;
-    }
-    stream_state_ = StreamState::kLive;
-    server_.streams_replaying.Add(-1);
-    server_.streams_live.Add(1);
-    Push(queue_.FinishReplay());
-  }
-
-  void WriteNext() {
-    if (writing_ || closed_) return;
-    if (!queue_.TakeBatch(&batch_)) {
-      batch_.shrink_to_fit();
-      buffers_.clear();
-      buffers_.shrink_to_fit();
-      if (closing_) return FinishGracefulClose();
-      if (replay_more_ && !replay_in_flight_) FetchReplayPage();
-      return;
-    }
-    buffers_.clear();
-    for (const FramePtr& f : batch_) buffers_.push_back(net::buffer(f->bytes));
-    writing_ = true;
-    ArmDeadline(server_.options.write_timeout);
-    net::async_write(stream_, buffers_,
-                     [self = this->shared_from_this()](error_code ec, size_t) {
-                       self->OnWrite(ec);
-                     });
-  }
-
-  void OnWrite(error_code ec) {
-    writing_ = false;
-    DisarmDeadline();
-    batch_.clear();
-    if (ec) {
-      if (ec != net::error::operation_aborted) {
-        spdlog::debug("edge: stream write failed: {}", ec.message());
-      }
-      return Abort();
-    }
-    WriteNext();
-  }
-
-  void ArmHeartbeat() {
-    heartbeat_.expires_after(ToChrono(server_.options.heartbeat));
-    heartbeat_.async_wait([self = this->shared_from_this()](error_code ec) {
-      if (ec || self->closed_ || self->closing_) return;
-      self->Push(self->queue_.PushControl(PingFrame()));
-      self->ArmHeartbeat();
-    });
-  }
-
-  // A stream never reads, so without this a vanished client would only be
-  // noticed at the next write. Waiting for readability costs no buffer.
-  void WatchPeer() {
-    Tcp().async_wait(tcp::socket::wait_read,
-                     [self = this->shared_from_this()](error_code ec) {
-                       if (ec || self->closed_) return;
-                       // A readiness wake-up is not proof of EOF: peek without
-                       // blocking and only treat a zero-byte read as the peer
-                       // closing. Anything else the client sends on a stream is
-                       // discarded.
-                       char discard[512];
-                       for (;;) {
-                         ssize_t got =
-                             ::recv(self->Tcp().native_handle(), discard,
-                                    sizeof(discard), MSG_DONTWAIT);
-                         if (got > 0) continue;
-                         if (got == 0) return self->Abort();  // orderly close
-                         if (errno == EINTR) continue;
-                         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-                         return self->Abort();  // reset or other error
-                       }
-                       self->WatchPeer();
-                     });
+    // The socket, its registry entry and the user's place in
+    // max_streams_per_user go to the stream; this session is done.
+    auto sse = std::make_shared<SseStream<Stream>>(server_, std::move(stream_),
+                                                   std::move(entry_), id->user,
+                                                   std::move(*params));
+    sse_ = sse;
+    closed_ = true;
+    sse->Start(request_);
   }
 
   // ---- Closing -------------------------------------------------------------
 
+  // Mid-request: a pending read is abandoned; a response being written
+  // finishes first (closing_ stops keep-alive).
   void CloseGracefully() {
     if (closed_) return;
     closing_ = true;
-    if (stream_state_ == StreamState::kNone) {
-      // Mid-request: a pending read is abandoned; a response being written
-      // finishes first (closing_ stops keep-alive).
-      if (!writing_response()) Abort();
-      return;
-    }
-    queue_.Close();
-    heartbeat_.cancel();
-    if (!writing_) WriteNext();
-  }
-
-  // Over TLS this ends with a TCP FIN and no close_notify: the stream has no
-  // length, so a client cannot mistake the cut for a complete response, and
-  // waiting for the peer's close_notify would hold shutdown for nothing.
-  void FinishGracefulClose() {
-    error_code ec;
-    Tcp().shutdown(tcp::socket::shutdown_send, ec);
-    Abort();
+    if (!writing_response()) Abort();
   }
 
   void Abort() {
     if (closed_) return;
     closed_ = true;
-    queue_.Close();
-    if (subscribed_) {
-      server_.hub.Unsubscribe(this, channels_);
-      subscribed_ = false;
-    }
-    ReleaseStream();
     error_code ec;
-    deadline_.cancel();
-    heartbeat_.cancel();
+    deadline_.Cancel();
     Tcp().close(ec);
   }
 
-  // Gives back this stream's place in the user's max_streams_per_user.
-  void ReleaseStream() {
-    if (stream_user_.empty()) return;
-    server_.ReleaseStream(stream_user_);
-    stream_user_.clear();
-  }
+  tcp::socket& Tcp() { return TcpOf(stream_); }
 
   // True while a plain response is on the wire (the deadline is armed and
   // no read is pending).
   bool writing_response() const { return parser_ == nullptr; }
 
   Impl& server_;
-  Stream stream_;
-  const std::string address_;  // see the constructor
-  net::steady_timer deadline_;
-  net::steady_timer heartbeat_;
-  // Request phase only; reset when a stream starts.
+  RegistryEntry entry_;  // first: deregisters last; moved to the stream
+  Stream stream_;        // moved to the stream on /v1/stream
+  const net::any_io_executor executor_;  // the strand
+  Deadline deadline_;
   std::optional<beast::flat_buffer> buffer_;
-  // Heap-allocated: the parser is large and a stream no longer needs it.
+  // Heap-allocated: the parser is large, and only a read needs it.
   std::unique_ptr<http::request_parser<http::empty_body>> parser_;
   http::request<http::empty_body> request_;
-  // Stream phase.
-  StreamQueue queue_;
-  std::vector<std::string> channels_;  // user channel first
-  std::vector<FramePtr> batch_;        // frames of the write in flight
-  std::vector<net::const_buffer> buffers_;
-  uint64_t last_event_id_ = 0;
-  StreamState stream_state_ = StreamState::kNone;
-  std::string stream_user_;  // counted in streams_per_user; empty: not
+  std::weak_ptr<SessionBase> sse_;  // the stream handed the socket, if any
   bool reading_request_ = false;
-  bool subscribed_ = false;
-  bool writing_ = false;
-  bool first_page_ = true;
-  bool replay_more_ = false;
-  bool replay_in_flight_ = false;
   bool closing_ = false;
-  bool closed_ = false;
+  bool closed_ = false;  // also once the socket is handed off
 };
 
 }  // namespace notifyd::edge::internal
