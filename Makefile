@@ -6,6 +6,7 @@ CTEST_JOBS ?= 2
 # libFuzzer targets (tests/fuzz), each in its own build tree.
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSA_BUILD ?= build-tsa
 FUZZ_TEST_SECONDS ?= 20
 FUZZ_SECONDS ?= 300
 # Any sanitizer report fails the test that triggered it.
@@ -18,7 +19,8 @@ export CCACHE_BASEDIR := $(CURDIR)
 # entries.
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup test-setup configure build run test test-asan test-fuzz run-fuzz \
+.PHONY: all setup test-setup configure build run test check-threads test-asan \
+  test-fuzz run-fuzz \
   fuzz clean format
 
 all: build
@@ -44,8 +46,19 @@ run: build
 test: test-setup configure
 	@cmake --build $(BUILD)
 	@cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS)
+	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-fuzz
+
+# The binaries (not the tests) once more with clang's thread-safety
+# analysis: a member marked ABSL_GUARDED_BY used without its mutex, or a
+# lock taken or released where the annotations say otherwise, fails the
+# build. Debug (-O0): only the analysis matters here.
+check-threads:
+	@cmake -S . -B $(TSA_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
+	  -DNOTIFYD_THREAD_SAFETY=ON >/dev/null
+	@cmake --build $(TSA_BUILD) --target notifyd notifyctl
 
 # Debug: the fastest to compile, and sanitizer reports point at exact lines.
 test-asan:
@@ -72,4 +85,4 @@ format:
 	@find server storage edge tools tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSA_BUILD)

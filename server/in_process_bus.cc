@@ -1,8 +1,8 @@
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "server/bus.h"
 
 namespace notifyd::server {
@@ -11,21 +11,21 @@ namespace {
 class InProcessBus final : public Bus {
  public:
   void AddListener(Listener listener) override {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     listeners_.push_back(std::move(listener));
   }
 
   size_t Publish(std::shared_ptr<const storage::Notification> n) override {
     // Listeners are registered before publishing starts, so a copy under the
     // lock is rare; holding it while publishing keeps delivery in order.
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     size_t recipients = 0;
     for (const Listener& listener : listeners_) recipients += listener(n);
     return recipients;
   }
 
  private:
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::vector<Listener> listeners_ ABSL_GUARDED_BY(mu_);
 };
 
