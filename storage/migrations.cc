@@ -48,15 +48,14 @@ absl::Status ApplyPending(sqlite3* db,
   absl::StatusOr<int> current = UserVersion(db);
   if (!current.ok()) return current.status();
   const int newest = migrations.back().version;
-  if (*current > newest) return SchemaTooNew(*current, newest);
-  for (const Migration& m : migrations) {
-    if (m.version <= *current) continue;
-    if (absl::Status s =
-            Exec(db, m.sql, absl::StrCat("migration ", m.name, " failed"));
-        !s.ok()) {
-      return s;
-    }
-    spdlog::info("store: applied migration {}", m.name);
+  if (absl::Status s = ApplyNewer(
+          *current, migrations,
+          [db](const Migration& m) {
+            return Exec(db, m.sql,
+                        absl::StrCat("migration ", m.name, " failed"));
+          });
+      !s.ok()) {
+    return s;
   }
   // PRAGMA takes no bound parameters; the version is an int we produced.
   return Exec(db, absl::StrCat("PRAGMA user_version = ", newest),
@@ -87,6 +86,19 @@ absl::Status SchemaTooNew(int64_t current, int newest) {
       absl::StrCat("store schema version ", current,
                    " is newer than this notifyd (knows up to ", newest,
                    "); upgrade notifyd"));
+}
+
+absl::Status ApplyNewer(
+    int64_t current, const std::vector<Migration>& migrations,
+    absl::FunctionRef<absl::Status(const Migration&)> apply) {
+  const int newest = migrations.empty() ? 0 : migrations.back().version;
+  if (current > newest) return SchemaTooNew(current, newest);
+  for (const Migration& m : migrations) {
+    if (m.version <= current) continue;
+    if (absl::Status s = apply(m); !s.ok()) return s;
+    spdlog::info("store: applied migration {}", m.name);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ApplyMigrations(sqlite3* db,

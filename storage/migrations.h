@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 
 struct sqlite3;
@@ -33,6 +34,15 @@ absl::Status CheckMigrationOrder(const std::vector<Migration>& migrations);
 // FAILED_PRECONDITION: the store's schema (`current`) is newer than the
 // newest migration this binary knows.
 absl::Status SchemaTooNew(int64_t current, int newest);
+
+// Runs `apply` on each of `migrations` (ascending) newer than `current`, in
+// order, logging each one applied, and stops at the first failure.
+// FAILED_PRECONDITION (SchemaTooNew) when `current` is newer than the
+// newest. Shared by the SQLite and PostgreSQL migrators, which call it
+// inside their migration transaction.
+absl::Status ApplyNewer(
+    int64_t current, const std::vector<Migration>& migrations,
+    absl::FunctionRef<absl::Status(const Migration&)> apply);
 
 // The migrations compiled into this binary, ascending by version.
 const std::vector<Migration>& EmbeddedMigrations();

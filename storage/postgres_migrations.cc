@@ -49,21 +49,18 @@ absl::Status ApplyPending(PgConnection& db,
   }
   absl::StatusOr<int64_t> current = CurrentVersion(db);
   if (!current.ok()) return current.status();
-  const int newest = migrations.back().version;
-  if (*current > newest) return SchemaTooNew(*current, newest);
-  for (const Migration& m : migrations) {
-    if (m.version <= *current) continue;
+  return ApplyNewer(*current, migrations, [&db](const Migration& m) {
     if (absl::Status s = db.Exec(m.sql); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("migration ", m.name,
                                                  " failed: ", s.message()));
     }
-    absl::StatusOr<PgResult> recorded = db.Query(
-        "INSERT INTO notify_schema_migrations (version, name) VALUES ($1, $2)",
-        {PgParam::Int(m.version), PgParam::Text(m.name)});
-    if (!recorded.ok()) return recorded.status();
-    spdlog::info("store: applied migration {}", m.name);
-  }
-  return absl::OkStatus();
+    return db
+        .Query(
+            "INSERT INTO notify_schema_migrations (version, name)"
+            " VALUES ($1, $2)",
+            {PgParam::Int(m.version), PgParam::Text(m.name)})
+        .status();
+  });
 }
 
 }  // namespace

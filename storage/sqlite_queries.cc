@@ -1,5 +1,7 @@
 #include "storage/sqlite_queries.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -8,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 
+// The queries are static, not in the unnamed namespace, so that QueryReader
+// and QueryTransaction find them by argument-dependent lookup.
 namespace notifyd::storage {
 namespace {
 
@@ -105,9 +109,13 @@ absl::Status RaiseIdHighWater(Connection& db) {
 
 }  // namespace
 
-absl::StatusOr<AppendResult> InsertNotification(Connection& db,
-                                                AppendRequest& request,
-                                                int64_t now_ms) {
+// --- Writes: on the writer connection, inside its transaction.
+
+// Returns the stored row for (channel, idempotency_key) as a duplicate, or
+// inserts a new row stamped `now_ms` and returns its id.
+static absl::StatusOr<Inserted> InsertNotification(Connection& db,
+                                                   const AppendRequest& request,
+                                                   int64_t now_ms) {
   const bool has_key = !request.idempotency_key.empty();
   if (has_key) {
     // Within a batch this also sees rows inserted earlier in the same
@@ -121,8 +129,9 @@ absl::StatusOr<AppendResult> InsertNotification(Connection& db,
     absl::StatusOr<bool> row = find->Step();
     if (!row.ok()) return row.status();
     if (*row) {
-      return AppendResult{std::make_shared<const Notification>(ReadRow(*find)),
-                          /*duplicate=*/true};
+      auto original = std::make_shared<const Notification>(ReadRow(*find));
+      const uint64_t id = original->id;
+      return Inserted{id, std::move(original), /*duplicate=*/true};
     }
   }
 
@@ -146,17 +155,13 @@ absl::StatusOr<AppendResult> InsertNotification(Connection& db,
   }
   // Not RETURNING, which stages its output in a temporary table first.
   if (absl::Status s = insert->Run(); !s.ok()) return s;
-  auto n = std::make_shared<Notification>();
-  n->id = static_cast<uint64_t>(db.LastInsertRowId());
-  n->channel = std::move(request.channel);
-  n->event = std::move(request.event);
-  n->data = std::move(request.data);
-  n->created_at_ms = now_ms;
-  return AppendResult{std::move(n), /*duplicate=*/false};
+  return Inserted{static_cast<uint64_t>(db.LastInsertRowId()), nullptr,
+                  /*duplicate=*/false};
 }
 
-absl::StatusOr<uint64_t> MarkRows(Connection& db,
-                                  const MarkReadRequest& request) {
+// Returns how many rows went from unread to read.
+static absl::StatusOr<uint64_t> MarkRows(Connection& db,
+                                         const MarkReadRequest& request) {
   // "read = 0" keeps an id named twice, or also covered by up_to_id, from
   // being counted twice; the channel condition ignores other channels' ids.
   uint64_t changed = 0;
@@ -185,9 +190,13 @@ absl::StatusOr<uint64_t> MarkRows(Connection& db,
   return changed;
 }
 
-absl::StatusOr<uint64_t> DeleteOldestCreatedBefore(Connection& db,
-                                                   int64_t cutoff_ms,
-                                                   int64_t limit) {
+// Deletes the oldest rows in id order while they were created before
+// `cutoff_ms`, at most `limit`. It stops at the first newer row, so after the
+// clock was stepped back no row is deleted before it is old enough; the rows
+// behind it wait until it is.
+static absl::StatusOr<uint64_t> DeleteOldestCreatedBefore(Connection& db,
+                                                          int64_t cutoff_ms,
+                                                          int64_t limit) {
   int64_t last_old_id = 0;
   {
     absl::StatusOr<Statement> oldest = db.Prepare(
@@ -210,9 +219,11 @@ absl::StatusOr<uint64_t> DeleteOldestCreatedBefore(Connection& db,
   return RunForChanges(*stmt, db);
 }
 
-absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
-                                           const std::string& channel,
-                                           int64_t max_id, int64_t limit) {
+// Deletes at most `limit` rows of `channel` with ids up to `max_id`.
+static absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
+                                                  const std::string& channel,
+                                                  int64_t max_id,
+                                                  int64_t limit) {
   if (absl::Status s = RaiseIdHighWater(db); !s.ok()) return s;
   // No order needed, so one query over both read states: "read IN" lets it
   // seek to the id bound within each. SQLite is built without
@@ -227,8 +238,20 @@ absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
   return RunForChanges(*stmt, db);
 }
 
-absl::StatusOr<std::vector<Notification>> ListRows(Connection& db,
-                                                   const ListQuery& query) {
+// --- Reads: on a read-only connection.
+
+// The largest id ever stored: the newest row's, or the high-water mark when
+// the newest rows were pruned.
+static absl::StatusOr<uint64_t> ReadLastId(Connection& db) {
+  absl::StatusOr<int64_t> id = db.QueryInt(
+      "SELECT max(coalesce((SELECT max(id) FROM notifications), 0),"
+      " (SELECT id FROM id_high_water))");
+  if (!id.ok()) return id.status();
+  return static_cast<uint64_t>(*id);
+}
+
+static absl::StatusOr<std::vector<Notification>> ListRows(
+    Connection& db, const ListQuery& query) {
   return InReadTransaction(
       db, [&]() -> absl::StatusOr<std::vector<Notification>> {
         std::vector<Notification> rows;
@@ -346,17 +369,21 @@ absl::StatusOr<ReplayPage> ReplayInTransaction(Connection& db,
 
 }  // namespace
 
-absl::StatusOr<ReplayPage> ReplayRows(Connection& db, ReplayQuery query) {
-  std::sort(query.channels.begin(), query.channels.end());
-  query.channels.erase(
-      std::unique(query.channels.begin(), query.channels.end()),
-      query.channels.end());
+// One page as Store::Replay describes it (channels distinct), in one read
+// transaction: the candidate ids come from the channel index alone, and
+// only the page's rows (and the first that did not fit in max_bytes) are
+// read.
+static absl::StatusOr<ReplayPage> ReplayRows(Connection& db,
+                                             const ReplayQuery& query) {
   // One snapshot, so oldest_id and last_committed_id agree with the page.
   return InReadTransaction(db, [&] { return ReplayInTransaction(db, query); });
 }
 
-absl::StatusOr<std::vector<std::shared_ptr<const Notification>>> IdRangeRows(
-    Connection& db, uint64_t after_id, uint64_t up_to_id, uint32_t limit) {
+// Every channel's rows with after_id < id <= up_to_id, ascending, at most
+// `limit`.
+static absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
+IdRangeRows(Connection& db, uint64_t after_id, uint64_t up_to_id,
+            uint32_t limit) {
   absl::StatusOr<Statement> stmt =
       db.Prepare(absl::StrCat("SELECT ", kColumns,
                               " FROM notifications WHERE id > ?1 AND id <= ?2"
@@ -375,16 +402,8 @@ absl::StatusOr<std::vector<std::shared_ptr<const Notification>>> IdRangeRows(
   return shared;
 }
 
-absl::StatusOr<uint64_t> ReadLastId(Connection& db) {
-  absl::StatusOr<int64_t> id = db.QueryInt(
-      "SELECT max(coalesce((SELECT max(id) FROM notifications), 0),"
-      " (SELECT id FROM id_high_water))");
-  if (!id.ok()) return id.status();
-  return static_cast<uint64_t>(*id);
-}
-
-absl::StatusOr<uint64_t> CountUnread(Connection& db,
-                                     const std::string& channel) {
+static absl::StatusOr<uint64_t> CountUnread(Connection& db,
+                                            const std::string& channel) {
   absl::StatusOr<Statement> stmt = db.Prepare(
       "SELECT COUNT(*) FROM notifications WHERE channel = ?1 AND read = 0");
   if (!stmt.ok()) return stmt.status();
@@ -394,7 +413,8 @@ absl::StatusOr<uint64_t> CountUnread(Connection& db,
   return static_cast<uint64_t>(*row ? stmt->ColumnInt(0) : 0);
 }
 
-absl::StatusOr<StoreStats> ReadStats(Connection& db, const std::string& path) {
+// The rows, and the size of the database file and its WAL.
+static absl::StatusOr<StoreStats> ReadStats(Connection& db) {
   absl::StatusOr<int64_t> count =
       db.QueryInt("SELECT COUNT(*) FROM notifications");
   if (!count.ok()) return count.status();
@@ -406,13 +426,16 @@ absl::StatusOr<StoreStats> ReadStats(Connection& db, const std::string& path) {
   stats.notifications = static_cast<uint64_t>(*count);
   stats.bytes = static_cast<uint64_t>(*pages * *page_size);
   // The WAL holds committed data not yet checkpointed: disk the store uses.
+  const char* path = sqlite3_db_filename(db.db(), "main");
   std::error_code ec;
-  const uintmax_t wal = std::filesystem::file_size(path + "-wal", ec);
+  const uintmax_t wal = path == nullptr ? 0
+                                        : std::filesystem::file_size(
+                                              std::string(path) + "-wal", ec);
   if (!ec) stats.bytes += wal;
   return stats;
 }
 
-absl::StatusOr<bool> PingDatabase(Connection& db) {
+static absl::StatusOr<bool> PingDatabase(Connection& db) {
   // Touches the table, not just the connection, so a vanished or corrupt
   // file shows up.
   absl::StatusOr<int64_t> ok =
@@ -421,8 +444,11 @@ absl::StatusOr<bool> PingDatabase(Connection& db) {
   return true;
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> FindChannelCuts(
-    Connection& db, int64_t keep) {
+// A failed read never runs again: a local file does not come back.
+static bool ReadAgain(Connection&) { return false; }
+
+absl::StatusOr<std::vector<ChannelCut>> FindChannelCuts(Connection& db,
+                                                        int64_t keep) {
   std::vector<std::string> channels;
   {
     absl::StatusOr<Statement> over = db.Prepare(
@@ -437,7 +463,7 @@ absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> FindChannelCuts(
       channels.push_back(over->ColumnText(0));
     }
   }
-  std::vector<std::pair<std::string, int64_t>> cuts;
+  std::vector<ChannelCut> cuts;
   for (std::string& channel : channels) {
     absl::StatusOr<Statement> cut = db.Prepare(
         "SELECT id FROM notifications WHERE channel = ?1"
@@ -447,9 +473,17 @@ absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> FindChannelCuts(
     cut->BindInt(2, keep);
     absl::StatusOr<bool> row = cut->Step();
     if (!row.ok()) return row.status();
-    if (*row) cuts.emplace_back(std::move(channel), cut->ColumnInt(0));
+    if (*row) cuts.push_back({std::move(channel), cut->ColumnInt(0)});
   }
   return cuts;
+}
+
+std::unique_ptr<StoreReader> NewReader(std::unique_ptr<Connection> db) {
+  return std::make_unique<QueryReader<Connection>>(std::move(db));
+}
+
+std::unique_ptr<WriteTransaction> NewTransaction(Connection& db) {
+  return std::make_unique<QueryTransaction<Connection>>(db);
 }
 
 }  // namespace notifyd::storage

@@ -14,9 +14,12 @@
 //    publishes sees notifications in id order.
 //  - Implementations are thread-safe. Close() (or destruction) finishes the
 //    calls already queued; calls made after it fail with UNAVAILABLE.
+//  - The limits below hold for every implementation: a call over one fails
+//    with INVALID_ARGUMENT and touches nothing (docs/DESIGN.md, Limits).
 #ifndef NOTIFYD_STORAGE_STORE_H_
 #define NOTIFYD_STORAGE_STORE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +31,18 @@
 #include "storage/notification.h"
 
 namespace notifyd::storage {
+
+// Most channels one Replay takes (counted as given, repeats included). Whoever
+// lets users choose channels must stay within it: an SSE stream replays its
+// --max_channels_per_stream channels plus the user's own.
+inline constexpr size_t kMaxReplayChannels = 64;
+
+// Most rows one call asks for: ListQuery::limit, ReplayQuery::limit and
+// ReadIdRange's `limit`. Above every page size notifyd uses (500).
+inline constexpr uint32_t kMaxPageRows = 1000;
+
+// The store enforces no payload size: `data` is bounded by whoever accepts
+// it (--max_payload_bytes), and a replay page by ReplayQuery::max_bytes.
 
 struct AppendRequest {
   std::string channel;
@@ -115,15 +130,16 @@ class Store {
   // nothing partial is ever visible.
   virtual void Append(AppendRequest request, Callback<AppendResult> done) = 0;
 
-  // Newest first, ids < before_id.
+  // Newest first, ids < before_id. A limit above kMaxPageRows fails with
+  // INVALID_ARGUMENT.
   virtual void List(ListQuery query,
                     Callback<std::vector<Notification>> done) = 0;
 
   // One page of the rows with ids > after_id on any of the channels, oldest
   // first, sized by `limit` and `max_bytes` (see ReplayQuery and
   // ReplayPage). The page, oldest_id and last_committed_id come from one
-  // snapshot. More channels than the implementation's kMaxReplayChannels
-  // fail with INVALID_ARGUMENT.
+  // snapshot. More than kMaxReplayChannels channels, or a limit above
+  // kMaxPageRows, fail with INVALID_ARGUMENT.
   virtual void Replay(ReplayQuery query, Callback<ReplayPage> done) = 0;
 
   // Number of notifications that went from unread to read.
@@ -135,7 +151,8 @@ class Store {
 
   // Up to `limit` notifications with after_id < id <= up_to_id, on every
   // channel, ascending by id. What a bus shared by several instances reads
-  // to fill a gap in the ids it received (see server/redis_bus.h).
+  // to fill a gap in the ids it received (see server/redis_bus.h). A limit
+  // above kMaxPageRows fails with INVALID_ARGUMENT.
   virtual void ReadIdRange(
       uint64_t after_id, uint64_t up_to_id, uint32_t limit,
       Callback<std::vector<std::shared_ptr<const Notification>>> done) = 0;

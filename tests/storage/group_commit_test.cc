@@ -54,7 +54,7 @@ class GroupCommitTest : public testing::StoreTest {
   // Commits two calls together, then queues one more: as it follows a
   // commit of several calls, the writer holds it for company.
   std::future<absl::StatusOr<AppendResult>> QueueACallAfterABusyCommit(
-      SqliteStore& store) {
+      Store& store) {
     auto release = HoldWriter(store);
     auto a = AppendAsync(store, "a");
     auto b = AppendAsync(store, "b");

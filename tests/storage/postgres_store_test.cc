@@ -1,4 +1,4 @@
-// PostgresStore against a real PostgreSQL server (tests/support/
+// The PostgreSQL store against a real PostgreSQL server (tests/support/
 // postgres_server.h): one server for this binary, a fresh database per test.
 // The Store and retention contracts (store_contract_test.cc,
 // retention_contract_test.cc), plus what only PostgreSQL has: migrations
@@ -58,8 +58,8 @@ class PostgresEnvironment : public ::testing::Environment {
     ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
 // A fresh database on the binary's server per harness (so per test).
-class PostgresHarness
-    : public testing::StoreHarnessFor<PostgresStore, PostgresStoreOptions> {
+class PostgresHarness : public testing::StoreHarnessFor<PostgresStoreOptions,
+                                                        &OpenPostgresStore> {
  public:
   void SetUp() override {
     ASSERT_NE(g_server, nullptr) << "the PostgreSQL server did not start";
@@ -69,24 +69,6 @@ class PostgresHarness
   }
 
   const std::string& url() const { return url_; }
-
-  PostgresStoreOptions Options() override {
-    PostgresStoreOptions options;
-    options.url = url_;
-    options.now_ms = Clock();
-    return options;
-  }
-
-  // The gate runs in each transaction that took ids, right before COMMIT
-  // (so holding the id counter's lock), once the test's before_commit has.
-  absl::StatusOr<std::unique_ptr<PostgresStore>> OpenConcrete(
-      PostgresStoreOptions options) override {
-    options.before_commit = [this, inner = std::move(options.before_commit)] {
-      if (inner) inner();
-      PassWriterGate();
-    };
-    return PostgresStore::Open(std::move(options));
-  }
 
   // Runs SQL on the test's database through a connection of its own, as
   // the superuser: what an operator (or another instance) does meanwhile.
@@ -107,13 +89,16 @@ class PostgresHarness
   }
 
   // StoreHarness:
-  void AddRejectingTrigger(const std::string& timing,
-                           const std::string& condition) override {
-    Sql("CREATE FUNCTION reject_for_test() RETURNS trigger LANGUAGE plpgsql"
-        " AS $$ BEGIN RAISE EXCEPTION 'rejected by test'; END $$;"
-        " CREATE TRIGGER reject " +
-        timing + " ON notifications FOR EACH ROW WHEN (" + condition +
-        ") EXECUTE FUNCTION reject_for_test()");
+  void RejectWrites(Write write, const std::string& event) override {
+    Sql(std::string(
+            "CREATE FUNCTION reject_for_test() RETURNS trigger LANGUAGE"
+            " plpgsql AS $$ BEGIN RAISE EXCEPTION 'rejected by test'; END $$;"
+            " CREATE TRIGGER reject ") +
+        (write == Write::kInsert ? "BEFORE INSERT ON notifications FOR EACH"
+                                   " ROW WHEN (NEW"
+                                 : "BEFORE UPDATE ON notifications FOR EACH"
+                                   " ROW WHEN (OLD") +
+        ".event = '" + event + "') EXECUTE FUNCTION reject_for_test()");
   }
 
   int64_t CommittedRowsWithId(uint64_t id) override {
@@ -122,10 +107,25 @@ class PostgresHarness
   }
 
   // The schema version is the newest migration recorded.
-  void SetSchemaVersion(int version) override {
+  bool SetSchemaVersion(int version) override {
     Sql("INSERT INTO notify_schema_migrations (version, name) VALUES (" +
         std::to_string(version) + ", '" + std::to_string(version) +
         "_future.sql')");
+    return true;
+  }
+
+ protected:
+  void SetDatabase(PostgresStoreOptions& options) override {
+    options.url = url_;
+  }
+
+  // The gate runs in each transaction that took ids, right before COMMIT
+  // (so holding the id counter's lock), once the test's before_commit has.
+  void AddWriterGate(PostgresStoreOptions& options) override {
+    options.before_commit = [this, inner = std::move(options.before_commit)] {
+      if (inner) inner();
+      PassWriterGate();
+    };
   }
 
  private:
@@ -133,7 +133,7 @@ class PostgresHarness
 };
 
 testing::StoreUnderTest PostgresStoreUnderTest() {
-  return {"PostgresStore", [] { return std::make_unique<PostgresHarness>(); }};
+  return testing::UnderTest<PostgresHarness>("PostgresStore");
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreContractTest,
@@ -155,11 +155,11 @@ class PostgresStoreTest : public ::testing::Test,
   PostgresStoreOptions Options() { return harness_.Options(); }
 
   // Through the harness, so through the writer gate; null when it failed.
-  std::unique_ptr<PostgresStore> Open(PostgresStoreOptions options) {
+  std::unique_ptr<StoreEngine> Open(PostgresStoreOptions options) {
     return harness_.OpenOrFail(std::move(options));
   }
 
-  std::unique_ptr<PostgresStore> Open() { return Open(Options()); }
+  std::unique_ptr<StoreEngine> Open() { return Open(Options()); }
 
   // Appends one notification and keeps the writer inside its transaction,
   // holding the id counter's row lock, until `release` is notified: calls
@@ -198,7 +198,7 @@ TEST_F(PostgresStoreTest, InstancesStartingAtOnceMigrateOnce) {
   std::vector<absl::Status> results(3);
   for (size_t i = 0; i < results.size(); ++i) {
     starters.emplace_back([&, i] {
-      auto store = PostgresStore::Open(Options());
+      auto store = OpenPostgresStore(Options());
       results[i] = store.status();
     });
   }
@@ -229,7 +229,7 @@ TEST_F(PostgresStoreTest, AUrlThatIsNotPostgresIsInvalidArgument) {
   PostgresStoreOptions options = Options();
   options.url = "mysql://user:hunter22@127.0.0.1/db";
 
-  auto store = PostgresStore::Open(options);
+  auto store = OpenPostgresStore(options);
 
   EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(store.status().message(), HasSubstr("postgres://"));
@@ -240,7 +240,7 @@ TEST_F(PostgresStoreTest, AMalformedUrlIsInvalidArgumentWithoutThePassword) {
   PostgresStoreOptions options = Options();
   options.url = "postgresql://user:hunter22@[::1/db";
 
-  auto store = PostgresStore::Open(options);
+  auto store = OpenPostgresStore(options);
 
   EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(store.status().message(), HasSubstr("invalid PostgreSQL URL"));
@@ -252,7 +252,7 @@ TEST_F(PostgresStoreTest, AnUnreachableServerIsUnavailableNamingIt) {
   // Port 1: nothing listens there, the connection is refused at once.
   options.url = "postgres://user:hunter22@127.0.0.1:1/db?password=hunter22";
 
-  auto store = PostgresStore::Open(options);
+  auto store = OpenPostgresStore(options);
 
   EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(store.status().message(),
@@ -344,7 +344,7 @@ TEST_F(PostgresStoreTest,
   constexpr int kThreads = 3;
   constexpr int kPerThread = 40;
   struct Instance {
-    std::unique_ptr<PostgresStore> store;
+    std::unique_ptr<StoreEngine> store;
     absl::Mutex mu;
     std::vector<uint64_t> seen ABSL_GUARDED_BY(mu);  // in callback order
   };

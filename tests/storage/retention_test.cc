@@ -1,4 +1,4 @@
-// SqliteStore retention: the retention contract (retention_contract_test.cc)
+// SQLite store retention: the retention contract (retention_contract_test.cc)
 // against SQLite, and how SQLite prunes: through its single writer, a batch
 // per writer task, so a publish waits behind at most one batch.
 #include <atomic>

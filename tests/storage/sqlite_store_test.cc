@@ -1,4 +1,4 @@
-// SqliteStore: the Store contract (store_contract_test.cc) against SQLite,
+// The SQLite store: the Store contract (store_contract_test.cc) against SQLite,
 // and what only SQLite does: schema upgrades of an existing file, and a
 // path that must exist. (WAL, group commit and checkpoints have tests of
 // their own.)
@@ -66,7 +66,7 @@ TEST_F(SqliteStoreTest, MissingDirectoryGivesAnErrorNamingThePath) {
   SqliteStoreOptions options = Options();
   options.path = dir_.File("no/such/dir/notifyd.db");
 
-  auto store = SqliteStore::Open(options);
+  auto store = OpenSqliteStore(options);
 
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status().message(),

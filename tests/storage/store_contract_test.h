@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
+#include "storage/store_engine.h"
 
 namespace notifyd::storage::testing {
 
@@ -75,9 +76,9 @@ struct StoreTestHelpers {
 };
 
 // What a contract test may set when it opens a store; the harness maps it
-// onto the implementation's options. The defaults are those of both
-// SqliteStoreOptions and PostgresStoreOptions, so an unset field means what
-// it means in production.
+// onto the implementation's options. The defaults are StoreOptions' own
+// (storage/store_engine.h), so an unset field means what it means in
+// production.
 struct StoreSettings {
   absl::Duration retention = absl::ZeroDuration();
   uint64_t max_per_channel = 0;
@@ -112,27 +113,32 @@ class StoreHarness {
   virtual absl::StatusOr<std::unique_ptr<Store>> Open(
       StoreSettings settings) = 0;
 
-  // The implementation's PruneNow() on a store that Open() returned: not
-  // part of Store, since production only prunes in the background.
-  virtual absl::StatusOr<uint64_t> PruneNow(Store& store) = 0;
+  // StoreEngine::PruneNow() on a store that Open() returned: not part of
+  // Store, since production only prunes in the background.
+  absl::StatusOr<uint64_t> PruneNow(Store& store) {
+    auto* engine = dynamic_cast<StoreEngine*>(&store);
+    if (engine == nullptr) {
+      return absl::InvalidArgumentError("not a store this harness opened");
+    }
+    return engine->PruneNow();
+  }
 
-  // The implementation's kMaxReplayChannels.
-  virtual size_t MaxReplayChannels() const = 0;
+  // Which statement RejectWrites fails.
+  enum class Write { kInsert, kMarkRead };
 
-  // Through a connection of its own, adds a trigger that fails the
-  // statements it matches with "rejected by test", like a constraint an
-  // operator added. `timing` is "BEFORE INSERT" or "BEFORE UPDATE" and
-  // `condition` an SQL expression on NEW or OLD, which both dialects share.
-  virtual void AddRejectingTrigger(const std::string& timing,
-                                   const std::string& condition) = 0;
+  // Behind the store's back (a trigger, as an operator might add), fails
+  // every insert of a row whose event is `event`, or every mark-read of
+  // such a row, with "rejected by test".
+  virtual void RejectWrites(Write write, const std::string& event) = 0;
 
   // How many rows with this id a connection of its own sees: only committed
   // ones. Callable from a store's callback thread.
   virtual int64_t CommittedRowsWithId(uint64_t id) = 0;
 
   // Records in the test's database, as a newer notifyd would, that its
-  // schema is at `version`.
-  virtual void SetSchemaVersion(int version) = 0;
+  // schema is at `version`. False when the database has no schema
+  // (memory).
+  virtual bool SetSchemaVersion(int version) = 0;
 
   // The fake wall clock every store of the harness reads.
   int64_t NowMs() const { return now_ms_.load(); }
@@ -182,6 +188,16 @@ class StoreHarness {
     release->WaitForNotification();
   }
 
+  // Puts the gate in `options`' commit hook, after the hook already there
+  // (if any): the gate for a database whose commit hook runs on the writer.
+  void GateAfterEachCommit(StoreOptions& options) {
+    options.on_commit = [this, inner = std::move(options.on_commit)](
+                            const CommitStats& commit) {
+      if (inner) inner(commit);
+      PassWriterGate();
+    };
+  }
+
  private:
   std::atomic<int64_t> now_ms_{1'700'000'000'000};
 
@@ -190,26 +206,35 @@ class StoreHarness {
   std::shared_ptr<absl::Notification> gate_release_ ABSL_GUARDED_BY(gate_mu_);
 };
 
-// What the harnesses of SqliteStore and PostgresStore share, as their
-// options and PruneNow() look alike: the mapping of StoreSettings onto the
-// options, and the calls that need the concrete type. An implementation
-// supplies its options for the test's database and how to open them with
-// the writer gate in its commit hook.
-template <typename ConcreteStore, typename ConcreteOptions>
+// What every harness shares: the mapping of StoreSettings onto the
+// database's options (a StoreOptions), and opening them with `open`
+// (OpenSqliteStore...). An implementation names the test's database in the
+// options, and may move the writer gate.
+template <typename ConcreteOptions,
+          absl::StatusOr<std::unique_ptr<StoreEngine>> (*open)(
+              const ConcreteOptions&)>
 class StoreHarnessFor : public StoreHarness {
  public:
   // Defaults a test may adjust before opening: the test's database and the
   // harness clock.
-  virtual ConcreteOptions Options() = 0;
+  ConcreteOptions Options() {
+    ConcreteOptions options;
+    SetDatabase(options);
+    options.now_ms = Clock();
+    return options;
+  }
 
   // Opens a store that passes its commits through the writer gate (see
-  // HoldWriter) after the options' own commit hook, if any.
-  virtual absl::StatusOr<std::unique_ptr<ConcreteStore>> OpenConcrete(
-      ConcreteOptions options) = 0;
+  // HoldWriter).
+  absl::StatusOr<std::unique_ptr<StoreEngine>> OpenConcrete(
+      ConcreteOptions options) {
+    AddWriterGate(options);
+    return open(options);
+  }
 
   // OpenConcrete, expecting success; null when it failed.
-  std::unique_ptr<ConcreteStore> OpenOrFail(ConcreteOptions options) {
-    absl::StatusOr<std::unique_ptr<ConcreteStore>> store =
+  std::unique_ptr<StoreEngine> OpenOrFail(ConcreteOptions options) {
+    absl::StatusOr<std::unique_ptr<StoreEngine>> store =
         OpenConcrete(std::move(options));
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? std::move(*store) : nullptr;
@@ -222,22 +247,19 @@ class StoreHarnessFor : public StoreHarness {
     options.prune_interval = settings.prune_interval;
     options.prune_batch = settings.prune_batch;
     options.on_commit = std::move(settings.on_commit);
-    absl::StatusOr<std::unique_ptr<ConcreteStore>> store =
+    absl::StatusOr<std::unique_ptr<StoreEngine>> store =
         OpenConcrete(std::move(options));
     if (!store.ok()) return store.status();
     return std::unique_ptr<Store>(std::move(*store));
   }
 
-  absl::StatusOr<uint64_t> PruneNow(Store& store) final {
-    auto* concrete = dynamic_cast<ConcreteStore*>(&store);
-    if (concrete == nullptr) {
-      return absl::InvalidArgumentError("not a store this harness opened");
-    }
-    return concrete->PruneNow();
-  }
+ protected:
+  // Points `options` at the test's database.
+  virtual void SetDatabase(ConcreteOptions& options) = 0;
 
-  size_t MaxReplayChannels() const final {
-    return ConcreteStore::kMaxReplayChannels;
+  // By default after each commit, once the options' own commit hook ran.
+  virtual void AddWriterGate(ConcreteOptions& options) {
+    GateAfterEachCommit(options);
   }
 };
 
@@ -247,6 +269,12 @@ struct StoreUnderTest {
   std::string name;
   std::function<std::unique_ptr<StoreHarness>()> make_harness;
 };
+
+// The parameter for a store whose harness is `Harness`.
+template <typename Harness>
+StoreUnderTest UnderTest(std::string name) {
+  return {std::move(name), [] { return std::make_unique<Harness>(); }};
+}
 
 // Names the instantiated tests after the implementation, and failure
 // messages print it instead of the parameter's bytes.

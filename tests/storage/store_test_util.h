@@ -1,4 +1,4 @@
-// Helpers shared by the SqliteStore tests: SqliteHarness, which runs the
+// Helpers shared by the SQLite store tests: SqliteHarness, which runs the
 // Store contract (store_contract_test.h) against SQLite, and StoreTest, a
 // fixture on top of it for what only SQLite does: a store in a temporary
 // directory with a controllable clock, and a way to hold the writer thread
@@ -24,33 +24,18 @@
 namespace notifyd::storage::testing {
 
 // A database file in a directory of its own per harness (so per test).
-class SqliteHarness : public StoreHarnessFor<SqliteStore, SqliteStoreOptions> {
+class SqliteHarness
+    : public StoreHarnessFor<SqliteStoreOptions, &OpenSqliteStore> {
  public:
-  SqliteStoreOptions Options() override {
-    SqliteStoreOptions options;
-    options.path = dir_.File("notifyd.db");
-    options.now_ms = Clock();
-    return options;
-  }
-
-  // The gate runs after each commit, once the test's on_commit has.
-  absl::StatusOr<std::unique_ptr<SqliteStore>> OpenConcrete(
-      SqliteStoreOptions options) override {
-    options.on_commit = [this, inner = std::move(options.on_commit)](
-                            const CommitStats& commit) {
-      if (inner) inner(commit);
-      PassWriterGate();
-    };
-    return SqliteStore::Open(std::move(options));
-  }
-
   const TempDir& dir() const { return dir_; }
 
   // StoreHarness:
-  void AddRejectingTrigger(const std::string& timing,
-                           const std::string& condition) override {
-    Exec("CREATE TRIGGER reject " + timing + " ON notifications WHEN " +
-         condition + " BEGIN SELECT RAISE(ABORT, 'rejected by test'); END;");
+  void RejectWrites(Write write, const std::string& event) override {
+    Exec(std::string("CREATE TRIGGER reject ") +
+         (write == Write::kInsert ? "BEFORE INSERT ON notifications WHEN NEW"
+                                  : "BEFORE UPDATE ON notifications WHEN OLD") +
+         ".event = '" + event +
+         "' BEGIN SELECT RAISE(ABORT, 'rejected by test'); END;");
   }
 
   int64_t CommittedRowsWithId(uint64_t id) override {
@@ -68,8 +53,14 @@ class SqliteHarness : public StoreHarnessFor<SqliteStore, SqliteStoreOptions> {
   }
 
   // The schema version lives in the file header.
-  void SetSchemaVersion(int version) override {
+  bool SetSchemaVersion(int version) override {
     Exec("PRAGMA user_version = " + std::to_string(version));
+    return true;
+  }
+
+ protected:
+  void SetDatabase(SqliteStoreOptions& options) override {
+    options.path = dir_.File("notifyd.db");
   }
 
  private:
@@ -89,7 +80,7 @@ class SqliteHarness : public StoreHarnessFor<SqliteStore, SqliteStoreOptions> {
 };
 
 inline StoreUnderTest SqliteStoreUnderTest() {
-  return {"SqliteStore", [] { return std::make_unique<SqliteHarness>(); }};
+  return UnderTest<SqliteHarness>("SqliteStore");
 }
 
 class StoreTest : public ::testing::Test, public StoreTestHelpers {
@@ -97,11 +88,11 @@ class StoreTest : public ::testing::Test, public StoreTestHelpers {
   SqliteStoreOptions Options() { return harness_.Options(); }
 
   // Through the harness, so through the writer gate; null when it failed.
-  std::unique_ptr<SqliteStore> Open(SqliteStoreOptions options) {
+  std::unique_ptr<StoreEngine> Open(SqliteStoreOptions options) {
     return harness_.OpenOrFail(std::move(options));
   }
 
-  std::unique_ptr<SqliteStore> Open() { return Open(Options()); }
+  std::unique_ptr<StoreEngine> Open() { return Open(Options()); }
 
   // Commits one append and keeps the writer thread inside that commit
   // until the returned notification is notified: calls made meanwhile

@@ -1,0 +1,95 @@
+// The in-memory store: the store engine (store_engine.h) on a database held
+// in this process's memory. For tests and demos: NOT DURABLE. Everything is
+// gone when the process ends, and "committed" means applied under the
+// database's lock, not synced anywhere.
+//
+// Otherwise it keeps the whole Store contract (store.h) like the SQLite and
+// PostgreSQL stores, through the same engine (threads, group commit,
+// callback order, close, pruning): dense ids in commit order that are
+// never reused, idempotency keys per channel, replay pages sized by rows
+// and bytes, list, mark-read, unread counts, ReadIdRange and
+// LastCommittedId, retention by age and max_per_channel.
+//
+// The database outlives the stores opened on it, as a file does: a test can
+// close a store and open another on the same rows, and several stores on
+// one database behave like several instances on one PostgreSQL database.
+#ifndef NOTIFYD_STORAGE_MEMORY_STORE_H_
+#define NOTIFYD_STORAGE_MEMORY_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/store_engine.h"
+
+namespace notifyd::storage {
+
+// The rows of one in-memory database. Thread-safe; readers share its lock,
+// a batch of writes holds it alone.
+class MemoryDatabase {
+ public:
+  // Which write a WriteCheck is asked about.
+  enum class Write { kInsert, kMarkRead };
+  // Test hook, like a trigger: asked about every row about to be inserted
+  // (the new row) or marked read (the row before); a failure fails that
+  // call, which then changes nothing. Called under the database's lock.
+  using WriteCheck = std::function<absl::Status(Write, const Notification&)>;
+
+  void SetWriteCheck(WriteCheck check);
+  // How many rows hold this id: 0 or 1.
+  int64_t CountRowsWithId(uint64_t id);
+  // Deletes every row with a smaller id, as retention would; returns how
+  // many. Ids stay taken.
+  uint64_t DeleteBelow(uint64_t id);
+
+ private:
+  friend class MemoryBackend;
+  friend class MemoryReader;
+
+  struct Channel {
+    std::set<uint64_t> ids;
+    uint64_t unread = 0;
+  };
+  struct Row {
+    std::shared_ptr<const Notification> notification;
+    std::string idempotency_key;  // empty: none
+  };
+
+  // Removes the row and everything that points at it.
+  void Erase(std::map<uint64_t, Row>::iterator row)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  std::map<uint64_t, Row> rows_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Channel> channels_ ABSL_GUARDED_BY(mu_);
+  // (channel, idempotency_key) -> id.
+  std::map<std::pair<std::string, std::string>, uint64_t> keys_
+      ABSL_GUARDED_BY(mu_);
+  // The largest id ever taken.
+  uint64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // What the rows' strings take, plus a fixed cost per row.
+  uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  WriteCheck check_ ABSL_GUARDED_BY(mu_);
+};
+
+struct MemoryStoreOptions : StoreOptions {
+  // The database to open; null: a new, empty one.
+  std::shared_ptr<MemoryDatabase> database;
+};
+
+// Starts a store on `options.database` (or a new one). Fails only with
+// INVALID_ARGUMENT for options out of range (StoreOptions::Validate).
+absl::StatusOr<std::unique_ptr<StoreEngine>> OpenMemoryStore(
+    const MemoryStoreOptions& options);
+
+}  // namespace notifyd::storage
+
+#endif  // NOTIFYD_STORAGE_MEMORY_STORE_H_

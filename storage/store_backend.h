@@ -1,0 +1,240 @@
+// What a database plugs into the store engine (store_engine.h).
+//
+// The engine owns everything that is the same for every database: the
+// threads, the queues, group commit, the order of callbacks, the close
+// order and the pruning schedule (docs/DESIGN.md, The publish path). A
+// backend owns its connections and runs the queries: SQLite
+// (sqlite_store.h), PostgreSQL (postgres_store.h) and memory
+// (memory_store.h).
+//
+// A database whose queries are free functions with the same names and a
+// connection as first argument (sqlite_queries.h, postgres_queries.h) gets
+// its StoreReader and WriteTransaction from QueryReader and
+// QueryTransaction below instead of writing them again.
+//
+// Threading: the engine calls each method on the thread its comment names,
+// never two at once on the same object unless it says so.
+#ifndef NOTIFYD_STORAGE_STORE_BACKEND_H_
+#define NOTIFYD_STORAGE_STORE_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "storage/store.h"
+
+namespace notifyd::storage {
+
+// What an append did to the database.
+struct Inserted {
+  // The new row's id; for a duplicate, the original's.
+  uint64_t id = 0;
+  // The stored row when the backend already holds it as a Notification
+  // (always for a duplicate: the original). Null: the engine builds the new
+  // row from the request, moving its strings, without a copy.
+  std::shared_ptr<const Notification> row;
+  // (channel, idempotency_key) was already stored: nothing was written and
+  // no id was taken.
+  bool duplicate = false;
+};
+
+// For pruning by max_per_channel: the newest id of `channel` that may be
+// deleted so that the wanted number of rows remains.
+struct ChannelCut {
+  std::string channel;
+  int64_t max_id = 0;
+};
+
+// The writes of one open transaction (or, for a pruner that deletes beside
+// the writer, of one connection in autocommit). A failure must leave
+// nothing of its own call behind, or end the transaction (the backend then
+// fails the batch). Used by one thread at a time.
+class WriteTransaction {
+ public:
+  virtual ~WriteTransaction() = default;
+  // Stores `request` stamped `now_ms`, or finds the row its idempotency key
+  // already names. Leaves `request` intact: a backend may run it again.
+  virtual absl::StatusOr<Inserted> Insert(const AppendRequest& request,
+                                          int64_t now_ms) = 0;
+  // How many rows went from unread to read.
+  virtual absl::StatusOr<uint64_t> MarkRead(const MarkReadRequest& request) = 0;
+  // Deletes the oldest rows in id order while they were created before
+  // `cutoff_ms`, at most `limit`; stops at the first newer row, so after
+  // the clock stepped back no row goes before it is old enough. Never
+  // frees an id for reuse. Returns how many it deleted.
+  virtual absl::StatusOr<uint64_t> DeleteOldest(int64_t cutoff_ms,
+                                                int64_t limit) = 0;
+  // Deletes at most `limit` rows of `channel` with ids up to `max_id`.
+  virtual absl::StatusOr<uint64_t> DeleteFromChannel(const std::string& channel,
+                                                     int64_t max_id,
+                                                     int64_t limit) = 0;
+};
+
+// The reads of one reader thread, as store.h describes them. Each call
+// sees one snapshot. Used by one reader thread only.
+class StoreReader {
+ public:
+  using Rows = std::vector<std::shared_ptr<const Notification>>;
+  virtual ~StoreReader() = default;
+  virtual absl::StatusOr<std::vector<Notification>> List(
+      const ListQuery& query) = 0;
+  // `query.channels` are distinct and sorted, at most kMaxReplayChannels.
+  virtual absl::StatusOr<ReplayPage> Replay(const ReplayQuery& query) = 0;
+  virtual absl::StatusOr<uint64_t> UnreadCount(const std::string& channel) = 0;
+  virtual absl::StatusOr<StoreStats> Stats() = 0;
+  virtual absl::StatusOr<Rows> ReadIdRange(uint64_t after_id, uint64_t up_to_id,
+                                           uint32_t limit) = 0;
+  virtual absl::StatusOr<uint64_t> LastCommittedId() = 0;
+  virtual absl::StatusOr<bool> Ping() = 0;
+};
+
+// One queued write call, as the backend sees it inside CommitBatch. The
+// engine makes them (appends, MarkRead, the pruner's delete batches) and
+// answers their callers.
+class WriteOp {
+ public:
+  enum class Kind { kAppend, kMarkRead, kPrune };
+
+  explicit WriteOp(Kind kind) : kind_(kind) {}
+  virtual ~WriteOp() = default;
+
+  // Appends are the hot path; only they take ids. An append writes one
+  // statement, the others may write several.
+  Kind kind() const { return kind_; }
+  absl::Time queued_at() const { return queued_at_; }
+
+  // Runs the call in `txn`. May run again in a later try of the same batch
+  // when the backend rolled the first back; the last run's result counts.
+  virtual absl::Status Run(WriteTransaction& txn) = 0;
+
+ private:
+  friend class StoreEngine;
+  // Completer thread, once: Run's result, or the failure given.
+  virtual void Finish(absl::Status status) = 0;
+
+  const Kind kind_;
+  const absl::Time queued_at_ = absl::Now();
+};
+
+// A database's side of the engine: its writer connection, and what its
+// pruner needs. Owned by the engine, destroyed once its threads ended (its
+// destructor closes the connections, in the order the database needs).
+class StoreBackend {
+ public:
+  virtual ~StoreBackend() = default;
+
+  // Writer thread. Runs `ops` (oldest first, at least one) and commits
+  // them together. A call that fails fails only itself and takes no id;
+  // results[i] (OK on entry) gets op i's failure. When the batch is lost
+  // as a whole, every result gets that failure. Returns whether anything
+  // was committed (and so is durable).
+  virtual bool CommitBatch(const std::vector<std::unique_ptr<WriteOp>>& ops,
+                           std::vector<absl::Status>& results) = 0;
+
+  // Writer thread, after each batch went to the completer.
+  virtual void AfterBatch() {}
+
+  // The pruner thread or PruneNow's caller, one at a time, at the start of
+  // each pass that prunes. Where the pass deletes: null, each delete batch
+  // is a writer task between two commits (a database with one writer);
+  // otherwise through the returned transaction, one delete batch per
+  // transaction beside the writer. Owned by the backend.
+  virtual absl::StatusOr<WriteTransaction*> PruneTransaction() = 0;
+
+  // Same threads, after PruneTransaction() succeeded in the same pass: the
+  // cut of each channel holding more than `keep` rows.
+  virtual absl::StatusOr<std::vector<ChannelCut>> FindChannelCuts(
+      int64_t keep) = 0;
+};
+
+// What a database's open function hands the engine.
+struct StoreParts {
+  std::unique_ptr<StoreBackend> backend;
+  // At least one: one reader thread each. The engine destroys them once
+  // their threads ended, before the backend.
+  std::vector<std::unique_ptr<StoreReader>> readers;
+};
+
+// A StoreReader over a connection `Db` and the read queries found for it
+// by argument-dependent lookup: ListRows, ReplayRows, CountUnread,
+// ReadStats, IdRangeRows, ReadLastId, PingDatabase, and ReadAgain(db),
+// which says whether a failed read may run once more (a lost connection
+// was re-established).
+template <typename Db>
+class QueryReader final : public StoreReader {
+ public:
+  explicit QueryReader(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  absl::StatusOr<std::vector<Notification>> List(
+      const ListQuery& query) override {
+    return Read([&] { return ListRows(*db_, query); });
+  }
+  absl::StatusOr<ReplayPage> Replay(const ReplayQuery& query) override {
+    return Read([&] { return ReplayRows(*db_, query); });
+  }
+  absl::StatusOr<uint64_t> UnreadCount(const std::string& channel) override {
+    return Read([&] { return CountUnread(*db_, channel); });
+  }
+  absl::StatusOr<StoreStats> Stats() override {
+    return Read([&] { return ReadStats(*db_); });
+  }
+  absl::StatusOr<Rows> ReadIdRange(uint64_t after_id, uint64_t up_to_id,
+                                   uint32_t limit) override {
+    return Read([&] { return IdRangeRows(*db_, after_id, up_to_id, limit); });
+  }
+  absl::StatusOr<uint64_t> LastCommittedId() override {
+    return Read([&] { return ReadLastId(*db_); });
+  }
+  absl::StatusOr<bool> Ping() override {
+    return Read([&] { return PingDatabase(*db_); });
+  }
+
+ private:
+  template <typename Fn>
+  auto Read(Fn fn) -> decltype(fn()) {
+    auto result = fn();
+    if (!result.ok() && ReadAgain(*db_)) result = fn();
+    return result;
+  }
+
+  const std::unique_ptr<Db> db_;
+};
+
+// A WriteTransaction over `Db` (not owned) and the write queries found for
+// it by argument-dependent lookup: InsertNotification, MarkRows,
+// DeleteOldestCreatedBefore, DeleteChannelUpTo.
+template <typename Db>
+class QueryTransaction final : public WriteTransaction {
+ public:
+  explicit QueryTransaction(Db& db) : db_(db) {}
+
+  absl::StatusOr<Inserted> Insert(const AppendRequest& request,
+                                  int64_t now_ms) override {
+    return InsertNotification(db_, request, now_ms);
+  }
+  absl::StatusOr<uint64_t> MarkRead(const MarkReadRequest& request) override {
+    return MarkRows(db_, request);
+  }
+  absl::StatusOr<uint64_t> DeleteOldest(int64_t cutoff_ms,
+                                        int64_t limit) override {
+    return DeleteOldestCreatedBefore(db_, cutoff_ms, limit);
+  }
+  absl::StatusOr<uint64_t> DeleteFromChannel(const std::string& channel,
+                                             int64_t max_id,
+                                             int64_t limit) override {
+    return DeleteChannelUpTo(db_, channel, max_id, limit);
+  }
+
+ private:
+  Db& db_;
+};
+
+}  // namespace notifyd::storage
+
+#endif  // NOTIFYD_STORAGE_STORE_BACKEND_H_
