@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/redis_bus.h"
+#include "storage/memory_store.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
@@ -15,6 +16,7 @@ namespace notifyd::server {
 namespace {
 
 constexpr char kSqlite[] = "sqlite";
+constexpr char kMemory[] = "memory";
 constexpr char kLocalBus[] = "local";
 
 bool IsRedisUrl(const std::string& bus) {
@@ -34,7 +36,7 @@ absl::Status EnsureParentDirectory(const std::string& path) {
   return absl::OkStatus();
 }
 
-// Both stores report each group commit the same way.
+// Every store reports each group commit the same way.
 std::function<void(const storage::CommitStats&)> CommitMetrics(
     edge::Metrics& metrics) {
   edge::Histogram& commit_seconds =
@@ -55,17 +57,25 @@ std::function<void(const storage::CommitStats&)> CommitMetrics(
   };
 }
 
+// What every store takes from the flags. --commit_delay is SQLite's
+// (README): PostgreSQL and memory commit at once.
+void SetStoreOptions(const StoreChoice& choice, edge::Metrics& metrics,
+                     storage::StoreOptions& options) {
+  options.retention = choice.retention;
+  options.max_per_channel = choice.max_per_channel;
+  options.prune_interval = choice.prune_interval;
+  options.commit_delay = absl::ZeroDuration();
+  options.on_commit = CommitMetrics(metrics);
+}
+
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenSqlite(
     const StoreChoice& choice, edge::Metrics& metrics) {
   if (absl::Status s = EnsureParentDirectory(choice.db); !s.ok()) return s;
   storage::SqliteStoreOptions options;
+  SetStoreOptions(choice, metrics, options);
   options.path = choice.db;
   options.synchronous_full = choice.synchronous_full;
   options.commit_delay = choice.commit_delay;
-  options.retention = choice.retention;
-  options.max_per_channel = choice.max_per_channel;
-  options.prune_interval = choice.prune_interval;
-  options.on_commit = CommitMetrics(metrics);
   const char* kCheckpointHelp =
       "Time to copy the WAL into the database file; `writer` ones delay the "
       "next commit, `background` ones run beside it";
@@ -78,18 +88,22 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenSqlite(
                                                           double seconds) {
     checkpoint_seconds[on_writer ? 1 : 0]->Observe(seconds);
   };
-  return storage::OpenSqliteStore(std::move(options));
+  return storage::OpenSqliteStore(options);
 }
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenPostgres(
     const StoreChoice& choice, edge::Metrics& metrics) {
   storage::PostgresStoreOptions options;
+  SetStoreOptions(choice, metrics, options);
   options.url = choice.store;
-  options.retention = choice.retention;
-  options.max_per_channel = choice.max_per_channel;
-  options.prune_interval = choice.prune_interval;
-  options.on_commit = CommitMetrics(metrics);
-  return storage::OpenPostgresStore(std::move(options));
+  return storage::OpenPostgresStore(options);
+}
+
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenMemory(
+    const StoreChoice& choice, edge::Metrics& metrics) {
+  storage::MemoryStoreOptions options;
+  SetStoreOptions(choice, metrics, options);
+  return storage::OpenMemoryStore(options);
 }
 
 // The bus keeps its own counts; each scrape copies them (counters only
@@ -148,9 +162,11 @@ bool IsPostgresUrl(const std::string& store) {
 }
 
 absl::Status ValidateBackends(const StoreChoice& store, const BusChoice& bus) {
-  if (store.store != kSqlite && !IsPostgresUrl(store.store)) {
+  if (store.store != kSqlite && store.store != kMemory &&
+      !IsPostgresUrl(store.store)) {
     return absl::InvalidArgumentError(
-        "--store must be sqlite (the file at --db) or a postgres:// URL");
+        "--store must be sqlite (the file at --db), memory (not durable) or "
+        "a postgres:// URL");
   }
   if (bus.bus != kLocalBus && !IsRedisUrl(bus.bus)) {
     return absl::InvalidArgumentError(
@@ -159,16 +175,17 @@ absl::Status ValidateBackends(const StoreChoice& store, const BusChoice& bus) {
   if (IsRedisUrl(bus.bus) && !IsPostgresUrl(store.store)) {
     return absl::InvalidArgumentError(
         "--bus=redis://... needs --store=postgres://...: instances that share "
-        "a bus must share their store too, and a SQLite file belongs to one "
-        "process");
+        "a bus must share their store too, and a SQLite file (or memory) "
+        "belongs to one process");
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(
     const StoreChoice& choice, edge::Metrics& metrics) {
-  return IsPostgresUrl(choice.store) ? OpenPostgres(choice, metrics)
-                                     : OpenSqlite(choice, metrics);
+  if (IsPostgresUrl(choice.store)) return OpenPostgres(choice, metrics);
+  if (choice.store == kMemory) return OpenMemory(choice, metrics);
+  return OpenSqlite(choice, metrics);
 }
 
 absl::StatusOr<OpenedBus> OpenBus(const BusChoice& choice,

@@ -22,7 +22,8 @@
 namespace notifyd::server {
 
 struct StoreChoice {
-  // "sqlite" (the file at `db`) or a postgres:// or postgresql:// URL.
+  // "sqlite" (the file at `db`), "memory" (for tests and demos, not
+  // durable) or a postgres:// or postgresql:// URL.
   std::string store = "sqlite";
   std::string db = "./var/notify.db";
   bool synchronous_full = true;  // SQLite only; PostgreSQL syncs per commit
@@ -38,7 +39,7 @@ struct BusChoice {
 
 // INVALID_ARGUMENT naming the flag when --store or --bus is neither a known
 // name nor a URL of a supported scheme, or when --bus=redis:// is paired with
-// SQLite (a SQLite file belongs to one process, so other instances could
+// SQLite or memory (either belongs to one process, so other instances could
 // neither replay nor fill from it).
 absl::Status ValidateBackends(const StoreChoice& store, const BusChoice& bus);
 

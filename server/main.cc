@@ -25,8 +25,9 @@ ABSL_FLAG(std::string, admin_listen, "127.0.0.1:8081",
           "host:port of /metrics, /healthz and /readyz for operators (plain "
           "HTTP; keep it private); empty: none");
 ABSL_FLAG(std::string, store, "sqlite",
-          "sqlite (the file at --db) or postgres://user:password@host/db "
-          "(shared by several instances)");
+          "sqlite (the file at --db), memory (for tests and demos, not "
+          "durable) or postgres://user:password@host/db (shared by several "
+          "instances)");
 ABSL_FLAG(std::string, bus, "local",
           "local (this process) or redis://[:password@]host:port: every "
           "instance's streams get every notification (needs a postgres "

@@ -1,23 +1,21 @@
-// An in-memory storage::Store for edge tests: a vector of notifications and
-// one worker thread that runs every callback (the real store also calls back
-// on its own thread, never the caller's).
+// The store the edge tests run against: the in-memory store
+// (storage/memory_store.h, the same engine and contract as SQLite and
+// PostgreSQL) with the hooks those tests use.
 //
-// Thread-safe. Tests seed it with Add() (synchronous) and may Prune() old
-// ids to simulate retention. Replay pages honour limit and max_bytes as the
-// real stores do (storage/store.h), and replay_calls() counts them.
+// Thread-safe. Tests seed it with Add() (synchronous; never from a store
+// callback), may PruneBelow() old ids to simulate retention, make Ping
+// fail with set_ping_ok(false), and count Replay calls with
+// replay_calls(). Every other call goes to the memory store as is.
 #ifndef NOTIFYD_TESTS_EDGE_FAKE_STORE_H_
 #define NOTIFYD_TESTS_EDGE_FAKE_STORE_H_
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <functional>
+#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "storage/memory_store.h"
 #include "storage/store.h"
 
 namespace notifyd::edge::testing {
@@ -27,12 +25,12 @@ class FakeStore : public storage::Store {
   FakeStore();
   ~FakeStore() override;
 
-  // Stores a notification synchronously and returns it (ids 1, 2, ...).
+  // Stores a notification and returns it (ids 1, 2, ...).
   std::shared_ptr<const storage::Notification> Add(const std::string& channel,
                                                    const std::string& event,
                                                    const std::string& data);
   // Deletes every notification with id < `id` (retention).
-  void PruneBelow(uint64_t id);
+  void PruneBelow(uint64_t id) { database_->DeleteBelow(id); }
   void set_ping_ok(bool ok) { ping_ok_ = ok; }
   int replay_calls() const { return replay_calls_; }
 
@@ -58,18 +56,10 @@ class FakeStore : public storage::Store {
   void Close() override;
 
  private:
-  void Run(std::function<void()> task);
-  void Loop();
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::shared_ptr<const storage::Notification>> rows_;
-  uint64_t next_id_ = 1;
-  std::deque<std::function<void()>> tasks_;
-  bool closing_ = false;
+  const std::shared_ptr<storage::MemoryDatabase> database_;
+  const std::unique_ptr<storage::StoreEngine> store_;
   std::atomic<bool> ping_ok_{true};
   std::atomic<int> replay_calls_{0};
-  std::thread worker_;
 };
 
 }  // namespace notifyd::edge::testing
