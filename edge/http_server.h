@@ -108,6 +108,13 @@ struct EdgeOptions {
   // What else /readyz waits for: a shared bus that is connected, the other
   // listeners accepting. Checked in order; the first failing one is named.
   std::vector<ReadyCheck> ready_checks;
+
+  // INVALID_ARGUMENT naming the flag of the first option out of range: a
+  // stream's channels (its user channel plus max_channels_per_stream) must
+  // fit one replay (storage::kMaxReplayChannels), a page one store read
+  // (storage::kMaxPageRows), and the rest must be usable. EdgeServer::Start
+  // checks it too.
+  absl::Status Validate() const;
 };
 
 class EdgeServer {

@@ -32,6 +32,10 @@ constexpr uint32_t kMaxGrpcStreamsLimit = 10000;
 // Scrapers and probes: a handful; part of the descriptor reserve.
 constexpr size_t kAdminConnections = 32;
 constexpr uint64_t kMinGrpcMemoryLimit = 16ull << 20;
+// The most an SSE frame can be per payload byte (a payload of line breaks:
+// each becomes "data: " and a newline), plus its id and event lines.
+constexpr size_t kSseLineExpansion = 7;
+constexpr size_t kSseFramingAllowance = 1024;
 // gRPC connection limits that need no flag (see ApplyGrpcLimits).
 constexpr int kMaxMetadataBytes = 16 * 1024;
 constexpr absl::Duration kHandshakeTimeout = absl::Seconds(10);
@@ -129,6 +133,17 @@ absl::Status ValidateLimits(const AppOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max_grpc_streams_per_connection must be between 1 and ",
                      kMaxGrpcStreamsLimit));
+  }
+  if (absl::Status s = options.edge.Validate(); !s.ok()) return s;
+  // Every notification must fit a stream's queue once framed, or a stream
+  // could never be sent it and would be cut at each reconnect.
+  if (const size_t framed =
+          kSseLineExpansion * options.max_payload_bytes + kSseFramingAllowance;
+      options.edge.max_queue_bytes < framed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_queue_bytes must be at least ", framed, " (", kSseLineExpansion,
+        " x --max_payload_bytes + ", kSseFramingAllowance,
+        "): a payload of empty lines takes that much as SSE data: lines"));
   }
   if (options.grpc_memory_limit_bytes < kMinGrpcMemoryLimit) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -108,9 +108,11 @@ class App {
   std::unique_ptr<Parts> parts_;
 };
 
-// INVALID_ARGUMENT naming the flag when max_payload_bytes or
-// max_publish_rate is out of range. App::Start checks this too; notifyd's
-// main calls it first to report bad flags as a usage error.
+// INVALID_ARGUMENT naming the flag of the first option out of range: the
+// service's own limits, the edge's (EdgeOptions::Validate), and the rules
+// between them (a framed notification fits a stream's queue). App::Start
+// checks this too; notifyd's main calls it first to report bad flags as a
+// usage error.
 absl::Status ValidateLimits(const AppOptions& options);
 
 // The descriptor budget the options would get in this process (raising

@@ -215,7 +215,6 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.grpc_memory_limit_bytes = absl::GetFlag(FLAGS_grpc_memory_limit);
   o.grpc_max_connection_idle = absl::GetFlag(FLAGS_grpc_max_connection_idle);
   o.grpc_max_connection_age = absl::GetFlag(FLAGS_grpc_max_connection_age);
-  if (absl::Status s = notifyd::server::ValidateLimits(o); !s.ok()) return s;
   if (absl::Status s = notifyd::server::ValidateStoreAndBus(o); !s.ok()) {
     return s;
   }
@@ -241,20 +240,13 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.write_timeout = absl::GetFlag(FLAGS_write_timeout);
   o.edge.insecure_dev_identity = absl::GetFlag(FLAGS_insecure_dev_identity);
   o.edge.token_cookie = absl::GetFlag(FLAGS_token_cookie);
-  if (o.edge.token_cookie.empty() ||
-      o.edge.token_cookie.find_first_of("=; \t") != std::string::npos) {
-    return absl::InvalidArgumentError(
-        "--token_cookie must be a cookie name without '=', ';' or spaces");
-  }
   o.edge.web_root = absl::GetFlag(FLAGS_web_root);
   auto tokens = TokensFromFlags();
   if (!tokens.ok()) return tokens.status();
   o.tokens = *tokens;
-  if (o.edge.io_threads < 1 || o.edge.heartbeat <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "--io_threads must be >= 1 and --heartbeat > 0");
-  }
-  // Last: the descriptor plan needs the final connection caps.
+  // Every option is filled: each component's Validate() (through
+  // ValidateLimits), then the descriptor plan, which needs the final caps.
+  if (absl::Status s = notifyd::server::ValidateLimits(o); !s.ok()) return s;
   if (auto fds = notifyd::server::PlanDescriptors(o); !fds.ok()) {
     return fds.status();
   }
