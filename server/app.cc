@@ -395,7 +395,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
                : std::string("no API keys"),
       p.edge ? p.edge->port() : 0, p.admin ? p.admin->port() : 0,
       // A URL may hold a password: name the kind only.
-      IsPostgresUrl(options.store) ? std::string("postgres") : options.db,
+      IsPostgresUrl(options.store) ? std::string("postgres")
+      : options.store == "memory"  ? std::string("in memory (not durable)")
+                                   : options.db,
       options.bus == "local" ? "local" : "redis");
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
