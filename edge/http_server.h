@@ -71,7 +71,7 @@ struct EdgeOptions {
   // HTTPS when both are set: PEM certificate chain and private key, TLS 1.2
   // or newer. Start() fails naming the file when one cannot be loaded.
   std::string tls_cert_file, tls_key_file;
-  // Limits (SPEC §5). Each refusal counts in
+  // Limits (docs/DESIGN.md, "Limits"). Each refusal counts in
   // notifyd_limit_rejections_total{limit=...} and answers a short body.
   // Open connections; one over it is answered 503 at once and closed,
   // without reading from it. 0 = unlimited (App fills it from the
@@ -101,7 +101,7 @@ struct EdgeOptions {
   bool insecure_dev_identity = false;  // ?user= accepted only when true
   std::string web_root;                // empty: embedded page
   uint32_t replay_page = 500;  // most rows of one replay page (at least 1)
-  // Verifies access tokens (JWT, SPEC §5); empty: tokens answer 401.
+  // Verifies access tokens (JWT; docs/DESIGN.md, "Security"); empty: 401.
   TokenVerifier token_verifier;
   // Name of the cookie that may carry the token (--token_cookie).
   std::string token_cookie = "access_token";

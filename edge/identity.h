@@ -1,6 +1,7 @@
 // Who is asking for a stream. A separate concept so the development identity
-// (?user=) can be replaced by a token verifier (JWT, SPEC §5) without
-// touching the HTTP code: EdgeOptions carries an optional TokenVerifier.
+// (?user=) can be replaced by a token verifier (JWT; docs/DESIGN.md,
+// "Security") without touching the HTTP code: EdgeOptions carries an optional
+// TokenVerifier.
 //
 // Pure functions; thread-safe as long as the verifier is.
 #ifndef NOTIFYD_EDGE_IDENTITY_H_

@@ -1,8 +1,8 @@
-// How often one user may open an SSE stream (SPEC §5): a token bucket per
-// key (the user id), refilled at `rate` tokens per second and holding at
-// most `burst`. Each stream open takes one token. A browser reconnects a
-// few times a minute at most; a client reconnecting in a loop, each time
-// making the edge read the store, is held to `rate` opens per second.
+// How often one user may open an SSE stream (docs/DESIGN.md, "Limits"): a token
+// bucket per key (the user id), refilled at `rate` tokens per second and
+// holding at most `burst`. Each stream open takes one token. A browser
+// reconnects a few times a minute at most; a client reconnecting in a loop,
+// each time making the edge read the store, is held to `rate` opens per second.
 //
 // Memory is bounded, unlike server/rate_limiter.h whose callers are a fixed
 // set: any authenticated user may come by. A bucket that has refilled to

@@ -17,7 +17,7 @@
 //
 // Memory bound: queued + in-flight + held bytes above `max_bytes` makes the
 // push return kOverflow and closes the queue: the subscriber is too slow and
-// is disconnected rather than waited for (SPEC §3).
+// is disconnected rather than waited for (docs/DESIGN.md, "Limits").
 //
 // Threading: all methods are thread-safe (one small mutex). PushLive is
 // called from the hub's publisher thread; everything else from the session

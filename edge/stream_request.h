@@ -72,9 +72,10 @@ absl::Status CheckRequestHeader(unsigned version,
                                 absl::Span<const HeaderField> fields);
 
 // "a,b,c" → {"a","b","c"}: empty items skipped, duplicates removed (first
-// kept). Each name must be a valid channel (SPEC §2) and must not use the
-// reserved "user:" prefix (the user channel is implied by the identity).
-// More than `max_channels` distinct names is RESOURCE_EXHAUSTED.
+// kept). Each name must be a valid channel (docs/DESIGN.md, "Names and
+// validation") and must not use the reserved "user:" prefix (the user channel
+// is implied by the identity). More than `max_channels` distinct names is
+// RESOURCE_EXHAUSTED.
 absl::StatusOr<std::vector<std::string>> ParseChannelList(absl::string_view csv,
                                                           size_t max_channels);
 

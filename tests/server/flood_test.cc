@@ -1,5 +1,5 @@
-// Black-box tests of the descriptor budget (SPEC §5): the real notifyd,
-// started with a small descriptor limit, is flooded with idle TCP
+// Black-box tests of the descriptor budget (docs/DESIGN.md, "Limits"): the real
+// notifyd, started with a small descriptor limit, is flooded with idle TCP
 // connections on one listener while the other one is used. No flood on one
 // port may stop the other, during the flood or after it; connections over a
 // cap are closed at once instead of being held; flags that would let the

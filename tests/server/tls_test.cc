@@ -144,8 +144,8 @@ TEST_F(TlsFilesTest, UnusableFilesAreRefusedNamingThem) {
   EXPECT_THAT(s.message(), HasSubstr("--tls_client_ca needs --tls_cert"));
 }
 
-// The startup rule of SPEC §5, through App::Start; the binary's message is
-// covered in durability_test.cc.
+// The startup rule (docs/DESIGN.md, "Security"), through App::Start; the
+// binary's message is covered in durability_test.cc.
 class NonLoopbackTest : public TlsTest {
  protected:
   absl::Status Start(server::AppOptions options) {
