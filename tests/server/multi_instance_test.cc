@@ -1,6 +1,7 @@
 // Several notifyd processes behind a load balancer (docs/DESIGN.md,
-// "Several instances") share one PostgreSQL store and one Redis bus. A notification published on any
-// instance reaches streams on every instance, in id order, and a stream
+// "Several instances") share one PostgreSQL store and one Redis bus. A
+// notification published on any instance reaches streams on every instance,
+// in id order, and a stream
 // resumes on any instance with exactly what it missed. Real binaries, a
 // private PostgreSQL and a private Redis, all on loopback.
 #include <gmock/gmock.h>
