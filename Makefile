@@ -82,7 +82,7 @@ run-fuzz:
 	@cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L fuzz
 
 format:
-	@find server storage edge tools tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	@find common storage edge bus server tools tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSA_BUILD)

@@ -11,11 +11,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bus/bus.h"
 #include "edge/hub.h"
 #include "edge/metrics.h"
 #include "server/api_keys.h"
 #include "server/backends.h"
-#include "server/bus.h"
 #include "server/grpc_acceptor.h"
 #include "server/notifier_service.h"
 #include "server/tls.h"
@@ -174,7 +174,7 @@ struct App::Parts {
   AppOptions options;
   edge::Metrics metrics;
   std::unique_ptr<storage::Store> store;
-  std::unique_ptr<Bus> bus;
+  std::unique_ptr<bus::Bus> bus;
   std::function<void()> close_bus;
   std::unique_ptr<edge::Hub> hub;
   std::unique_ptr<edge::EdgeServer> edge;

@@ -7,12 +7,20 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/redis_bus.h"
+#include "bus/redis_bus.h"
 #include "storage/memory_store.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
 namespace notifyd::server {
+
+using bus::Bus;
+using bus::NewInProcessBus;
+using bus::NewRedisBus;
+using bus::RedisBus;
+using bus::RedisBusOptions;
+using bus::RedisBusStats;
+
 namespace {
 
 constexpr char kSqlite[] = "sqlite";

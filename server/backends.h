@@ -15,8 +15,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "bus/bus.h"
 #include "edge/metrics.h"
-#include "server/bus.h"
 #include "storage/store.h"
 
 namespace notifyd::server {
@@ -55,14 +55,14 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(
 // (which must outlive it). `healthy` is set to what /readyz should ask
 // (empty for the in-process bus, which cannot fail).
 struct OpenedBus {
-  std::unique_ptr<Bus> bus;
+  std::unique_ptr<bus::Bus> bus;
   std::function<bool()> healthy;
   std::function<void()> close;  // stops its threads; idempotent
 };
 // A shared bus's counts appear in `metrics` (notifyd_bus_*).
 absl::StatusOr<OpenedBus> OpenBus(const BusChoice& choice,
                                   storage::Store& store, edge::Metrics& metrics,
-                                  Bus::Listener listener);
+                                  bus::Bus::Listener listener);
 
 }  // namespace notifyd::server
 

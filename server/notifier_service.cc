@@ -219,7 +219,7 @@ class NotifierService::Callers {
 };
 
 NotifierService::NotifierService(NotifierOptions options, storage::Store& store,
-                                 Bus& bus, edge::Metrics& metrics)
+                                 bus::Bus& bus, edge::Metrics& metrics)
     : options_(std::move(options)),
       store_(store),
       bus_(bus),

@@ -36,11 +36,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "bus/bus.h"
 #include "common/log_limiter.h"
 #include "edge/metrics.h"
 #include "notify/v1/notify.grpc.pb.h"
 #include "server/api_keys.h"
-#include "server/bus.h"
 #include "server/rate_limiter.h"
 #include "storage/store.h"
 
@@ -86,7 +86,7 @@ using RawNotifierService =
 
 class NotifierService final : public RawNotifierService {
  public:
-  NotifierService(NotifierOptions options, storage::Store& store, Bus& bus,
+  NotifierService(NotifierOptions options, storage::Store& store, bus::Bus& bus,
                   edge::Metrics& metrics);
   ~NotifierService() override;
 
@@ -208,7 +208,7 @@ class NotifierService final : public RawNotifierService {
 
   const NotifierOptions options_;
   storage::Store& store_;
-  Bus& bus_;
+  bus::Bus& bus_;
   edge::Counter& published_total_;
   // notifyd_grpc_calls_total and notifyd_publish_rate_limited_total.
   const std::unique_ptr<Callers> callers_;

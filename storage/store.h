@@ -151,7 +151,7 @@ class Store {
 
   // Up to `limit` notifications with after_id < id <= up_to_id, on every
   // channel, ascending by id. What a bus shared by several instances reads
-  // to fill a gap in the ids it received (see server/redis_bus.h). A limit
+  // to fill a gap in the ids it received (see bus/redis_bus.h). A limit
   // above kMaxPageRows fails with INVALID_ARGUMENT.
   virtual void ReadIdRange(
       uint64_t after_id, uint64_t up_to_id, uint32_t limit,

@@ -1,4 +1,4 @@
-#include "server/bus_codec.h"
+#include "bus/bus_codec.h"
 
 #include <boost/json.hpp>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 namespace {
 
 constexpr int kVersion = 1;
@@ -99,4 +99,4 @@ absl::StatusOr<BusMessage> DecodeBusMessage(absl::string_view bytes) {
   return message;
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus

@@ -1,4 +1,4 @@
-#include "server/redis_url.h"
+#include "bus/redis_url.h"
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 namespace {
 
 constexpr char kExpected[] =
@@ -83,4 +83,4 @@ absl::StatusOr<RedisEndpoint> ParseRedisUrl(absl::string_view url) {
   return endpoint;
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus

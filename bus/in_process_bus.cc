@@ -3,9 +3,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "server/bus.h"
+#include "bus/bus.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 namespace {
 
 class InProcessBus final : public Bus {
@@ -35,4 +35,4 @@ std::unique_ptr<Bus> NewInProcessBus() {
   return std::make_unique<InProcessBus>();
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus

@@ -6,8 +6,8 @@
 // Thread-safe. Publish never blocks on subscribers: listeners only queue.
 // Callers publish in commit (id) order from one thread at a time per store,
 // and a bus delivers to each listener in the order it was published.
-#ifndef NOTIFYD_SERVER_BUS_H_
-#define NOTIFYD_SERVER_BUS_H_
+#ifndef NOTIFYD_BUS_BUS_H_
+#define NOTIFYD_BUS_BUS_H_
 
 #include <cstddef>
 #include <functional>
@@ -15,7 +15,7 @@
 
 #include "storage/notification.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 
 class Bus {
  public:
@@ -37,6 +37,6 @@ class Bus {
 // The zero-setup bus: listeners of this process only.
 std::unique_ptr<Bus> NewInProcessBus();
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus
 
-#endif  // NOTIFYD_SERVER_BUS_H_
+#endif  // NOTIFYD_BUS_BUS_H_

@@ -1,7 +1,7 @@
 // OrderedDelivery releases notifications to its listeners in dense id
 // order, each once, whatever order they are offered in, and reads from the
 // store what never arrives. Time is a manual clock: nothing here sleeps.
-#include "server/ordered_delivery.h"
+#include "bus/ordered_delivery.h"
 
 #include <algorithm>
 #include <atomic>
@@ -18,7 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 namespace {
 
 using ::testing::ElementsAre;
@@ -448,4 +448,4 @@ TEST_F(OrderedDeliveryTest, ConcurrentOffersReachListenersOneAtATimeInOrder) {
 }
 
 }  // namespace
-}  // namespace notifyd::server
+}  // namespace notifyd::bus

@@ -1,11 +1,11 @@
-#include "server/ordered_delivery.h"
+#include "bus/ordered_delivery.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "spdlog/spdlog.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 namespace {
 
 // What a held notification costs, roughly: the struct, its strings and the
@@ -353,4 +353,4 @@ void OrderedDelivery::OnFilled(
   Run(std::move(actions), nullptr);
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus

@@ -1,4 +1,4 @@
-#include "server/redis_bus.h"
+#include "bus/redis_bus.h"
 
 #include <hiredis/hiredis.h>
 #include <poll.h>
@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bus/bus_codec.h"
 #include "common/thread_name.h"
-#include "server/bus_codec.h"
 #include "spdlog/spdlog.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 namespace {
 
 constexpr size_t kMaxBatch = 256;  // PUBLISH commands per pipelined write
@@ -434,4 +434,4 @@ void RedisBus::TimerLoop() {
   while (WaitUnlessStopping(tick)) delivery_->Poll();
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus

@@ -5,8 +5,8 @@
 // JSON because it is what an operator sees with `redis-cli SUBSCRIBE`, and
 // other tools can read it; `v` lets a later format coexist during a rolling
 // upgrade. `origin` names the sending bus so it can ignore its own echo.
-#ifndef NOTIFYD_SERVER_BUS_CODEC_H_
-#define NOTIFYD_SERVER_BUS_CODEC_H_
+#ifndef NOTIFYD_BUS_BUS_CODEC_H_
+#define NOTIFYD_BUS_BUS_CODEC_H_
 
 #include <cstdint>
 #include <memory>
@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "storage/notification.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 
 struct BusMessage {
   uint64_t origin = 0;
@@ -28,6 +28,6 @@ std::string EncodeBusMessage(uint64_t origin, const storage::Notification& n);
 // INVALID_ARGUMENT saying what is wrong with `bytes`. Never throws.
 absl::StatusOr<BusMessage> DecodeBusMessage(absl::string_view bytes);
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus
 
-#endif  // NOTIFYD_SERVER_BUS_CODEC_H_
+#endif  // NOTIFYD_BUS_BUS_CODEC_H_

@@ -1,14 +1,14 @@
 // Parses the --bus flag: redis://[[user]:password@]host[:port][/db].
 // The password never appears in an error message or in HostPort().
-#ifndef NOTIFYD_SERVER_REDIS_URL_H_
-#define NOTIFYD_SERVER_REDIS_URL_H_
+#ifndef NOTIFYD_BUS_REDIS_URL_H_
+#define NOTIFYD_BUS_REDIS_URL_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 
 struct RedisEndpoint {
   std::string host;  // a name or an address, IPv6 without brackets
@@ -26,6 +26,6 @@ struct RedisEndpoint {
 // INVALID_ARGUMENT naming what is wrong, without echoing the URL.
 absl::StatusOr<RedisEndpoint> ParseRedisUrl(absl::string_view url);
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus
 
-#endif  // NOTIFYD_SERVER_REDIS_URL_H_
+#endif  // NOTIFYD_BUS_REDIS_URL_H_

@@ -3,7 +3,7 @@
 // assigns ids in one global order, as PostgreSQL does, and serves the
 // bus's fills. Every instance must deliver every notification to its
 // listener once, in id order, whatever Redis does.
-#include "server/redis_bus.h"
+#include "bus/redis_bus.h"
 
 #include <atomic>
 #include <chrono>
@@ -16,13 +16,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bus/bus_codec.h"
+#include "bus/redis_url.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/bus_codec.h"
-#include "server/redis_url.h"
 #include "tests/support/redis_server.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 namespace {
 
 using ::notifyd::testing::FreeLoopbackPort;
@@ -429,4 +429,4 @@ TEST(BusCodecTest, RefusesWhatIsNotANotification) {
 }
 
 }  // namespace
-}  // namespace notifyd::server
+}  // namespace notifyd::bus

@@ -34,8 +34,8 @@
 // Ownership: created as a shared_ptr; store callbacks hold only a weak_ptr,
 // so a late callback after the owner dropped it is ignored. Close() stops
 // every delivery: once it returns, no listener is called again.
-#ifndef NOTIFYD_SERVER_ORDERED_DELIVERY_H_
-#define NOTIFYD_SERVER_ORDERED_DELIVERY_H_
+#ifndef NOTIFYD_BUS_ORDERED_DELIVERY_H_
+#define NOTIFYD_BUS_ORDERED_DELIVERY_H_
 
 #include <chrono>
 #include <cstddef>
@@ -55,7 +55,7 @@
 #include "storage/notification.h"
 #include "storage/store.h"
 
-namespace notifyd::server {
+namespace notifyd::bus {
 
 using NotificationPtr = std::shared_ptr<const storage::Notification>;
 
@@ -196,6 +196,6 @@ class OrderedDelivery : public std::enable_shared_from_this<OrderedDelivery> {
   OrderedDeliveryStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus
 
-#endif  // NOTIFYD_SERVER_ORDERED_DELIVERY_H_
+#endif  // NOTIFYD_BUS_ORDERED_DELIVERY_H_

@@ -2,7 +2,7 @@
 // Each notification published on any instance reaches the listeners (the
 // SSE hub) of every instance, each in strict, dense id order with no
 // duplicate: Redis pub/sub carries the messages, and an OrderedDelivery
-// (server/ordered_delivery.h) puts them in order and reads from the store
+// (bus/ordered_delivery.h) puts them in order and reads from the store
 // what Redis lost (an outage, a full queue, an instance that crashed
 // between commit and publish).
 //
@@ -23,8 +23,8 @@
 //
 // Listeners run on the subscriber thread, a Publish caller or a store
 // thread, one at a time (see OrderedDelivery).
-#ifndef NOTIFYD_SERVER_REDIS_BUS_H_
-#define NOTIFYD_SERVER_REDIS_BUS_H_
+#ifndef NOTIFYD_BUS_REDIS_BUS_H_
+#define NOTIFYD_BUS_REDIS_BUS_H_
 
 #include <atomic>
 #include <cstdint>
@@ -38,14 +38,14 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "bus/bus.h"
+#include "bus/ordered_delivery.h"
+#include "bus/redis_url.h"
 #include "common/log_limiter.h"
-#include "server/bus.h"
-#include "server/ordered_delivery.h"
-#include "server/redis_url.h"
 
 struct redisContext;
 
-namespace notifyd::server {
+namespace notifyd::bus {
 
 struct RedisBusOptions {
   std::string url;  // redis://[[user]:password@]host[:port][/db]
@@ -150,6 +150,6 @@ class RedisBus final : public Bus {
 // nothing until Start().
 absl::StatusOr<std::unique_ptr<RedisBus>> NewRedisBus(RedisBusOptions options);
 
-}  // namespace notifyd::server
+}  // namespace notifyd::bus
 
-#endif  // NOTIFYD_SERVER_REDIS_BUS_H_
+#endif  // NOTIFYD_BUS_REDIS_BUS_H_
