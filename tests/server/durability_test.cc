@@ -132,10 +132,11 @@ TEST(StartupTest, UnwritableStorePathIsRefusedNamingIt) {
   }
   std::string db = (parent / "notify.db").string();
   std::string log;
-  int code = RunToExit(
-      dir.path(),
-      {"--db=" + db, "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0"},
-      &log);
+  int code =
+      RunToExit(dir.path(),
+                {"--db=" + db, "--grpc_listen=127.0.0.1:0",
+                 "--http_listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0"},
+                &log);
   chmod(parent.c_str(), 0700);
   EXPECT_NE(code, 0);
   EXPECT_THAT(log, HasSubstr(parent.string()));
@@ -146,7 +147,8 @@ TEST(StartupTest, NonLoopbackGrpcNeedsInsecure) {
   std::string log;
   EXPECT_NE(RunToExit(dir.path(),
                       {"--db=" + (dir.path() / "n.db").string(),
-                       "--grpc_listen=0.0.0.0:0", "--http_listen=127.0.0.1:0"},
+                       "--grpc_listen=0.0.0.0:0", "--http_listen=127.0.0.1:0",
+                       "--admin_listen=127.0.0.1:0"},
                       &log),
             0);
   EXPECT_THAT(log, HasSubstr("--insecure"));
@@ -304,7 +306,8 @@ TEST(StartupTest, UnreadableTlsFilesAreRefusedNamingThem) {
   EXPECT_NE(RunToExit(dir.path(),
                       {"--db=" + (dir.path() / "n.db").string(),
                        "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
-                       "--tls_cert=" + missing, "--tls_key=" + missing},
+                       "--admin_listen=127.0.0.1:0", "--tls_cert=" + missing,
+                       "--tls_key=" + missing},
                       &log),
             0);
   EXPECT_THAT(log, HasSubstr("cannot read --tls_cert=" + missing));
@@ -352,14 +355,14 @@ TEST(StartupTest, UnreachablePostgresIsRefusedWithoutShowingThePassword) {
   testing::TempDir dir;
   std::string log;
   const int port = testing::FreeLoopbackPort();
-  EXPECT_NE(
-      RunToExit(dir.path(),
-                {absl::StrCat("--store=postgres://notifyd:s3cret-pw@"
-                              "127.0.0.1:",
-                              port, "/notify?connect_timeout=2"),
-                 "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0"},
-                &log),
-      0);
+  EXPECT_NE(RunToExit(dir.path(),
+                      {absl::StrCat("--store=postgres://notifyd:s3cret-pw@"
+                                    "127.0.0.1:",
+                                    port, "/notify?connect_timeout=2"),
+                       "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
+                       "--admin_listen=127.0.0.1:0"},
+                      &log),
+            0);
   EXPECT_THAT(log, HasSubstr(absl::StrCat("127.0.0.1")));
   EXPECT_THAT(log, Not(HasSubstr("s3cret-pw")));
 }

@@ -33,6 +33,7 @@ class TlsTest : public ::testing::Test {
     server::AppOptions options;
     options.grpc_listen = "127.0.0.1:0";
     options.enable_edge = false;
+    options.admin_listen = "";  // no admin listener: tests run in parallel
     options.synchronous_full = false;
     options.db = (dir_.path() / "notify.db").string();
     options.tls_cert_file = ca_.server_cert();
@@ -103,6 +104,7 @@ class TlsFilesTest : public TlsTest {
     server::AppOptions options;
     options.grpc_listen = "127.0.0.1:0";
     options.enable_edge = false;
+    options.admin_listen = "";  // no admin listener: tests run in parallel
     options.db = (dir_.path() / "notify.db").string();
     options.tls_cert_file = cert;
     options.tls_key_file = key;
@@ -151,6 +153,7 @@ class NonLoopbackTest : public TlsTest {
   absl::Status Start(server::AppOptions options) {
     options.grpc_listen = "0.0.0.0:0";
     options.enable_edge = false;
+    options.admin_listen = "";  // no admin listener: tests run in parallel
     options.db = (dir_.path() / "notify.db").string();
     auto app = server::App::Start(options);
     return app.ok() ? absl::OkStatus() : app.status();
