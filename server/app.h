@@ -68,8 +68,9 @@ struct AppOptions {
   // HTTP/2 streams (calls) one gRPC connection may have open at once;
   // advertised as SETTINGS_MAX_CONCURRENT_STREAMS.
   uint32_t max_grpc_streams_per_connection = 100;
-  // Memory gRPC may use for connections and calls (its resource quota);
-  // past it gRPC refuses new calls instead of growing.
+  // gRPC's resource quota: the memory it accounts for connections and
+  // calls (buffers, not every allocation); under pressure it shrinks its
+  // buffers and flow-control windows.
   uint64_t grpc_memory_limit_bytes = 256ull << 20;
   // A gRPC connection with no call for this long is closed (the client
   // reconnects when it next calls).

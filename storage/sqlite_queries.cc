@@ -338,10 +338,11 @@ absl::StatusOr<ReplayPage> ReplayInTransaction(Connection& db,
   // Then the rows, by id, until the page is full: only the payloads of the
   // page are read, plus the one that turned out not to fit (SQLite cannot
   // tell a TEXT value's size in bytes without reading it).
+  static const std::string kRowById =
+      absl::StrCat("SELECT ", kColumns, " FROM notifications WHERE id = ?1");
   uint64_t bytes = 0;
   for (size_t i = 0; i < ids.size() && i < query.limit; ++i) {
-    absl::StatusOr<Statement> stmt = db.Prepare(
-        absl::StrCat("SELECT ", kColumns, " FROM notifications WHERE id = ?1"));
+    absl::StatusOr<Statement> stmt = db.Prepare(kRowById);
     if (!stmt.ok()) return stmt.status();
     stmt->BindInt(1, ids[i]);
     absl::StatusOr<bool> row = stmt->Step();

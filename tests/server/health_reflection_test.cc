@@ -36,16 +36,6 @@ grpc::ByteBuffer ToBuffer(const std::string& bytes) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
-std::string FromBuffer(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  (void)buffer.Dump(&slices);
-  std::string out;
-  for (const auto& s : slices) {
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return out;
-}
-
 // Calls one RPC by name with raw bytes, waiting for the answer.
 grpc::Status RawCall(grpc::Channel* channel, const std::string& method,
                      const std::string& request, std::string* response,
@@ -68,7 +58,7 @@ grpc::Status RawCall(grpc::Channel* channel, const std::string& method,
   grpc::ByteBuffer in;
   call->Read(&in, reinterpret_cast<void*>(4));
   cq.Next(&tag, &ok);
-  if (ok) *response = FromBuffer(in);
+  if (ok) *response = testing::FromByteBuffer(in);
   if (streaming) {
     // Drain until the server ends the stream.
     while (ok) {

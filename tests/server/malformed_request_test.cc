@@ -37,16 +37,6 @@ std::string LengthDelimited(int number, const std::string& value) {
 
 constexpr char kInvalidUtf8[] = "\xff\xfe\xc3\x28";
 
-std::string FromBuffer(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  (void)buffer.Dump(&slices);
-  std::string out;
-  for (const auto& s : slices) {
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return out;
-}
-
 class MalformedRequestTest : public ::testing::Test {
  protected:
   // One unary call of `method` ("NotifyUser") with `bytes` as its request.
@@ -64,18 +54,11 @@ class MalformedRequestTest : public ::testing::Test {
                    grpc::StubOptions(), &request, &reply,
                    [&](grpc::Status status) { done.set_value(status); });
     grpc::Status status = done.get_future().get();
-    if (response != nullptr) *response = FromBuffer(reply);
+    if (response != nullptr) *response = testing::FromByteBuffer(reply);
     return status;
   }
 
-  uint64_t StoredCount() {
-    pb::GetStatsResponse response;
-    grpc::ClientContext context;
-    EXPECT_TRUE(server_.stub()
-                    .GetStats(&context, pb::GetStatsRequest(), &response)
-                    .ok());
-    return response.stored_notifications();
-  }
+  uint64_t StoredCount() { return testing::StoredCount(server_.stub()); }
 
   testing::TestServer server_;
 };
@@ -162,7 +145,7 @@ TEST_F(MalformedRequestTest, ReflectionStillDescribesTheTypedMethods) {
   grpc::ByteBuffer in;
   call->Read(&in, reinterpret_cast<void*>(3));
   ASSERT_TRUE(step(3));
-  const std::string response = FromBuffer(in);
+  const std::string response = testing::FromByteBuffer(in);
   while (ok) {  // the server ends the stream after our last message
     call->Read(&in, reinterpret_cast<void*>(3));
     step(3);

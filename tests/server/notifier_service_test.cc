@@ -40,14 +40,7 @@ class NotifierTest : public ::testing::Test {
     return ids;
   }
 
-  uint64_t StoredCount() {
-    pb::GetStatsResponse response;
-    grpc::ClientContext context;
-    EXPECT_TRUE(server_.stub()
-                    .GetStats(&context, pb::GetStatsRequest(), &response)
-                    .ok());
-    return response.stored_notifications();
-  }
+  uint64_t StoredCount() { return testing::StoredCount(server_.stub()); }
 
   testing::TestServer server_;
 };

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace notifyd::testing {
 
@@ -72,6 +73,24 @@ bool WaitForLiveStreams(notify::v1::Notifier::Stub& stub, uint64_t n) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
+}
+
+uint64_t StoredCount(notify::v1::Notifier::Stub& stub) {
+  notify::v1::GetStatsResponse response;
+  grpc::ClientContext context;
+  EXPECT_TRUE(
+      stub.GetStats(&context, notify::v1::GetStatsRequest(), &response).ok());
+  return response.stored_notifications();
+}
+
+std::string FromByteBuffer(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  (void)buffer.Dump(&slices);
+  std::string out;
+  for (const auto& s : slices) {
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return out;
 }
 
 }  // namespace notifyd::testing

@@ -58,6 +58,12 @@ grpc::Status NotifyUser(notify::v1::Notifier::Stub& stub,
 // when they did not register in time.
 bool WaitForLiveStreams(notify::v1::Notifier::Stub& stub, uint64_t n);
 
+// Notifications the store holds, from GetStats (the call must succeed).
+uint64_t StoredCount(notify::v1::Notifier::Stub& stub);
+
+// The bytes of a raw gRPC message, for calls made through GenericStub.
+std::string FromByteBuffer(const grpc::ByteBuffer& buffer);
+
 }  // namespace notifyd::testing
 
 #endif  // NOTIFYD_TESTS_SERVER_TEST_SERVER_H_
