@@ -4,7 +4,7 @@
 // reconnects a few times a minute at most; a client reconnecting in a loop,
 // each time making the edge read the store, is held to `rate` opens per second.
 //
-// Memory is bounded, unlike server/rate_limiter.h whose callers are a fixed
+// Memory is bounded, unlike api/rate_limiter.h whose callers are a fixed
 // set: any authenticated user may come by. A bucket that has refilled to
 // `burst` is the same as no bucket, so such buckets are dropped by a sweep
 // that runs at most once per refill time (burst / rate), touched only by

@@ -11,13 +11,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/api_keys.h"
+#include "api/notifier_service.h"
 #include "bus/bus.h"
 #include "edge/hub.h"
 #include "edge/metrics.h"
-#include "server/api_keys.h"
 #include "server/backends.h"
 #include "server/grpc_acceptor.h"
-#include "server/notifier_service.h"
 #include "server/tls.h"
 #include "spdlog/spdlog.h"
 
@@ -179,7 +179,7 @@ struct App::Parts {
   std::unique_ptr<edge::Hub> hub;
   std::unique_ptr<edge::EdgeServer> edge;
   std::unique_ptr<edge::EdgeServer> admin;  // --admin_listen
-  std::unique_ptr<NotifierService> service;
+  std::unique_ptr<api::NotifierService> service;
   std::unique_ptr<grpc::Server> grpc_server;
   // Plaintext gRPC only: notifyd's own listener (server/grpc_acceptor.h).
   std::unique_ptr<GrpcAcceptor> grpc_acceptor;
@@ -259,11 +259,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
       fds->limit, fds->http, fds->grpc, fds->reserve);
   // Files are read before anything starts, so a bad one leaves nothing
   // running.
-  std::shared_ptr<const ApiKeySet> api_keys;
+  std::shared_ptr<const api::ApiKeySet> api_keys;
   if (!options.api_keys_file.empty()) {
-    absl::StatusOr<ApiKeySet> loaded = ApiKeySet::Load(options.api_keys_file);
+    absl::StatusOr<api::ApiKeySet> loaded =
+        api::ApiKeySet::Load(options.api_keys_file);
     if (!loaded.ok()) return loaded.status();
-    api_keys = std::make_shared<const ApiKeySet>(*std::move(loaded));
+    api_keys = std::make_shared<const api::ApiKeySet>(*std::move(loaded));
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       GrpcServerCredentials({.cert_file = options.tls_cert_file,
@@ -292,15 +293,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   std::vector<edge::ReadyCheck> ready_checks;
   if (bus->healthy) ready_checks.push_back({"bus", std::move(bus->healthy)});
 
-  std::shared_ptr<const TokenAuthority> authority;
+  std::shared_ptr<const api::TokenAuthority> authority;
   if (options.tokens) {
-    absl::StatusOr<TokenAuthority> created =
-        TokenAuthority::Create(*options.tokens);
+    absl::StatusOr<api::TokenAuthority> created =
+        api::TokenAuthority::Create(*options.tokens);
     if (!created.ok()) return p.Fail(created.status());
-    authority = std::make_shared<const TokenAuthority>(*std::move(created));
+    authority =
+        std::make_shared<const api::TokenAuthority>(*std::move(created));
     options.edge.token_verifier =
         [authority](absl::string_view token) -> absl::StatusOr<edge::Identity> {
-      absl::StatusOr<TokenClaims> claims = authority->Verify(token);
+      absl::StatusOr<api::TokenClaims> claims = authority->Verify(token);
       if (!claims.ok()) return claims.status();
       return edge::Identity{.user = std::move(claims->user_id),
                             .channels = std::move(claims->channels),
@@ -337,14 +339,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
     if (absl::Status s = p.admin->Start(); !s.ok()) return p.Fail(s);
   }
 
-  NotifierOptions service_options;
+  api::NotifierOptions service_options;
   service_options.max_payload_bytes = options.max_payload_bytes;
   service_options.api_keys = api_keys;
   service_options.max_publish_rate = options.max_publish_rate;
   service_options.live_stats = [hub](size_t top_n) {
-    return LiveStats{.connections = hub->Connections(),
-                     .top_channels = hub->TopChannels(top_n),
-                     .delivered_total = hub->DeliveredTotal()};
+    return api::LiveStats{.connections = hub->Connections(),
+                          .top_channels = hub->TopChannels(top_n),
+                          .delivered_total = hub->DeliveredTotal()};
   };
   if (authority && authority->CanIssue()) {
     service_options.issue_token = [authority](
@@ -354,8 +356,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
       return authority->Issue(user_id, channels, absl::Seconds(ttl_seconds));
     };
   }
-  p.service = std::make_unique<NotifierService>(service_options, *p.store,
-                                                *p.bus, p.metrics);
+  p.service = std::make_unique<api::NotifierService>(service_options, *p.store,
+                                                     *p.bus, p.metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -408,11 +410,11 @@ absl::StatusOr<size_t> App::ReloadApiKeys() {
     return absl::FailedPreconditionError(
         "no --api_keys_file to reload: notifyd started without API keys");
   }
-  absl::StatusOr<ApiKeySet> loaded = ApiKeySet::Load(path);
+  absl::StatusOr<api::ApiKeySet> loaded = api::ApiKeySet::Load(path);
   if (!loaded.ok()) return loaded.status();
   size_t count = loaded->size();
   parts_->service->SetApiKeys(
-      std::make_shared<const ApiKeySet>(*std::move(loaded)));
+      std::make_shared<const api::ApiKeySet>(*std::move(loaded)));
   return count;
 }
 

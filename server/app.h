@@ -16,10 +16,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "api/tokens.h"
 #include "common/fd_budget.h"
 #include "edge/http_server.h"
 #include "edge/metrics.h"
-#include "server/tokens.h"
 
 namespace notifyd::server {
 
@@ -54,7 +54,7 @@ struct AppOptions {
   double max_publish_rate = 0;
   // Subscriber tokens; absent: streams accept no tokens and IssueToken is
   // UNIMPLEMENTED.
-  std::optional<TokenConfig> tokens;
+  std::optional<api::TokenConfig> tokens;
   bool enable_edge = true;
   edge::EdgeOptions edge;
   // /metrics, /healthz and /readyz for operators, away from the browsers'

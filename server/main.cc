@@ -140,7 +140,7 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& flag,
   return key;
 }
 
-absl::StatusOr<std::optional<notifyd::server::TokenConfig>> TokensFromFlags() {
+absl::StatusOr<std::optional<notifyd::api::TokenConfig>> TokensFromFlags() {
   std::string secret_file = absl::GetFlag(FLAGS_token_key_file);
   std::string public_file = absl::GetFlag(FLAGS_token_public_key_file);
   if (secret_file.empty() && public_file.empty()) return std::nullopt;
@@ -148,7 +148,7 @@ absl::StatusOr<std::optional<notifyd::server::TokenConfig>> TokensFromFlags() {
     return absl::InvalidArgumentError(
         "give --token_key_file or --token_public_key_file, not both");
   }
-  notifyd::server::TokenConfig config;
+  notifyd::api::TokenConfig config;
   config.algorithm = absl::GetFlag(FLAGS_token_algorithm);
   if (!secret_file.empty()) {
     if (config.algorithm.empty()) config.algorithm = "HS256";

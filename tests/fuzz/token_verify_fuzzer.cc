@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "server/tokens.h"
+#include "api/tokens.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -16,14 +16,14 @@ namespace {
 constexpr char kKey[] = "notifyd-fuzz-secret-0123456789abcdef";
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);
 
-const notifyd::server::TokenAuthority& Authority() {
+const notifyd::api::TokenAuthority& Authority() {
   static const auto* authority = [] {
-    notifyd::server::TokenConfig config;
+    notifyd::api::TokenConfig config;
     config.algorithm = "HS256";
     config.key = kKey;
-    auto a = notifyd::server::TokenAuthority::Create(config);
+    auto a = notifyd::api::TokenAuthority::Create(config);
     FUZZ_CHECK(a.ok());
-    return new notifyd::server::TokenAuthority(*std::move(a));
+    return new notifyd::api::TokenAuthority(*std::move(a));
   }();
   return *authority;
 }

@@ -23,7 +23,7 @@ const std::string kKey(32, 's');
 
 server::AppOptions WithTokens() {
   server::AppOptions options;
-  server::TokenConfig tokens;
+  api::TokenConfig tokens;
   tokens.key = kKey;
   tokens.max_ttl = absl::Hours(2);
   options.tokens = tokens;
@@ -118,15 +118,15 @@ TEST_F(TokenStreamTest, MissingForgedOrExpiredTokensAre401) {
   std::string forged = token.substr(0, token.size() - 2) +
                        (token.substr(token.size() - 2) == "AA" ? "BB" : "AA");
   EXPECT_EQ(StreamStatus("/v1/stream", forged), 401);
-  server::TokenConfig other_config;
+  api::TokenConfig other_config;
   other_config.key = std::string(32, 'x');
-  auto other_key = *server::TokenAuthority::Create(other_config);
+  auto other_key = *api::TokenAuthority::Create(other_config);
   EXPECT_EQ(StreamStatus("/v1/stream",
                          other_key.Issue("alice", {}, absl::Minutes(5))->first),
             401);
-  server::TokenConfig same_config;
+  api::TokenConfig same_config;
   same_config.key = kKey;
-  auto same_key = *server::TokenAuthority::Create(same_config);
+  auto same_key = *api::TokenAuthority::Create(same_config);
   auto expired = same_key.Issue("alice", {}, absl::Minutes(1),
                                 absl::Now() - absl::Hours(1));
   EXPECT_EQ(StreamStatus("/v1/stream", expired->first), 401);

@@ -13,8 +13,8 @@
 // nor on its length, nor on which entry matched.
 //
 // ApiKeySet is immutable after construction: thread-safe.
-#ifndef NOTIFYD_SERVER_API_KEYS_H_
-#define NOTIFYD_SERVER_API_KEYS_H_
+#ifndef NOTIFYD_API_API_KEYS_H_
+#define NOTIFYD_API_API_KEYS_H_
 
 #include <array>
 #include <cstddef>
@@ -25,7 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 
 inline constexpr size_t kMinApiKeyBytes = 16;
 
@@ -63,6 +63,6 @@ class ApiKeySet {
   std::vector<Entry> entries_;
 };
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api
 
-#endif  // NOTIFYD_SERVER_API_KEYS_H_
+#endif  // NOTIFYD_API_API_KEYS_H_

@@ -1,4 +1,4 @@
-#include "server/grpc_status.h"
+#include "api/grpc_status.h"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/unknown_field_set.h>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 namespace {
 
 // RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
@@ -127,4 +127,4 @@ absl::Status ParseRequest(const grpc::ByteBuffer& wire,
       absl::StrCat("request does not parse: ", ParseProblem(bytes, *message)));
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api

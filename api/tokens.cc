@@ -1,4 +1,4 @@
-#include "server/tokens.h"
+#include "api/tokens.h"
 
 #include <jwt.h>
 
@@ -14,9 +14,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "server/validation.h"
+#include "api/validation.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 namespace {
 
 struct JwtDeleter {
@@ -324,4 +324,4 @@ absl::StatusOr<std::pair<std::string, int64_t>> TokenAuthority::Issue(
   return std::make_pair(std::move(token), exp);
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api

@@ -1,8 +1,8 @@
 // Where gRPC's wire meets absl::Status: the one place where absl::Status
 // becomes grpc::Status, and where a request's bytes become its message.
 // Stateless.
-#ifndef NOTIFYD_SERVER_GRPC_STATUS_H_
-#define NOTIFYD_SERVER_GRPC_STATUS_H_
+#ifndef NOTIFYD_API_GRPC_STATUS_H_
+#define NOTIFYD_API_GRPC_STATUS_H_
 
 #include <google/protobuf/message.h>
 #include <grpcpp/support/byte_buffer.h>
@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 
 // Keeps the code and message; canonical codes map one to one.
 grpc::Status ToGrpcStatus(const absl::Status& status);
@@ -28,6 +28,6 @@ std::string GrpcCodeName(grpc::StatusCode code);
 absl::Status ParseRequest(const grpc::ByteBuffer& wire,
                           google::protobuf::Message* message);
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api
 
-#endif  // NOTIFYD_SERVER_GRPC_STATUS_H_
+#endif  // NOTIFYD_API_GRPC_STATUS_H_

@@ -1,9 +1,9 @@
-#include "server/validation.h"
+#include "api/validation.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace notifyd::server {
+namespace notifyd::api {
 namespace {
 
 using ::testing::HasSubstr;
@@ -42,4 +42,4 @@ TEST(ValidationTest, MessagesStartWithTheFieldName) {
 }
 
 }  // namespace
-}  // namespace notifyd::server
+}  // namespace notifyd::api

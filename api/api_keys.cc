@@ -1,4 +1,4 @@
-#include "server/api_keys.h"
+#include "api/api_keys.h"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -13,7 +13,7 @@
 #include "common/flag_file.h"
 #include "common/names.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 namespace {
 
 constexpr size_t kMaxNameBytes = 64;
@@ -108,4 +108,4 @@ absl::StatusOr<std::string> ApiKeySet::Authenticate(
   return match->name;
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api

@@ -1,9 +1,9 @@
-#include "server/validation.h"
+#include "api/validation.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 namespace {
 
 // Checks length bounds and charset; `extra` lists allowed punctuation.
@@ -79,4 +79,4 @@ std::string EffectiveEvent(absl::string_view event) {
   return std::string(event.empty() ? kDefaultEvent : event);
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api

@@ -1,8 +1,8 @@
-#include "server/rate_limiter.h"
+#include "api/rate_limiter.h"
 
 #include <algorithm>
 
-namespace notifyd::server {
+namespace notifyd::api {
 
 RateLimiter::RateLimiter(double rate_per_second)
     : rate_(rate_per_second), burst_(std::max(1.0, rate_per_second)) {}
@@ -23,4 +23,4 @@ bool RateLimiter::TryAcquire(absl::string_view caller, absl::Time now) {
   return true;
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api

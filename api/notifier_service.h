@@ -23,8 +23,8 @@
 // caller) and counted without a lock afterwards.
 //
 // Thread-safe; the Store, Bus and Metrics must outlive the service.
-#ifndef NOTIFYD_SERVER_NOTIFIER_SERVICE_H_
-#define NOTIFYD_SERVER_NOTIFIER_SERVICE_H_
+#ifndef NOTIFYD_API_NOTIFIER_SERVICE_H_
+#define NOTIFYD_API_NOTIFIER_SERVICE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -36,15 +36,15 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "api/api_keys.h"
+#include "api/rate_limiter.h"
 #include "bus/bus.h"
 #include "common/log_limiter.h"
 #include "edge/metrics.h"
 #include "notify/v1/notify.grpc.pb.h"
-#include "server/api_keys.h"
-#include "server/rate_limiter.h"
 #include "storage/store.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 
 // What the SSE edge knows about live streams, for GetStats.
 struct LiveStats {
@@ -222,6 +222,6 @@ class NotifierService final : public RawNotifierService {
   std::shared_ptr<const ApiKeySet> api_keys_ ABSL_GUARDED_BY(api_keys_mu_);
 };
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api
 
-#endif  // NOTIFYD_SERVER_NOTIFIER_SERVICE_H_
+#endif  // NOTIFYD_API_NOTIFIER_SERVICE_H_

@@ -1,6 +1,6 @@
 // Publish rate per caller: the token bucket on a driven clock, then the
 // service answering RESOURCE_EXHAUSTED past the burst and storing nothing.
-#include "server/rate_limiter.h"
+#include "api/rate_limiter.h"
 
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
@@ -19,7 +19,7 @@ namespace notifyd {
 namespace {
 
 namespace pb = ::notify::v1;
-using server::RateLimiter;
+using api::RateLimiter;
 using ::testing::HasSubstr;
 
 const absl::Time kStart = absl::FromUnixSeconds(1700000000);

@@ -1,5 +1,5 @@
 // Subscriber tokens: what is accepted, and every way a token is refused.
-#include "server/tokens.h"
+#include "api/tokens.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 namespace {
 
 using ::testing::ElementsAre;
@@ -384,4 +384,4 @@ TEST(TokensTest, ShortHmacKeysAndUnknownAlgorithmsAreRejectedAtStart) {
 }
 
 }  // namespace
-}  // namespace notifyd::server
+}  // namespace notifyd::api

@@ -1,7 +1,7 @@
 // Publisher API keys: the keys file format, the constant-time check, and
 // the Notifier service answering UNAUTHENTICATED (and storing nothing) for
 // every call without the right key, while health stays open.
-#include "server/api_keys.h"
+#include "api/api_keys.h"
 
 #include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -22,7 +22,7 @@ namespace notifyd {
 namespace {
 
 namespace pb = ::notify::v1;
-using server::ApiKeySet;
+using api::ApiKeySet;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -80,7 +80,7 @@ TEST(ApiKeySetTest, RejectsEveryWrongPresentationAlike) {
     absl::StatusOr<std::string> name = keys->Authenticate(header);
     ASSERT_FALSE(name.ok()) << header;
     EXPECT_EQ(name.status().code(), absl::StatusCode::kUnauthenticated);
-    EXPECT_EQ(name.status().message(), server::kInvalidApiKeyMessage);
+    EXPECT_EQ(name.status().message(), api::kInvalidApiKeyMessage);
   }
 }
 

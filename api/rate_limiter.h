@@ -8,8 +8,8 @@
 //
 // Thread-safe: one mutex around the bucket map. TryAcquire is called once
 // per publish and holds the lock only for arithmetic.
-#ifndef NOTIFYD_SERVER_RATE_LIMITER_H_
-#define NOTIFYD_SERVER_RATE_LIMITER_H_
+#ifndef NOTIFYD_API_RATE_LIMITER_H_
+#define NOTIFYD_API_RATE_LIMITER_H_
 
 #include <string>
 
@@ -19,7 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 
 class RateLimiter {
  public:
@@ -48,6 +48,6 @@ class RateLimiter {
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api
 
-#endif  // NOTIFYD_SERVER_RATE_LIMITER_H_
+#endif  // NOTIFYD_API_RATE_LIMITER_H_

@@ -1,4 +1,4 @@
-#include "server/notifier_service.h"
+#include "api/notifier_service.h"
 
 #include <grpcpp/impl/codegen/proto_utils.h>
 
@@ -13,11 +13,11 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "server/grpc_status.h"
-#include "server/validation.h"
+#include "api/grpc_status.h"
+#include "api/validation.h"
 #include "spdlog/spdlog.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 namespace {
 
 namespace pb = ::notify::v1;
@@ -589,4 +589,4 @@ grpc::ServerUnaryReactor* NotifierService::GetStats(
                &NotifierService::HandleGetStats);
 }
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api

@@ -2,8 +2,8 @@
 // validation). Pure functions, no state:
 // thread-safe. Each returns OK or INVALID_ARGUMENT with a message that starts
 // with the offending field's name, so callers can show it as is.
-#ifndef NOTIFYD_SERVER_VALIDATION_H_
-#define NOTIFYD_SERVER_VALIDATION_H_
+#ifndef NOTIFYD_API_VALIDATION_H_
+#define NOTIFYD_API_VALIDATION_H_
 
 #include <cstddef>
 #include <string>
@@ -12,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "common/names.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 
 using ::notifyd::kMaxChannelBytes;
 using ::notifyd::kMaxUserIdBytes;
@@ -44,6 +44,6 @@ absl::Status ValidateIdempotencyKey(absl::string_view field,
 // The event name that is stored: `event`, or "notification" when empty.
 std::string EffectiveEvent(absl::string_view event);
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api
 
-#endif  // NOTIFYD_SERVER_VALIDATION_H_
+#endif  // NOTIFYD_API_VALIDATION_H_

@@ -10,8 +10,8 @@
 // kMaxNumericDate, and claims are checked with a small clock skew.
 //
 // TokenAuthority is immutable after construction: thread-safe.
-#ifndef NOTIFYD_SERVER_TOKENS_H_
-#define NOTIFYD_SERVER_TOKENS_H_
+#ifndef NOTIFYD_API_TOKENS_H_
+#define NOTIFYD_API_TOKENS_H_
 
 #include <cstdint>
 #include <string>
@@ -21,7 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace notifyd::server {
+namespace notifyd::api {
 
 // The longest token accepted, and so the longest Issue mints: the single
 // limit both sides use. 4096 bytes leaves room for the token in a query
@@ -78,6 +78,6 @@ class TokenAuthority {
   TokenConfig config_;
 };
 
-}  // namespace notifyd::server
+}  // namespace notifyd::api
 
-#endif  // NOTIFYD_SERVER_TOKENS_H_
+#endif  // NOTIFYD_API_TOKENS_H_
