@@ -98,9 +98,9 @@ struct NotifierService::Caller {
 
   const std::string name;
   // notifyd_grpc_calls_total by method and code: null until first counted.
-  std::array<std::atomic<edge::Counter*>, kMethodCount * kCodeCount> calls{};
+  std::array<std::atomic<Counter*>, kMethodCount * kCodeCount> calls{};
   // notifyd_publish_rate_limited_total: null until first counted.
-  std::atomic<edge::Counter*> rate_limited{nullptr};
+  std::atomic<Counter*> rate_limited{nullptr};
 };
 
 // Callers by name. Readers probe an open-addressing table of pointers
@@ -114,7 +114,7 @@ class NotifierService::Callers {
   static_assert(kMethodNames.size() == kMethodCount);
 
  public:
-  explicit Callers(edge::Metrics& metrics) : metrics_(metrics) {
+  explicit Callers(Metrics& metrics) : metrics_(metrics) {
     absl::MutexLock lock(&mu_);
     tables_.push_back(std::make_unique<Table>(kInitialSlots));
     table_.store(tables_.back().get(), std::memory_order_release);
@@ -142,7 +142,7 @@ class NotifierService::Callers {
     return *caller;
   }
 
-  edge::Counter& Calls(Caller& caller, Method method, grpc::StatusCode code) {
+  Counter& Calls(Caller& caller, Method method, grpc::StatusCode code) {
     auto code_index = static_cast<size_t>(code);
     if (code_index >= kCodeCount) {  // not a canonical code: as GrpcCodeName
       code = grpc::StatusCode::UNKNOWN;
@@ -159,7 +159,7 @@ class NotifierService::Callers {
     });
   }
 
-  edge::Counter& RateLimited(Caller& caller) {
+  Counter& RateLimited(Caller& caller) {
     return Resolve(caller.rate_limited, [&] {
       return &metrics_.GetCounter(
           "notifyd_publish_rate_limited_total",
@@ -201,8 +201,8 @@ class NotifierService::Callers {
   // The counter in `slot`, looked up with `get` the first time. Two threads
   // may both look it up: the registry returns the same counter to both.
   template <typename Get>
-  static edge::Counter& Resolve(std::atomic<edge::Counter*>& slot, Get get) {
-    edge::Counter* counter = slot.load(std::memory_order_acquire);
+  static Counter& Resolve(std::atomic<Counter*>& slot, Get get) {
+    Counter* counter = slot.load(std::memory_order_acquire);
     if (counter == nullptr) {
       counter = get();
       slot.store(counter, std::memory_order_release);
@@ -210,7 +210,7 @@ class NotifierService::Callers {
     return *counter;
   }
 
-  edge::Metrics& metrics_;
+  Metrics& metrics_;
   std::atomic<const Table*> table_{nullptr};
   absl::Mutex mu_;
   // Every table made; the last is table_.
@@ -219,7 +219,7 @@ class NotifierService::Callers {
 };
 
 NotifierService::NotifierService(NotifierOptions options, storage::Store& store,
-                                 bus::Bus& bus, edge::Metrics& metrics)
+                                 bus::Bus& bus, Metrics& metrics)
     : options_(std::move(options)),
       store_(store),
       bus_(bus),

@@ -40,7 +40,7 @@
 #include "api/rate_limiter.h"
 #include "bus/bus.h"
 #include "common/log_limiter.h"
-#include "edge/metrics.h"
+#include "common/metrics.h"
 #include "notify/v1/notify.grpc.pb.h"
 #include "storage/store.h"
 
@@ -87,7 +87,7 @@ using RawNotifierService =
 class NotifierService final : public RawNotifierService {
  public:
   NotifierService(NotifierOptions options, storage::Store& store, bus::Bus& bus,
-                  edge::Metrics& metrics);
+                  Metrics& metrics);
   ~NotifierService() override;
 
   // gRPC's entry points: each authenticates the caller, parses its request
@@ -209,7 +209,7 @@ class NotifierService final : public RawNotifierService {
   const NotifierOptions options_;
   storage::Store& store_;
   bus::Bus& bus_;
-  edge::Counter& published_total_;
+  Counter& published_total_;
   // notifyd_grpc_calls_total and notifyd_publish_rate_limited_total.
   const std::unique_ptr<Callers> callers_;
   Caller& anonymous_;        // kAnonymousCaller

@@ -40,10 +40,10 @@
 #include "boost/beast/http/status.hpp"
 #include "boost/beast/ssl/ssl_stream.hpp"
 #include "common/log_limiter.h"
+#include "common/metrics.h"
 #include "edge/http_server.h"
 #include "edge/hub.h"
 #include "edge/identity.h"
-#include "edge/metrics.h"
 #include "edge/open_rate_limiter.h"
 #include "edge/routes.h"
 

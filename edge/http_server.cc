@@ -8,7 +8,8 @@
 // http_session.h (a connection's HTTP requests), sse_stream.h (the SSE
 // stream an HTTP session hands a /v1/stream connection to) and this file.
 // Everything that can do without Beast lives elsewhere (hub, stream_queue,
-// sse_frame, stream_request, identity, web_assets, metrics, routes).
+// sse_frame, stream_request, identity, web_assets, routes; metrics are in
+// common/).
 #include "edge/http_server.h"
 
 #include <fcntl.h>

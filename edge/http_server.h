@@ -40,9 +40,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/metrics.h"
 #include "edge/hub.h"
 #include "edge/identity.h"
-#include "edge/metrics.h"
 #include "edge/routes.h"
 #include "storage/store.h"
 

@@ -24,7 +24,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
-#include "edge/metrics.h"
+#include "common/metrics.h"
 #include "edge/sse_frame.h"
 #include "storage/notification.h"
 

@@ -14,8 +14,8 @@
 #include "api/api_keys.h"
 #include "api/notifier_service.h"
 #include "bus/bus.h"
+#include "common/metrics.h"
 #include "edge/hub.h"
-#include "edge/metrics.h"
 #include "server/backends.h"
 #include "server/grpc_acceptor.h"
 #include "server/tls.h"
@@ -172,7 +172,7 @@ absl::Status ValidateStoreAndBus(const AppOptions& options) {
 
 struct App::Parts {
   AppOptions options;
-  edge::Metrics metrics;
+  Metrics metrics;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<bus::Bus> bus;
   std::function<void()> close_bus;
@@ -428,7 +428,7 @@ uint16_t App::admin_port() const {
   return parts_->admin ? parts_->admin->port() : 0;
 }
 
-const edge::Metrics& App::metrics() const { return parts_->metrics; }
+const Metrics& App::metrics() const { return parts_->metrics; }
 
 std::string App::grpc_target() const {
   return absl::StrCat(HostOf(parts_->options.grpc_listen), ":",

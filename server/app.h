@@ -18,8 +18,8 @@
 #include "absl/time/time.h"
 #include "api/tokens.h"
 #include "common/fd_budget.h"
+#include "common/metrics.h"
 #include "edge/http_server.h"
-#include "edge/metrics.h"
 
 namespace notifyd::server {
 
@@ -93,7 +93,7 @@ class App {
   uint16_t admin_port() const;      // 0 without an admin listener
   std::string grpc_target() const;  // "127.0.0.1:<port>" style, for clients
   // The registry /metrics renders; thread-safe.
-  const edge::Metrics& metrics() const;
+  const Metrics& metrics() const;
 
   // Reads --api_keys_file again and, when it parses, makes its keys the
   // ones checked from the next call on (notifyd does this on SIGHUP).

@@ -46,14 +46,14 @@ absl::Status EnsureParentDirectory(const std::string& path) {
 
 // Every store reports each group commit the same way.
 std::function<void(const storage::CommitStats&)> CommitMetrics(
-    edge::Metrics& metrics) {
-  edge::Histogram& commit_seconds =
+    Metrics& metrics) {
+  Histogram& commit_seconds =
       metrics.GetHistogram("notifyd_store_commit_seconds",
                            "Time to commit and sync one group of appends");
-  edge::Histogram& queued_seconds = metrics.GetHistogram(
+  Histogram& queued_seconds = metrics.GetHistogram(
       "notifyd_store_queued_seconds",
       "How long the oldest call of each group commit waited for the writer");
-  edge::Counter& committed_calls = metrics.GetCounter(
+  Counter& committed_calls = metrics.GetCounter(
       "notifyd_store_committed_calls_total",
       "Write calls committed; over notifyd_store_commit_seconds_count, the "
       "calls per group commit");
@@ -67,7 +67,7 @@ std::function<void(const storage::CommitStats&)> CommitMetrics(
 
 // What every store takes from the flags. --commit_delay is SQLite's
 // (README): PostgreSQL and memory commit at once.
-void SetStoreOptions(const StoreChoice& choice, edge::Metrics& metrics,
+void SetStoreOptions(const StoreChoice& choice, Metrics& metrics,
                      storage::StoreOptions& options) {
   options.retention = choice.retention;
   options.max_per_channel = choice.max_per_channel;
@@ -77,7 +77,7 @@ void SetStoreOptions(const StoreChoice& choice, edge::Metrics& metrics,
 }
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenSqlite(
-    const StoreChoice& choice, edge::Metrics& metrics) {
+    const StoreChoice& choice, Metrics& metrics) {
   if (absl::Status s = EnsureParentDirectory(choice.db); !s.ok()) return s;
   storage::SqliteStoreOptions options;
   SetStoreOptions(choice, metrics, options);
@@ -87,7 +87,7 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenSqlite(
   const char* kCheckpointHelp =
       "Time to copy the WAL into the database file; `writer` ones delay the "
       "next commit, `background` ones run beside it";
-  edge::Histogram* checkpoint_seconds[2] = {
+  Histogram* checkpoint_seconds[2] = {
       &metrics.GetHistogram("notifyd_store_checkpoint_seconds", kCheckpointHelp,
                             {{"by", "background"}}),
       &metrics.GetHistogram("notifyd_store_checkpoint_seconds", kCheckpointHelp,
@@ -100,7 +100,7 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenSqlite(
 }
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenPostgres(
-    const StoreChoice& choice, edge::Metrics& metrics) {
+    const StoreChoice& choice, Metrics& metrics) {
   storage::PostgresStoreOptions options;
   SetStoreOptions(choice, metrics, options);
   options.url = choice.store;
@@ -108,7 +108,7 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenPostgres(
 }
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenMemory(
-    const StoreChoice& choice, edge::Metrics& metrics) {
+    const StoreChoice& choice, Metrics& metrics) {
   storage::MemoryStoreOptions options;
   SetStoreOptions(choice, metrics, options);
   return storage::OpenMemoryStore(options);
@@ -116,9 +116,9 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenMemory(
 
 // The bus keeps its own counts; each scrape copies them (counters only
 // ever grow, so adding the difference keeps them counters).
-void ExportBusMetrics(const RedisBus& bus, edge::Metrics& metrics) {
+void ExportBusMetrics(const RedisBus& bus, Metrics& metrics) {
   struct Exported {
-    edge::Counter* counter;
+    Counter* counter;
     uint64_t RedisBusStats::*field;
   };
   auto counter = [&metrics](const char* name, const char* help) {
@@ -142,12 +142,12 @@ void ExportBusMetrics(const RedisBus& bus, edge::Metrics& metrics) {
                "Redis subscriptions re-established after a lost connection"),
        &RedisBusStats::reconnects},
   };
-  edge::Counter& filled = metrics.GetCounter(
+  Counter& filled = metrics.GetCounter(
       "notifyd_bus_filled_total",
       "Notifications read from the store because the bus had not delivered "
       "them in time");
-  edge::Gauge& connected = metrics.GetGauge(
-      "notifyd_bus_connected", "1 while the Redis bus is connected");
+  Gauge& connected = metrics.GetGauge("notifyd_bus_connected",
+                                      "1 while the Redis bus is connected");
   metrics.AddCollector([&bus, exported, &filled, &connected] {
     const RedisBusStats stats = bus.Stats();
     for (const Exported& e : exported) {
@@ -190,14 +190,14 @@ absl::Status ValidateBackends(const StoreChoice& store, const BusChoice& bus) {
 }
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(
-    const StoreChoice& choice, edge::Metrics& metrics) {
+    const StoreChoice& choice, Metrics& metrics) {
   if (IsPostgresUrl(choice.store)) return OpenPostgres(choice, metrics);
   if (choice.store == kMemory) return OpenMemory(choice, metrics);
   return OpenSqlite(choice, metrics);
 }
 
 absl::StatusOr<OpenedBus> OpenBus(const BusChoice& choice,
-                                  storage::Store& store, edge::Metrics& metrics,
+                                  storage::Store& store, Metrics& metrics,
                                   Bus::Listener listener) {
   OpenedBus opened;
   if (!IsRedisUrl(choice.bus)) {

@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bus/bus.h"
-#include "edge/metrics.h"
+#include "common/metrics.h"
 #include "storage/store.h"
 
 namespace notifyd::server {
@@ -49,7 +49,7 @@ bool IsPostgresUrl(const std::string& store);
 // Opens (creating and migrating) the chosen store; its commit timings go to
 // `metrics` (notifyd_store_*).
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(
-    const StoreChoice& choice, edge::Metrics& metrics);
+    const StoreChoice& choice, Metrics& metrics);
 
 // A started bus with `listener` registered, reading gaps from `store`
 // (which must outlive it). `healthy` is set to what /readyz should ask
@@ -61,7 +61,7 @@ struct OpenedBus {
 };
 // A shared bus's counts appear in `metrics` (notifyd_bus_*).
 absl::StatusOr<OpenedBus> OpenBus(const BusChoice& choice,
-                                  storage::Store& store, edge::Metrics& metrics,
+                                  storage::Store& store, Metrics& metrics,
                                   bus::Bus::Listener listener);
 
 }  // namespace notifyd::server

@@ -40,8 +40,7 @@ absl::Status SocketError(const std::string& what, const std::string& listen) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcAcceptor>> GrpcAcceptor::Bind(
-    const std::string& listen, uint64_t max_connections,
-    edge::Metrics& metrics) {
+    const std::string& listen, uint64_t max_connections, Metrics& metrics) {
   absl::StatusOr<ListenAddress> address =
       ParseListenAddress(listen, "--grpc_listen");
   if (!address.ok()) return address.status();
@@ -92,7 +91,7 @@ absl::StatusOr<std::unique_ptr<GrpcAcceptor>> GrpcAcceptor::Bind(
 }
 
 GrpcAcceptor::GrpcAcceptor(int listen_fd, int wake_fd, int port,
-                           uint64_t max_connections, edge::Metrics& metrics)
+                           uint64_t max_connections, Metrics& metrics)
     : listen_fd_(listen_fd),
       wake_fd_(wake_fd),
       port_(port),

@@ -38,7 +38,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/log_limiter.h"
-#include "edge/metrics.h"
+#include "common/metrics.h"
 
 namespace grpc {
 class Server;
@@ -51,8 +51,7 @@ class GrpcAcceptor {
   // Binds and listens on `listen` ("host:port", port 0 = ephemeral). The
   // error names the address. Nothing is accepted before Start().
   static absl::StatusOr<std::unique_ptr<GrpcAcceptor>> Bind(
-      const std::string& listen, uint64_t max_connections,
-      edge::Metrics& metrics);
+      const std::string& listen, uint64_t max_connections, Metrics& metrics);
   ~GrpcAcceptor();  // calls Stop()
 
   GrpcAcceptor(const GrpcAcceptor&) = delete;
@@ -77,7 +76,7 @@ class GrpcAcceptor {
 
  private:
   GrpcAcceptor(int listen_fd, int wake_fd, int port, uint64_t max_connections,
-               edge::Metrics& metrics);
+               Metrics& metrics);
 
   void Run(grpc::Server* server);
   // Handles one accepted socket: hands it over, or closes it over the cap.
@@ -93,7 +92,7 @@ class GrpcAcceptor {
   const int port_;
   const uint64_t max_connections_;
   int spare_fd_ = -1;  // /dev/null, given up to accept one when at EMFILE
-  edge::Counter& rejected_;
+  Counter& rejected_;
   LogLimiter log_;
   std::atomic<bool> accepting_{true};
   std::atomic<bool> stopping_{false};

@@ -1,4 +1,4 @@
-#include "edge/metrics.h"
+#include "common/metrics.h"
 
 #include <thread>
 #include <vector>
@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace notifyd::edge {
+namespace notifyd {
 namespace {
 
 using ::testing::HasSubstr;
@@ -117,4 +117,4 @@ TEST(MetricsTest, ConcurrentUpdates) {
 }
 
 }  // namespace
-}  // namespace notifyd::edge
+}  // namespace notifyd

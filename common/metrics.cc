@@ -1,11 +1,11 @@
-#include "edge/metrics.h"
+#include "common/metrics.h"
 
 #include <bit>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
-namespace notifyd::edge {
+namespace notifyd {
 
 // One metric family: a name, a type and one series per label set. Series are
 // heap-allocated so references handed out stay valid as the map grows.
@@ -194,4 +194,4 @@ std::string Metrics::RenderText() const {
   return out;
 }
 
-}  // namespace notifyd::edge
+}  // namespace notifyd

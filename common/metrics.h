@@ -6,8 +6,8 @@
 // registry mutex to find or create the metric; callers on hot paths should
 // look a metric up once and keep the reference, which stays valid for the
 // registry's lifetime.
-#ifndef NOTIFYD_EDGE_METRICS_H_
-#define NOTIFYD_EDGE_METRICS_H_
+#ifndef NOTIFYD_COMMON_METRICS_H_
+#define NOTIFYD_COMMON_METRICS_H_
 
 #include <array>
 #include <atomic>
@@ -21,7 +21,7 @@
 
 #include "absl/synchronization/mutex.h"
 
-namespace notifyd::edge {
+namespace notifyd {
 
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
@@ -115,6 +115,6 @@ class Metrics {
   Histogram orphan_histogram_;
 };
 
-}  // namespace notifyd::edge
+}  // namespace notifyd
 
-#endif  // NOTIFYD_EDGE_METRICS_H_
+#endif  // NOTIFYD_COMMON_METRICS_H_
