@@ -272,14 +272,27 @@ class HttpSession : public SessionBase,
     });
   }
 
+  // A CORS preflight, answered from the route table: the methods and
+  // request headers of the route `path` names on this listener; 404 when it
+  // names none.
   void SendPreflight(absl::string_view path) {
+    std::optional<edge::Route> route = FindRoute(path, server_.options.role);
+    if (!route) {
+      return SendError(path, http::status::not_found, "not found",
+                       request_.keep_alive());
+    }
     auto res = std::make_shared<http::response<http::string_body>>(
         http::status::no_content, request_.version());
     res->set("X-Content-Type-Options", "nosniff");
     AddCors(*res, request_, server_.options.cors_origins);
-    res->set(http::field::access_control_allow_methods, "GET, HEAD, OPTIONS");
-    res->set(http::field::access_control_allow_headers,
-             "Authorization, Last-Event-ID, Cache-Control");
+    absl::string_view methods = AllowedMethods(*route);
+    res->set(http::field::access_control_allow_methods,
+             beast::string_view(methods.data(), methods.size()));
+    if (!route->cors_headers.empty()) {
+      res->set(http::field::access_control_allow_headers,
+               beast::string_view(route->cors_headers.data(),
+                                  route->cors_headers.size()));
+    }
     res->set(http::field::access_control_max_age, "600");
     res->keep_alive(request_.keep_alive());
     WriteResponse(path, std::move(res));

@@ -16,6 +16,10 @@ std::optional<Route> FindRoute(absl::string_view path, EdgeRole role) {
   return std::nullopt;
 }
 
+absl::string_view AllowedMethods(const Route& route) {
+  return route.head_allowed ? "GET, HEAD, OPTIONS" : "GET, OPTIONS";
+}
+
 absl::string_view PathLabel(absl::string_view path) {
   for (const Route& r : kRoutes) {
     if (r.path == path) return r.path;

@@ -1,5 +1,6 @@
 // Every path the edge serves, in one table that routing, the metrics' path
-// label and the listener roles all read (docs/DESIGN.md, "Rooms").
+// label, the listener roles and CORS preflights all read (docs/DESIGN.md,
+// "Rooms").
 //
 //   public listener (browsers)         admin listener (operators)
 //   GET /v1/stream  SSE                GET /metrics  Prometheus text
@@ -30,10 +31,14 @@ struct Route {
   bool on_public;
   bool on_admin;
   bool head_allowed;  // HEAD as well as GET
+  // The request headers a page on another origin may send (a preflight's
+  // Access-Control-Allow-Headers); empty: only the CORS-safelisted ones.
+  absl::string_view cors_headers = {};
 };
 
 inline constexpr Route kRoutes[] = {
-    {"/v1/stream", RouteId::kStream, true, false, false},
+    {"/v1/stream", RouteId::kStream, true, false, false,
+     "Authorization, Last-Event-ID, Cache-Control"},
     {"/healthz", RouteId::kHealth, true, true, true},
     {"/readyz", RouteId::kReady, false, true, true},
     {"/metrics", RouteId::kMetrics, false, true, true},
@@ -42,6 +47,10 @@ inline constexpr Route kRoutes[] = {
 // The route `path` names on a listener of `role`; nullopt: 404. Web files
 // (the page and its assets) are served on the public listener only.
 std::optional<Route> FindRoute(absl::string_view path, EdgeRole role);
+
+// The methods `route` answers, as a preflight's Access-Control-Allow-Methods
+// lists them: "GET, HEAD, OPTIONS" or "GET, OPTIONS".
+absl::string_view AllowedMethods(const Route& route);
 
 // The label of notifyd_http_requests_total{path}: a route's path, "/" for
 // the page, "other" for the rest (assets included), so a scan of random

@@ -7,12 +7,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "edge/http_server.h"
+#include "edge/routes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/edge/fake_store.h"
@@ -687,6 +689,33 @@ TEST_F(EdgeServerTest, CorsPreflight) {
               HasSubstr("Last-Event-ID"));
   HttpResponse other = HttpGet(port_, "/healthz", {"Origin: https://evil"});
   EXPECT_EQ(other.headers.count("access-control-allow-origin"), 0u);
+}
+
+// A preflight says what the route table says of its path on this listener,
+// and a path the listener does not serve is not found.
+TEST_F(EdgeServerTest, CorsPreflightReadsTheRouteTable) {
+  Start();
+  const std::vector<std::string> preflight = {
+      "Origin: https://app.example", "Access-Control-Request-Method: GET"};
+  HttpResponse stream = HttpGet(port_, "/v1/stream", preflight, "OPTIONS");
+  EXPECT_EQ(stream.status, 204);
+  std::optional<Route> route = FindRoute("/v1/stream", EdgeRole::kPublic);
+  ASSERT_TRUE(route.has_value());
+  EXPECT_EQ(stream.headers["access-control-allow-methods"],
+            AllowedMethods(*route));
+  EXPECT_EQ(stream.headers["access-control-allow-methods"], "GET, OPTIONS");
+  EXPECT_EQ(stream.headers["access-control-allow-headers"],
+            route->cors_headers);
+
+  HttpResponse health = HttpGet(port_, "/healthz", preflight, "OPTIONS");
+  EXPECT_EQ(health.status, 204);
+  EXPECT_EQ(health.headers["access-control-allow-methods"],
+            "GET, HEAD, OPTIONS");
+  EXPECT_EQ(health.headers.count("access-control-allow-headers"), 0u);
+
+  EXPECT_EQ(HttpGet(port_, "/nope", preflight, "OPTIONS").status, 404);
+  // The admin listener's routes are not the public one's.
+  EXPECT_EQ(HttpGet(port_, "/metrics", preflight, "OPTIONS").status, 404);
 }
 
 TEST_F(EdgeServerTest, KeepAliveServesSeveralRequests) {

@@ -1,6 +1,9 @@
-// The route table: which paths each listener serves, and the fixed set of
-// path labels the request metric may carry.
+// The route table: which paths each listener serves, what a CORS preflight
+// allows on each, and the fixed set of path labels the request metric may
+// carry.
 #include "edge/routes.h"
+
+#include <optional>
 
 #include "gtest/gtest.h"
 
@@ -29,6 +32,18 @@ TEST(RoutesTest, OnlyStreamsRefuseHead) {
   EXPECT_FALSE(FindRoute("/v1/stream", EdgeRole::kPublic)->head_allowed);
   EXPECT_TRUE(FindRoute("/healthz", EdgeRole::kPublic)->head_allowed);
   EXPECT_TRUE(FindRoute("/", EdgeRole::kPublic)->head_allowed);
+}
+
+TEST(RoutesTest, PreflightsAllowWhatTheRouteServes) {
+  std::optional<Route> stream = FindRoute("/v1/stream", EdgeRole::kPublic);
+  EXPECT_EQ(AllowedMethods(*stream), "GET, OPTIONS");
+  EXPECT_EQ(stream->cors_headers,
+            "Authorization, Last-Event-ID, Cache-Control");
+  std::optional<Route> health = FindRoute("/healthz", EdgeRole::kAdmin);
+  EXPECT_EQ(AllowedMethods(*health), "GET, HEAD, OPTIONS");
+  EXPECT_TRUE(health->cors_headers.empty());
+  EXPECT_EQ(AllowedMethods(*FindRoute("/", EdgeRole::kPublic)),
+            "GET, HEAD, OPTIONS");
 }
 
 TEST(RoutesTest, PathLabelsAreAFixedSet) {
