@@ -19,8 +19,11 @@
 // Parsed here (after authentication), it answers INVALID_ARGUMENT saying
 // what is wrong. The method table, and so reflection, is unchanged.
 //
-// Call counters are looked up in the registry once per (method, code,
-// caller) and counted without a lock afterwards.
+// Every call is counted by method, code and caller (api/call_counters.h).
+//
+// Written in two files: notifier_service.cc serves a call (reactor,
+// authentication, parsing, publish rate, finishing and counting) and
+// notifier_handlers.cc holds what each RPC does with the store and the bus.
 //
 // Thread-safe; the Store, Bus and Metrics must outlive the service.
 #ifndef NOTIFYD_API_NOTIFIER_SERVICE_H_
@@ -37,6 +40,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "api/api_keys.h"
+#include "api/call_counters.h"
 #include "api/rate_limiter.h"
 #include "bus/bus.h"
 #include "common/log_limiter.h"
@@ -136,9 +140,7 @@ class NotifierService final : public RawNotifierService {
   class Reactor;
   template <typename Request, typename Response>
   class TypedReactor;
-  // One caller's counters, and the lock-free index of them.
-  struct Caller;
-  class Callers;
+  using Caller = CallCounters::Caller;
 
   // One call in progress: what Finish needs to answer and count it. Cheap
   // to copy; valid until Finish.
@@ -211,7 +213,7 @@ class NotifierService final : public RawNotifierService {
   bus::Bus& bus_;
   Counter& published_total_;
   // notifyd_grpc_calls_total and notifyd_publish_rate_limited_total.
-  const std::unique_ptr<Callers> callers_;
+  CallCounters counters_;
   Caller& anonymous_;        // kAnonymousCaller
   Caller& unauthenticated_;  // calls rejected before a caller was known
   RateLimiter publish_rate_;
