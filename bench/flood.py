@@ -2,7 +2,9 @@
 """Connection and stream floods against one notifyd binary (docs/BENCHMARKS.md,
 "Floods"). Prints one JSON object per scenario.
 
-  bench/flood.py BUILD_DIR [--notifyd=PATH] [--only=http,grpc_idle,grpc_streams,reconnect]
+  bench/flood.py BUILD_DIR [--notifyd=PATH]
+      [--only=http,grpc_idle,grpc_tls_idle,grpc_streams,grpc_tls_streams,
+              reconnect]
 
 Scenarios, each on a fresh notifyd with its store in a temporary directory,
 stopped by its pid at the end:
@@ -12,10 +14,15 @@ stopped by its pid at the end:
                 during and 2 s after, /readyz after, notifyd's open fds.
   grpc_idle     the same 1,100 idle connections to the gRPC port; whether a
                 stream opens (HTTP 200) during and after, and gRPC after.
+  grpc_tls_idle grpc_idle with gRPC over TLS (--tls_cert/--tls_key, a
+                throwaway certificate for 127.0.0.1 made with openssl):
+                gRPC keeps its own listener, guarded by
+                server/accept_guard.h; gRPC after is a call over TLS.
   grpc_streams  notifyd under its default limit; bench/grpc_flood opens
                 50,000 calls over 500 connections that send headers only,
                 for 10 s. Reported: notifyd's RSS before, during, and 15 s
                 after the client left; calls the server let start.
+  grpc_tls_streams  grpc_streams over TLS (the same throwaway certificate).
   reconnect     one user has 40 missed notifications of 64 KiB; 4 threads
                 reconnect as that user in a loop (Last-Event-ID 0), each
                 reading 64 KiB and hanging up. Meanwhile 30 other users,
@@ -30,6 +37,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -94,8 +102,11 @@ class Notifyd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def grpc_ok(port):
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+def grpc_ok(port, ca_pem=None):
+    target = f"127.0.0.1:{port}"
+    channel = (grpc.secure_channel(
+        target, grpc.ssl_channel_credentials(root_certificates=ca_pem))
+               if ca_pem else grpc.insecure_channel(target))
     check = channel.unary_unary("/grpc.health.v1.Health/Check")
     try:
         check(b"", timeout=2)
@@ -117,8 +128,14 @@ def http_status(port, path):
         return 0
 
 
-def stream_opens(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+def stream_opens(port, ca_pem=None):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        if ca_pem:  # --tls_cert serves HTTPS on the edge too
+            context = ssl.create_default_context(cadata=ca_pem.decode())
+            s = context.wrap_socket(s, server_hostname="127.0.0.1")
+    except OSError:
+        return False
     try:
         s.sendall(b"GET /v1/stream?user=flood-check HTTP/1.1\r\n"
                   b"Host: 127.0.0.1\r\n\r\n")
@@ -139,17 +156,41 @@ def idle_flood(port, n):
     return socks
 
 
+def self_signed_cert(directory):
+    """A self-signed EC certificate for IP 127.0.0.1: (cert, key) paths."""
+    cert = os.path.join(directory, "server.pem")
+    key = os.path.join(directory, "server.key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec",
+         "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", key, "-out", cert],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
 def scenario_idle(binary, target):
-    d = Notifyd(binary, fd_limit=SMALL_LIMIT)
+    tls = target == "grpc_tls"
+    extra = ()
+    ca_pem = None
+    if tls:
+        certs = tempfile.mkdtemp(prefix="notifyd-flood-tls.")
+        cert, key = self_signed_cert(certs)
+        ca_pem = open(cert, "rb").read()
+        extra = (f"--tls_cert={cert}", f"--tls_key={key}")
+    d = Notifyd(binary, fd_limit=SMALL_LIMIT, extra=extra)
+    if tls:
+        shutil.rmtree(certs, ignore_errors=True)
     other = d.grpc if target == "http" else d.http
     try:
         socks = idle_flood(d.http if target == "http" else d.grpc, FLOOD)
         time.sleep(2)
         fds_during = open_fds(d.proc.pid)
+        rss_during = rss_kib(d.proc.pid)
         if target == "http":
             during = grpc_ok(other)
         else:
-            during = stream_opens(other)
+            during = stream_opens(other, ca_pem)
         time.sleep(3)
         for s in socks:
             s.close()
@@ -157,24 +198,35 @@ def scenario_idle(binary, target):
         return {
             "scenario": f"{target}_idle_flood", "connections": len(socks),
             "fd_limit": SMALL_LIMIT, "notifyd_fds_during": fds_during,
+            "rss_kib_during": rss_during,
             "other_listener_during": during,
-            "grpc_after": grpc_ok(d.grpc),
-            "stream_after": stream_opens(d.http),
+            "grpc_after": grpc_ok(d.grpc, ca_pem),
+            "stream_after": stream_opens(d.http, ca_pem),
             "readyz_after": http_status(d.admin, "/readyz"),
         }
     finally:
         d.stop()
 
 
-def scenario_streams(binary, build):
-    d = Notifyd(binary)
+def scenario_streams(binary, build, tls=False):
+    extra = ()
+    ca_pem = None
+    tls_ca = ()
+    if tls:
+        certs = tempfile.mkdtemp(prefix="notifyd-flood-tls.")
+        cert, key = self_signed_cert(certs)
+        ca_pem = open(cert, "rb").read()
+        extra = (f"--tls_cert={cert}", f"--tls_key={key}")
+        tls_ca = (f"--tls_ca={cert}",)
+    d = Notifyd(binary, extra=extra)
     try:
         time.sleep(1)
         base = rss_kib(d.proc.pid)
         flood = subprocess.Popen(
             [os.path.join(build, "bench/grpc_flood"),
              f"--target=127.0.0.1:{d.grpc}", "--connections=500",
-             "--streams=50000", "--hold=10s"], stdout=subprocess.PIPE)
+             "--streams=50000", "--hold=10s", *tls_ca],
+            stdout=subprocess.PIPE)
         time.sleep(8)
         during = rss_kib(d.proc.pid)
         fds_during = open_fds(d.proc.pid)
@@ -182,13 +234,17 @@ def scenario_streams(binary, build):
         time.sleep(15)
         after = rss_kib(d.proc.pid)
         return {
-            "scenario": "grpc_header_only_streams", "client": json.loads(out),
+            "scenario": "grpc_tls_header_only_streams" if tls
+                        else "grpc_header_only_streams",
+            "client": json.loads(out),
             "rss_kib_before": base, "rss_kib_during": during,
             "rss_kib_after_15s": after, "notifyd_fds_during": fds_during,
-            "grpc_after": grpc_ok(d.grpc),
+            "grpc_after": grpc_ok(d.grpc, ca_pem),
         }
     finally:
         d.stop()
+        if tls:
+            shutil.rmtree(certs, ignore_errors=True)
 
 
 def notify(build, port, user, data):
@@ -284,7 +340,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("build")
     p.add_argument("--notifyd")
-    p.add_argument("--only", default="http,grpc_idle,grpc_streams,reconnect")
+    p.add_argument("--only",
+                   default="http,grpc_idle,grpc_tls_idle,grpc_streams,"
+                   "grpc_tls_streams,reconnect")
     a = p.parse_args()
     binary = a.notifyd or os.path.join(a.build, "server/notifyd")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -294,8 +352,13 @@ def main():
         print(json.dumps(scenario_idle(binary, "http")), flush=True)
     if "grpc_idle" in only:
         print(json.dumps(scenario_idle(binary, "grpc")), flush=True)
+    if "grpc_tls_idle" in only:
+        print(json.dumps(scenario_idle(binary, "grpc_tls")), flush=True)
     if "grpc_streams" in only:
         print(json.dumps(scenario_streams(binary, a.build)), flush=True)
+    if "grpc_tls_streams" in only:
+        print(json.dumps(scenario_streams(binary, a.build, tls=True)),
+              flush=True)
     if "reconnect" in only:
         print(json.dumps(scenario_reconnect(binary, a.build)), flush=True)
 

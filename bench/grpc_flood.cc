@@ -6,13 +6,17 @@
 // and how many the server ended before the hold was over.
 //
 //   grpc_flood --target=127.0.0.1:50051 --connections=500 --streams=50000
+//
+// With --tls_ca (a PEM file), the connections use TLS trusting that CA.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +29,8 @@ ABSL_FLAG(std::string, target, "127.0.0.1:50051", "notifyd gRPC address");
 ABSL_FLAG(int, connections, 500, "gRPC connections (channels)");
 ABSL_FLAG(int, streams, 50000, "calls in all, spread over the connections");
 ABSL_FLAG(absl::Duration, hold, absl::Seconds(10), "how long to hold them");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificate(s): connect over TLS trusting them");
 ABSL_FLAG(std::string, method, "/notify.v1.Notifier/NotifyUser",
           "method the calls name");
 
@@ -42,6 +48,20 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const int connections = std::max(1, absl::GetFlag(FLAGS_connections));
   const int streams = absl::GetFlag(FLAGS_streams);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (const std::string ca = absl::GetFlag(FLAGS_tls_ca); !ca.empty()) {
+    std::ifstream in(ca);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in) {
+      std::fprintf(stderr, "cannot read --tls_ca=%s\n", ca.c_str());
+      return 2;
+    }
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = pem.str();
+    credentials = grpc::SslCredentials(options);
+  }
   grpc::CompletionQueue cq;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
   for (int i = 0; i < connections; ++i) {
@@ -49,9 +69,9 @@ int main(int argc, char** argv) {
     // A distinct argument per channel keeps gRPC from sharing one
     // connection between them.
     args.SetInt("notifyd.flood.connection", i);
-    stubs.push_back(std::make_unique<grpc::GenericStub>(
-        grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
-                                  grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(
+        std::make_unique<grpc::GenericStub>(grpc::CreateCustomChannel(
+            absl::GetFlag(FLAGS_target), credentials, args)));
   }
   std::vector<std::unique_ptr<Call>> calls;
   calls.reserve(streams);

@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "bus/bus.h"
 #include "common/metrics.h"
 #include "edge/hub.h"
+#include "server/accept_guard.h"
 #include "server/backends.h"
 #include "server/grpc_acceptor.h"
 #include "server/tls.h"
@@ -183,6 +185,10 @@ struct App::Parts {
   std::unique_ptr<grpc::Server> grpc_server;
   // Plaintext gRPC only: notifyd's own listener (server/grpc_acceptor.h).
   std::unique_ptr<GrpcAcceptor> grpc_acceptor;
+  // TLS only: gRPC's own listener, guarded (server/accept_guard.h); set
+  // once gRPC has bound its port, read by the /readyz check.
+  std::unique_ptr<AcceptGuard> accept_guard;
+  std::atomic<const AcceptGuard*> accept_guard_ready{nullptr};
   int grpc_port = 0;
   bool shut_down = false;
 
@@ -214,6 +220,9 @@ void App::Parts::Stop() {
     grpc_server->Shutdown(std::chrono::system_clock::now() +
                           kGrpcDrainDeadline);
     grpc_server->Wait();
+    // gRPC's listener is closed: no accept4 runs on it any more.
+    accept_guard_ready = nullptr;
+    accept_guard.reset();
   }
   if (edge) {
     spdlog::info("notifyd shutting down: ending streams");
@@ -322,6 +331,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
     ready_checks.push_back({"gRPC listener", [grpc_acceptor] {
                               return grpc_acceptor->accepting();
                             }});
+  } else {
+    std::atomic<const AcceptGuard*>* guard = &p.accept_guard_ready;
+    ready_checks.push_back({"gRPC listener", [guard] {
+                              const AcceptGuard* g = guard->load();
+                              return g == nullptr || g->accepting();
+                            }});
   }
 
   if (options.enable_edge) {
@@ -374,6 +389,26 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   if (p.grpc_server && p.grpc_acceptor) {
     p.grpc_port = p.grpc_acceptor->port();
     p.grpc_acceptor->Start(p.grpc_server.get());
+  }
+  if (p.grpc_server && !own_grpc_listener && p.grpc_port != 0) {
+    // gRPC 1.51's own listener gives up after one EMFILE: guard its
+    // accept4 calls with the gRPC share and a descriptor ceiling.
+    auto& rejected =
+        p.metrics.GetCounter("notifyd_limit_rejections_total",
+                             "Requests and connections refused by a limit",
+                             {{"limit", "grpc_connections"}});
+    p.accept_guard = AcceptGuard::Protect(
+        p.grpc_port,
+        {.max_connections = options.max_grpc_connections,
+         .fd_ceiling = AcceptGuard::Ceiling(*fds)},
+        [&rejected](uint64_t shed) { rejected.Inc(shed); });
+    p.accept_guard_ready = p.accept_guard.get();
+    if (!AcceptGuard::Interposed()) {
+      spdlog::warn(
+          "grpc: the accept guard is not in effect in this executable (it "
+          "does not export accept4): a connection flood can stop the TLS "
+          "listener");
+    }
   }
   if (!p.grpc_server || p.grpc_port == 0) {
     return p.Fail(absl::UnavailableError(absl::StrCat(

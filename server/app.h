@@ -61,7 +61,8 @@ struct AppOptions {
   // port (plain HTTP: keep it on loopback or a private network). Empty: no
   // admin listener.
   std::string admin_listen = "127.0.0.1:8081";
-  // gRPC connections in total (plaintext: refused at accept past it); with
+  // gRPC connections in total, refused at accept past it (plaintext:
+  // server/grpc_acceptor.h; TLS: server/accept_guard.h); with
   // edge.max_connections shared out of the process's descriptor limit by
   // App::Start (common/fd_budget.h). 0 = fit to the limit.
   uint64_t max_grpc_connections = 0;

@@ -3,7 +3,9 @@
 // connections on one listener while the other one is used. No flood on one
 // port may stop the other, during the flood or after it; connections over a
 // cap are closed at once instead of being held; flags that would let the
-// connections outgrow the limit are refused at start.
+// connections outgrow the limit are refused at start. With TLS, gRPC keeps
+// its own listener, guarded by server/accept_guard.h: the same flood must
+// leave it accepting.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +26,7 @@
 #include "notify/v1/notify.grpc.pb.h"
 #include "tests/edge/sse_client.h"
 #include "tests/server/notifyd_binary.h"
+#include "tests/server/test_ca.h"
 #include "tests/server/test_server.h"
 
 namespace notifyd {
@@ -151,6 +155,32 @@ class FloodTest : public ::testing::Test {
                             grpc::InsecureChannelCredentials()));
   }
 
+  // After a flood: `stream` opens for `user`, a new caller over
+  // `credentials` gets through within 5 s and its notification reaches the
+  // stream, and /readyz answers 200.
+  void ExpectServingAfter(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                          SseClient& stream, const std::string& user) {
+    ASSERT_EQ(stream.Open(static_cast<uint16_t>(ports_.http),
+                          "/v1/stream?user=" + user),
+              200);
+    auto fresh = pb::Notifier::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(ports_.grpc), credentials));
+    uint64_t id = 0;
+    grpc::Status after;
+    for (int i = 0; i < 50; ++i) {
+      after = Notify(*fresh, user, &id);
+      if (after.ok()) break;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    ASSERT_TRUE(after.ok()) << after.error_message() << "\n"
+                            << notifyd_->process().Log();
+    auto event = stream.NextEvent();
+    ASSERT_TRUE(event.has_value());
+    EXPECT_EQ(event->id, std::to_string(id));
+    EXPECT_EQ(HttpGet(static_cast<uint16_t>(ports_.admin), "/readyz").status,
+              200);
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<NotifydBinary> notifyd_;
   testing::Ports ports_;
@@ -208,26 +238,59 @@ TEST_F(FloodTest, AGrpcFloodLeavesStreamsOpeningDuringAndAfter) {
   // After the flood leaves, gRPC accepts again: a new caller's
   // notification reaches a stream opened after the flood.
   SseClient stream;
-  ASSERT_EQ(
-      stream.Open(static_cast<uint16_t>(ports_.http), "/v1/stream?user=bob"),
-      200);
-  auto fresh = pb::Notifier::NewStub(
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(ports_.grpc),
-                          grpc::InsecureChannelCredentials()));
-  uint64_t id = 0;
-  grpc::Status after;
-  for (int i = 0; i < 50; ++i) {
-    after = Notify(*fresh, "bob", &id);
-    if (after.ok()) break;
-    std::this_thread::sleep_for(milliseconds(100));
+  ExpectServingAfter(grpc::InsecureChannelCredentials(), stream, "bob");
+}
+
+// The value of the series `series` (name and labels, as rendered) in a
+// Prometheus text exposition; 0 when absent.
+uint64_t SeriesValue(const std::string& metrics, const std::string& series) {
+  size_t at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return 0;
+  return std::strtoull(metrics.c_str() + at + series.size() + 2, nullptr, 10);
+}
+
+// gRPC 1.51's own listener (TLS) stopped accepting for good once the process
+// hit its descriptor limit; the accept guard sheds what is over the gRPC
+// share instead, and never lets accept4 fail with EMFILE.
+TEST_F(FloodTest, AGrpcTlsFloodLeavesStreamsOpeningAndGrpcServingAfter) {
+  testing::TestCa ca;
+  ASSERT_TRUE(ca.ok()) << ca.error();
+  StartNotifyd(
+      {"--tls_cert=" + ca.server_cert(), "--tls_key=" + ca.server_key()});
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = testing::TestCa::Read(ca.ca_cert());
+  const std::string target = "127.0.0.1:" + std::to_string(ports_.grpc);
+  auto tls_stub = pb::Notifier::NewStub(
+      grpc::CreateChannel(target, grpc::SslCredentials(tls)));
+  ASSERT_TRUE(Notify(*tls_stub, "carol").ok()) << notifyd_->process().Log();
+  {
+    Flood flood(ports_.grpc, kFlood);
+    ASSERT_EQ(flood.opened(), static_cast<size_t>(kFlood));
+    // Everything over the gRPC share is closed at once.
+    const size_t over_cap = kFlood - Budget().grpc;
+    EXPECT_GE(flood.ClosedByServer(over_cap, seconds(10)), over_cap);
+    SseClient during(ca.ca_cert());  // --tls_cert serves HTTPS too
+    EXPECT_EQ(during.Open(static_cast<uint16_t>(ports_.http),
+                          "/v1/stream?user=carol"),
+              200)
+        << notifyd_->process().Log();
+    EXPECT_EQ(HttpGet(static_cast<uint16_t>(ports_.admin), "/healthz").status,
+              200);
   }
-  ASSERT_TRUE(after.ok()) << after.error_message() << "\n"
-                          << notifyd_->process().Log();
-  auto event = stream.NextEvent();
-  ASSERT_TRUE(event.has_value());
-  EXPECT_EQ(event->id, std::to_string(id));
-  EXPECT_EQ(HttpGet(static_cast<uint16_t>(ports_.admin), "/readyz").status,
-            200);
+  // After the flood leaves, a new TLS caller's notification reaches a
+  // stream opened after the flood.
+  SseClient stream(ca.ca_cert());
+  ExpectServingAfter(grpc::SslCredentials(tls), stream, "carol");
+  // The guard did the shedding, and counted it.
+  const std::string metrics =
+      HttpGet(static_cast<uint16_t>(ports_.admin), "/metrics").body;
+  EXPECT_GE(SeriesValue(metrics,
+                        "notifyd_limit_rejections_total{limit=\"grpc_"
+                        "connections\"}"),
+            static_cast<uint64_t>(kFlood - Budget().grpc));
+  const std::string log = notifyd_->process().Log();
+  EXPECT_THAT(log, HasSubstr("at accept on port"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("Failed accept4")));
 }
 
 TEST_F(FloodTest, ConnectionCapsOverTheDescriptorLimitAreRefusedAtStart) {
