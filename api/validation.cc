@@ -34,6 +34,12 @@ absl::Status ValidateUserId(absl::string_view field, absl::string_view value) {
 
 absl::Status ValidatePublicChannel(absl::string_view field,
                                    absl::string_view value) {
+  if (size_t star = value.find('*'); star != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " has '*' at byte ", star,
+        ": wildcards are not supported (a token grants a prefix with one "
+        "'*' after it, e.g. team/*)"));
+  }
   if (absl::Status s = ValidateName(field, value, kMaxChannelBytes,
                                     kChannelPunctuation, kChannelCharset);
       !s.ok()) {

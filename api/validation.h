@@ -26,7 +26,8 @@ inline constexpr absl::string_view kDefaultEvent = "notification";
 // 1-128 bytes of [A-Za-z0-9._@:-].
 absl::Status ValidateUserId(absl::string_view field, absl::string_view value);
 
-// 1-200 bytes of [A-Za-z0-9._@:/-], not starting with "user:".
+// 1-200 bytes of [A-Za-z0-9._@:/-], not starting with "user:". A '*' is
+// refused as a wildcard ("wildcards are not supported"), before the charset.
 absl::Status ValidatePublicChannel(absl::string_view field,
                                    absl::string_view value);
 

@@ -110,6 +110,43 @@ TEST_F(TokenStreamTest, IssueTokenValidatesItsFields) {
   }
 }
 
+// Through the real gRPC server: a token that would be too long for
+// Verify is refused at IssueToken (not minted to fail on every stream), and
+// a bare "*" is refused as the wildcard it looks like.
+TEST_F(TokenStreamTest, IssueTokenRefusesTooManyChannelsAndBareWildcards) {
+  auto issue = [this](const std::vector<std::string>& channels) {
+    pb::IssueTokenRequest request;
+    request.set_user_id("alice");
+    for (const std::string& c : channels) request.add_channels(c);
+    pb::IssueTokenResponse response;
+    grpc::ClientContext context;
+    grpc::Status status =
+        server_.stub().IssueToken(&context, request, &response);
+    EXPECT_TRUE(response.token().empty()) << "minted";
+    return status;
+  };
+  std::vector<std::string> many;
+  for (int i = 0; i < 5000; ++i) many.push_back(absl::StrCat("channel-", i));
+  grpc::Status status = issue(many);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("channels: 5000 grants"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr(absl::StrCat("tokens are limited to ",
+                                     api::kMaxTokenBytes, " bytes")));
+
+  for (const std::string& wildcard : {"*", "news/*/x", "**"}) {
+    status = issue({"news", wildcard});
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << wildcard;
+    EXPECT_THAT(status.error_message(), HasSubstr("channels[1]")) << wildcard;
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("wildcards are not supported"))
+        << wildcard;
+  }
+  // A trailing '*' after a name is a prefix grant, and stays allowed.
+  EXPECT_FALSE(Issue("alice", {"news", "team/*"}).empty());
+}
+
 TEST_F(TokenStreamTest, MissingForgedOrExpiredTokensAre401) {
   EXPECT_EQ(HttpGet(port(), "/v1/stream").status, 401);
   // Without --insecure_dev_identity, ?user= proves nothing.
