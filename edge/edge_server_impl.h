@@ -3,9 +3,9 @@
 // the SSE stream (sse_stream.h): Beast/Asio aliases, small helpers, the
 // limit names, SessionBase and the RegistryEntry they pass between them.
 //
-// Internal: one of the four parts of the one translation unit that compiles
-// Beast (http_server.cc includes it, http_session.h and sse_stream.h;
-// nothing else does).
+// Internal: one of the five parts of the one translation unit that compiles
+// Beast (http_server.cc includes it, http_session.h, stream_admission.h and
+// sse_stream.h; nothing else does).
 // Threading: see each member; the registry and counters are thread-safe,
 // options and collaborators immutable after Start().
 #ifndef NOTIFYD_EDGE_EDGE_SERVER_IMPL_H_

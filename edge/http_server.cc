@@ -4,12 +4,13 @@
 // over one, readiness, and Shutdown.
 //
 // Beast is slow to compile, so it is compiled in this one translation unit,
-// written as four files by concept: edge_server_impl.h (shared state),
-// http_session.h (a connection's HTTP requests), sse_stream.h (the SSE
-// stream an HTTP session hands a /v1/stream connection to) and this file.
-// Everything that can do without Beast lives elsewhere (hub, stream_queue,
-// sse_frame, stream_request, identity, web_assets, routes; metrics are in
-// common/).
+// written as five files by concept: edge_server_impl.h (shared state),
+// http_session.h (a connection's HTTP requests), stream_admission.h (who
+// may open a stream, within which limits), sse_stream.h (the SSE stream an
+// HTTP session hands a /v1/stream connection to) and this file.
+// Everything that can do without Beast lives elsewhere (edge_options, hub,
+// stream_queue, sse_frame, stream_request, identity, web_assets, routes;
+// metrics are in common/).
 #include "edge/http_server.h"
 
 #include <fcntl.h>
@@ -46,10 +47,6 @@ using Impl = EdgeServer::Impl;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using boost::beast::error_code;
-
-// The smallest --max_queue_bytes: room for one notification of the largest
-// payload notifyd accepts by default, with its framing.
-constexpr size_t kMinQueueBytes = 64 * 1024 + 1024;
 
 // Upper bound for Shutdown() to let streams flush.
 constexpr absl::Duration kMaxShutdownGrace = absl::Seconds(10);
@@ -325,42 +322,6 @@ void Impl::Shutdown() {
   threads.clear();
   if (spare_fd >= 0) ::close(spare_fd);
   spare_fd = -1;
-}
-
-absl::Status EdgeOptions::Validate() const {
-  auto invalid = [](absl::string_view flag, absl::string_view rule) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, " must be ", rule));
-  };
-  if (io_threads < 1) return invalid("--io_threads", ">= 1");
-  if (heartbeat <= absl::ZeroDuration()) return invalid("--heartbeat", "> 0");
-  if (retry_ms < 0) return invalid("--retry_ms", ">= 0");
-  if (max_queue_bytes < kMinQueueBytes) {
-    return invalid("--max_queue_bytes",
-                   absl::StrCat(">= ", kMinQueueBytes, " (one notification)"));
-  }
-  if (max_channels_per_stream + 1 > storage::kMaxReplayChannels) {
-    return invalid("--max_channels_per_stream",
-                   absl::StrCat("at most ", storage::kMaxReplayChannels - 1,
-                                ": a stream replays its user channel and "
-                                "these in one store read of at most ",
-                                storage::kMaxReplayChannels, " channels"));
-  }
-  if (replay_page < 1 || replay_page > storage::kMaxPageRows) {
-    return invalid("the replay page",
-                   absl::StrCat("between 1 and ", storage::kMaxPageRows));
-  }
-  if (max_header_bytes < 1024) return invalid("--max_header_bytes", ">= 1024");
-  if (idle_timeout <= absl::ZeroDuration() ||
-      write_timeout <= absl::ZeroDuration()) {
-    return invalid("--idle_timeout and --write_timeout", "> 0");
-  }
-  if (!(stream_open_rate >= 0)) return invalid("--stream_open_rate", ">= 0");
-  if (token_cookie.empty() ||
-      token_cookie.find_first_of("=; \t") != std::string::npos) {
-    return invalid("--token_cookie",
-                   "a cookie name without '=', ';' or spaces");
-  }
-  return absl::OkStatus();
 }
 
 EdgeServer::EdgeServer(EdgeOptions options, storage::Store& store, Hub& hub,

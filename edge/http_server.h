@@ -21,6 +21,7 @@
 //
 // With tls_cert_file/tls_key_file the same listener serves HTTPS only: a
 // TLS handshake (bounded by idle_timeout), then the same HTTP/SSE handling.
+// Every option, its default and its check: edge/edge_options.h.
 //
 // Threading: Start/Shutdown/SetReady from the owner's thread (SetReady and
 // port() are also safe from any thread). `io_threads` threads run all
@@ -39,83 +40,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/time/time.h"
 #include "common/metrics.h"
+#include "edge/edge_options.h"
 #include "edge/hub.h"
-#include "edge/identity.h"
-#include "edge/routes.h"
 #include "storage/store.h"
 
 namespace notifyd::edge {
-
-// A condition /readyz needs besides the store: `ok` is called on I/O
-// threads, so it must be quick and thread-safe; when false, /readyz
-// answers 503 "<name> unavailable".
-struct ReadyCheck {
-  std::string name;
-  std::function<bool()> ok;
-};
-
-struct EdgeOptions {
-  std::string listen = "127.0.0.1:8080";  // host:port; port 0 = ephemeral
-  EdgeRole role = EdgeRole::kPublic;
-  int io_threads = 2;
-  absl::Duration heartbeat = absl::Seconds(15);
-  int retry_ms = 2000;
-  // A stream whose queued bytes pass this is closed as a slow consumer.
-  // Replay never does that to a reader that keeps up: it reads pages of at
-  // most max_queue_bytes / 2 bytes of data and fetches the next one only
-  // once the previous page has been written.
-  size_t max_queue_bytes = 1 << 20;
-  std::vector<std::string> cors_origins;  // "*" allowed
-  // HTTPS when both are set: PEM certificate chain and private key, TLS 1.2
-  // or newer. Start() fails naming the file when one cannot be loaded.
-  std::string tls_cert_file, tls_key_file;
-  // Limits (docs/DESIGN.md, "Limits"). Each refusal counts in
-  // notifyd_limit_rejections_total{limit=...} and answers a short body.
-  // Open connections; one over it is answered 503 at once and closed,
-  // without reading from it. 0 = unlimited (App fills it from the
-  // process's descriptor budget, common/fd_budget.h).
-  size_t max_connections = 0;
-  // Open connections from one client IP; over it: 429 at once, then
-  // closed. 0 = unlimited
-  size_t max_connections_per_address = 0;
-  // Open streams whose identity is this user (its user channel), counted
-  // until they close; over it: 429. 0 = unlimited.
-  size_t max_streams_per_user = 16;
-  // Stream opens per second per user (a token bucket holding at most
-  // stream_open_burst), so a client reconnecting in a loop costs bounded
-  // work. Over it the open is answered 200 with only a `retry:` (the time
-  // until the next token, at least retry_ms) and a comment, then closed,
-  // without reading the store: EventSource gives up for good on any other
-  // status, but reconnects after a stream ends. 0 = unlimited.
-  double stream_open_rate = 2;
-  size_t stream_open_burst = 20;
-  size_t max_channels_per_stream = 32;  // extra channels, besides user:<id>
-  size_t max_header_bytes = 8192;       // request line + fields; over it: 431
-  // Idle keep-alive time, and the total time a request header (and a TLS
-  // handshake) may take to arrive: not reset per byte, so a client that
-  // trickles its header is cut off.
-  absl::Duration idle_timeout = absl::Seconds(30);
-  absl::Duration write_timeout = absl::Seconds(30);
-  bool insecure_dev_identity = false;  // ?user= accepted only when true
-  std::string web_root;                // empty: embedded page
-  uint32_t replay_page = 500;  // most rows of one replay page (at least 1)
-  // Verifies access tokens (JWT; docs/DESIGN.md, "Security"); empty: 401.
-  TokenVerifier token_verifier;
-  // Name of the cookie that may carry the token (--token_cookie).
-  std::string token_cookie = "access_token";
-  // What else /readyz waits for: a shared bus that is connected, the other
-  // listeners accepting. Checked in order; the first failing one is named.
-  std::vector<ReadyCheck> ready_checks;
-
-  // INVALID_ARGUMENT naming the flag of the first option out of range: a
-  // stream's channels (its user channel plus max_channels_per_stream) must
-  // fit one replay (storage::kMaxReplayChannels), a page one store read
-  // (storage::kMaxPageRows), and the rest must be usable. EdgeServer::Start
-  // checks it too.
-  absl::Status Validate() const;
-};
 
 class EdgeServer {
  public:

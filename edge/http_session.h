@@ -2,16 +2,17 @@
 // split of Beast's advanced server example): the TLS handshake, reading
 // requests, routing them with the route table (edge/routes.h), answering
 // the plain paths, CORS, readiness, error answers, linger, and the refusal
-// of a connection over a limit. On /v1/stream it authenticates the caller
-// and applies the stream limits, then hands the socket, the request and its
-// parameters to an SseStream (edge/sse_stream.h), the second part, which
-// takes over the connection's registry entry; the session then ends.
+// of a connection over a limit. On /v1/stream it has the caller
+// authenticated and the stream limits applied (edge/stream_admission.h),
+// then hands the socket, the request and its parameters to an SseStream
+// (edge/sse_stream.h), the second part, which takes over the connection's
+// registry entry; the session then ends.
 //
 // HttpSession is a template over the transport (plain TCP or TLS) so both
 // share every line of HTTP handling; only the handshake and the raw-socket
 // operations (half-close, linger) differ.
 //
-// Internal: one of the four parts of the one translation unit that compiles
+// Internal: one of the five parts of the one translation unit that compiles
 // Beast (included by http_server.cc only).
 #ifndef NOTIFYD_EDGE_HTTP_SESSION_H_
 #define NOTIFYD_EDGE_HTTP_SESSION_H_
@@ -22,6 +23,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +39,7 @@
 #include "edge/identity.h"
 #include "edge/routes.h"
 #include "edge/sse_stream.h"
+#include "edge/stream_admission.h"
 #include "edge/stream_request.h"
 #include "edge/web_assets.h"
 #include "spdlog/spdlog.h"
@@ -372,69 +375,22 @@ class HttpSession : public SessionBase,
   // ---- /v1/stream: authentication, stream limits, hand-off ----------------
 
   void OpenStream(const HttpTarget& target) {
-    // Last-Event-ID, Authorization and Cookie appear at most once here
-    // (CheckRequestHeader), so find() cannot pick one copy of several.
-    std::optional<absl::string_view> header_id;
-    if (auto it = request_.find("Last-Event-ID"); it != request_.end()) {
-      header_id = View(it->value());
-    }
-    absl::StatusOr<StreamRequest> params = ParseStreamRequest(
-        target, header_id, server_.options.max_channels_per_stream);
-    if (!params.ok()) {
-      if (params.status().code() == absl::StatusCode::kResourceExhausted) {
-        server_.LimitRejected(kLimitChannelsPerStream);
+    auto admission = AdmitStream(server_, target, request_);
+    if (auto* refused = std::get_if<StreamRefusal>(&admission)) {
+      if (refused->retry_body) {
+        return Send(target.path, refused->status, "text/event-stream",
+                    std::move(refused->message), /*keep_alive=*/false);
       }
-      return SendError(target.path, http::status::bad_request,
-                       params.status().message(), false);
+      return SendError(target.path, refused->status, refused->message,
+                       /*keep_alive=*/false);
     }
-    AuthInputs auth;
-    if (auto it = request_.find(http::field::authorization);
-        it != request_.end()) {
-      auth.authorization = View(it->value());
-    }
-    if (auto it = request_.find(http::field::cookie); it != request_.end()) {
-      auth.cookie = View(it->value());
-    }
-    if (const std::string* t = target.Find("access_token")) {
-      auth.access_token = *t;
-    }
-    if (const std::string* u = target.Find("user")) {
-      auth.dev_user = *u;
-      auth.has_dev_user = true;
-    }
-    absl::StatusOr<Identity> id = Authenticate(auth, server_.identity);
-    absl::Status allowed =
-        id.ok() ? Authorize(*id, params->channels) : id.status();
-    if (!allowed.ok()) {
-      return SendError(target.path, HttpStatusFor(allowed), allowed.message(),
-                       false);
-    }
-    if (absl::Duration wait = server_.stream_opens.TryAcquire(id->user);
-        wait > absl::ZeroDuration()) {
-      // Not a 429: EventSource gives up for good on anything but a 200. A
-      // stream that only says when to come back keeps it reconnecting at
-      // the limit's pace, and costs no store read.
-      server_.LimitRejected(kLimitStreamOpenRate);
-      int64_t retry_ms = std::max<int64_t>(
-          server_.options.retry_ms,
-          absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1))));
-      return Send(target.path, http::status::ok, "text/event-stream",
-                  absl::StrCat("retry: ", retry_ms,
-                               "\n: too many stream opens, retry later\n\n"),
-                  /*keep_alive=*/false);
-    }
-    if (!server_.AcquireStream(id->user)) {
-      server_.LimitRejected(kLimitStreamsPerUser);
-      return SendError(target.path, http::status::too_many_requests,
-                       "too many streams for this user", false);
-    }
-
+    AdmittedStream& admitted = std::get<AdmittedStream>(admission);
     server_.CountRequest(target.path, http::status::ok);
     // The socket, its registry entry and the user's place in
     // max_streams_per_user go to the stream; this session is done.
-    auto sse = std::make_shared<SseStream<Stream>>(server_, std::move(stream_),
-                                                   std::move(entry_), id->user,
-                                                   std::move(*params));
+    auto sse = std::make_shared<SseStream<Stream>>(
+        server_, std::move(stream_), std::move(entry_),
+        std::move(admitted.user), std::move(admitted.params));
     sse_ = sse;
     closed_ = true;
     sse->Start(request_);

@@ -11,7 +11,7 @@
 // SseStream is a template over the transport (plain TCP or TLS), like the
 // HTTP session it comes from.
 //
-// Internal: one of the four parts of the one translation unit that compiles
+// Internal: one of the five parts of the one translation unit that compiles
 // Beast (included by http_session.h, for http_server.cc only).
 #ifndef NOTIFYD_EDGE_SSE_STREAM_H_
 #define NOTIFYD_EDGE_SSE_STREAM_H_
