@@ -32,7 +32,7 @@ void ToProto(const storage::Notification& n, pb::Notification* out) {
   out->mutable_created_at()->set_seconds(n.created_at_ms / 1000);
   out->mutable_created_at()->set_nanos(
       static_cast<int32_t>(n.created_at_ms % 1000) * 1000000);
-  out->set_read(n.read);
+  out->set_read(n.read());
 }
 
 // Runs the validations in order and returns the first failure.
@@ -142,7 +142,7 @@ void NotifierService::HandleListNotifications(
   }
   query.before_id = request.before_id();
   query.limit = request.limit() == 0 ? kDefaultPageSize : request.limit();
-  query.unread_only = request.unread_only();
+  if (request.unread_only()) query.filter = storage::ListFilter::kUnread;
   const uint32_t limit = query.limit;
   store_.List(std::move(query),
               [this, call, response,

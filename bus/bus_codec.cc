@@ -49,6 +49,15 @@ std::string EncodeBusMessage(uint64_t origin, const storage::Notification& n) {
   o["event"] = n.event;
   o["data"] = n.data;
   o["created_at_ms"] = n.created_at_ms;
+  // The inbox fields, only when set, so a plain notification stays as short
+  // as it was.
+  if (n.is_record()) o["kind"] = static_cast<int>(n.kind);
+  if (n.expires_at_ms != 0) o["expires_at_ms"] = n.expires_at_ms;
+  if (!n.collapse_key.empty()) o["collapse_key"] = n.collapse_key;
+  if (n.has_counts) {
+    o["unread"] = n.counts.unread;
+    o["unseen"] = n.counts.unseen;
+  }
   return boost::json::serialize(o);
 }
 
@@ -95,6 +104,32 @@ absl::StatusOr<BusMessage> DecodeBusMessage(absl::string_view bytes) {
   n->event = std::string(*event);
   n->data = std::string(*data);
   n->created_at_ms = *created_ms;
+  if (o->contains("kind")) {
+    uint64_t kind = 0;
+    if (!ReadUint(*o, "kind", &kind) ||
+        kind > static_cast<uint64_t>(
+                   storage::Notification::Kind::kDeletionRecord)) {
+      return Malformed("bad kind");
+    }
+    n->kind = static_cast<storage::Notification::Kind>(kind);
+  }
+  if (const boost::json::value* expires = o->if_contains("expires_at_ms")) {
+    const int64_t* ms = expires->if_int64();
+    if (ms == nullptr) return Malformed("bad expires_at_ms");
+    n->expires_at_ms = *ms;
+  }
+  if (o->contains("collapse_key")) {
+    const boost::json::string* key = ReadString(*o, "collapse_key");
+    if (key == nullptr) return Malformed("bad collapse_key");
+    n->collapse_key = std::string(*key);
+  }
+  if (o->contains("unread") || o->contains("unseen")) {
+    if (!ReadUint(*o, "unread", &n->counts.unread) ||
+        !ReadUint(*o, "unseen", &n->counts.unseen)) {
+      return Malformed("bad counts");
+    }
+    n->has_counts = true;
+  }
   message.notification = std::move(n);
   return message;
 }

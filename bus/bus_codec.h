@@ -2,6 +2,9 @@
 // one JSON object,
 //   {"v":1,"origin":"<16 hex>","id":N,"channel":"...","event":"...",
 //    "data":"...","created_at_ms":N}
+// plus, only when set, the inbox fields: "kind" (a record, see
+// storage/notification.h), "expires_at_ms", "collapse_key", and the counts
+// after the entry, "unread" and "unseen".
 // JSON because it is what an operator sees with `redis-cli SUBSCRIBE`, and
 // other tools can read it; `v` lets a later format coexist during a rolling
 // upgrade. `origin` names the sending bus so it can ignore its own echo.

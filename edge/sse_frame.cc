@@ -37,10 +37,30 @@ absl::StatusOr<std::string> EncodeEvent(uint64_t id, absl::string_view event,
   return out;
 }
 
+namespace {
+
+std::string CountsEvent(const storage::Counts& counts) {
+  return absl::StrCat("event: counts\ndata: {\"unread\":", counts.unread,
+                      ",\"unseen\":", counts.unseen, "}\n\n");
+}
+
+}  // namespace
+
 absl::StatusOr<FramePtr> EncodeNotification(const storage::Notification& n) {
   absl::StatusOr<std::string> bytes = EncodeEvent(n.id, n.event, n.data);
   if (!bytes.ok()) return bytes.status();
-  return std::make_shared<const Frame>(Frame{n.id, *std::move(bytes)});
+  Frame frame{n.id, *std::move(bytes)};
+  if (n.has_counts) {
+    frame.counts_at = frame.bytes.size();
+    frame.counts_as_of = n.id;
+    frame.bytes += CountsEvent(n.counts);
+  }
+  return std::make_shared<const Frame>(std::move(frame));
+}
+
+FramePtr CountsFrame(const storage::Counts& counts, uint64_t as_of_id) {
+  return std::make_shared<const Frame>(
+      Frame{0, CountsEvent(counts), /*counts_at=*/0, as_of_id});
 }
 
 std::string EncodePreamble(int retry_ms) {

@@ -19,10 +19,16 @@
 namespace notifyd::edge {
 
 struct Frame {
-  // Notification id; 0 for control frames (comments, retry, reset), which
-  // are never deduplicated or counted as events.
+  // Notification id; 0 for control frames (comments, retry, reset, counts),
+  // which are never deduplicated or counted as events.
   uint64_t id = 0;
   std::string bytes;
+  // Where an inbox's `counts` event starts in `bytes` (npos: none), and the
+  // id of the entry they are the counts after. A stream writes counts only
+  // when they are newer than the last it wrote (docs/DESIGN.md, The inbox),
+  // else the bytes before counts_at.
+  size_t counts_at = std::string::npos;
+  uint64_t counts_as_of = 0;
 };
 using FramePtr = std::shared_ptr<const Frame>;
 
@@ -35,8 +41,14 @@ using FramePtr = std::shared_ptr<const Frame>;
 absl::StatusOr<std::string> EncodeEvent(uint64_t id, absl::string_view event,
                                         absl::string_view data);
 
-// Same, for a stored notification; the frame carries n.id.
+// Same, for a stored notification or record; the frame carries n.id. When
+// the entry carries its inbox's counts, an `event: counts` follows in the
+// same frame (see CountsFrame).
 absl::StatusOr<FramePtr> EncodeNotification(const storage::Notification& n);
+
+// "event: counts\ndata: {\"unread\":N,\"unseen\":M}\n\n", no id: line, as
+// of entry `as_of_id`.
+FramePtr CountsFrame(const storage::Counts& counts, uint64_t as_of_id);
 
 // "retry: <ms>\n: connected\n\n": the first bytes of every stream.
 std::string EncodePreamble(int retry_ms);

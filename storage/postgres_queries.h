@@ -3,9 +3,9 @@
 // The store (postgres_store.h) decides which thread and transaction a call
 // runs in; the queries only talk to the database. They are functions of
 // postgres_queries.cc with the names and arguments of sqlite_queries.cc's
-// (InsertNotification, MarkRows, ListRows, ReplayRows...), which
-// QueryReader and QueryTransaction (store_backend.h) turn into what the
-// engine calls. This header hands those out, and the queries only
+// (InsertNotification, SetFlagOn, ListRows, ReplayRows, CountsRow...),
+// which QueryReader and QueryTransaction (store_backend.h) turn into what
+// the engine calls. This header hands those out, and the queries only
 // PostgreSQL has: the id counter shared by every instance.
 //
 // Every call blocks until the server answers; errors are PgConnection's
@@ -25,9 +25,10 @@
 
 namespace notifyd::storage {
 
-// A connection that writes, and the last id its open transaction took: an
-// append numbers its row last_id + 1 and advances it. Meaningful only in a
-// transaction that holds the id counter (LockIdCounter).
+// A connection that writes, and the last id its open transaction took: each
+// row inserted (a notification or a record) is numbered last_id + 1 and
+// advances it. Meaningful only in a transaction that holds the id counter
+// (LockIdCounter).
 struct PgWriter {
   PgConnection& db;
   int64_t last_id = 0;
@@ -38,20 +39,21 @@ struct PgWriter {
 // restart, a failover) runs once more on a new one: reads change nothing.
 std::unique_ptr<StoreReader> NewReader(std::unique_ptr<PgConnection> db);
 
-// The writes through `writer` (not owned): in the batch transaction, or
-// (the pruner's deletes) one transaction each. An append with a key finds
-// the original in the same round trip; the counter's lock keeps any other
-// append from racing it there. No write touches the id counter, so no id
-// is handed out twice.
+// The writes through `writer` (not owned), in a batch transaction that
+// holds the id counter's lock: no batch of another instance writes until
+// it ends, so an idempotency key looked up (RowByKey) cannot be stored
+// elsewhere before the insert that follows it. No write touches the
+// counter row itself (the batch saves last_id), so no id is handed out
+// twice.
 std::unique_ptr<WriteTransaction> NewTransaction(PgWriter& writer);
 
-// For each channel holding more than `keep` rows: the newest id that may be
-// deleted so that `keep` rows remain.
+// For each channel holding more than `keep` notifications (records not
+// counted): the newest id that may be deleted so that `keep` remain.
 absl::StatusOr<std::vector<ChannelCut>> FindChannelCuts(PgConnection& db,
                                                         int64_t keep);
 
 // Locks the id counter until the transaction ends and returns its last id:
-// another instance's appends wait, so they get later ids and commit later.
+// another instance's batches wait, so they get later ids and commit later.
 absl::StatusOr<int64_t> LockIdCounter(PgConnection& db);
 // Stores the counter's new last id, in the transaction that locked it.
 absl::Status SaveLastId(PgConnection& db, int64_t last_id);

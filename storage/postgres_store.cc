@@ -1,6 +1,5 @@
 #include "storage/postgres_store.h"
 
-#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -57,12 +56,16 @@ class PostgresBackend final : public StoreBackend {
   bool CommitBatch(const std::vector<std::unique_ptr<WriteOp>>& ops,
                    std::vector<absl::Status>& results) override;
 
-  absl::StatusOr<WriteTransaction*> PruneTransaction() override;
+  // Each prune batch is a writer task in a batch transaction, like every
+  // other write: its deletes take rows out of inbox_counts, which the
+  // batches change too, and under the id counter's lock no two
+  // transactions of notifyd ever wait on each other's rows.
+  absl::StatusOr<WriteTransaction*> PruneTransaction() override {
+    return nullptr;
+  }
 
   absl::StatusOr<std::vector<ChannelCut>> FindChannelCuts(
-      int64_t keep) override {
-    return storage::FindChannelCuts(*prune_->db, keep);
-  }
+      int64_t keep) override;
 
  private:
   explicit PostgresBackend(const PostgresStoreOptions& options)
@@ -80,9 +83,9 @@ class PostgresBackend final : public StoreBackend {
   std::unique_ptr<WriteConnection> write_;
   // The server's synchronous_commit is off: each batch turns it on.
   bool force_synchronous_commit_ = false;
-  // The pruner's, in autocommit (each delete its own transaction), opened
-  // on the first pass that prunes; the pruner's turn only.
-  std::unique_ptr<WriteConnection> prune_;
+  // The pruner's, for FindChannelCuts off the writer, opened on the first
+  // pass that prunes by max_per_channel; the pruner's turn only.
+  std::unique_ptr<PgConnection> cuts_db_;
 };
 
 absl::StatusOr<StoreParts> PostgresBackend::Open(
@@ -121,15 +124,16 @@ absl::StatusOr<StoreParts> PostgresBackend::Open(
   return StoreParts{std::move(backend), std::move(readers)};
 }
 
-absl::StatusOr<WriteTransaction*> PostgresBackend::PruneTransaction() {
-  if (prune_ == nullptr) {
+absl::StatusOr<std::vector<ChannelCut>> PostgresBackend::FindChannelCuts(
+    int64_t keep) {
+  if (cuts_db_ == nullptr) {
     absl::StatusOr<std::unique_ptr<PgConnection>> db =
         PgConnection::Connect(url_);
     if (!db.ok()) return db.status();
-    prune_ = std::make_unique<WriteConnection>(std::move(*db));
+    cuts_db_ = std::move(*db);
   }
-  if (absl::Status s = prune_->db->EnsureOpen(); !s.ok()) return s;
-  return prune_->txn.get();
+  if (absl::Status s = cuts_db_->EnsureOpen(); !s.ok()) return s;
+  return storage::FindChannelCuts(*cuts_db_, keep);
 }
 
 bool PostgresBackend::CommitBatch(
@@ -155,8 +159,9 @@ bool PostgresBackend::CommitBatch(
     if (status.ok()) return true;
     // The connection dropped before COMMIT, so nothing was stored: try
     // once more on a new one, and the callers never notice. Likewise when
-    // the server chose this transaction as a deadlock victim (against
-    // another instance, or this one's pruner): it was rolled back whole.
+    // the server chose this transaction as a deadlock victim (against a
+    // session other than notifyd's batches, which take turns on the id
+    // counter, e.g. an operator's): it was rolled back whole.
     if (!commit_sent && db.Broken() && !reconnected) {
       reconnected = true;
       continue;
@@ -197,20 +202,21 @@ absl::Status PostgresBackend::TryCommit(const std::vector<WriteOp*>& ops,
     RollBack(db);
     return s;
   }
-  const bool takes_ids = std::any_of(ops.begin(), ops.end(), [](WriteOp* op) {
-    return op->kind() == WriteOp::Kind::kAppend;
-  });
+  // Every batch locks the id counter first, not only those that take ids
+  // (an append, a change that commits a record): held until COMMIT, it
+  // makes the batches of all instances take turns. So each statement sees
+  // every earlier batch's commit (READ COMMITTED reads a new snapshot per
+  // statement), an idempotency key or a collapse key cannot be written by
+  // another instance between the lookup and the insert, and two batches
+  // that change the same inbox's rows and counts never deadlock. A batch
+  // that takes no id pays one statement for it.
   PgWriter& writer = write_->writer;
-  writer.last_id = 0;
-  if (takes_ids) {
-    // Held until COMMIT: another instance's appends wait here.
-    absl::StatusOr<int64_t> last = LockIdCounter(db);
-    if (!last.ok()) {
-      RollBack(db);
-      return last.status();
-    }
-    writer.last_id = *last;
+  absl::StatusOr<int64_t> last = LockIdCounter(db);
+  if (!last.ok()) {
+    RollBack(db);
+    return last.status();
   }
+  writer.last_id = *last;
   const int64_t first_id = writer.last_id;
   for (size_t i = 0; i < ops.size(); ++i) {
     if (absl::Status s = ops[i]->Run(*write_->txn); !s.ok()) {
@@ -225,7 +231,7 @@ absl::Status PostgresBackend::TryCommit(const std::vector<WriteOp*>& ops,
       return s;
     }
   }
-  if (takes_ids && before_commit_) before_commit_();
+  if (before_commit_) before_commit_();
   // The batch never runs COMMIT on a failed transaction (which PostgreSQL
   // would answer with a silent ROLLBACK), so an OK here means committed,
   // and with synchronous_commit on, flushed.

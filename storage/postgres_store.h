@@ -8,16 +8,21 @@
 //    these transactions when the server has it off) COMMIT returns once the
 //    batch is on disk.
 //  - Each reader thread has a connection of its own.
-//  - The pruner deletes on a connection of its own, opened on the first
-//    pass that prunes, prune_batch rows per transaction beside the writer,
-//    never touching the id counter.
+//  - The pruner's deletes (prune_batch rows each) are writer tasks,
+//    committed in batches like every other write: they take rows out of
+//    the inbox counts (inbox_counts) that the batches change too. The
+//    pruner only finds the channels over max_per_channel on a connection
+//    of its own, opened on the first pass that needs it.
 //
-// Ids: a batch with appends first locks the one row of notify_id_counter
-// (SELECT ... FOR UPDATE), numbers its successful appends last_id + 1, + 2,
-// ..., stores the new last_id and commits. The row lock lasts until COMMIT,
-// so a batch of another instance takes its ids only after this one is
-// committed: ids are dense and in commit order across instances, and a
-// deleted id is never handed out again.
+// Ids: every batch first locks the one row of notify_id_counter (SELECT
+// ... FOR UPDATE), numbers the rows it inserts (notifications, and the
+// records of inbox changes) last_id + 1, + 2, ..., stores the new last_id
+// when it took any, and commits. The row lock lasts until COMMIT, so the
+// batches of all instances take turns: ids are dense and in commit order
+// across instances, a deleted id is never handed out again, and each batch
+// sees the inbox state, counts and idempotency keys that the batches
+// before it committed, without two of them ever deadlocking on each
+// other's rows.
 //
 // A failing call fails only its caller. PostgreSQL aborts the whole
 // transaction on an error, so the writer rolls the batch back and runs it
@@ -49,7 +54,7 @@ struct PostgresStoreOptions : StoreOptions {
   // to 10 s.
   std::string url;
   // Test hook: called on the writer thread inside each batch transaction
-  // that holds the id counter's lock, after the ids are assigned and right
+  // (each holds the id counter's lock), after its calls ran and right
   // before COMMIT. Blocking in it holds the lock.
   std::function<void()> before_commit;
 };

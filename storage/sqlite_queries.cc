@@ -9,13 +9,28 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "storage/flag_sql.h"
+#include "storage/inbox.h"
 
 // The queries are static, not in the unnamed namespace, so that QueryReader
 // and QueryTransaction find them by argument-dependent lookup.
 namespace notifyd::storage {
 namespace {
 
-constexpr char kColumns[] = "id, channel, event, data, created_at_ms, read";
+constexpr char kColumns[] =
+    "id, channel, event, created_at_ms, box, seen_at_ms, read_at_ms,"
+    " archived_at_ms, expires_at_ms, collapse_key, data";
+
+// What the deletes and flag changes return of each row, read by
+// ReadFlagRow.
+constexpr char kFlagColumns[] =
+    "id, channel, seen_at_ms, read_at_ms, archived_at_ms, box";
+
+// Not expired at ?N.
+std::string Live(int now_param) {
+  return absl::StrCat(" AND (expires_at_ms = 0 OR expires_at_ms > ?", now_param,
+                      ")");
+}
 
 // Ids and bounds arrive as uint64 but SQLite integers are int64. Ids never
 // exceed int64, so a larger bound means "no bound".
@@ -29,10 +44,47 @@ Notification ReadRow(Statement& stmt) {
   n.id = static_cast<uint64_t>(stmt.ColumnInt(0));
   n.channel = stmt.ColumnText(1);
   n.event = stmt.ColumnText(2);
-  n.data = stmt.ColumnText(3);
-  n.created_at_ms = stmt.ColumnInt(4);
-  n.read = stmt.ColumnInt(5) != 0;
+  n.created_at_ms = stmt.ColumnInt(3);
+  if (stmt.ColumnInt(4) == kRecordBox) {
+    n.kind = n.event == kStateEvent ? Notification::Kind::kStateRecord
+                                    : Notification::Kind::kDeletionRecord;
+  }
+  n.seen_at_ms = stmt.ColumnInt(5);
+  n.read_at_ms = stmt.ColumnInt(6);
+  n.archived_at_ms = stmt.ColumnInt(7);
+  n.expires_at_ms = stmt.ColumnInt(8);
+  if (!stmt.ColumnIsNull(9)) n.collapse_key = stmt.ColumnText(9);
+  n.data = stmt.ColumnText(10);
   return n;
+}
+
+FlagRow ReadFlagRow(Statement& stmt) {
+  return FlagRow{.id = static_cast<uint64_t>(stmt.ColumnInt(0)),
+                 .channel = stmt.ColumnText(1),
+                 .seen_at_ms = stmt.ColumnInt(2),
+                 .read_at_ms = stmt.ColumnInt(3),
+                 .archived_at_ms = stmt.ColumnInt(4),
+                 .record = stmt.ColumnInt(5) == kRecordBox};
+}
+
+// Appends every row `stmt` yields, as ReadFlagRow reads it, to `out`.
+absl::Status ReadFlagRows(Statement& stmt, std::vector<FlagRow>& out) {
+  for (;;) {
+    absl::StatusOr<bool> row = stmt.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+    out.push_back(ReadFlagRow(stmt));
+  }
+}
+
+// `ids` as the JSON array that json_each() takes.
+std::string JsonIds(const std::vector<uint64_t>& ids) {
+  std::string json = "[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    absl::StrAppend(&json, i == 0 ? "" : ",", ClampId(ids[i]));
+  }
+  json += "]";
+  return json;
 }
 
 // Appends every row `stmt` yields to `out`.
@@ -45,29 +97,27 @@ absl::Status ReadRows(Statement& stmt, std::vector<Notification>& out) {
   }
 }
 
-// The index on (channel, read, id) holds a channel's unread rows, then its
-// read ones, each range in id order. A query over the whole channel in id
-// order reads both ranges, each bounded by the limit, and merges them.
-constexpr int kReadStates[] = {0, 1};
+// The index on (channel, box, id) holds a channel's rows box by box, each
+// range in id order (flag_sql.h). A query over several boxes in id order
+// reads each range, bounded by the limit, and merges them.
 
 enum class Direction { kNewestFirst, kOldestFirst };
 
-// Appends to `rows` at most `limit` rows of `channel` in one read state,
-// beyond `bound`: ids below it newest first, or above it oldest first.
-absl::Status ReadRange(Connection& db, const std::string& channel, int read,
-                       Direction direction, int64_t bound, uint32_t limit,
-                       std::vector<Notification>& rows) {
+// Appends to `rows` at most `limit` unexpired rows of `channel` in one
+// box that meet `condition`, with ids below `before`, newest first.
+absl::Status ReadRange(Connection& db, const std::string& channel, int box,
+                       const char* condition, int64_t before, uint32_t limit,
+                       int64_t now_ms, std::vector<Notification>& rows) {
   absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
       "SELECT ", kColumns,
-      " FROM notifications WHERE channel = ?1 AND read = ?2 AND id ",
-      direction == Direction::kNewestFirst ? "< ?3 ORDER BY id DESC"
-                                           : "> ?3 ORDER BY id",
-      " LIMIT ?4"));
+      " FROM notifications WHERE channel = ?1 AND box = ?2 AND id < ?3",
+      condition, Live(5), " ORDER BY id DESC LIMIT ?4"));
   if (!stmt.ok()) return stmt.status();
   stmt->BindText(1, channel);
-  stmt->BindInt(2, read);
-  stmt->BindInt(3, bound);
+  stmt->BindInt(2, box);
+  stmt->BindInt(3, before);
   stmt->BindInt(4, limit);
+  stmt->BindInt(5, now_ms);
   return ReadRows(*stmt, rows);
 }
 
@@ -94,11 +144,6 @@ auto InReadTransaction(Connection& db, Fn fn) -> decltype(fn()) {
   return result;
 }
 
-absl::StatusOr<uint64_t> RunForChanges(Statement& stmt, Connection& db) {
-  if (absl::Status s = stmt.Run(); !s.ok()) return s;
-  return static_cast<uint64_t>(db.Changes());
-}
-
 // Before any delete: the newest row may be among the deleted, and ids
 // continue from the larger of the newest remaining row and this mark.
 absl::Status RaiseIdHighWater(Connection& db) {
@@ -107,96 +152,221 @@ absl::Status RaiseIdHighWater(Connection& db) {
       " max(id, coalesce((SELECT max(id) FROM notifications), 0))");
 }
 
+// Runs a statement that returns kFlagColumns (RETURNING) with `bind`
+// binding its parameters, and appends the rows to `out`.
+template <typename Bind>
+absl::Status RunForRows(Connection& db, const std::string& sql, Bind bind,
+                        std::vector<FlagRow>& out) {
+  absl::StatusOr<Statement> stmt = db.Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  bind(*stmt);
+  return ReadFlagRows(*stmt, out);
+}
+
 }  // namespace
 
 // --- Writes: on the writer connection, inside its transaction.
 
-// Returns the stored row for (channel, idempotency_key) as a duplicate, or
-// inserts a new row stamped `now_ms` and returns its id.
-static absl::StatusOr<Inserted> InsertNotification(Connection& db,
-                                                   const AppendRequest& request,
-                                                   int64_t now_ms) {
-  const bool has_key = !request.idempotency_key.empty();
-  if (has_key) {
-    // Within a batch this also sees rows inserted earlier in the same
-    // (uncommitted) transaction, so a repeat in one batch is a duplicate too.
-    absl::StatusOr<Statement> find = db.Prepare(absl::StrCat(
-        "SELECT ", kColumns,
-        " FROM notifications WHERE channel = ?1 AND idempotency_key = ?2"));
-    if (!find.ok()) return find.status();
-    find->BindText(1, request.channel);
-    find->BindText(2, request.idempotency_key);
-    absl::StatusOr<bool> row = find->Step();
-    if (!row.ok()) return row.status();
-    if (*row) {
-      auto original = std::make_shared<const Notification>(ReadRow(*find));
-      const uint64_t id = original->id;
-      return Inserted{id, std::move(original), /*duplicate=*/true};
-    }
-  }
+// The row stored under (channel, key), or null. Within a batch this also
+// sees rows inserted earlier in the same (uncommitted) transaction, so a
+// repeat in one batch is a duplicate too.
+static absl::StatusOr<std::shared_ptr<const Notification>> RowByKey(
+    Connection& db, const std::string& channel, const std::string& key) {
+  absl::StatusOr<Statement> find = db.Prepare(absl::StrCat(
+      "SELECT ", kColumns,
+      " FROM notifications WHERE channel = ?1 AND idempotency_key = ?2"));
+  if (!find.ok()) return find.status();
+  find->BindText(1, channel);
+  find->BindText(2, key);
+  absl::StatusOr<bool> row = find->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::shared_ptr<const Notification>();
+  return std::make_shared<const Notification>(ReadRow(*find));
+}
 
+// Inserts a new row stamped `now_ms` and returns its id.
+static absl::StatusOr<uint64_t> InsertNotification(Connection& db,
+                                                   const AppendRequest& request,
+                                                   int64_t now_ms,
+                                                   Notification::Kind kind) {
   // The id is one past the newest row or the high-water mark of deleted
   // ones (migration 0003), read inside this write transaction: two seeks,
   // no page written.
   absl::StatusOr<Statement> insert = db.Prepare(
       "INSERT INTO notifications"
-      " (id, channel, event, data, created_at_ms, idempotency_key)"
+      " (id, channel, event, data, created_at_ms, idempotency_key, box,"
+      " expires_at_ms, collapse_key)"
       " VALUES ((SELECT max(id, coalesce((SELECT max(id) FROM notifications),"
-      " 0)) + 1 FROM id_high_water), ?1, ?2, ?3, ?4, ?5)");
+      " 0)) + 1 FROM id_high_water), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!insert.ok()) return insert.status();
   insert->BindText(1, request.channel);
   insert->BindText(2, request.event);
   insert->BindText(3, request.data);
   insert->BindInt(4, now_ms);
-  if (has_key) {
-    insert->BindText(5, request.idempotency_key);
-  } else {
-    insert->BindNull(5);
-  }
+  auto text_or_null = [&](int index, const std::string& value) {
+    if (value.empty()) {
+      insert->BindNull(index);
+    } else {
+      insert->BindText(index, value);
+    }
+  };
+  text_or_null(5, request.idempotency_key);
+  insert->BindInt(6,
+                  kind == Notification::Kind::kNotification ? 0 : kRecordBox);
+  insert->BindInt(7, request.expires_at_ms);
+  text_or_null(8, request.collapse_key);
   // Not RETURNING, which stages its output in a temporary table first.
   if (absl::Status s = insert->Run(); !s.ok()) return s;
-  return Inserted{static_cast<uint64_t>(db.LastInsertRowId()), nullptr,
-                  /*duplicate=*/false};
+  return static_cast<uint64_t>(db.LastInsertRowId());
 }
 
-// Returns how many rows went from unread to read.
-static absl::StatusOr<uint64_t> MarkRows(Connection& db,
-                                         const MarkReadRequest& request) {
-  // "read = 0" keeps an id named twice, or also covered by up_to_id, from
-  // being counted twice; the channel condition ignores other channels' ids.
-  uint64_t changed = 0;
-  if (request.up_to_id > 0) {
-    absl::StatusOr<Statement> update = db.Prepare(
-        "UPDATE notifications SET read = 1"
-        " WHERE channel = ?1 AND id <= ?2 AND read = 0");
-    if (!update.ok()) return update.status();
-    update->BindText(1, request.channel);
-    update->BindInt(2, ClampId(request.up_to_id));
-    absl::StatusOr<uint64_t> n = RunForChanges(*update, db);
-    if (!n.ok()) return n.status();
-    changed += *n;
+static absl::StatusOr<Counts> AddToCounts(Connection& db,
+                                          const std::string& channel,
+                                          CountDelta delta) {
+  // SQLite checks the CHECK constraints on the row it would insert even
+  // when the conflict turns it into an update, so a negative delta goes in
+  // through the update alone (a missing entry never goes below zero).
+  absl::StatusOr<Statement> upsert = db.Prepare(
+      "INSERT INTO inbox_counts (channel, unread, unseen)"
+      " VALUES (?1, max(?2, 0), max(?3, 0))"
+      " ON CONFLICT (channel) DO UPDATE SET"
+      " unread = unread + ?2, unseen = unseen + ?3"
+      " RETURNING unread, unseen");
+  if (!upsert.ok()) return upsert.status();
+  upsert->BindText(1, channel);
+  upsert->BindInt(2, delta.unread);
+  upsert->BindInt(3, delta.unseen);
+  absl::StatusOr<bool> row = upsert->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::InternalError("store: inbox_counts upsert was empty");
+  Counts counts{static_cast<uint64_t>(upsert->ColumnInt(0)),
+                static_cast<uint64_t>(upsert->ColumnInt(1))};
+  // Steps the statement to its end, so it releases what it holds.
+  absl::StatusOr<bool> end = upsert->Step();
+  if (!end.ok()) return end.status();
+  return counts;
+}
+
+// Sets or clears `flag` on the notifications named by `ids` or up to
+// `up_to_id`: one statement over the channel's index ranges for the one,
+// one over the ids for the other (an OR of both would read every row).
+static absl::StatusOr<std::vector<FlagRow>> SetFlagOn(
+    Connection& db, const std::string& channel,
+    const std::vector<uint64_t>& ids, uint64_t up_to_id, Flag flag, bool on,
+    int64_t now_ms) {
+  const FlagSql sql = FlagChangeSql(flag, on, "?3");
+  std::vector<FlagRow> rows;
+  auto bind = [&](Statement& stmt) {
+    stmt.BindText(1, channel);
+    stmt.BindInt(3, now_ms);
+  };
+  if (up_to_id > 0) {
+    if (absl::Status s = RunForRows(
+            db,
+            absl::StrCat("UPDATE notifications SET ", sql.set,
+                         " WHERE channel = ?1 AND box IN (0, 1, 2)"
+                         " AND id <= ?2 AND ",
+                         sql.condition, " RETURNING ", kFlagColumns),
+            [&](Statement& stmt) {
+              bind(stmt);
+              stmt.BindInt(2, ClampId(up_to_id));
+            },
+            rows);
+        !s.ok()) {
+      return s;
+    }
   }
-  for (uint64_t id : request.ids) {
-    absl::StatusOr<Statement> update = db.Prepare(
-        "UPDATE notifications SET read = 1"
-        " WHERE channel = ?1 AND id = ?2 AND read = 0");
-    if (!update.ok()) return update.status();
-    update->BindText(1, request.channel);
-    update->BindInt(2, ClampId(id));
-    absl::StatusOr<uint64_t> n = RunForChanges(*update, db);
-    if (!n.ok()) return n.status();
-    changed += *n;
+  if (!ids.empty()) {
+    if (absl::Status s = RunForRows(
+            db,
+            absl::StrCat("UPDATE notifications SET ", sql.set,
+                         " WHERE id IN (SELECT value FROM json_each(?2))"
+                         " AND channel = ?1 AND box < 3 AND ",
+                         sql.condition, " RETURNING ", kFlagColumns),
+            [&](Statement& stmt) {
+              bind(stmt);
+              stmt.BindText(2, JsonIds(ids));
+            },
+            rows);
+        !s.ok()) {
+      return s;
+    }
   }
-  return changed;
+  return rows;
+}
+
+// Deletes the notifications of `channel` named by `ids` or carrying
+// `collapse_key`.
+static absl::StatusOr<std::vector<FlagRow>> DeleteNamed(
+    Connection& db, const std::string& channel,
+    const std::vector<uint64_t>& ids, const std::string& collapse_key) {
+  std::vector<FlagRow> rows;
+  if (absl::Status s = RaiseIdHighWater(db); !s.ok()) return s;
+  if (!ids.empty()) {
+    if (absl::Status s = RunForRows(
+            db,
+            absl::StrCat("DELETE FROM notifications"
+                         " WHERE id IN (SELECT value FROM json_each(?2))"
+                         " AND channel = ?1 AND box < 3 RETURNING ",
+                         kFlagColumns),
+            [&](Statement& stmt) {
+              stmt.BindText(1, channel);
+              stmt.BindText(2, JsonIds(ids));
+            },
+            rows);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!collapse_key.empty()) {
+    if (absl::Status s = RunForRows(
+            db,
+            absl::StrCat("DELETE FROM notifications WHERE channel = ?1"
+                         " AND collapse_key = ?2 AND box < 3 RETURNING ",
+                         kFlagColumns),
+            [&](Statement& stmt) {
+              stmt.BindText(1, channel);
+              stmt.BindText(2, collapse_key);
+            },
+            rows);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return rows;
+}
+
+// At most `limit` notifications expired at `now_ms`, soonest expired first.
+static absl::StatusOr<std::vector<FlagRow>> DeleteExpiredBy(Connection& db,
+                                                            int64_t now_ms,
+                                                            int64_t limit) {
+  if (absl::Status s = RaiseIdHighWater(db); !s.ok()) return s;
+  std::vector<FlagRow> rows;
+  if (absl::Status s = RunForRows(
+          db,
+          absl::StrCat("DELETE FROM notifications WHERE id IN (SELECT id"
+                       " FROM notifications WHERE expires_at_ms > 0"
+                       " AND expires_at_ms <= ?1 ORDER BY expires_at_ms"
+                       " LIMIT ?2) RETURNING ",
+                       kFlagColumns),
+          [&](Statement& stmt) {
+            stmt.BindInt(1, now_ms);
+            stmt.BindInt(2, limit);
+          },
+          rows);
+      !s.ok()) {
+    return s;
+  }
+  return rows;
 }
 
 // Deletes the oldest rows in id order while they were created before
 // `cutoff_ms`, at most `limit`. It stops at the first newer row, so after the
 // clock was stepped back no row is deleted before it is old enough; the rows
 // behind it wait until it is.
-static absl::StatusOr<uint64_t> DeleteOldestCreatedBefore(Connection& db,
-                                                          int64_t cutoff_ms,
-                                                          int64_t limit) {
+static absl::StatusOr<std::vector<FlagRow>> DeleteOldestCreatedBefore(
+    Connection& db, int64_t cutoff_ms, int64_t limit) {
+  std::vector<FlagRow> rows;
   int64_t last_old_id = 0;
   {
     absl::StatusOr<Statement> oldest = db.Prepare(
@@ -210,32 +380,44 @@ static absl::StatusOr<uint64_t> DeleteOldestCreatedBefore(Connection& db,
       last_old_id = oldest->ColumnInt(0);
     }
   }
-  if (last_old_id == 0) return 0;
+  if (last_old_id == 0) return rows;
   if (absl::Status s = RaiseIdHighWater(db); !s.ok()) return s;
-  absl::StatusOr<Statement> stmt =
-      db.Prepare("DELETE FROM notifications WHERE id <= ?1");
-  if (!stmt.ok()) return stmt.status();
-  stmt->BindInt(1, last_old_id);
-  return RunForChanges(*stmt, db);
+  if (absl::Status s = RunForRows(
+          db,
+          absl::StrCat("DELETE FROM notifications WHERE id <= ?1 RETURNING ",
+                       kFlagColumns),
+          [&](Statement& stmt) { stmt.BindInt(1, last_old_id); }, rows);
+      !s.ok()) {
+    return s;
+  }
+  return rows;
 }
 
 // Deletes at most `limit` rows of `channel` with ids up to `max_id`.
-static absl::StatusOr<uint64_t> DeleteChannelUpTo(Connection& db,
-                                                  const std::string& channel,
-                                                  int64_t max_id,
-                                                  int64_t limit) {
+static absl::StatusOr<std::vector<FlagRow>> DeleteChannelUpTo(
+    Connection& db, const std::string& channel, int64_t max_id, int64_t limit) {
   if (absl::Status s = RaiseIdHighWater(db); !s.ok()) return s;
-  // No order needed, so one query over both read states: "read IN" lets it
-  // seek to the id bound within each. SQLite is built without
-  // DELETE ... LIMIT, hence the subquery.
-  absl::StatusOr<Statement> stmt = db.Prepare(
-      "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications"
-      " WHERE channel = ?1 AND read IN (0, 1) AND id <= ?2 LIMIT ?3)");
-  if (!stmt.ok()) return stmt.status();
-  stmt->BindText(1, channel);
-  stmt->BindInt(2, max_id);
-  stmt->BindInt(3, limit);
-  return RunForChanges(*stmt, db);
+  // No order needed, so one query over every box: "box IN" lets it seek to
+  // the id bound within each. SQLite is built without DELETE ... LIMIT,
+  // hence the subquery.
+  std::vector<FlagRow> rows;
+  if (absl::Status s = RunForRows(
+          db,
+          absl::StrCat("DELETE FROM notifications WHERE id IN (SELECT id"
+                       " FROM notifications WHERE channel = ?1"
+                       " AND box IN (0, 1, 2, 3) AND id <= ?2 LIMIT ?3)"
+                       " RETURNING ",
+                       kFlagColumns),
+          [&](Statement& stmt) {
+            stmt.BindText(1, channel);
+            stmt.BindInt(2, max_id);
+            stmt.BindInt(3, limit);
+          },
+          rows);
+      !s.ok()) {
+    return s;
+  }
+  return rows;
 }
 
 // --- Reads: on a read-only connection.
@@ -251,18 +433,18 @@ static absl::StatusOr<uint64_t> ReadLastId(Connection& db) {
 }
 
 static absl::StatusOr<std::vector<Notification>> ListRows(
-    Connection& db, const ListQuery& query) {
+    Connection& db, const ListQuery& query, int64_t now_ms) {
   return InReadTransaction(
       db, [&]() -> absl::StatusOr<std::vector<Notification>> {
         std::vector<Notification> rows;
         const int64_t before =
             ClampId(query.before_id == 0 ? std::numeric_limits<uint64_t>::max()
                                          : query.before_id);
-        for (int read : kReadStates) {
-          if (read != 0 && query.unread_only) break;
+        const FilterSql filter = ListFilterSql(query.filter);
+        for (int box : filter.boxes) {
           if (absl::Status s =
-                  ReadRange(db, query.channel, read, Direction::kNewestFirst,
-                            before, query.limit, rows);
+                  ReadRange(db, query.channel, box, filter.condition, before,
+                            query.limit, now_ms, rows);
               !s.ok()) {
             return s;
           }
@@ -274,20 +456,23 @@ static absl::StatusOr<std::vector<Notification>> ListRows(
 
 namespace {
 
-// Appends to `ids` the ids of at most `limit` rows of `channel` in one read
-// state with ids above `after_id`, ascending. The index on (channel, read,
-// id) covers the query, so no row, let alone a payload, is read.
-absl::Status ReadReplayIds(Connection& db, const std::string& channel, int read,
-                           int64_t after_id, int64_t limit,
+// Appends to `ids` the ids of at most `limit` unexpired rows of `channel`
+// in one box with ids above `after_id`, ascending. The index on (channel,
+// box, id) finds them; only a candidate's row head is read for its expiry,
+// never its payload (the last column).
+absl::Status ReadReplayIds(Connection& db, const std::string& channel, int box,
+                           int64_t after_id, int64_t limit, int64_t now_ms,
                            std::vector<int64_t>& ids) {
-  absl::StatusOr<Statement> stmt = db.Prepare(
-      "SELECT id FROM notifications WHERE channel = ?1 AND read = ?2"
-      " AND id > ?3 ORDER BY id LIMIT ?4");
+  absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
+      "SELECT id FROM notifications WHERE channel = ?1 AND box = ?2"
+      " AND id > ?3",
+      Live(5), " ORDER BY id LIMIT ?4"));
   if (!stmt.ok()) return stmt.status();
   stmt->BindText(1, channel);
-  stmt->BindInt(2, read);
+  stmt->BindInt(2, box);
   stmt->BindInt(3, after_id);
   stmt->BindInt(4, limit);
+  stmt->BindInt(5, now_ms);
   for (;;) {
     absl::StatusOr<bool> row = stmt->Step();
     if (!row.ok()) return row.status();
@@ -296,14 +481,14 @@ absl::Status ReadReplayIds(Connection& db, const std::string& channel, int read,
   }
 }
 
-// The smallest id of `channel` in one read state, 0 when it has none.
+// The smallest id of `channel` in one box, 0 when it has none.
 absl::StatusOr<uint64_t> OldestId(Connection& db, const std::string& channel,
-                                  int read) {
+                                  int box) {
   absl::StatusOr<Statement> oldest = db.Prepare(
-      "SELECT min(id) FROM notifications WHERE channel = ?1 AND read = ?2");
+      "SELECT min(id) FROM notifications WHERE channel = ?1 AND box = ?2");
   if (!oldest.ok()) return oldest.status();
   oldest->BindText(1, channel);
-  oldest->BindInt(2, read);
+  oldest->BindInt(2, box);
   absl::StatusOr<bool> row = oldest->Step();
   if (!row.ok()) return row.status();
   if (!*row || oldest->ColumnIsNull(0)) return 0;
@@ -311,21 +496,23 @@ absl::StatusOr<uint64_t> OldestId(Connection& db, const std::string& channel,
 }
 
 absl::StatusOr<ReplayPage> ReplayInTransaction(Connection& db,
-                                               const ReplayQuery& query) {
-  // First the page's candidate ids: per channel and read state an index
-  // range bounded by limit + 1 (the extra id tells whether more follow),
-  // merged. Cheaper than one IN query that may sort every matching row.
+                                               const ReplayQuery& query,
+                                               int64_t now_ms) {
+  // First the page's candidate ids: per channel and box an index range
+  // bounded by limit + 1 (the extra id tells whether more follow), merged.
+  // Cheaper than one IN query that may sort every matching row.
   const int64_t candidates = int64_t{query.limit} + 1;
   std::vector<int64_t> ids;
   ReplayPage page;
   for (const std::string& channel : query.channels) {
-    for (int read : kReadStates) {
-      if (absl::Status s = ReadReplayIds(
-              db, channel, read, ClampId(query.after_id), candidates, ids);
+    for (int box : kAllBoxes) {
+      if (absl::Status s =
+              ReadReplayIds(db, channel, box, ClampId(query.after_id),
+                            candidates, now_ms, ids);
           !s.ok()) {
         return s;
       }
-      absl::StatusOr<uint64_t> oldest = OldestId(db, channel, read);
+      absl::StatusOr<uint64_t> oldest = OldestId(db, channel, box);
       if (!oldest.ok()) return oldest.status();
       if (*oldest != 0 && (page.oldest_id == 0 || *oldest < page.oldest_id)) {
         page.oldest_id = *oldest;
@@ -375,9 +562,11 @@ absl::StatusOr<ReplayPage> ReplayInTransaction(Connection& db,
 // only the page's rows (and the first that did not fit in max_bytes) are
 // read.
 static absl::StatusOr<ReplayPage> ReplayRows(Connection& db,
-                                             const ReplayQuery& query) {
+                                             const ReplayQuery& query,
+                                             int64_t now_ms) {
   // One snapshot, so oldest_id and last_committed_id agree with the page.
-  return InReadTransaction(db, [&] { return ReplayInTransaction(db, query); });
+  return InReadTransaction(
+      db, [&] { return ReplayInTransaction(db, query, now_ms); });
 }
 
 // Every channel's rows with after_id < id <= up_to_id, ascending, at most
@@ -403,15 +592,41 @@ IdRangeRows(Connection& db, uint64_t after_id, uint64_t up_to_id,
   return shared;
 }
 
-static absl::StatusOr<uint64_t> CountUnread(Connection& db,
-                                            const std::string& channel) {
+// The kept counts, less what expired notifications not yet deleted add to
+// them: a range of the expiry index that the expirer keeps short.
+static absl::StatusOr<Counts> CountsRow(Connection& db,
+                                        const std::string& channel,
+                                        int64_t now_ms) {
+  return InReadTransaction(db, [&]() -> absl::StatusOr<Counts> {
+    absl::StatusOr<Statement> stmt = db.Prepare(
+        "SELECT coalesce((SELECT unread FROM inbox_counts WHERE channel = ?1),"
+        " 0) - (SELECT count(*) FROM notifications WHERE expires_at_ms > 0"
+        " AND expires_at_ms <= ?2 AND channel = ?1 AND box = 0),"
+        " coalesce((SELECT unseen FROM inbox_counts WHERE channel = ?1), 0)"
+        " - (SELECT count(*) FROM notifications WHERE expires_at_ms > 0"
+        " AND expires_at_ms <= ?2 AND channel = ?1 AND box < 3"
+        " AND seen_at_ms = 0)");
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, channel);
+    stmt->BindInt(2, now_ms);
+    absl::StatusOr<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Counts{};
+    return Counts{
+        static_cast<uint64_t>(std::max<int64_t>(0, stmt->ColumnInt(0))),
+        static_cast<uint64_t>(std::max<int64_t>(0, stmt->ColumnInt(1)))};
+  });
+}
+
+static absl::StatusOr<bool> HasExpired(Connection& db, int64_t now_ms) {
   absl::StatusOr<Statement> stmt = db.Prepare(
-      "SELECT COUNT(*) FROM notifications WHERE channel = ?1 AND read = 0");
+      "SELECT EXISTS (SELECT 1 FROM notifications WHERE expires_at_ms > 0"
+      " AND expires_at_ms <= ?1)");
   if (!stmt.ok()) return stmt.status();
-  stmt->BindText(1, channel);
+  stmt->BindInt(1, now_ms);
   absl::StatusOr<bool> row = stmt->Step();
   if (!row.ok()) return row.status();
-  return static_cast<uint64_t>(*row ? stmt->ColumnInt(0) : 0);
+  return *row && stmt->ColumnInt(0) != 0;
 }
 
 // The rows, and the size of the database file and its WAL.
@@ -453,7 +668,7 @@ absl::StatusOr<std::vector<ChannelCut>> FindChannelCuts(Connection& db,
   std::vector<std::string> channels;
   {
     absl::StatusOr<Statement> over = db.Prepare(
-        "SELECT channel FROM notifications GROUP BY channel"
+        "SELECT channel FROM notifications WHERE box < 3 GROUP BY channel"
         " HAVING COUNT(*) > ?1");
     if (!over.ok()) return over.status();
     over->BindInt(1, keep);
@@ -467,7 +682,7 @@ absl::StatusOr<std::vector<ChannelCut>> FindChannelCuts(Connection& db,
   std::vector<ChannelCut> cuts;
   for (std::string& channel : channels) {
     absl::StatusOr<Statement> cut = db.Prepare(
-        "SELECT id FROM notifications WHERE channel = ?1"
+        "SELECT id FROM notifications WHERE channel = ?1 AND box < 3"
         " ORDER BY id DESC LIMIT 1 OFFSET ?2");
     if (!cut.ok()) return cut.status();
     cut->BindText(1, channel);

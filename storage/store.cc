@@ -19,6 +19,27 @@ absl::StatusOr<T> Wait(Call call) {
 
 }  // namespace
 
+void Store::MarkRead(MarkReadRequest request, Callback<uint64_t> done) {
+  StateChange change;
+  change.channel = std::move(request.channel);
+  change.ids = std::move(request.ids);
+  change.up_to_id = request.up_to_id;
+  change.read = true;
+  ChangeState(std::move(change),
+              [done = std::move(done)](absl::StatusOr<ChangeResult> result) {
+                if (!result.ok()) return done(result.status());
+                done(result->changed);
+              });
+}
+
+void Store::UnreadCount(std::string channel, Callback<uint64_t> done) {
+  GetCounts(std::move(channel),
+            [done = std::move(done)](absl::StatusOr<Counts> counts) {
+              if (!counts.ok()) return done(counts.status());
+              done(counts->unread);
+            });
+}
+
 absl::StatusOr<AppendResult> AppendSync(Store& store, AppendRequest request) {
   return Wait<AppendResult>([&](Callback<AppendResult> done) {
     store.Append(std::move(request), std::move(done));
@@ -42,6 +63,24 @@ absl::StatusOr<ReplayPage> ReplaySync(Store& store, ReplayQuery query) {
 absl::StatusOr<uint64_t> MarkReadSync(Store& store, MarkReadRequest request) {
   return Wait<uint64_t>([&](Callback<uint64_t> done) {
     store.MarkRead(std::move(request), std::move(done));
+  });
+}
+
+absl::StatusOr<ChangeResult> ChangeStateSync(Store& store, StateChange change) {
+  return Wait<ChangeResult>([&](Callback<ChangeResult> done) {
+    store.ChangeState(std::move(change), std::move(done));
+  });
+}
+
+absl::StatusOr<ChangeResult> DeleteSync(Store& store, DeleteRequest request) {
+  return Wait<ChangeResult>([&](Callback<ChangeResult> done) {
+    store.Delete(std::move(request), std::move(done));
+  });
+}
+
+absl::StatusOr<Counts> GetCountsSync(Store& store, std::string channel) {
+  return Wait<Counts>([&](Callback<Counts> done) {
+    store.GetCounts(std::move(channel), std::move(done));
   });
 }
 

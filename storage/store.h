@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,12 @@ inline constexpr size_t kMaxReplayChannels = 64;
 // ReadIdRange's `limit`. Above every page size notifyd uses (500).
 inline constexpr uint32_t kMaxPageRows = 1000;
 
+// Most ids one StateChange or DeleteRequest names.
+inline constexpr size_t kMaxChangeIds = 1000;
+
+// Longest collapse key, in bytes.
+inline constexpr size_t kMaxCollapseKeyBytes = 128;
+
 // The store enforces no payload size: `data` is bounded by whoever accepts
 // it (--max_payload_bytes), and a replay page by ReplayQuery::max_bytes.
 
@@ -49,6 +56,13 @@ struct AppendRequest {
   std::string event;
   std::string data;
   std::string idempotency_key;  // empty: none
+  // Unix milliseconds after which the notification is gone; 0 = never. The
+  // store takes any value: whoever accepts it checks that it lies ahead.
+  int64_t expires_at_ms = 0;
+  // Non-empty: the notification replaces (deletes) every older one with the
+  // same key on its channel, in the same commit. At most
+  // kMaxCollapseKeyBytes.
+  std::string collapse_key;
 };
 
 struct AppendResult {
@@ -57,13 +71,25 @@ struct AppendResult {
   // True when (channel, idempotency_key) was already stored: `notification`
   // is the original and nothing was written.
   bool duplicate = false;
+  // When the collapse key replaced older notifications of an inbox: the
+  // deletion record committed just before `notification` (id one less).
+  // Null otherwise. Publish it first.
+  std::shared_ptr<const Notification> replaced;
+};
+
+// Which notifications of a channel a listing shows. Records never show.
+enum class ListFilter {
+  kInbox,     // not archived (a named channel: everything)
+  kUnread,    // neither read nor archived
+  kUnseen,    // not seen, archived or not
+  kArchived,  // archived
 };
 
 struct ListQuery {
   std::string channel;
   uint64_t before_id = 0;  // 0: start from the newest
   uint32_t limit = 50;
-  bool unread_only = false;
+  ListFilter filter = ListFilter::kInbox;
 };
 
 struct ReplayQuery {
@@ -77,6 +103,9 @@ struct ReplayQuery {
   // most the one that did not fit): a page costs about its own size, however
   // much history follows it. 0 = no byte limit.
   uint64_t max_bytes = 0;
+  // An inbox whose counts the page also reports (ReplayPage::counts); empty:
+  // none. What a stream of the user starts with.
+  std::string counts_channel;
 };
 
 struct ReplayPage {
@@ -93,12 +122,46 @@ struct ReplayPage {
   // largest id committed on any channel, 0 when none was. A resume from an
   // id above it cannot come from this store's history.
   uint64_t last_committed_id = 0;
+  // The counts of query.counts_channel, read right after the page: they
+  // include every change up to last_committed_id, maybe a few after it.
+  std::optional<Counts> counts;
+};
+
+// A change of per-user state on the notifications of one inbox: those
+// named by `ids` and, when up_to_id > 0, every one with an id up to it.
+// At least one flag is given; `read: true` also sets `seen`.
+struct StateChange {
+  std::string channel;
+  std::vector<uint64_t> ids;  // at most kMaxChangeIds
+  uint64_t up_to_id = 0;      // 0: none
+  bool seen = false;          // true: set seen (it is never unset)
+  std::optional<bool> read;
+  std::optional<bool> archived;
 };
 
 struct MarkReadRequest {
   std::string channel;
   std::vector<uint64_t> ids;
   uint64_t up_to_id = 0;  // 0: none
+};
+
+// Deletes notifications of one channel: those named by `ids` and, when
+// collapse_key is not empty, every one with that key.
+struct DeleteRequest {
+  std::string channel;
+  std::vector<uint64_t> ids;  // at most kMaxChangeIds
+  std::string collapse_key;
+};
+
+// What a state change or a delete did.
+struct ChangeResult {
+  // Notifications whose state changed (or that were deleted).
+  uint64_t changed = 0;
+  // The record committed for it in the channel's stream (an inbox only, and
+  // only when something changed): publish it like a notification.
+  std::shared_ptr<const Notification> record;
+  // The channel's counts after the change (an inbox only).
+  Counts counts;
 };
 
 struct StoreStats {
@@ -130,22 +193,44 @@ class Store {
   // nothing partial is ever visible.
   virtual void Append(AppendRequest request, Callback<AppendResult> done) = 0;
 
-  // Newest first, ids < before_id. A limit above kMaxPageRows fails with
-  // INVALID_ARGUMENT.
+  // Notifications (never records) of query.filter, newest first, ids <
+  // before_id; expired ones are left out. A limit above kMaxPageRows fails
+  // with INVALID_ARGUMENT.
   virtual void List(ListQuery query,
                     Callback<std::vector<Notification>> done) = 0;
 
   // One page of the rows with ids > after_id on any of the channels, oldest
   // first, sized by `limit` and `max_bytes` (see ReplayQuery and
-  // ReplayPage). The page, oldest_id and last_committed_id come from one
-  // snapshot. More than kMaxReplayChannels channels, or a limit above
-  // kMaxPageRows, fail with INVALID_ARGUMENT.
+  // ReplayPage): notifications (expired ones left out) and records. The
+  // page, oldest_id and last_committed_id come from one snapshot. A limit
+  // of 0 reads no rows: only oldest_id, last_committed_id and counts. More than
+  // kMaxReplayChannels channels, or a limit above kMaxPageRows, fail with
+  // INVALID_ARGUMENT.
   virtual void Replay(ReplayQuery query, Callback<ReplayPage> done) = 0;
 
-  // Number of notifications that went from unread to read.
-  virtual void MarkRead(MarkReadRequest request, Callback<uint64_t> done) = 0;
+  // Changes per-user state in an inbox (storage/inbox.h) and, when anything
+  // changed, commits a state record with the counts after it, all in one
+  // commit. Ids of other channels, records and unknown ids change nothing.
+  // Fails with INVALID_ARGUMENT for a channel that is not an inbox, no flag,
+  // no ids and no up_to_id, or more than kMaxChangeIds ids.
+  virtual void ChangeState(StateChange change, Callback<ChangeResult> done) = 0;
 
-  virtual void UnreadCount(std::string channel, Callback<uint64_t> done) = 0;
+  // Deletes notifications (never records) and, in an inbox, commits a
+  // deletion record with the counts after it, all in one commit; the ids
+  // stay taken. Fails with INVALID_ARGUMENT for no ids and no key, more than
+  // kMaxChangeIds ids or a key over kMaxCollapseKeyBytes.
+  virtual void Delete(DeleteRequest request, Callback<ChangeResult> done) = 0;
+
+  // An inbox's counts, read from what the writes keep up to date (not
+  // counted): the same cost for ten notifications or ten million. Expired
+  // notifications not yet removed are left out. Zero for other channels.
+  virtual void GetCounts(std::string channel, Callback<Counts> done) = 0;
+
+  // ChangeState(read: true) answering how many went from unread to read.
+  void MarkRead(MarkReadRequest request, Callback<uint64_t> done);
+
+  // GetCounts answering the unread count.
+  void UnreadCount(std::string channel, Callback<uint64_t> done);
 
   virtual void Stats(Callback<StoreStats> done) = 0;
 
@@ -176,6 +261,9 @@ absl::StatusOr<std::vector<Notification>> ListSync(Store& store,
                                                    ListQuery query);
 absl::StatusOr<ReplayPage> ReplaySync(Store& store, ReplayQuery query);
 absl::StatusOr<uint64_t> MarkReadSync(Store& store, MarkReadRequest request);
+absl::StatusOr<ChangeResult> ChangeStateSync(Store& store, StateChange change);
+absl::StatusOr<ChangeResult> DeleteSync(Store& store, DeleteRequest request);
+absl::StatusOr<Counts> GetCountsSync(Store& store, std::string channel);
 absl::StatusOr<uint64_t> UnreadCountSync(Store& store, std::string channel);
 absl::StatusOr<StoreStats> StatsSync(Store& store);
 absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>

@@ -27,22 +27,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "storage/inbox.h"
 #include "storage/store.h"
 
 namespace notifyd::storage {
-
-// What an append did to the database.
-struct Inserted {
-  // The new row's id; for a duplicate, the original's.
-  uint64_t id = 0;
-  // The stored row when the backend already holds it as a Notification
-  // (always for a duplicate: the original). Null: the engine builds the new
-  // row from the request, moving its strings, without a copy.
-  std::shared_ptr<const Notification> row;
-  // (channel, idempotency_key) was already stored: nothing was written and
-  // no id was taken.
-  bool duplicate = false;
-};
 
 // For pruning by max_per_channel: the newest id of `channel` that may be
 // deleted so that the wanted number of rows remains.
@@ -51,42 +39,80 @@ struct ChannelCut {
   int64_t max_id = 0;
 };
 
-// The writes of one open transaction (or, for a pruner that deletes beside
-// the writer, of one connection in autocommit). A failure must leave
-// nothing of its own call behind, or end the transaction (the backend then
-// fails the batch). Used by one thread at a time.
+// The primitive writes of one open transaction, which the write operations
+// (write_ops.h) combine into Store calls, the same for every database. A
+// failure must leave nothing of its own call behind, or end the
+// transaction (the backend then fails the batch); an operation that runs
+// several primitives runs where a failure undoes the whole operation (a
+// savepoint, or the batch's retry). Used by one thread at a time.
+//
+// Rows are notifications and records (notification.h); only the deletes
+// say whether they touch records.
 class WriteTransaction {
  public:
+  using Rows = std::vector<FlagRow>;
   virtual ~WriteTransaction() = default;
-  // Stores `request` stamped `now_ms`, or finds the row its idempotency key
-  // already names. Leaves `request` intact: a backend may run it again.
-  virtual absl::StatusOr<Inserted> Insert(const AppendRequest& request,
-                                          int64_t now_ms) = 0;
-  // How many rows went from unread to read.
-  virtual absl::StatusOr<uint64_t> MarkRead(const MarkReadRequest& request) = 0;
+
+  // The row stored under (channel, key), null when there is none. Sees rows
+  // inserted earlier in the same transaction.
+  virtual absl::StatusOr<std::shared_ptr<const Notification>> FindByKey(
+      const std::string& channel, const std::string& key) = 0;
+  // Stores `request` as a new row of `kind` stamped `now_ms`, with the next
+  // id, and returns the id. Leaves `request` intact: a backend may run it
+  // again.
+  virtual absl::StatusOr<uint64_t> InsertRow(const AppendRequest& request,
+                                             int64_t now_ms,
+                                             Notification::Kind kind) = 0;
+  // Adds `delta` to the counts of inbox `channel` (a missing entry counts
+  // from zero) and returns them.
+  virtual absl::StatusOr<Counts> AddCounts(const std::string& channel,
+                                           CountDelta delta) = 0;
+  // Sets (at `now_ms`) or clears `flag` on the notifications of `channel`
+  // named by `ids` or with ids up to `up_to_id` (0: none) whose flag is not
+  // already so, and returns them as they are now. Never touches records.
+  virtual absl::StatusOr<Rows> SetFlag(const std::string& channel,
+                                       const std::vector<uint64_t>& ids,
+                                       uint64_t up_to_id, Flag flag, bool on,
+                                       int64_t now_ms) = 0;
+  // Deletes the notifications of `channel` named by `ids` or, when
+  // `collapse_key` is not empty, carrying it; returns them as they were.
+  // Never deletes records; never frees an id for reuse.
+  virtual absl::StatusOr<Rows> DeleteRows(const std::string& channel,
+                                          const std::vector<uint64_t>& ids,
+                                          const std::string& collapse_key) = 0;
+  // Deletes at most `limit` notifications that expired at or before
+  // `now_ms`, soonest expired first; returns them (channel filled).
+  virtual absl::StatusOr<Rows> DeleteExpired(int64_t now_ms, int64_t limit) = 0;
   // Deletes the oldest rows in id order while they were created before
   // `cutoff_ms`, at most `limit`; stops at the first newer row, so after
   // the clock stepped back no row goes before it is old enough. Never
-  // frees an id for reuse. Returns how many it deleted.
-  virtual absl::StatusOr<uint64_t> DeleteOldest(int64_t cutoff_ms,
-                                                int64_t limit) = 0;
-  // Deletes at most `limit` rows of `channel` with ids up to `max_id`.
-  virtual absl::StatusOr<uint64_t> DeleteFromChannel(const std::string& channel,
-                                                     int64_t max_id,
-                                                     int64_t limit) = 0;
+  // frees an id for reuse. Returns them (channel filled).
+  virtual absl::StatusOr<Rows> DeleteOldest(int64_t cutoff_ms,
+                                            int64_t limit) = 0;
+  // Deletes at most `limit` rows of `channel` with ids up to `max_id`;
+  // returns them (channel filled).
+  virtual absl::StatusOr<Rows> DeleteFromChannel(const std::string& channel,
+                                                 int64_t max_id,
+                                                 int64_t limit) = 0;
 };
 
 // The reads of one reader thread, as store.h describes them. Each call
-// sees one snapshot. Used by one reader thread only.
+// sees one snapshot; `now_ms` decides what has expired. Used by one reader
+// thread only.
 class StoreReader {
  public:
   using Rows = std::vector<std::shared_ptr<const Notification>>;
   virtual ~StoreReader() = default;
-  virtual absl::StatusOr<std::vector<Notification>> List(
-      const ListQuery& query) = 0;
+  virtual absl::StatusOr<std::vector<Notification>> List(const ListQuery& query,
+                                                         int64_t now_ms) = 0;
   // `query.channels` are distinct and sorted, at most kMaxReplayChannels.
-  virtual absl::StatusOr<ReplayPage> Replay(const ReplayQuery& query) = 0;
-  virtual absl::StatusOr<uint64_t> UnreadCount(const std::string& channel) = 0;
+  virtual absl::StatusOr<ReplayPage> Replay(const ReplayQuery& query,
+                                            int64_t now_ms) = 0;
+  virtual absl::StatusOr<Counts> ReadCounts(const std::string& channel,
+                                            int64_t now_ms) = 0;
+  // Whether a notification has expired at or before `now_ms` (and is still
+  // stored). Cheap: the expirer asks it every expiry_interval.
+  virtual absl::StatusOr<bool> AnyExpired(int64_t now_ms) = 0;
   virtual absl::StatusOr<StoreStats> Stats() = 0;
   virtual absl::StatusOr<Rows> ReadIdRange(uint64_t after_id, uint64_t up_to_id,
                                            uint32_t limit) = 0;
@@ -99,13 +125,16 @@ class StoreReader {
 // answers their callers.
 class WriteOp {
  public:
-  enum class Kind { kAppend, kMarkRead, kPrune };
+  // kAppend: an append that runs one primitive (the hot path); kChange:
+  // anything else that may take ids (appends with counts or a collapse
+  // key, state changes, deletes, expiry); kPrune: retention.
+  enum class Kind { kAppend, kChange, kPrune };
 
   explicit WriteOp(Kind kind) : kind_(kind) {}
   virtual ~WriteOp() = default;
 
-  // Appends are the hot path; only they take ids. An append writes one
-  // statement, the others may write several.
+  // Only kAppend ops are known to write one statement; the others need a
+  // savepoint where the database has no other way to undo a failed call.
   Kind kind() const { return kind_; }
   absl::Time queued_at() const { return queued_at_; }
 
@@ -162,24 +191,29 @@ struct StoreParts {
 };
 
 // A StoreReader over a connection `Db` and the read queries found for it
-// by argument-dependent lookup: ListRows, ReplayRows, CountUnread,
-// ReadStats, IdRangeRows, ReadLastId, PingDatabase, and ReadAgain(db),
-// which says whether a failed read may run once more (a lost connection
-// was re-established).
+// by argument-dependent lookup: ListRows, ReplayRows, CountsRow,
+// HasExpired, ReadStats, IdRangeRows, ReadLastId, PingDatabase, and
+// ReadAgain(db), which says whether a failed read may run once more (a lost
+// connection was re-established).
 template <typename Db>
 class QueryReader final : public StoreReader {
  public:
   explicit QueryReader(std::unique_ptr<Db> db) : db_(std::move(db)) {}
 
-  absl::StatusOr<std::vector<Notification>> List(
-      const ListQuery& query) override {
-    return Read([&] { return ListRows(*db_, query); });
+  absl::StatusOr<std::vector<Notification>> List(const ListQuery& query,
+                                                 int64_t now_ms) override {
+    return Read([&] { return ListRows(*db_, query, now_ms); });
   }
-  absl::StatusOr<ReplayPage> Replay(const ReplayQuery& query) override {
-    return Read([&] { return ReplayRows(*db_, query); });
+  absl::StatusOr<ReplayPage> Replay(const ReplayQuery& query,
+                                    int64_t now_ms) override {
+    return Read([&] { return ReplayRows(*db_, query, now_ms); });
   }
-  absl::StatusOr<uint64_t> UnreadCount(const std::string& channel) override {
-    return Read([&] { return CountUnread(*db_, channel); });
+  absl::StatusOr<Counts> ReadCounts(const std::string& channel,
+                                    int64_t now_ms) override {
+    return Read([&] { return CountsRow(*db_, channel, now_ms); });
+  }
+  absl::StatusOr<bool> AnyExpired(int64_t now_ms) override {
+    return Read([&] { return HasExpired(*db_, now_ms); });
   }
   absl::StatusOr<StoreStats> Stats() override {
     return Read([&] { return ReadStats(*db_); });
@@ -207,27 +241,47 @@ class QueryReader final : public StoreReader {
 };
 
 // A WriteTransaction over `Db` (not owned) and the write queries found for
-// it by argument-dependent lookup: InsertNotification, MarkRows,
+// it by argument-dependent lookup: RowByKey, InsertNotification,
+// AddToCounts, SetFlagOn, DeleteNamed, DeleteExpiredBy,
 // DeleteOldestCreatedBefore, DeleteChannelUpTo.
 template <typename Db>
 class QueryTransaction final : public WriteTransaction {
  public:
   explicit QueryTransaction(Db& db) : db_(db) {}
 
-  absl::StatusOr<Inserted> Insert(const AppendRequest& request,
-                                  int64_t now_ms) override {
-    return InsertNotification(db_, request, now_ms);
+  absl::StatusOr<std::shared_ptr<const Notification>> FindByKey(
+      const std::string& channel, const std::string& key) override {
+    return RowByKey(db_, channel, key);
   }
-  absl::StatusOr<uint64_t> MarkRead(const MarkReadRequest& request) override {
-    return MarkRows(db_, request);
+  absl::StatusOr<uint64_t> InsertRow(const AppendRequest& request,
+                                     int64_t now_ms,
+                                     Notification::Kind kind) override {
+    return InsertNotification(db_, request, now_ms, kind);
   }
-  absl::StatusOr<uint64_t> DeleteOldest(int64_t cutoff_ms,
-                                        int64_t limit) override {
+  absl::StatusOr<Counts> AddCounts(const std::string& channel,
+                                   CountDelta delta) override {
+    return AddToCounts(db_, channel, delta);
+  }
+  absl::StatusOr<Rows> SetFlag(const std::string& channel,
+                               const std::vector<uint64_t>& ids,
+                               uint64_t up_to_id, Flag flag, bool on,
+                               int64_t now_ms) override {
+    return SetFlagOn(db_, channel, ids, up_to_id, flag, on, now_ms);
+  }
+  absl::StatusOr<Rows> DeleteRows(const std::string& channel,
+                                  const std::vector<uint64_t>& ids,
+                                  const std::string& collapse_key) override {
+    return DeleteNamed(db_, channel, ids, collapse_key);
+  }
+  absl::StatusOr<Rows> DeleteExpired(int64_t now_ms, int64_t limit) override {
+    return DeleteExpiredBy(db_, now_ms, limit);
+  }
+  absl::StatusOr<Rows> DeleteOldest(int64_t cutoff_ms, int64_t limit) override {
     return DeleteOldestCreatedBefore(db_, cutoff_ms, limit);
   }
-  absl::StatusOr<uint64_t> DeleteFromChannel(const std::string& channel,
-                                             int64_t max_id,
-                                             int64_t limit) override {
+  absl::StatusOr<Rows> DeleteFromChannel(const std::string& channel,
+                                         int64_t max_id,
+                                         int64_t limit) override {
     return DeleteChannelUpTo(db_, channel, max_id, limit);
   }
 

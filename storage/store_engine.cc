@@ -7,6 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/thread_name.h"
+#include "spdlog/spdlog.h"
+#include "storage/inbox.h"
+#include "storage/write_ops.h"
 
 namespace notifyd::storage {
 namespace {
@@ -29,52 +32,8 @@ absl::Status CheckRows(uint32_t limit) {
       "a store call reads at most ", kMaxPageRows, " rows, not ", limit));
 }
 
-// --- Write calls
-
-class AppendOp final : public WriteOp {
- public:
-  AppendOp(const StoreOptions& options, AppendRequest request,
-           Callback<AppendResult> done)
-      : WriteOp(Kind::kAppend),
-        options_(options),
-        request_(std::move(request)),
-        done_(std::move(done)) {}
-
-  absl::Status Run(WriteTransaction& txn) override {
-    created_at_ms_ = options_.NowMs();
-    absl::StatusOr<Inserted> inserted = txn.Insert(request_, created_at_ms_);
-    if (!inserted.ok()) return inserted.status();
-    inserted_ = *std::move(inserted);
-    return absl::OkStatus();
-  }
-
- private:
-  void Finish(absl::Status status) override {
-    if (!status.ok()) {
-      done_(std::move(status));
-    } else if (inserted_.row != nullptr) {
-      done_(AppendResult{std::move(inserted_.row), inserted_.duplicate});
-    } else {
-      // Built here, on the completer, from the request's own strings.
-      auto n = std::make_shared<Notification>();
-      n->id = inserted_.id;
-      n->channel = std::move(request_.channel);
-      n->event = std::move(request_.event);
-      n->data = std::move(request_.data);
-      n->created_at_ms = created_at_ms_;
-      done_(AppendResult{std::move(n), /*duplicate=*/false});
-    }
-  }
-
-  const StoreOptions& options_;
-  AppendRequest request_;
-  Callback<AppendResult> done_;
-  int64_t created_at_ms_ = 0;
-  Inserted inserted_;
-};
-
-// A write that answers with a count of rows (MarkRead, a delete batch):
-// `fn(txn)` runs it. A lambda, so nothing more is allocated.
+// A write that answers with a count of rows (a delete batch): `fn(txn)`
+// runs it. A lambda, so nothing more is allocated.
 template <typename Fn>
 class CountOp final : public WriteOp {
  public:
@@ -100,6 +59,17 @@ template <typename Fn>
 std::unique_ptr<WriteOp> MakeCountOp(WriteOp::Kind kind, Fn fn,
                                      Callback<uint64_t> done) {
   return std::make_unique<CountOp<Fn>>(kind, std::move(fn), std::move(done));
+}
+
+// Runs `make(callback)`'s operation through `submit` and waits for it.
+template <typename Submit, typename Make>
+absl::StatusOr<uint64_t> WaitForWrite(Submit submit, Make make) {
+  std::promise<absl::StatusOr<uint64_t>> promise;
+  std::future<absl::StatusOr<uint64_t>> future = promise.get_future();
+  submit(make([&promise](absl::StatusOr<uint64_t> result) {
+    promise.set_value(std::move(result));
+  }));
+  return future.get();
 }
 
 }  // namespace
@@ -142,6 +112,10 @@ void StoreEngine::Start() {
     });
   }
   pruner_.Start();
+  expirer_ = std::thread([this] {
+    NameThisThread("store-expirer");
+    ExpirerLoop();
+  });
 }
 
 void StoreEngine::Close() {
@@ -149,8 +123,13 @@ void StoreEngine::Close() {
   if (closed_) return;
   closed_ = true;
 
-  // First, while the writer still takes a PruneNow's deletes.
+  // First, while the writer still takes their deletes.
   pruner_.Stop();
+  {
+    absl::MutexLock lock(&expirer_mu_);
+    expirer_stopping_ = true;
+  }
+  if (expirer_.joinable()) expirer_.join();
   // Each stage drains what the one before it handed over, in order.
   write_queue_.Close();
   if (writer_.joinable()) writer_.join();
@@ -246,17 +225,27 @@ void StoreEngine::ReaderLoop(StoreReader& reader) {
 // --- Store calls
 
 void StoreEngine::Append(AppendRequest request, Callback<AppendResult> done) {
-  SubmitWrite(std::make_unique<AppendOp>(options_, std::move(request),
-                                         std::move(done)));
+  if (request.collapse_key.size() > kMaxCollapseKeyBytes) {
+    return CallBackLater(
+        std::move(done),
+        absl::InvalidArgumentError(absl::StrCat(
+            "a collapse key has at most ", kMaxCollapseKeyBytes, " bytes")));
+  }
+  SubmitWrite(MakeAppendOp(options_, std::move(request), std::move(done)));
 }
 
-void StoreEngine::MarkRead(MarkReadRequest request, Callback<uint64_t> done) {
-  SubmitWrite(MakeCountOp(
-      WriteOp::Kind::kMarkRead,
-      [request = std::move(request)](WriteTransaction& txn) {
-        return txn.MarkRead(request);
-      },
-      std::move(done)));
+void StoreEngine::ChangeState(StateChange change, Callback<ChangeResult> done) {
+  if (absl::Status s = CheckStateChange(change); !s.ok()) {
+    return CallBackLater(std::move(done), std::move(s));
+  }
+  SubmitWrite(MakeChangeStateOp(options_, std::move(change), std::move(done)));
+}
+
+void StoreEngine::Delete(DeleteRequest request, Callback<ChangeResult> done) {
+  if (absl::Status s = CheckDelete(request); !s.ok()) {
+    return CallBackLater(std::move(done), std::move(s));
+  }
+  SubmitWrite(MakeDeleteOp(options_, std::move(request), std::move(done)));
 }
 
 void StoreEngine::List(ListQuery query,
@@ -265,7 +254,9 @@ void StoreEngine::List(ListQuery query,
     return CallBackLater(std::move(done), std::move(s));
   }
   SubmitRead<std::vector<Notification>>(
-      [query = std::move(query)](StoreReader& r) { return r.List(query); },
+      [this, query = std::move(query)](StoreReader& r) {
+        return r.List(query, options_.NowMs());
+      },
       std::move(done));
 }
 
@@ -280,20 +271,36 @@ void StoreEngine::Replay(ReplayQuery query, Callback<ReplayPage> done) {
     return CallBackLater(std::move(done), std::move(s));
   }
   SubmitRead<ReplayPage>(
-      [query = std::move(query)](StoreReader& r) mutable {
+      [this, query = std::move(query)](StoreReader& r) mutable {
         std::vector<std::string>& channels = query.channels;
         std::sort(channels.begin(), channels.end());
         channels.erase(std::unique(channels.begin(), channels.end()),
                        channels.end());
-        return r.Replay(query);
+        const int64_t now_ms = options_.NowMs();
+        absl::StatusOr<ReplayPage> page = r.Replay(query, now_ms);
+        if (page.ok() && query.limit == 0) page->more = false;
+        if (!page.ok() || query.counts_channel.empty()) return page;
+        if (!IsInbox(query.counts_channel)) {
+          page->counts = Counts{};
+          return page;
+        }
+        absl::StatusOr<Counts> counts =
+            r.ReadCounts(query.counts_channel, now_ms);
+        if (!counts.ok()) return absl::StatusOr<ReplayPage>(counts.status());
+        page->counts = *counts;
+        return page;
       },
       std::move(done));
 }
 
-void StoreEngine::UnreadCount(std::string channel, Callback<uint64_t> done) {
-  SubmitRead<uint64_t>([channel = std::move(channel)](
-                           StoreReader& r) { return r.UnreadCount(channel); },
-                       std::move(done));
+void StoreEngine::GetCounts(std::string channel, Callback<Counts> done) {
+  SubmitRead<Counts>(
+      [this,
+       channel = std::move(channel)](StoreReader& r) -> absl::StatusOr<Counts> {
+        if (!IsInbox(channel)) return Counts{};
+        return r.ReadCounts(channel, options_.NowMs());
+      },
+      std::move(done));
 }
 
 void StoreEngine::Stats(Callback<StoreStats> done) {
@@ -326,13 +333,54 @@ void StoreEngine::Ping(Callback<bool> done) {
 // --- Pruning
 
 absl::StatusOr<uint64_t> StoreEngine::DeleteOnWriter(PruneStep step) {
-  std::promise<absl::StatusOr<uint64_t>> promise;
-  std::future<absl::StatusOr<uint64_t>> future = promise.get_future();
-  SubmitWrite(MakeCountOp(WriteOp::Kind::kPrune, std::move(step),
-                          [&promise](absl::StatusOr<uint64_t> result) {
-                            promise.set_value(std::move(result));
-                          }));
-  return future.get();
+  return WaitForWrite(
+      [this](std::unique_ptr<WriteOp> op) { SubmitWrite(std::move(op)); },
+      [&step](Callback<uint64_t> done) {
+        return MakeCountOp(WriteOp::Kind::kPrune, std::move(step),
+                           std::move(done));
+      });
+}
+
+// --- Expiry
+
+absl::StatusOr<uint64_t> StoreEngine::ExpireNow() {
+  absl::MutexLock pass(&expire_pass_mu_);
+  uint64_t deleted = 0;
+  for (;;) {
+    std::promise<absl::StatusOr<bool>> asked;
+    std::future<absl::StatusOr<bool>> any = asked.get_future();
+    SubmitRead<bool>(
+        [this](StoreReader& r) { return r.AnyExpired(options_.NowMs()); },
+        [&asked](absl::StatusOr<bool> result) {
+          asked.set_value(std::move(result));
+        });
+    absl::StatusOr<bool> expired = any.get();
+    if (!expired.ok()) return expired.status();
+    if (!*expired) return deleted;
+    absl::StatusOr<uint64_t> n = WaitForWrite(
+        [this](std::unique_ptr<WriteOp> op) { SubmitWrite(std::move(op)); },
+        [this](Callback<uint64_t> done) {
+          return MakeExpireOp(options_, options_.prune_batch, std::move(done));
+        });
+    if (!n.ok()) return n.status();
+    deleted += *n;
+    if (*n == 0) return deleted;
+  }
+}
+
+void StoreEngine::ExpirerLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&expirer_mu_);
+      expirer_mu_.AwaitWithTimeout(absl::Condition(&expirer_stopping_),
+                                   options_.expiry_interval);
+      if (expirer_stopping_) return;
+    }
+    absl::StatusOr<uint64_t> deleted = ExpireNow();
+    if (!deleted.ok()) {
+      spdlog::warn("store: expiry failed: {}", deleted.status().ToString());
+    }
+  }
 }
 
 }  // namespace notifyd::storage

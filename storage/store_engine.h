@@ -3,7 +3,8 @@
 // memory differ only in their connections and queries.
 //
 // Threading model (docs/DESIGN.md, Threading):
-//  - One writer thread. Append and MarkRead just enqueue; the writer takes
+//  - One writer thread. Append, ChangeState and Delete just enqueue (as the
+//    operations of write_ops.h); the writer takes
 //    everything queued (up to max_batch) and hands it to the backend as one
 //    batch (group commit). Under load (the last batch carried several
 //    calls) it first waits up to commit_delay for commit_delay_batch calls,
@@ -12,7 +13,10 @@
 //    commit (id) order, only once the batch is committed, while the writer
 //    commits the next batch.
 //  - `readers` reader threads, one StoreReader each, serve List, Replay,
-//    ReadIdRange, LastCommittedId, UnreadCount, Stats and Ping.
+//    ReadIdRange, LastCommittedId, GetCounts, Stats and Ping.
+//  - An expirer thread asks a reader every expiry_interval whether any
+//    notification expired and, if so, deletes them in writer batches of
+//    prune_batch (write_ops.h, MakeExpireOp).
 //  - When retention or max_per_channel is set, a pruner thread
 //    (store_pruner.h) runs a pass every prune_interval: batches of
 //    prune_batch rows, each on the writer or beside it as the backend
@@ -65,8 +69,9 @@ class StoreEngine final : public Store {
   void Append(AppendRequest request, Callback<AppendResult> done) override;
   void List(ListQuery query, Callback<std::vector<Notification>> done) override;
   void Replay(ReplayQuery query, Callback<ReplayPage> done) override;
-  void MarkRead(MarkReadRequest request, Callback<uint64_t> done) override;
-  void UnreadCount(std::string channel, Callback<uint64_t> done) override;
+  void ChangeState(StateChange change, Callback<ChangeResult> done) override;
+  void Delete(DeleteRequest request, Callback<ChangeResult> done) override;
+  void GetCounts(std::string channel, Callback<Counts> done) override;
   void Stats(Callback<StoreStats> done) override;
   void ReadIdRange(
       uint64_t after_id, uint64_t up_to_id, uint32_t limit,
@@ -80,6 +85,11 @@ class StoreEngine final : public Store {
   // retention nor max_per_channel is set, UNAVAILABLE once closed. The
   // background pruner does the same every prune_interval.
   absl::StatusOr<uint64_t> PruneNow() { return pruner_.PruneNow(); }
+
+  // Deletes every notification expired by now, on the caller's thread (never
+  // a store thread), and returns how many; UNAVAILABLE once closed. The
+  // expirer thread does the same every expiry_interval.
+  absl::StatusOr<uint64_t> ExpireNow();
 
  private:
   using ReadTask = std::function<void(StoreReader&)>;
@@ -102,6 +112,7 @@ class StoreEngine final : public Store {
   Completed CommitBatch(std::vector<std::unique_ptr<WriteOp>> batch);
   void CompleterLoop();
   void ReaderLoop(StoreReader& reader);
+  void ExpirerLoop();
   // Runs one delete batch as a writer task and waits for it.
   absl::StatusOr<uint64_t> DeleteOnWriter(PruneStep step);
 
@@ -121,6 +132,13 @@ class StoreEngine final : public Store {
   HandoffQueue<ReadTask> read_queue_;
 
   StorePruner pruner_;
+
+  // Ends the expirer's wait when Close() is called.
+  absl::Mutex expirer_mu_;
+  bool expirer_stopping_ ABSL_GUARDED_BY(expirer_mu_) = false;
+  // One expiry pass at a time (the expirer's or an ExpireNow()).
+  absl::Mutex expire_pass_mu_;
+  std::thread expirer_;
 
   std::thread writer_;
   std::thread completer_;

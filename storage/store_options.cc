@@ -15,6 +15,9 @@ absl::Status StoreOptions::Validate() const {
       prune_interval <= absl::ZeroDuration()) {
     return invalid("prune_interval must be > 0 when pruning");
   }
+  if (expiry_interval <= absl::ZeroDuration()) {
+    return invalid("expiry_interval must be > 0");
+  }
   if (prune_batch < 1) return invalid("prune_batch must be >= 1");
   if (readers < 1) return invalid("readers must be >= 1");
   if (max_batch < 1) return invalid("max_batch must be >= 1");

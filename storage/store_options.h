@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -36,6 +38,15 @@ struct StoreOptions {
   // wait off.
   absl::Duration commit_delay = absl::Milliseconds(1);
   size_t commit_delay_batch = 16;
+  // How often expired notifications are looked for (and deleted, with a
+  // deletion record per inbox). Lists, counts and replay leave them out from
+  // their expiry on regardless.
+  absl::Duration expiry_interval = absl::Seconds(1);
+  // Called on the completer thread, in commit order, with the records the
+  // store wrote by itself (expiry), so that they reach live streams like
+  // the records of state changes do. Must not block for long.
+  std::function<void(std::vector<std::shared_ptr<const Notification>>)>
+      on_records;
   // Called on the writer thread after each successful commit. Must be cheap.
   std::function<void(const CommitStats&)> on_commit;
   // Wall clock in Unix milliseconds, for created_at_ms and retention.

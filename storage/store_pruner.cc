@@ -7,6 +7,7 @@
 
 #include "common/thread_name.h"
 #include "spdlog/spdlog.h"
+#include "storage/write_ops.h"
 
 namespace notifyd::storage {
 namespace {
@@ -88,7 +89,10 @@ absl::StatusOr<uint64_t> StorePruner::PassLocked() {
         options_.NowMs() - absl::ToInt64Milliseconds(options_.retention);
     for (;;) {
       absl::StatusOr<uint64_t> n = run([cutoff, batch](WriteTransaction& txn) {
-        return txn.DeleteOldest(cutoff, batch);
+        absl::StatusOr<WriteTransaction::Rows> rows =
+            txn.DeleteOldest(cutoff, batch);
+        if (!rows.ok()) return absl::StatusOr<uint64_t>(rows.status());
+        return Uncount(txn, *rows);
       });
       if (!n.ok()) return n.status();
       deleted += *n;
@@ -108,7 +112,10 @@ absl::StatusOr<uint64_t> StorePruner::PassLocked() {
       for (;;) {
         if (Stopping()) return deleted;
         absl::StatusOr<uint64_t> n = run([&cut, batch](WriteTransaction& txn) {
-          return txn.DeleteFromChannel(cut.channel, cut.max_id, batch);
+          absl::StatusOr<WriteTransaction::Rows> rows =
+              txn.DeleteFromChannel(cut.channel, cut.max_id, batch);
+          if (!rows.ok()) return absl::StatusOr<uint64_t>(rows.status());
+          return Uncount(txn, *rows);
         });
         if (!n.ok()) return n.status();
         deleted += *n;

@@ -1,7 +1,9 @@
 // The pruning schedule every store shares (store_engine.h): retention by
 // age and max_per_channel, written once for every database.
 //
-// A pass deletes in batches of prune_batch rows: first the oldest rows
+// A pass deletes in batches of prune_batch rows, taking them out of their
+// inboxes' counts in the same transaction (no record: a stream learns of
+// retention only through a `reset` on resume): first the oldest rows
 // while they are older than `retention`, then, channel by channel, what
 // exceeds max_per_channel (found on the backend's own snapshot, off the
 // writer). Each batch runs where the backend wants it

@@ -416,6 +416,35 @@ TEST(BusCodecTest, RoundTripsEveryField) {
   EXPECT_EQ(decoded->notification->created_at_ms, n.created_at_ms);
 }
 
+TEST(BusCodecTest, RoundTripsTheInboxFields) {
+  storage::Notification n{.id = 7,
+                          .channel = "user:alice",
+                          .event = "state",
+                          .data = R"({"ids":[3],"read":true})",
+                          .created_at_ms = 1700000000123,
+                          .kind = storage::Notification::Kind::kStateRecord,
+                          .expires_at_ms = 1700000999000,
+                          .collapse_key = "build-42",
+                          .has_counts = true,
+                          .counts = {4, 2}};
+  absl::StatusOr<BusMessage> decoded = DecodeBusMessage(EncodeBusMessage(1, n));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const storage::Notification& d = *decoded->notification;
+  EXPECT_EQ(d.kind, storage::Notification::Kind::kStateRecord);
+  EXPECT_EQ(d.expires_at_ms, n.expires_at_ms);
+  EXPECT_EQ(d.collapse_key, n.collapse_key);
+  EXPECT_TRUE(d.has_counts);
+  EXPECT_EQ(d.counts, n.counts);
+  // A plain notification carries none of them.
+  storage::Notification plain{.id = 8, .channel = "news", .event = "e"};
+  EXPECT_EQ(EncodeBusMessage(1, plain).find("unread"), std::string::npos);
+  absl::StatusOr<BusMessage> decoded_plain =
+      DecodeBusMessage(EncodeBusMessage(1, plain));
+  ASSERT_TRUE(decoded_plain.ok()) << decoded_plain.status();
+  EXPECT_FALSE(decoded_plain->notification->has_counts);
+  EXPECT_FALSE(decoded_plain->notification->is_record());
+}
+
 TEST(BusCodecTest, RefusesWhatIsNotANotification) {
   for (const char* bytes :
        {"", "[]", "{\"v\":2}", R"({"v":1,"origin":"1","id":0,"channel":"c",
@@ -423,7 +452,13 @@ TEST(BusCodecTest, RefusesWhatIsNotANotification) {
         R"({"v":1,"origin":"zz","id":1,"channel":"c","event":"","data":"",
           "created_at_ms":1})",
         R"({"v":1,"origin":"1","id":1,"channel":"c","event":"","data":7,
-          "created_at_ms":1})"}) {
+          "created_at_ms":1})",
+        R"({"v":1,"origin":"1","id":1,"channel":"c","event":"","data":"",
+          "created_at_ms":1,"kind":9})",
+        R"({"v":1,"origin":"1","id":1,"channel":"c","event":"","data":"",
+          "created_at_ms":1,"unread":1})",
+        R"({"v":1,"origin":"1","id":1,"channel":"c","event":"","data":"",
+          "created_at_ms":1,"collapse_key":5})"}) {
     EXPECT_FALSE(DecodeBusMessage(bytes).ok()) << bytes;
   }
 }

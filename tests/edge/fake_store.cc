@@ -59,14 +59,19 @@ void FakeStore::Replay(storage::ReplayQuery query,
   store_->Replay(std::move(query), std::move(done));
 }
 
-void FakeStore::MarkRead(storage::MarkReadRequest request,
-                         storage::Callback<uint64_t> done) {
-  store_->MarkRead(std::move(request), std::move(done));
+void FakeStore::ChangeState(storage::StateChange change,
+                            storage::Callback<storage::ChangeResult> done) {
+  store_->ChangeState(std::move(change), std::move(done));
 }
 
-void FakeStore::UnreadCount(std::string channel,
-                            storage::Callback<uint64_t> done) {
-  store_->UnreadCount(std::move(channel), std::move(done));
+void FakeStore::Delete(storage::DeleteRequest request,
+                       storage::Callback<storage::ChangeResult> done) {
+  store_->Delete(std::move(request), std::move(done));
+}
+
+void FakeStore::GetCounts(std::string channel,
+                          storage::Callback<storage::Counts> done) {
+  store_->GetCounts(std::move(channel), std::move(done));
 }
 
 void FakeStore::Stats(storage::Callback<storage::StoreStats> done) {

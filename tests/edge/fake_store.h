@@ -41,10 +41,12 @@ class FakeStore : public storage::Store {
       storage::Callback<std::vector<storage::Notification>> done) override;
   void Replay(storage::ReplayQuery query,
               storage::Callback<storage::ReplayPage> done) override;
-  void MarkRead(storage::MarkReadRequest request,
-                storage::Callback<uint64_t> done) override;
-  void UnreadCount(std::string channel,
-                   storage::Callback<uint64_t> done) override;
+  void ChangeState(storage::StateChange change,
+                   storage::Callback<storage::ChangeResult> done) override;
+  void Delete(storage::DeleteRequest request,
+              storage::Callback<storage::ChangeResult> done) override;
+  void GetCounts(std::string channel,
+                 storage::Callback<storage::Counts> done) override;
   void Stats(storage::Callback<storage::StoreStats> done) override;
   void ReadIdRange(
       uint64_t after_id, uint64_t up_to_id, uint32_t limit,

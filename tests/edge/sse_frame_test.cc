@@ -57,6 +57,31 @@ TEST(SseFrameTest, EncodeNotificationCarriesId) {
   EXPECT_FALSE(EncodeNotification(n).ok());
 }
 
+TEST(SseFrameTest, AnInboxEntryIsFollowedByItsCountsInTheSameFrame) {
+  storage::Notification n;
+  n.id = 9;
+  n.channel = "user:u";
+  n.event = "state";
+  n.data = R"({"ids":[3],"read":true})";
+  n.has_counts = true;
+  n.counts = {2, 5};
+  absl::StatusOr<FramePtr> f = EncodeNotification(n);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ((*f)->bytes,
+            "id: 9\nevent: state\ndata: {\"ids\":[3],\"read\":true}\n\n"
+            "event: counts\ndata: {\"unread\":2,\"unseen\":5}\n\n");
+  EXPECT_EQ((*f)->bytes.substr(0, (*f)->counts_at),
+            "id: 9\nevent: state\ndata: {\"ids\":[3],\"read\":true}\n\n");
+  EXPECT_EQ((*f)->counts_as_of, 9u);
+
+  FramePtr counts = CountsFrame({1, 0}, 12);
+  EXPECT_EQ(counts->id, 0u);
+  EXPECT_EQ(counts->counts_at, 0u);
+  EXPECT_EQ(counts->counts_as_of, 12u);
+  EXPECT_EQ(counts->bytes,
+            "event: counts\ndata: {\"unread\":1,\"unseen\":0}\n\n");
+}
+
 TEST(SseFrameTest, ControlFrames) {
   EXPECT_EQ(EncodePreamble(2000), "retry: 2000\n: connected\n\n");
   EXPECT_EQ(ResetFrame(17)->bytes, "event: reset\ndata: 17\n\n");

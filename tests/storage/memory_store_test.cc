@@ -95,13 +95,13 @@ TEST_F(MemoryStoreTest, StoresOnOneDatabaseShareItsRowsAndIds) {
 
 TEST_F(MemoryStoreTest, DeleteBelowKeepsTheIdsTaken) {
   auto store = Open();
-  for (int i = 0; i < 4; ++i) Append(*store, "c");
+  for (int i = 0; i < 4; ++i) Append(*store, "user:c");
 
   EXPECT_EQ(harness_.database().DeleteBelow(4), 3u);
 
-  EXPECT_THAT(Ids(*ReplaySync(*store, {{"c"}, 0, 10})), ElementsAre(4));
-  EXPECT_EQ(Append(*store, "c").notification->id, 5u);
-  EXPECT_EQ(*UnreadCountSync(*store, "c"), 2u);
+  EXPECT_THAT(Ids(*ReplaySync(*store, {{"user:c"}, 0, 10})), ElementsAre(4));
+  EXPECT_EQ(Append(*store, "user:c").notification->id, 5u);
+  EXPECT_EQ(*UnreadCountSync(*store, "user:c"), 2u);
 }
 
 TEST_F(MemoryStoreTest, OptionsOutOfRangeAreRefused) {

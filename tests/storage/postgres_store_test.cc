@@ -1,9 +1,10 @@
 // The PostgreSQL store against a real PostgreSQL server (tests/support/
 // postgres_server.h): one server for this binary, a fresh database per test.
-// The Store and retention contracts (store_contract_test.cc,
-// retention_contract_test.cc), plus what only PostgreSQL has: migrations
-// under concurrency, URLs, dropped connections, deadlocks, and several
-// instances on one database (dense ids in commit order across them).
+// The Store, inbox and retention contracts (store_contract_test.cc,
+// inbox_contract_test.cc, retention_contract_test.cc), plus what only
+// PostgreSQL has: migrations under concurrency and of existing rows, URLs,
+// dropped connections, deadlocks, and several instances on one database (dense
+// ids in commit order across them, inbox counts kept right by all of them).
 #include "storage/postgres_store.h"
 
 #include <atomic>
@@ -90,15 +91,20 @@ class PostgresHarness : public testing::StoreHarnessFor<PostgresStoreOptions,
 
   // StoreHarness:
   void RejectWrites(Write write, const std::string& event) override {
-    Sql(std::string(
-            "CREATE FUNCTION reject_for_test() RETURNS trigger LANGUAGE"
-            " plpgsql AS $$ BEGIN RAISE EXCEPTION 'rejected by test'; END $$;"
-            " CREATE TRIGGER reject ") +
-        (write == Write::kInsert ? "BEFORE INSERT ON notifications FOR EACH"
-                                   " ROW WHEN (NEW"
-                                 : "BEFORE UPDATE ON notifications FOR EACH"
-                                   " ROW WHEN (OLD") +
-        ".event = '" + event + "') EXECUTE FUNCTION reject_for_test()");
+    const std::string is_event = "event = '" + event + "'";
+    // A mark-read is the update that sets read_at_ms: the `seen` change
+    // that the same call makes before it passes, and must be undone too.
+    const std::string when =
+        write == Write::kInsert
+            ? "BEFORE INSERT ON notifications FOR EACH ROW WHEN (NEW." +
+                  is_event + ")"
+            : "BEFORE UPDATE ON notifications FOR EACH ROW WHEN (OLD." +
+                  is_event +
+                  " AND OLD.read_at_ms IS DISTINCT FROM NEW.read_at_ms)";
+    Sql("CREATE FUNCTION reject_for_test() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'rejected by test'; END $$;"
+        " CREATE TRIGGER reject " +
+        when + " EXECUTE FUNCTION reject_for_test()");
   }
 
   int64_t CommittedRowsWithId(uint64_t id) override {
@@ -119,8 +125,8 @@ class PostgresHarness : public testing::StoreHarnessFor<PostgresStoreOptions,
     options.url = url_;
   }
 
-  // The gate runs in each transaction that took ids, right before COMMIT
-  // (so holding the id counter's lock), once the test's before_commit has.
+  // The gate runs in each batch transaction, right before COMMIT (so
+  // holding the id counter's lock), once the test's before_commit has.
   void AddWriterGate(PostgresStoreOptions& options) override {
     options.before_commit = [this, inner = std::move(options.before_commit)] {
       if (inner) inner();
@@ -209,6 +215,52 @@ TEST_F(PostgresStoreTest, InstancesStartingAtOnceMigrateOnce) {
             static_cast<int64_t>(EmbeddedPostgresMigrations().size()));
 }
 
+TEST_F(PostgresStoreTest, TheInboxMigrationKeepsStateAndCountsEachInbox) {
+  // A database as notifyd left it before the inbox (0001 alone): read rows
+  // in an inbox and in a named channel.
+  {
+    auto db = PgConnection::Connect(url_);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(
+        ApplyPostgresMigrations(**db, {EmbeddedPostgresMigrations().front()})
+            .ok());
+  }
+  Sql("INSERT INTO notifications (id, channel, event, created_at_ms, read,"
+      " idempotency_key, data) VALUES"
+      " (1, 'user:a', 'e', 100, true, NULL, '\\x31'),"
+      " (2, 'user:a', 'e', 200, false, 'k', '\\x32'),"
+      " (3, 'room:x', 'e', 300, true, NULL, '\\x33'),"
+      " (4, 'user:a', 'e', 400, false, NULL, '\\x34'),"
+      " (5, 'user:b', 'e', 500, true, NULL, '\\x35');"
+      " UPDATE notify_id_counter SET last_id = 5");
+
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+
+  // Read rows count as seen and read at their creation; the others as
+  // neither. Each inbox's counts are its unread rows.
+  auto rows = ListSync(*store, {"user:a"});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[2].id, 1u);
+  EXPECT_EQ((*rows)[2].read_at_ms, 100);
+  EXPECT_EQ((*rows)[2].seen_at_ms, 100);
+  EXPECT_EQ((*rows)[1].id, 2u);
+  EXPECT_FALSE((*rows)[1].read());
+  EXPECT_FALSE((*rows)[1].seen());
+  EXPECT_EQ((*rows)[1].data, "2");
+  EXPECT_EQ(*GetCountsSync(*store, "user:a"), (Counts{2, 2}));
+  EXPECT_EQ(*GetCountsSync(*store, "user:b"), (Counts{0, 0}));
+  // Only inboxes have counts.
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM inbox_counts"), 2);
+  // Keys and ids go on as before.
+  AppendResult again = Append(*store, "user:a", "e", "{}", "k");
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.notification->id, 2u);
+  EXPECT_EQ(Append(*store, "user:a").notification->id, 6u);
+  EXPECT_EQ(*GetCountsSync(*store, "user:a"), (Counts{3, 3}));
+}
+
 TEST_F(PostgresStoreTest, AFailingMigrationLeavesTheDatabaseUntouched) {
   auto db = PgConnection::Connect(url_);
   ASSERT_TRUE(db.ok()) << db.status();
@@ -276,7 +328,7 @@ TEST_F(PostgresStoreTest,
   // Nothing was in flight: the writer retries on a new connection, and so
   // do the readers.
   absl::StatusOr<AppendResult> appended =
-      AppendSync(*store, {"a", "e", "", ""});
+      AppendSync(*store, {"a", "e", "", "", 0, ""});
   absl::StatusOr<std::vector<Notification>> rows = ListSync(*store, {"a"});
   absl::StatusOr<uint64_t> last = LastCommittedIdSync(*store);
 
@@ -290,9 +342,10 @@ TEST_F(PostgresStoreTest,
 
 TEST_F(PostgresStoreTest, ABatchChosenAsADeadlockVictimRunsAgain) {
   auto store = Open();
-  const uint64_t a = Append(*store, "c").notification->id;
-  const uint64_t b = Append(*store, "c").notification->id;
-  // Another session (an operator, another instance) holds row b.
+  const uint64_t a = Append(*store, "user:c").notification->id;
+  const uint64_t b = Append(*store, "user:c").notification->id;
+  // Another session holds row b: an operator's (another instance's batch
+  // would wait for the id counter before it locked any row).
   auto other = PgConnection::Connect(url_);
   ASSERT_TRUE(other.ok()) << other.status();
   ASSERT_TRUE((*other)
@@ -305,7 +358,7 @@ TEST_F(PostgresStoreTest, ABatchChosenAsADeadlockVictimRunsAgain) {
   Hold hold = HoldWriter(*store);
   auto mark = [&](uint64_t id) {
     auto promise = std::make_shared<std::promise<absl::StatusOr<uint64_t>>>();
-    store->MarkRead({"c", {id}}, [promise](absl::StatusOr<uint64_t> r) {
+    store->MarkRead({"user:c", {id}}, [promise](absl::StatusOr<uint64_t> r) {
       promise->set_value(std::move(r));
     });
     return promise->get_future();
@@ -334,7 +387,7 @@ TEST_F(PostgresStoreTest, ABatchChosenAsADeadlockVictimRunsAgain) {
   ASSERT_TRUE(marked_b.ok()) << marked_b.status();
   EXPECT_EQ(*marked_a, 1u);
   EXPECT_EQ(*marked_b, 1u);
-  EXPECT_EQ(*UnreadCountSync(*store, "c"), 0u);
+  EXPECT_EQ(*UnreadCountSync(*store, "user:c"), 0u);
 }
 
 // --- Several instances on one database -------------------------------------
@@ -359,7 +412,7 @@ TEST_F(PostgresStoreTest,
       threads.emplace_back([&, t] {
         for (int i = 0; i < kPerThread; ++i) {
           instance.store->Append(
-              {"c" + std::to_string(t), "e", std::to_string(i), ""},
+              {"c" + std::to_string(t), "e", std::to_string(i), "", 0, ""},
               [&](absl::StatusOr<AppendResult> r) {
                 if (r.ok()) {
                   absl::MutexLock lock(&instance.mu);
@@ -405,7 +458,7 @@ TEST_F(PostgresStoreTest, AnAppendWaitsForAnotherInstancesCommitAndFollowsIt) {
 
   // a's batch holds the id counter inside its open transaction.
   Hold hold = HoldWriter(*a);
-  auto b_append = AppendAsync(*b, {"b", "e", "{}", ""});
+  auto b_append = AppendAsync(*b, {"b", "e", "{}", "", 0, ""});
 
   EXPECT_EQ(b_append.wait_for(std::chrono::milliseconds(500)),
             std::future_status::timeout)
@@ -420,6 +473,77 @@ TEST_F(PostgresStoreTest, AnAppendWaitsForAnotherInstancesCommitAndFollowsIt) {
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(held->notification->id, 2u);
   EXPECT_EQ(after->notification->id, held->notification->id + 1);
+}
+
+TEST_F(PostgresStoreTest, InstancesChangingAndPruningOneInboxKeepItsCounts) {
+  // Two instances append to, change and delete from the same inbox at
+  // once while a third prunes it: their batches take turns on the id
+  // counter, so the counts kept stay those of the rows.
+  PostgresStoreOptions pruning = Options();
+  pruning.max_per_channel = 30;
+  pruning.prune_batch = 7;
+  std::unique_ptr<StoreEngine> stores[] = {Open(), Open(), Open(pruning)};
+  const std::string inbox = "user:shared";
+  for (int i = 0; i < 40; ++i) Append(*stores[0], inbox);
+
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int s = 0; s < 2; ++s) {
+    threads.emplace_back([&, s] {
+      Store& store = *stores[s];
+      for (int i = 0; i < 60; ++i) {
+        absl::StatusOr<AppendResult> appended =
+            AppendSync(store, {inbox, "e", "{}", "", 0, ""});
+        if (!appended.ok()) {
+          ++failures;
+          continue;
+        }
+        const uint64_t id = appended->notification->id;
+        StateChange change;
+        change.channel = inbox;
+        change.ids = {id, id - 3};
+        switch (i % 4) {
+          case 0:
+            change.seen = true;
+            break;
+          case 1:
+            change.read = true;
+            break;
+          case 2:
+            change.archived = true;
+            change.up_to_id = id - 10;
+            break;
+          case 3:
+            change.read = false;
+            change.up_to_id = id - 5;
+            break;
+        }
+        if (!ChangeStateSync(store, change).ok()) ++failures;
+        if (i % 7 == 0 && !DeleteSync(store, {inbox, {id - 1}, ""}).ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 10; ++i) {
+      if (!stores[2]->PruneNow().ok()) ++failures;
+    }
+  });
+  for (std::thread& t : threads) t.join();
+  absl::StatusOr<uint64_t> pruned = stores[2]->PruneNow();
+
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM notifications WHERE box < 3"), 30);
+  EXPECT_GT(SqlInt("SELECT count(*) FROM notifications WHERE box = 3"), 0);
+  const Counts kept = *GetCountsSync(*stores[0], inbox);
+  EXPECT_EQ(static_cast<int64_t>(kept.unread),
+            SqlInt("SELECT count(*) FROM notifications WHERE channel = '" +
+                   inbox + "' AND box = 0"));
+  EXPECT_EQ(static_cast<int64_t>(kept.unseen),
+            SqlInt("SELECT count(*) FROM notifications WHERE channel = '" +
+                   inbox + "' AND box < 3 AND seen_at_ms = 0"));
 }
 
 TEST_F(PostgresStoreTest, AnIdempotencyKeySeenByOneInstanceIsADuplicateOnAll) {

@@ -38,10 +38,10 @@ TEST_F(SqliteStoreTest, AStoreFromSchemaVersionOneKeepsRowsReadStateAndIds) {
     ASSERT_EQ(sqlite3_exec(db,
                            "INSERT INTO notifications (id, channel, event, "
                            "data, created_at_ms, read) VALUES "
-                           "(1, 'a', 'e', 'one', 0, 1), "
-                           "(2, 'a', 'e', 'two', 0, 0), "
+                           "(1, 'user:a', 'e', 'one', 0, 1), "
+                           "(2, 'user:a', 'e', 'two', 0, 0), "
                            "(3, 'b', 'e', 'three', 0, 0), "
-                           "(4, 'a', 'e', 'four', 0, 1), "
+                           "(4, 'user:a', 'e', 'four', 0, 1), "
                            "(9, 'b', 'e', 'nine', 0, 0); "
                            "DELETE FROM notifications WHERE id = 9",
                            nullptr, nullptr, nullptr),
@@ -50,15 +50,18 @@ TEST_F(SqliteStoreTest, AStoreFromSchemaVersionOneKeepsRowsReadStateAndIds) {
   }
   auto store = Open();
 
-  auto rows = ListSync(*store, {"a"});
-  auto unread = UnreadCountSync(*store, "a");
-  uint64_t next = Append(*store, "a").notification->id;
+  auto rows = ListSync(*store, {"user:a"});
+  auto counts = GetCountsSync(*store, "user:a");
+  uint64_t next = Append(*store, "user:a").notification->id;
 
-  ASSERT_TRUE(rows.ok() && unread.ok());
+  ASSERT_TRUE(rows.ok() && counts.ok());
   EXPECT_THAT(Ids(*rows), ElementsAre(4, 2, 1));
-  EXPECT_TRUE((*rows)[0].read);
-  EXPECT_FALSE((*rows)[1].read);
-  EXPECT_EQ(*unread, 1u);
+  // Read rows count as seen and read (at their creation).
+  EXPECT_TRUE((*rows)[0].read());
+  EXPECT_TRUE((*rows)[0].seen());
+  EXPECT_FALSE((*rows)[1].read());
+  EXPECT_EQ(counts->unread, 1u);
+  EXPECT_EQ(counts->unseen, 1u);
   EXPECT_EQ(next, 10u);
 }
 

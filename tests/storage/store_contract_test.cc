@@ -42,7 +42,7 @@ TEST_P(StoreContractTest, AppendStoresTheNotificationWithDenseIncreasingIds) {
   EXPECT_EQ(first.notification->event, "created");
   EXPECT_EQ(first.notification->data, R"({"a":1})");
   EXPECT_EQ(first.notification->created_at_ms, harness().NowMs());
-  EXPECT_FALSE(first.notification->read);
+  EXPECT_FALSE(first.notification->read());
   EXPECT_EQ(first.notification->id, 1u);
   EXPECT_EQ(second.notification->id, first.notification->id + 1);
 }
@@ -79,16 +79,17 @@ TEST_P(StoreContractTest, PagingByBeforeIdVisitsEveryNotificationOnce) {
   auto store = Open();
   std::vector<uint64_t> appended;
   for (int i = 0; i < 100; ++i) {
-    appended.push_back(Append(*store, "long").notification->id);
-    if (i % 3 == 0) Append(*store, "other");
+    appended.push_back(Append(*store, "user:long").notification->id);
+    if (i % 3 == 0) Append(*store, "user:other");
   }
   // Read rows sit in their own index range; paging still sees them in place.
-  ASSERT_TRUE(MarkReadSync(*store, {"long", {appended[5], appended[40]}}).ok());
+  ASSERT_TRUE(
+      MarkReadSync(*store, {"user:long", {appended[5], appended[40]}}).ok());
 
   std::vector<uint64_t> seen;
   uint64_t before = 0;
   for (;;) {
-    auto page = ListSync(*store, {"long", before, /*limit=*/7});
+    auto page = ListSync(*store, {"user:long", before, /*limit=*/7});
     ASSERT_TRUE(page.ok()) << page.status();
     if (page->empty()) break;
     EXPECT_LE(page->size(), 7u);
@@ -100,46 +101,50 @@ TEST_P(StoreContractTest, PagingByBeforeIdVisitsEveryNotificationOnce) {
   EXPECT_EQ(seen, newest_first);
 }
 
-TEST_P(StoreContractTest, UnreadOnlyListsSkipReadNotifications) {
+TEST_P(StoreContractTest, UnreadListsSkipReadNotifications) {
   auto store = Open();
-  uint64_t id1 = Append(*store, "a").notification->id;
-  uint64_t id2 = Append(*store, "a").notification->id;
-  uint64_t id3 = Append(*store, "a").notification->id;
-  ASSERT_TRUE(MarkReadSync(*store, {"a", {id2}}).ok());
+  uint64_t id1 = Append(*store, "user:a").notification->id;
+  uint64_t id2 = Append(*store, "user:a").notification->id;
+  uint64_t id3 = Append(*store, "user:a").notification->id;
+  ASSERT_TRUE(MarkReadSync(*store, {"user:a", {id2}}).ok());
 
-  auto unread = ListSync(*store, {"a", 0, 50, /*unread_only=*/true});
-  auto all = ListSync(*store, {"a", 0, 50});
+  auto unread = ListSync(*store, {"user:a", 0, 50, ListFilter::kUnread});
+  auto all = ListSync(*store, {"user:a", 0, 50});
 
   ASSERT_TRUE(unread.ok()) << unread.status();
   EXPECT_THAT(Ids(*unread), ElementsAre(id3, id1));
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_THAT(Ids(*all), ElementsAre(id3, id2, id1));
-  EXPECT_TRUE((*all)[1].read);
+  EXPECT_TRUE((*all)[1].read());
 }
 
 // Read and unread rows sit in separate ranges of the channel index; every
-// listing still interleaves them by id.
+// listing still interleaves them by id, and replay interleaves the state
+// records too.
 TEST_P(StoreContractTest, ReadAndUnreadRowsInterleaveByIdInListsAndReplay) {
   auto store = Open();
   std::vector<uint64_t> ids;
   for (int i = 0; i < 8; ++i) {
-    ids.push_back(Append(*store, "a").notification->id);
+    ids.push_back(Append(*store, "user:a").notification->id);
   }
-  ASSERT_TRUE(MarkReadSync(*store, {"a", {ids[1], ids[2], ids[6]}}).ok());
+  ASSERT_TRUE(MarkReadSync(*store, {"user:a", {ids[1], ids[2], ids[6]}}).ok());
+  const uint64_t record = ids[7] + 1;
 
-  auto newest = ListSync(*store, {"a", 0, /*limit=*/3});
-  auto older = ListSync(*store, {"a", ids[5], /*limit=*/3});
-  auto replay = ReplaySync(*store, {{"a"}, ids[0], /*limit=*/4});
-  auto whole = ReplaySync(*store, {{"a"}, 0, 100});
+  auto newest = ListSync(*store, {"user:a", 0, /*limit=*/3});
+  auto older = ListSync(*store, {"user:a", ids[5], /*limit=*/3});
+  auto replay = ReplaySync(*store, {{"user:a"}, ids[0], /*limit=*/4});
+  auto whole = ReplaySync(*store, {{"user:a"}, 0, 100});
 
   ASSERT_TRUE(newest.ok() && older.ok() && replay.ok() && whole.ok());
   EXPECT_THAT(Ids(*newest), ElementsAre(ids[7], ids[6], ids[5]));
   EXPECT_THAT(Ids(*older), ElementsAre(ids[4], ids[3], ids[2]));
   EXPECT_THAT(Ids(*replay), ElementsAre(ids[1], ids[2], ids[3], ids[4]));
-  EXPECT_EQ(whole->notifications.size(), 8u);
+  ASSERT_EQ(whole->notifications.size(), 9u);
+  EXPECT_EQ(whole->notifications.back()->id, record);
+  EXPECT_TRUE(whole->notifications.back()->is_record());
   // The oldest row is read-state independent.
-  ASSERT_TRUE(MarkReadSync(*store, {"a", {ids[0]}}).ok());
-  auto after_mark = ReplaySync(*store, {{"a"}, 0, 1});
+  ASSERT_TRUE(MarkReadSync(*store, {"user:a", {ids[0]}}).ok());
+  auto after_mark = ReplaySync(*store, {{"user:a"}, 0, 1});
   ASSERT_TRUE(after_mark.ok()) << after_mark.status();
   EXPECT_EQ(after_mark->oldest_id, ids[0]);
   EXPECT_THAT(Ids(*after_mark), ElementsAre(ids[0]));
@@ -232,20 +237,26 @@ TEST_P(StoreContractTest, OneFailingRowFailsOnlyItsCallerAndTakesNoId) {
 
 TEST_P(StoreContractTest, AMarkReadThatFailsHalfwayChangesNothing) {
   auto store = Open();
-  uint64_t first = Append(*store, "c").notification->id;
-  uint64_t poisoned = Append(*store, "c", "poison").notification->id;
+  uint64_t first = Append(*store, "user:c").notification->id;
+  uint64_t poisoned = Append(*store, "user:c", "poison").notification->id;
   harness().RejectWrites(testing::StoreHarness::Write::kMarkRead, "poison");
 
   // `first` may be changed before `poisoned` fails (SQLite runs one UPDATE
   // per id, PostgreSQL one UPDATE that changes row after row): that change
   // must be undone.
-  auto changed = MarkReadSync(*store, {"c", {first, poisoned}});
+  auto changed = MarkReadSync(*store, {"user:c", {first, poisoned}});
 
   EXPECT_FALSE(changed.ok());
   EXPECT_THAT(changed.status().message(), HasSubstr("rejected by test"));
-  auto unread = ListSync(*store, {"c", 0, 10, /*unread_only=*/true});
+  auto unread = ListSync(*store, {"user:c", 0, 10, ListFilter::kUnread});
   ASSERT_TRUE(unread.ok()) << unread.status();
   EXPECT_THAT(Ids(*unread), ElementsAre(poisoned, first));
+  // Neither the seen flags set before it failed nor the counts changed.
+  auto unseen = ListSync(*store, {"user:c", 0, 10, ListFilter::kUnseen});
+  ASSERT_TRUE(unseen.ok()) << unseen.status();
+  EXPECT_THAT(Ids(*unseen), ElementsAre(poisoned, first));
+  EXPECT_EQ(*GetCountsSync(*store, "user:c"), (Counts{2, 2}));
+  EXPECT_EQ(*LastCommittedIdSync(*store), poisoned);
 }
 
 TEST_P(StoreContractTest, AppendIsAcknowledgedOnlyOnceCommitted) {
@@ -265,38 +276,39 @@ TEST_P(StoreContractTest, AppendIsAcknowledgedOnlyOnceCommitted) {
 
 TEST_P(StoreContractTest, MarkReadByIdsCountsOnlyChangesOnTheChannel) {
   auto store = Open();
-  uint64_t a1 = Append(*store, "a").notification->id;
-  uint64_t a2 = Append(*store, "a").notification->id;
-  uint64_t b1 = Append(*store, "b").notification->id;
+  uint64_t a1 = Append(*store, "user:a").notification->id;
+  uint64_t a2 = Append(*store, "user:a").notification->id;
+  uint64_t b1 = Append(*store, "user:b").notification->id;
 
-  auto changed = MarkReadSync(*store, {"a", {a1, a2, b1, a1}});
+  auto changed = MarkReadSync(*store, {"user:a", {a1, a2, b1, a1}});
 
   ASSERT_TRUE(changed.ok()) << changed.status();
   EXPECT_EQ(*changed, 2u);
-  EXPECT_EQ(*UnreadCountSync(*store, "a"), 0u);
-  EXPECT_EQ(*UnreadCountSync(*store, "b"), 1u);
+  EXPECT_EQ(*UnreadCountSync(*store, "user:a"), 0u);
+  EXPECT_EQ(*UnreadCountSync(*store, "user:b"), 1u);
   // Already read: nothing changes the second time.
-  EXPECT_EQ(*MarkReadSync(*store, {"a", {a1}}), 0u);
+  EXPECT_EQ(*MarkReadSync(*store, {"user:a", {a1}}), 0u);
 }
 
 TEST_P(StoreContractTest, MarkReadUpToIdMarksEverythingAtOrBelowIt) {
   auto store = Open();
   std::vector<uint64_t> ids;
   for (int i = 0; i < 5; ++i) {
-    ids.push_back(Append(*store, "a").notification->id);
+    ids.push_back(Append(*store, "user:a").notification->id);
   }
-  Append(*store, "b");
+  Append(*store, "user:b");
 
-  auto changed = MarkReadSync(*store, {"a", {ids[4]}, /*up_to_id=*/ids[2]});
+  auto changed =
+      MarkReadSync(*store, {"user:a", {ids[4]}, /*up_to_id=*/ids[2]});
 
   ASSERT_TRUE(changed.ok()) << changed.status();
   EXPECT_EQ(*changed, 4u);
-  EXPECT_EQ(*UnreadCountSync(*store, "a"), 1u);
-  EXPECT_EQ(*UnreadCountSync(*store, "b"), 1u);
-  auto rows = ListSync(*store, {"a"});
+  EXPECT_EQ(*UnreadCountSync(*store, "user:a"), 1u);
+  EXPECT_EQ(*UnreadCountSync(*store, "user:b"), 1u);
+  auto rows = ListSync(*store, {"user:a"});
   ASSERT_TRUE(rows.ok()) << rows.status();
-  EXPECT_TRUE((*rows)[0].read);   // ids[4]
-  EXPECT_FALSE((*rows)[1].read);  // ids[3]
+  EXPECT_TRUE((*rows)[0].read());   // ids[4]
+  EXPECT_FALSE((*rows)[1].read());  // ids[3]
 }
 
 // --- Replay
@@ -477,19 +489,23 @@ TEST_P(StoreContractTest, PagingByBytesVisitsEveryRowOnceInIdOrder) {
   auto store = Open();
   std::vector<uint64_t> ids;
   for (int i = 0; i < 12; ++i) {
-    ids.push_back(Append(*store, i % 3 == 0 ? "b" : "a", "e",
+    ids.push_back(Append(*store, i % 3 == 0 ? "user:b" : "user:a", "e",
                          Payload(i % 4 == 0 ? 300 : 100))
                       .notification->id);
   }
   Append(*store, "other", "e", Payload(100));
-  ASSERT_TRUE(MarkReadSync(*store, {"a", {ids[1], ids[5], ids[10]}}).ok());
-  ASSERT_TRUE(MarkReadSync(*store, {"b", {ids[3]}}).ok());
+  ASSERT_TRUE(MarkReadSync(*store, {"user:a", {ids[1], ids[5], ids[10]}}).ok());
+  ASSERT_TRUE(MarkReadSync(*store, {"user:b", {ids[3]}}).ok());
+  // Each change left a state record in its inbox's stream.
+  const uint64_t last = *LastCommittedIdSync(*store);
+  ids.push_back(last - 1);
+  ids.push_back(last);
 
   std::vector<uint64_t> seen;
   uint64_t after = 0;
   int pages = 0;
   for (; pages < 20; ++pages) {
-    auto page = ReplaySync(*store, ByBytes({"a", "b"}, after, 350));
+    auto page = ReplaySync(*store, ByBytes({"user:a", "user:b"}, after, 350));
     ASSERT_TRUE(page.ok()) << page.status();
     size_t bytes = 0;
     for (const auto& n : page->notifications) bytes += n->data.size();
