@@ -19,6 +19,7 @@
 // Payload content is only ever set with textContent: never as HTML.
 
 const PAGE_SIZE = 30;
+const DEFAULT_EVENTS = new Set(['notification', 'message']);
 const MAX_IDS_PER_REQUEST = 100;
 
 const params = new URLSearchParams(location.hash.slice(1) || location.search);
@@ -252,6 +253,7 @@ function refresh() {
   refreshTimer = setTimeout(async () => {
     const gen = view.generation;
     const start = beginFetch();
+    const knownAtStart = new Set(items.keys());
     try {
       const res = await api('/v1/inbox', {
         query: { filter: view.filter, limit: String(PAGE_SIZE) },
@@ -259,19 +261,15 @@ function refresh() {
       if (gen !== view.generation) return;
       const list = (res.notifications || []).map(normalize);
       // Items of this view within the refetched range that the server no
-      // longer lists (deleted or expired while we were away) go.
-      if (list.length) {
-        const oldest = list[list.length - 1].id;
-        const got = new Set(list.map((it) => it.id));
-        const full = list.length < PAGE_SIZE;
-        for (const it of Array.from(items.values())) {
-          if (!FILTERS[view.filter].match(it) || got.has(it.id)) continue;
-          if (full || cmpId(it.id, oldest) >= 0) items.delete(it.id);
-        }
-      } else {
-        for (const it of Array.from(items.values())) {
-          if (FILTERS[view.filter].match(it)) items.delete(it.id);
-        }
+      // longer lists (deleted or expired while we were away) go; not those
+      // that arrived while this ran.
+      const oldest = list.length ? list[list.length - 1].id : null;
+      const got = new Set(list.map((it) => it.id));
+      const whole = list.length < PAGE_SIZE;
+      for (const it of Array.from(items.values())) {
+        if (!knownAtStart.has(it.id) || got.has(it.id)) continue;
+        if (!FILTERS[view.filter].match(it)) continue;
+        if (whole || cmpId(it.id, oldest) >= 0) items.delete(it.id);
       }
       for (const it of list) {
         const known = items.get(it.id);
@@ -348,6 +346,7 @@ function connect() {
   setConn('connecting');
   const s = new EventSource('/v1/stream?' + q.toString());
   source = s;
+  let subscribed = false;
   s.onopen = () => {
     reconnectDelay = 1000;
     setConn('live');
@@ -379,9 +378,16 @@ function connect() {
     const grew = counts && typeof c.unseen === 'number' && c.unseen > counts.unseen;
     countsVersion += 1;
     setCounts(c);
-    // A notification under an event name this page does not listen for
-    // still moves the counts: fetch it.
-    if (grew && !sawNotification) refresh();
+    if (!subscribed) {
+      // The first event of every stream: from here on nothing is missed,
+      // so what arrived before the stream was subscribed is fetched once.
+      subscribed = true;
+      refresh();
+    } else if (grew && !sawNotification) {
+      // A notification under an event name this page does not listen for
+      // still moves the counts: fetch it.
+      refresh();
+    }
     sawNotification = false;
   });
   s.addEventListener('state', (e) => {
@@ -497,7 +503,7 @@ function render() {
     let cursor = el.list.firstElementChild;
     for (const it of list) {
       let r = rendered.get(it.id);
-      const key = [it.read, it.seen, it.archived, it.fresh, it.data, it.expiresAt].join('|');
+      const key = [it.read, it.archived, it.data, it.expiresAt].join('|');
       if (!r) {
         r = { li: buildItem(it), key };
         rendered.set(it.id, r);
@@ -510,6 +516,7 @@ function render() {
         r.key = key;
         if (hadFocus) li.querySelector(`[data-action="${hadFocus}"]`)?.focus();
       }
+      r.li.dataset.seen = String(it.seen);
       if (r.li !== cursor) el.list.insertBefore(r.li, cursor);
       else cursor = cursor.nextElementSibling;
     }
@@ -649,8 +656,12 @@ function buildItem(it) {
   li.dataset.read = String(it.read);
   li.dataset.seen = String(it.seen);
   li.dataset.archived = String(it.archived);
-  if (!it.read) li.classList.add('unread');
-  if (it.fresh) li.classList.add('fresh');
+  if (!it.read && !it.archived) li.classList.add('unread');
+  if (it.fresh) {
+    // Highlighted once, when it arrives.
+    li.classList.add('fresh');
+    it.fresh = false;
+  }
 
   const titleId = 'n' + it.id + '-title';
   const bodyId = 'n' + it.id + '-body';
@@ -679,13 +690,13 @@ function buildItem(it) {
     const json = parseJson(it.data);
     if (json !== null && typeof json === 'object') {
       // Structured data that is not a card: shown as formatted JSON.
-      title.textContent = it.event || 'Message';
+      title.textContent = DEFAULT_EVENTS.has(it.event) || !it.event ? 'Message' : it.event;
       body.append(node('pre', 'text', JSON.stringify(json, null, 2)));
     } else {
       // Plain text (or a JSON string/number): the text is the message.
       title.textContent = typeof json === 'string' ? json : it.data;
       title.classList.add('plain');
-      if (!title.textContent.trim()) title.textContent = it.event || 'Message';
+      if (!title.textContent.trim()) title.textContent = 'Message';
     }
   }
   const time = node('time', 'time');
@@ -711,7 +722,10 @@ function buildItem(it) {
     exp.dataset.expires = String(it.expiresAt);
     parts.push(exp);
   }
-  if (it.event && !(title.textContent === it.event)) parts.push(node('span', 'event', it.event));
+  // The event name, unless it is the default one or already the title.
+  if (it.event && !DEFAULT_EVENTS.has(it.event) && title.textContent !== it.event) {
+    parts.push(node('span', 'event', it.event));
+  }
   meta.append(...parts);
   content.append(meta);
 
@@ -790,7 +804,11 @@ function scheduleExpiry() {
 
 function announce(it) {
   const card = cardOf(it);
-  const what = card ? (card.title || card.body || 'Notification') : (it.event || 'Message');
+  const json = card ? null : parseJson(it.data);
+  let what = card ? (card.title || card.body || 'Notification')
+    : typeof json === 'string' ? json
+    : json !== null && typeof json === 'object' ? 'Message' : it.data;
+  if (what.length > 140) what = what.slice(0, 139) + '…';
   el.announcer.textContent = '';
   // A fresh text node so screen readers announce repeats too.
   setTimeout(() => { el.announcer.textContent = 'New notification: ' + what; }, 50);
@@ -833,7 +851,6 @@ el.list.addEventListener('click', (e) => {
   if (action === 'open') {
     const card = cardOf(it);
     if (card && card.url) window.open(card.url, '_blank', 'noopener,noreferrer');
-    it.fresh = false;
     if (!it.read) change({ ids: [it.id], read: true }, "Couldn't mark it read");
     else render();
   } else if (action === 'toggle-read') {
