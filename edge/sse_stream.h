@@ -1,9 +1,11 @@
 // The second part of an SSE edge connection (the HTTP session, in
 // http_session.h, is the first): the Server-Sent Events stream the HTTP
 // session hands an authenticated /v1/stream request to, with its socket.
-// It writes the response head, replays what the client missed
-// (Last-Event-ID; byte-sized pages, a reset frame when its history is gone
-// or from another store), then the live frames the hub delivers, with one
+// It writes the response head, the user's inbox counts (the first event of
+// every stream), replays what the client missed (Last-Event-ID; byte-sized
+// pages, a reset frame when its history is gone or from another store),
+// then the live frames the hub delivers (an inbox entry's with the counts
+// after it, written only when newer than the last counts written), with one
 // write in flight that coalesces what was queued meanwhile; a heartbeat, a
 // watch for the peer going away, the slow-consumer cut, and a graceful
 // close that flushes what is queued.
@@ -21,6 +23,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -74,11 +77,12 @@ class SseStream : public SessionBase,
     channels_.erase(std::remove(channels_.begin(), channels_.end(), own),
                     channels_.end());
     channels_.insert(channels_.begin(), own);
+    // Live frames are only held until the first store read: a resume's
+    // first page sets the floor of ids the client already has (OnReplayPage,
+    // once the store said whether last_event_id_ is one of its own ids); a
+    // fresh stream's read gives the inbox counts it starts with.
+    queue_.BeginReplay(0);
     if (resume_) {
-      // The floor of ids the client already has is set by the first page
-      // (OnReplayPage), once the store said whether last_event_id_ is one
-      // of its own ids. Until then live frames are only held.
-      queue_.BeginReplay(0);
       server_.streams_replaying.Add(1);
     } else {
       server_.streams_live.Add(1);
@@ -102,7 +106,12 @@ class SseStream : public SessionBase,
     server_.hub.Subscribe(this->shared_from_this(), channels_);
     subscribed_ = true;
     Push(queue_.PushControl(Head(request)));
-    if (resume_) FetchReplayPage();
+    if (resume_) {
+      FetchReplayPage();
+    } else {
+      awaiting_counts_ = true;
+      FetchCounts();
+    }
     ArmHeartbeat();
     WatchPeer();
   }
@@ -172,11 +181,52 @@ class SseStream : public SessionBase,
     net::post(executor_, [self = this->shared_from_this()] { self->Abort(); });
   }
 
+  // A fresh stream's first read: no rows, only the user's counts as of
+  // the newest id, the first event it sends (docs/DESIGN.md, The inbox).
+  void FetchCounts() {
+    storage::ReplayQuery q;
+    q.channels = {channels_.front()};
+    q.after_id = std::numeric_limits<uint64_t>::max();
+    q.limit = 0;
+    q.counts_channel = channels_.front();
+    server_.StoreCallStarted();
+    server_.store.Replay(
+        std::move(q), [self = this->shared_from_this()](
+                          absl::StatusOr<storage::ReplayPage> page) mutable {
+          Impl& server = self->server_;
+          auto executor = self->executor_;
+          net::post(executor,
+                    [self = std::move(self), page = std::move(page)]() mutable {
+                      self->OnCounts(std::move(page));
+                    });
+          server.StoreCallDone();
+        });
+  }
+
+  void OnCounts(absl::StatusOr<storage::ReplayPage> page) {
+    awaiting_counts_ = false;
+    if (closed_ || closing_) return;
+    if (!page.ok()) {
+      spdlog::warn("edge: reading counts failed: {}", page.status().ToString());
+      return Abort();
+    }
+    PushCounts(*page);
+    Push(queue_.FinishReplay());
+  }
+
+  // The counts a page read, as of its newest id; the writer drops them when
+  // a newer entry's counts went out first.
+  void PushCounts(const storage::ReplayPage& page) {
+    if (!page.counts.has_value()) return;
+    Push(queue_.PushControl(CountsFrame(*page.counts, page.last_committed_id)));
+  }
+
   void FetchReplayPage() {
     replay_more_ = false;
     replay_in_flight_ = true;
     storage::ReplayQuery q;
     q.channels = channels_;
+    q.counts_channel = channels_.front();
     // last_event_id_ also moves past rows that were read but never queued
     // (see OnReplayPage), so no page is read twice for them.
     q.after_id = std::max(last_event_id_, queue_.last_id());
@@ -222,6 +272,9 @@ class SseStream : public SessionBase,
       // queued yet.
       queue_.BeginReplay(last_event_id_);
     }
+    // Replayed entries come without counts; each page's counts are read
+    // after it, so they cover it (the first are the stream's first event).
+    PushCounts(*page);
     bool more = page->more;
     bool queued_one = false;
     for (const auto& n : page->notifications) {
@@ -270,7 +323,22 @@ class SseStream : public SessionBase,
       return;
     }
     buffers_.clear();
-    for (const FramePtr& f : batch_) buffers_.push_back(net::buffer(f->bytes));
+    for (const FramePtr& f : batch_) {
+      // An inbox's counts go out only when newer than the last written:
+      // entries committed before a stream's first read arrive live after
+      // the counts that already include them.
+      if (f->counts_at != std::string::npos) {
+        if (counts_written_ && f->counts_as_of <= counts_as_of_) {
+          if (f->counts_at > 0) {
+            buffers_.push_back(net::buffer(f->bytes.data(), f->counts_at));
+          }
+          continue;
+        }
+        counts_written_ = true;
+        counts_as_of_ = f->counts_as_of;
+      }
+      buffers_.push_back(net::buffer(f->bytes));
+    }
     writing_ = true;
     deadline_.Arm(server_.options.write_timeout,
                   [self = this->shared_from_this()] {
@@ -335,6 +403,13 @@ class SseStream : public SessionBase,
 
   void CloseGracefully() {
     if (closed_) return;
+    // A fresh stream still waiting for its counts holds live frames it
+    // must not lose: they go out without the counts. (A resuming stream's
+    // client asks again from its Last-Event-ID.)
+    if (awaiting_counts_) {
+      awaiting_counts_ = false;
+      Push(queue_.FinishReplay());
+    }
     closing_ = true;
     queue_.Close();
     heartbeat_.cancel();
@@ -388,6 +463,10 @@ class SseStream : public SessionBase,
   const bool resume_;         // Last-Event-ID given: replay before going live
   bool replaying_ = resume_;  // counted in streams_replaying, else live
   std::string user_;  // counted in streams_per_user; empty: not (any more)
+  // The id the last counts written were as of, once any were.
+  uint64_t counts_as_of_ = 0;
+  bool counts_written_ = false;
+  bool awaiting_counts_ = false;  // a fresh stream's first read in flight
   bool subscribed_ = false;
   bool writing_ = false;
   bool first_page_ = true;

@@ -10,8 +10,10 @@
 #include <functional>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "api/api_keys.h"
 #include "api/notifier_service.h"
 #include "bus/bus.h"
@@ -172,9 +174,34 @@ absl::Status ValidateStoreAndBus(const AppOptions& options) {
   return ValidateBackends(StoreChoiceOf(options), {.bus = options.bus});
 }
 
+// Where the records the store writes by itself (expiry's deletions) go: the
+// bus, from the moment it is open until it closes, so every stream of the
+// user learns of them (docs/DESIGN.md, The inbox). The store opens before
+// the bus and closes after it; records written outside that window reach
+// streams through replay only.
+class RecordSink {
+ public:
+  void Attach(bus::Bus* bus) {
+    absl::MutexLock lock(&mu_);
+    bus_ = bus;
+  }
+  // Store completer thread, in commit order. Bus::Publish never blocks.
+  void Publish(std::vector<std::shared_ptr<const storage::Notification>> rows) {
+    absl::MutexLock lock(&mu_);
+    if (bus_ == nullptr) return;
+    for (auto& row : rows) bus_->Publish(std::move(row));
+  }
+
+ private:
+  absl::Mutex mu_;
+  bus::Bus* bus_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
 struct App::Parts {
   AppOptions options;
   Metrics metrics;
+  // Outlives the store, whose expirer holds it.
+  std::shared_ptr<RecordSink> record_sink = std::make_shared<RecordSink>();
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<bus::Bus> bus;
   std::function<void()> close_bus;
@@ -230,6 +257,7 @@ void App::Parts::Stop() {
   }
   if (admin) admin->Shutdown();
   // Before the store: a shared bus reads gaps from it.
+  record_sink->Attach(nullptr);
   if (close_bus) close_bus();
   if (store) {
     store->Close();
@@ -284,8 +312,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   parts->options = options;
   Parts& p = *parts;
 
+  StoreChoice store_choice = StoreChoiceOf(options);
+  store_choice.on_records =
+      [sink = p.record_sink](
+          std::vector<std::shared_ptr<const storage::Notification>> rows) {
+        sink->Publish(std::move(rows));
+      };
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      OpenStore(StoreChoiceOf(options), p.metrics);
+      OpenStore(store_choice, p.metrics);
   if (!store.ok()) return store.status();
   p.store = std::move(*store);
 
@@ -299,6 +333,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   if (!bus.ok()) return p.Fail(bus.status());
   p.bus = std::move(bus->bus);
   p.close_bus = std::move(bus->close);
+  p.record_sink->Attach(p.bus.get());
   std::vector<edge::ReadyCheck> ready_checks;
   if (bus->healthy) ready_checks.push_back({"bus", std::move(bus->healthy)});
 

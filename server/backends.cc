@@ -74,6 +74,7 @@ void SetStoreOptions(const StoreChoice& choice, Metrics& metrics,
   options.prune_interval = choice.prune_interval;
   options.commit_delay = absl::ZeroDuration();
   options.on_commit = CommitMetrics(metrics);
+  options.on_records = choice.on_records;
 }
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenSqlite(

@@ -31,6 +31,9 @@ struct StoreChoice {
   absl::Duration retention = absl::ZeroDuration();
   uint64_t max_per_channel = 0;
   absl::Duration prune_interval = absl::Seconds(30);
+  // Where the records the store writes by itself go (StoreOptions).
+  std::function<void(std::vector<std::shared_ptr<const storage::Notification>>)>
+      on_records;
 };
 
 struct BusChoice {

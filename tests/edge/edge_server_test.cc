@@ -357,6 +357,89 @@ TEST_F(EdgeServerTest, WithoutLastEventIdStreamIsLiveOnly) {
   EXPECT_EQ(store_.replay_calls(), 0);
 }
 
+// --- The inbox on the stream (docs/DESIGN.md, The inbox)
+
+TEST_F(EdgeServerTest, EveryStreamStartsWithTheUsersCounts) {
+  store_.Add("user:alice", "e", "one");
+  store_.Add("user:alice", "e", "two");
+  Start();
+  SseClient fresh;
+  fresh.set_skip_counts(false);
+  ASSERT_EQ(fresh.Open(port_, "/v1/stream?user=alice"), 200);
+  SseClient resuming;
+  resuming.set_skip_counts(false);
+  ASSERT_EQ(resuming.Open(port_, "/v1/stream?user=alice&last_event_id=1"), 200);
+
+  std::optional<SseMessage> first = fresh.NextEvent();
+  std::optional<SseMessage> resumed_first = resuming.NextEvent();
+  std::optional<SseMessage> replayed = resuming.NextEvent();
+
+  ASSERT_TRUE(first && resumed_first && replayed);
+  EXPECT_EQ(first->event, "counts");
+  EXPECT_FALSE(first->has_id);
+  EXPECT_EQ(first->data, R"({"unread":2,"unseen":2})");
+  EXPECT_EQ(resumed_first->event, "counts");
+  EXPECT_EQ(resumed_first->data, R"({"unread":2,"unseen":2})");
+  EXPECT_EQ(replayed->id, "2");
+}
+
+TEST_F(EdgeServerTest, AStateChangeReachesTheStreamWithTheNewCounts) {
+  Start();
+  SseClient c;
+  c.set_skip_counts(false);
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
+  WaitForConnections(1);
+  ASSERT_EQ(c.NextEvent()->data, R"({"unread":0,"unseen":0})");
+  uint64_t id = Notify("user:alice", "hello");
+  storage::StateChange read;
+  read.channel = "user:alice";
+  read.ids = {id};
+  read.read = true;
+  absl::StatusOr<storage::ChangeResult> changed =
+      storage::ChangeStateSync(store_, read);
+  ASSERT_TRUE(changed.ok() && changed->record != nullptr);
+  hub_.Publish(changed->record);
+
+  std::vector<std::string> events;
+  for (int i = 0; i < 4; ++i) {
+    std::optional<SseMessage> m = c.NextEvent();
+    ASSERT_TRUE(m.has_value()) << i;
+    events.push_back(m->event + " " + m->id + " " + m->data);
+  }
+
+  EXPECT_EQ(events, (std::vector<std::string>{
+                        absl::StrCat("notification ", id, " hello"),
+                        R"(counts  {"unread":1,"unseen":1})",
+                        absl::StrCat("state ", id + 1, R"( {"ids":[)", id,
+                                     R"(],"seen":true,"read":true})"),
+                        R"(counts  {"unread":0,"unseen":0})"}));
+}
+
+// An entry committed before the stream read its counts, delivered live
+// after them, comes without counts that would go back in time.
+TEST_F(EdgeServerTest, CountsOlderThanTheLastWrittenAreLeftOut) {
+  auto older = store_.Add("user:alice", "e", "before the stream");
+  store_.Add("user:alice", "e", "also before");
+  Start();
+  SseClient c;
+  c.set_skip_counts(false);
+  ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
+  WaitForConnections(1);
+  ASSERT_EQ(c.NextEvent()->data, R"({"unread":2,"unseen":2})");
+
+  hub_.Publish(older);  // its counts: {1,1}, as of an older id
+  uint64_t live = Notify("user:alice", "after");
+
+  std::optional<SseMessage> late = c.NextEvent();
+  std::optional<SseMessage> next = c.NextEvent();
+  std::optional<SseMessage> counts = c.NextEvent();
+  ASSERT_TRUE(late && next && counts);
+  EXPECT_EQ(late->id, std::to_string(older->id));
+  EXPECT_EQ(next->id, std::to_string(live));
+  EXPECT_EQ(counts->event, "counts");
+  EXPECT_EQ(counts->data, R"({"unread":3,"unseen":3})");
+}
+
 TEST_F(EdgeServerTest, SlowReaderIsDisconnectedWhileFastReaderGetsEverything) {
   options_.max_queue_bytes = 1024 * 1024;
   Start();

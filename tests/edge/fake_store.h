@@ -32,6 +32,7 @@ class FakeStore : public storage::Store {
   // Deletes every notification with id < `id` (retention).
   void PruneBelow(uint64_t id) { database_->DeleteBelow(id); }
   void set_ping_ok(bool ok) { ping_ok_ = ok; }
+  // Replay calls that read history (a limit above 0).
   int replay_calls() const { return replay_calls_; }
 
   void Append(storage::AppendRequest request,

@@ -270,6 +270,10 @@ std::optional<SseMessage> SseClient::NextEvent(
     if (left.count() <= 0) return std::nullopt;
     std::optional<SseMessage> msg = Next(left);
     if (!msg) return std::nullopt;
+    if (msg->event == "counts") {
+      last_counts_ = msg->data;
+      if (skip_counts_) continue;
+    }
     if (msg->has_id || !msg->event.empty()) return msg;
   }
 }

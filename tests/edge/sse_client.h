@@ -73,8 +73,13 @@ class SseClient {
   std::optional<SseMessage> Next(
       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   // Next message that has an id: or an event: (skips comment-only blocks).
+  // Skips an inbox's `counts` events too, unless set_skip_counts(false):
+  // most tests are about the notifications; last_counts() keeps the data
+  // of the last counts event seen.
   std::optional<SseMessage> NextEvent(
       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+  void set_skip_counts(bool skip) { skip_counts_ = skip; }
+  const std::string& last_counts() const { return last_counts_; }
   // Reads (discarding) until EOF; true when it came within `timeout`.
   bool WaitClosed(
       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
@@ -100,6 +105,8 @@ class SseClient {
   uint64_t bytes_read_ = 0;
   std::string buffer_;
   HttpResponse response_;
+  bool skip_counts_ = true;
+  std::string last_counts_;
 };
 
 }  // namespace notifyd::edge::testing
