@@ -1,15 +1,20 @@
-// What each Notifier RPC does: validate its request, call the store (and,
-// for NotifyUser and Publish, the bus), fill its response and Finish. How a
-// call gets here and is answered is in notifier_service.cc.
+// What the publishing, listing and operator RPCs of the Notifier do:
+// validate the request, call the store (and, for NotifyUser and Publish, the
+// bus), fill the response and Finish. The inbox's RPCs are in
+// notifier_inbox_handlers.cc; how a call gets here and is answered is in
+// notifier_service.cc.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "api/notifier_convert.h"
 #include "api/notifier_service.h"
 #include "api/validation.h"
 
@@ -20,28 +25,8 @@ namespace pb = ::notify::v1;
 
 constexpr uint32_t kDefaultPageSize = 50;
 constexpr uint32_t kMaxPageSize = 500;
-constexpr size_t kMaxMarkReadIds = 1000;
 constexpr uint32_t kDefaultTopChannels = 10;
 constexpr uint32_t kMaxTopChannels = 1000;
-
-void ToProto(const storage::Notification& n, pb::Notification* out) {
-  out->set_id(n.id);
-  out->set_channel(n.channel);
-  out->set_event(n.event);
-  out->set_data(n.data);
-  out->mutable_created_at()->set_seconds(n.created_at_ms / 1000);
-  out->mutable_created_at()->set_nanos(
-      static_cast<int32_t>(n.created_at_ms % 1000) * 1000000);
-  out->set_read(n.read());
-}
-
-// Runs the validations in order and returns the first failure.
-absl::Status FirstError(std::initializer_list<absl::Status> checks) {
-  for (const absl::Status& s : checks) {
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -59,12 +44,29 @@ void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
         if (!result->duplicate) {
           published_total_.Inc();
           // Runs on the store's completer thread, in commit order, so the bus
-          // sees ids in order.
+          // sees ids in order: the replaced notifications' deletion record
+          // (id one less) before the notification.
+          PublishRecord(result->replaced);
           live = bus_.Publish(result->notification);
         }
         ToProto(*result->notification, response->mutable_notification());
         response->set_duplicate(result->duplicate);
         response->set_live_recipients(static_cast<uint32_t>(live));
+        if constexpr (std::is_same_v<Response, pb::NotifyUserResponse>) {
+          if (!result->duplicate && result->notification->has_counts) {
+            ToProto(result->notification->counts, response->mutable_counts());
+          }
+          if (result->replaced != nullptr) {
+            absl::StatusOr<std::vector<uint64_t>> ids =
+                RecordIds(result->replaced->data);
+            // Committed and published already: a record that does not parse
+            // (a bug) leaves replaced_ids empty rather than failing the call.
+            if (ids.ok()) {
+              response->mutable_replaced_ids()->Assign(ids->begin(),
+                                                       ids->end());
+            }
+          }
+        }
         Finish(call, absl::OkStatus());
       });
 }
@@ -79,7 +81,14 @@ void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
   absl::Status valid = FirstError(
       {std::move(target_valid), ValidateEvent("event", request.event()),
        ValidateData("data", request.data(), options_.max_payload_bytes),
-       ValidateIdempotencyKey("idempotency_key", request.idempotency_key())});
+       ValidateIdempotencyKey("idempotency_key", request.idempotency_key()),
+       ValidateCollapseKey("collapse_key", request.collapse_key())});
+  int64_t expires_at_ms = 0;
+  if (valid.ok() && request.has_expires_at()) {
+    valid = ValidateExpiresAt("expires_at", request.expires_at().seconds(),
+                              request.expires_at().nanos(), absl::Now(),
+                              options_.retention, &expires_at_ms);
+  }
   // Checked after validation: a malformed call costs the caller no token.
   if (valid.ok()) valid = CheckPublishRate(context, call);
   if (!valid.ok()) {
@@ -91,7 +100,9 @@ void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
       storage::AppendRequest{.channel = std::move(channel),
                              .event = EffectiveEvent(request.event()),
                              .data = request.data(),
-                             .idempotency_key = request.idempotency_key()},
+                             .idempotency_key = request.idempotency_key(),
+                             .expires_at_ms = expires_at_ms,
+                             .collapse_key = request.collapse_key()},
       response);
 }
 
@@ -117,33 +128,29 @@ void NotifierService::HandleListNotifications(
     const pb::ListNotificationsRequest& request,
     pb::ListNotificationsResponse* response) {
   storage::ListQuery query;
-  absl::Status valid;
-  switch (request.target_case()) {
-    case pb::ListNotificationsRequest::kUserId:
-      valid = ValidateUserId("user_id", request.user_id());
-      query.channel = UserChannel(request.user_id());
-      break;
-    case pb::ListNotificationsRequest::kChannel:
-      valid = ValidatePublicChannel("channel", request.channel());
-      query.channel = request.channel();
-      break;
-    default:
-      valid = absl::InvalidArgumentError(
-          "target: one of user_id or channel is required");
-  }
+  absl::StatusOr<std::string> channel = TargetChannel(request);
+  absl::Status valid = channel.status();
   if (valid.ok() && request.limit() > kMaxPageSize) {
     valid = absl::InvalidArgumentError(
         absl::StrCat("limit is ", request.limit(), "; at most ", kMaxPageSize,
                      " are allowed"));
   }
+  absl::StatusOr<storage::ListFilter> filter =
+      ToListFilter(request.filter(), request.unread_only());
+  if (valid.ok()) valid = filter.status();
   if (!valid.ok()) {
     Finish(call, valid);
     return;
   }
+  query.channel = *std::move(channel);
   query.before_id = request.before_id();
-  query.limit = request.limit() == 0 ? kDefaultPageSize : request.limit();
-  if (request.unread_only()) query.filter = storage::ListFilter::kUnread;
-  const uint32_t limit = query.limit;
+  query.filter = *filter;
+  const uint32_t limit =
+      request.limit() == 0 ? kDefaultPageSize : request.limit();
+  // One row more than the page: whether it exists says whether there is a
+  // next page (next_before_id stays 0 when the last page is exactly full).
+  static_assert(kMaxPageSize + 1 <= storage::kMaxPageRows);
+  query.limit = limit + 1;
   store_.List(std::move(query),
               [this, call, response,
                limit](absl::StatusOr<std::vector<storage::Notification>> rows) {
@@ -151,58 +158,15 @@ void NotifierService::HandleListNotifications(
                   Finish(call, rows.status());
                   return;
                 }
-                for (const storage::Notification& n : *rows) {
-                  ToProto(n, response->add_notifications());
+                const size_t shown = std::min<size_t>(rows->size(), limit);
+                for (size_t i = 0; i < shown; ++i) {
+                  ToProto((*rows)[i], response->add_notifications());
                 }
-                if (rows->size() == limit) {
-                  response->set_next_before_id(rows->back().id);
+                if (rows->size() > limit) {
+                  response->set_next_before_id((*rows)[shown - 1].id);
                 }
                 Finish(call, absl::OkStatus());
               });
-}
-
-void NotifierService::HandleMarkRead(grpc::CallbackServerContext* /*context*/,
-                                     const Call& call,
-                                     const pb::MarkReadRequest& request,
-                                     pb::MarkReadResponse* response) {
-  absl::Status valid = ValidateUserId("user_id", request.user_id());
-  if (valid.ok() && static_cast<size_t>(request.ids_size()) > kMaxMarkReadIds) {
-    valid = absl::InvalidArgumentError(
-        absl::StrCat("ids has ", request.ids_size(), " entries; at most ",
-                     kMaxMarkReadIds, " are allowed (use up_to_id for more)"));
-  }
-  if (valid.ok() && request.ids_size() == 0 && request.up_to_id() == 0) {
-    valid = absl::InvalidArgumentError("ids: give ids or up_to_id");
-  }
-  if (!valid.ok()) {
-    Finish(call, valid);
-    return;
-  }
-  storage::MarkReadRequest mark{
-      .channel = UserChannel(request.user_id()),
-      .ids = {request.ids().begin(), request.ids().end()},
-      .up_to_id = request.up_to_id()};
-  store_.MarkRead(std::move(mark),
-                  [this, call, response](absl::StatusOr<uint64_t> changed) {
-                    if (changed.ok()) response->set_changed(*changed);
-                    Finish(call, changed.status());
-                  });
-}
-
-void NotifierService::HandleGetUnreadCount(
-    grpc::CallbackServerContext* /*context*/, const Call& call,
-    const pb::GetUnreadCountRequest& request,
-    pb::GetUnreadCountResponse* response) {
-  absl::Status valid = ValidateUserId("user_id", request.user_id());
-  if (!valid.ok()) {
-    Finish(call, valid);
-    return;
-  }
-  store_.UnreadCount(UserChannel(request.user_id()),
-                     [this, call, response](absl::StatusOr<uint64_t> unread) {
-                       if (unread.ok()) response->set_unread(*unread);
-                       Finish(call, unread.status());
-                     });
 }
 
 void NotifierService::HandleIssueToken(grpc::CallbackServerContext* /*context*/,

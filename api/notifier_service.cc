@@ -22,9 +22,10 @@ namespace {
 // Caller label of calls rejected before a caller was known.
 constexpr char kUnauthenticatedCaller[] = "unauthenticated";
 // Indexed by NotifierService::Method.
-constexpr std::array<const char*, 7> kMethodNames = {
-    "NotifyUser",     "Publish",    "ListNotifications", "MarkRead",
-    "GetUnreadCount", "IssueToken", "GetStats"};
+constexpr std::array<const char*, 11> kMethodNames = {
+    "NotifyUser",     "Publish",    "ListNotifications",  "MarkRead",
+    "GetUnreadCount", "IssueToken", "GetStats",           "MarkSeen",
+    "SetArchived",    "GetCounts",  "DeleteNotifications"};
 
 }  // namespace
 
@@ -192,6 +193,34 @@ grpc::ServerUnaryReactor* NotifierService::MarkRead(
     grpc::ByteBuffer* response) {
   return Serve(context, Method::kMarkRead, *request, response,
                &NotifierService::HandleMarkRead);
+}
+
+grpc::ServerUnaryReactor* NotifierService::MarkSeen(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve(context, Method::kMarkSeen, *request, response,
+               &NotifierService::HandleMarkSeen);
+}
+
+grpc::ServerUnaryReactor* NotifierService::SetArchived(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve(context, Method::kSetArchived, *request, response,
+               &NotifierService::HandleSetArchived);
+}
+
+grpc::ServerUnaryReactor* NotifierService::GetCounts(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve(context, Method::kGetCounts, *request, response,
+               &NotifierService::HandleGetCounts);
+}
+
+grpc::ServerUnaryReactor* NotifierService::DeleteNotifications(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve(context, Method::kDeleteNotifications, *request, response,
+               &NotifierService::HandleDeleteNotifications);
 }
 
 grpc::ServerUnaryReactor* NotifierService::GetUnreadCount(

@@ -21,9 +21,19 @@
 //
 // Every call is counted by method, code and caller (api/call_counters.h).
 //
-// Written in two files: notifier_service.cc serves a call (reactor,
-// authentication, parsing, publish rate, finishing and counting) and
-// notifier_handlers.cc holds what each RPC does with the store and the bus.
+// Written in three files: notifier_service.cc serves a call (reactor,
+// authentication, parsing, publish rate, finishing and counting),
+// notifier_handlers.cc holds what the publishing, listing and operator RPCs
+// do with the store and the bus, and notifier_inbox_handlers.cc what the
+// inbox's RPCs do (state changes, counts, deletes).
+//
+// Every write that commits something to a channel's stream publishes it to
+// the bus from the store's callback, in commit order: a notification, the
+// deletion record of the older notifications its collapse key replaced
+// (first: its id is one less), and the state or deletion record of
+// MarkRead, MarkSeen, SetArchived and DeleteNotifications, so that every
+// stream of the user on every instance learns of it (docs/DESIGN.md, The
+// inbox). Only NotifyUser and Publish take publish-rate tokens.
 //
 // Thread-safe; the Store, Bus and Metrics must outlive the service.
 #ifndef NOTIFYD_API_NOTIFIER_SERVICE_H_
@@ -39,6 +49,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "api/api_keys.h"
 #include "api/call_counters.h"
 #include "api/rate_limiter.h"
@@ -67,6 +78,9 @@ struct NotifierOptions {
   std::shared_ptr<const ApiKeySet> api_keys;
   // NotifyUser + Publish calls per second per caller; 0 = unlimited.
   double max_publish_rate = 0;
+  // --retention: an expires_at may lie at most this far ahead; zero: no
+  // bound (history is kept forever).
+  absl::Duration retention = absl::ZeroDuration();
   // Answers for GetStats; absent means no edge is running.
   std::function<LiveStats(size_t top_n)> live_stats;
   // Mints subscriber tokens; absent means IssueToken is UNIMPLEMENTED.
@@ -77,16 +91,24 @@ struct NotifierOptions {
 };
 
 // The Notifier service with every method taking raw bytes.
-using RawNotifierService =
-    notify::v1::Notifier::WithRawCallbackMethod_NotifyUser<
-        notify::v1::Notifier::WithRawCallbackMethod_Publish<
-            notify::v1::Notifier::WithRawCallbackMethod_ListNotifications<
-                notify::v1::Notifier::WithRawCallbackMethod_MarkRead<
-                    notify::v1::Notifier::WithRawCallbackMethod_GetUnreadCount<
-                        notify::v1::Notifier::WithRawCallbackMethod_IssueToken<
-                            notify::v1::Notifier::
-                                WithRawCallbackMethod_GetStats<
-                                    notify::v1::Notifier::Service>>>>>>>;
+using RawNotifierService = notify::v1::Notifier::WithRawCallbackMethod_NotifyUser<
+    notify::v1::Notifier::WithRawCallbackMethod_Publish<
+        notify::v1::Notifier::WithRawCallbackMethod_ListNotifications<
+            notify::v1::Notifier::WithRawCallbackMethod_MarkRead<
+                notify::v1::Notifier::WithRawCallbackMethod_MarkSeen<
+                    notify::v1::Notifier::WithRawCallbackMethod_SetArchived<
+                        notify::v1::Notifier::
+                            WithRawCallbackMethod_GetUnreadCount<
+                                notify::v1::Notifier::
+                                    WithRawCallbackMethod_GetCounts<
+                                        notify::v1::Notifier::
+                                            WithRawCallbackMethod_DeleteNotifications<
+                                                notify::v1::Notifier::
+                                                    WithRawCallbackMethod_IssueToken<
+                                                        notify::v1::Notifier::
+                                                            WithRawCallbackMethod_GetStats<
+                                                                notify::v1::Notifier::
+                                                                    Service>>>>>>>>>>>;
 
 class NotifierService final : public RawNotifierService {
  public:
@@ -108,9 +130,21 @@ class NotifierService final : public RawNotifierService {
   grpc::ServerUnaryReactor* MarkRead(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* MarkSeen(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* SetArchived(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetUnreadCount(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetCounts(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeleteNotifications(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* IssueToken(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
@@ -132,8 +166,12 @@ class NotifierService final : public RawNotifierService {
     kGetUnreadCount,
     kIssueToken,
     kGetStats,
+    kMarkSeen,
+    kSetArchived,
+    kGetCounts,
+    kDeleteNotifications,
   };
-  static constexpr size_t kMethodCount = 7;
+  static constexpr size_t kMethodCount = 11;
 
   // The reactor of one call; owns the parsed request and the response
   // until gRPC is done with the call (defined in the .cc).
@@ -176,6 +214,20 @@ class NotifierService final : public RawNotifierService {
   void HandleMarkRead(grpc::CallbackServerContext* context, const Call& call,
                       const notify::v1::MarkReadRequest& request,
                       notify::v1::MarkReadResponse* response);
+  // The inbox's RPCs (notifier_inbox_handlers.cc).
+  void HandleMarkSeen(grpc::CallbackServerContext* context, const Call& call,
+                      const notify::v1::MarkSeenRequest& request,
+                      notify::v1::MarkSeenResponse* response);
+  void HandleSetArchived(grpc::CallbackServerContext* context, const Call& call,
+                         const notify::v1::SetArchivedRequest& request,
+                         notify::v1::SetArchivedResponse* response);
+  void HandleGetCounts(grpc::CallbackServerContext* context, const Call& call,
+                       const notify::v1::GetCountsRequest& request,
+                       notify::v1::GetCountsResponse* response);
+  void HandleDeleteNotifications(
+      grpc::CallbackServerContext* context, const Call& call,
+      const notify::v1::DeleteNotificationsRequest& request,
+      notify::v1::DeleteNotificationsResponse* response);
   void HandleGetUnreadCount(grpc::CallbackServerContext* context,
                             const Call& call,
                             const notify::v1::GetUnreadCountRequest& request,
@@ -204,6 +256,19 @@ class NotifierService final : public RawNotifierService {
   template <typename Response>
   void AppendAndPublish(Call call, storage::AppendRequest append,
                         Response* response);
+
+  // MarkRead, MarkSeen and SetArchived: checks the user and the ids
+  // (`valid` is what the caller checked already), applies `change` on the
+  // user's inbox, publishes its state record (as AppendAndPublish does a
+  // notification), fills `changed` and `counts`, then finishes the call.
+  template <typename Request, typename Response>
+  void ChangeStateAndPublish(const Call& call, const Request& request,
+                             storage::StateChange change, Response* response);
+
+  // Publishes a record the store committed (a state or deletion record),
+  // from the store's completer thread like a notification; null: nothing.
+  void PublishRecord(
+      const std::shared_ptr<const storage::Notification>& record);
 
   // Finishes the call and counts it by method, code and caller.
   void Finish(const Call& call, const absl::Status& status);

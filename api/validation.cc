@@ -54,6 +54,14 @@ absl::Status ValidatePublicChannel(absl::string_view field,
 
 absl::Status ValidateEvent(absl::string_view field, absl::string_view value) {
   if (value.empty()) return absl::OkStatus();
+  for (absl::string_view reserved : kReservedEvents) {
+    if (value == reserved) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " \"", value,
+          "\" is reserved: state, deleted, counts and reset are the events "
+          "of the inbox's streams"));
+    }
+  }
   return ValidateName(field, value, kMaxEventBytes, "._-", "[A-Za-z0-9._-]");
 }
 
@@ -78,6 +86,61 @@ absl::Status ValidateIdempotencyKey(absl::string_view field,
     return absl::InvalidArgumentError(
         absl::StrCat(field, " may not contain NUL"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCollapseKey(absl::string_view field,
+                                 absl::string_view value) {
+  if (value.size() > kMaxCollapseKeyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", value.size(), " bytes; at most ",
+                     kMaxCollapseKeyBytes, " are allowed"));
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    // C1 controls U+0080-U+009F are 0xC2 0x80-0x9F in UTF-8.
+    const bool c1 = c == 0xC2 && i + 1 < value.size() &&
+                    static_cast<unsigned char>(value[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(value[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " has a control character at byte ", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateExpiresAt(absl::string_view field, int64_t seconds,
+                               int32_t nanos, absl::Time now,
+                               absl::Duration retention,
+                               int64_t* expires_at_ms) {
+  // The range of google.protobuf.Timestamp: 0001-01-01 to 9999-12-31.
+  constexpr int64_t kMinSeconds = -62135596800;
+  constexpr int64_t kMaxSeconds = 253402300799;
+  if (seconds < kMinSeconds || seconds > kMaxSeconds || nanos < 0 ||
+      nanos > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is not a valid timestamp (seconds ", seconds,
+                     ", nanos ", nanos, ")"));
+  }
+  const absl::Time at =
+      absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
+  if (at <= now) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", absl::FormatTime(at, absl::UTCTimeZone()),
+                     ", not in the future (now is ",
+                     absl::FormatTime(now, absl::UTCTimeZone()), ")"));
+  }
+  if (retention > absl::ZeroDuration() && at > now + retention) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " is ", absl::FormatTime(at, absl::UTCTimeZone()),
+        ", beyond the retention of ", absl::FormatDuration(retention),
+        " (--retention): at most ",
+        absl::FormatTime(now + retention, absl::UTCTimeZone())));
+  }
+  *expires_at_ms = absl::ToUnixMillis(
+      absl::Ceil(at - absl::UnixEpoch(), absl::Milliseconds(1)) +
+      absl::UnixEpoch());
   return absl::OkStatus();
 }
 

@@ -6,11 +6,15 @@
 #define NOTIFYD_API_VALIDATION_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/names.h"
+#include "storage/inbox.h"
+#include "storage/store.h"
 
 namespace notifyd::api {
 
@@ -21,7 +25,16 @@ using ::notifyd::UserChannel;
 
 inline constexpr size_t kMaxEventBytes = 64;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 128;
+using ::notifyd::storage::kMaxCollapseKeyBytes;
 inline constexpr absl::string_view kDefaultEvent = "notification";
+
+// Event names nobody may publish under, on any channel: the events of the
+// inbox's streams (storage/inbox.h: the records' "state" and "deleted", and
+// "counts"; the edge's "reset").
+inline constexpr absl::string_view kResetEvent = "reset";
+inline constexpr absl::string_view kReservedEvents[] = {
+    storage::kStateEvent, storage::kDeletedEvent, storage::kCountsEvent,
+    kResetEvent};
 
 // 1-128 bytes of [A-Za-z0-9._@:-].
 absl::Status ValidateUserId(absl::string_view field, absl::string_view value);
@@ -31,7 +44,7 @@ absl::Status ValidateUserId(absl::string_view field, absl::string_view value);
 absl::Status ValidatePublicChannel(absl::string_view field,
                                    absl::string_view value);
 
-// Empty, or 1-64 bytes of [A-Za-z0-9._-].
+// Empty, or 1-64 bytes of [A-Za-z0-9._-], and none of kReservedEvents.
 absl::Status ValidateEvent(absl::string_view field, absl::string_view value);
 
 // At most max_bytes; any content.
@@ -41,6 +54,21 @@ absl::Status ValidateData(absl::string_view field, absl::string_view value,
 // At most 128 bytes; any content but NUL.
 absl::Status ValidateIdempotencyKey(absl::string_view field,
                                     absl::string_view value);
+
+// Empty (none), or 1-128 bytes without control characters (C0, DEL, and
+// C1 as UTF-8).
+absl::Status ValidateCollapseKey(absl::string_view field,
+                                 absl::string_view value);
+
+// A google.protobuf.Timestamp given as `seconds` and `nanos`: valid (years
+// 1-9999, nanos in [0, 1e9)), strictly after `now` and, when `retention`
+// is not zero, no later than now + retention (a notification may not
+// outlive the history that holds it). On success *expires_at_ms is the
+// time in Unix milliseconds, rounded up.
+absl::Status ValidateExpiresAt(absl::string_view field, int64_t seconds,
+                               int32_t nanos, absl::Time now,
+                               absl::Duration retention,
+                               int64_t* expires_at_ms);
 
 // The event name that is stored: `event`, or "notification" when empty.
 std::string EffectiveEvent(absl::string_view event);

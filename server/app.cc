@@ -393,6 +393,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   service_options.max_payload_bytes = options.max_payload_bytes;
   service_options.api_keys = api_keys;
   service_options.max_publish_rate = options.max_publish_rate;
+  service_options.retention = options.retention;
   service_options.live_stats = [hub](size_t top_n) {
     return api::LiveStats{.connections = hub->Connections(),
                           .top_channels = hub->TopChannels(top_n),

@@ -41,5 +41,58 @@ TEST(ValidationTest, MessagesStartWithTheFieldName) {
               HasSubstr("idempotency_key is 129 bytes"));
 }
 
+TEST(ValidationTest, ReservedEventsAreRefused) {
+  for (absl::string_view event : {"state", "deleted", "counts", "reset"}) {
+    absl::Status s = ValidateEvent("event", event);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << event;
+    EXPECT_THAT(s.message(), HasSubstr("reserved"));
+  }
+  EXPECT_TRUE(ValidateEvent("event", "states").ok());
+}
+
+TEST(ValidationTest, CollapseKeyIsUpTo128BytesWithoutControls) {
+  EXPECT_TRUE(ValidateCollapseKey("collapse_key", "").ok());
+  EXPECT_TRUE(ValidateCollapseKey("collapse_key", std::string(128, 'k')).ok());
+  EXPECT_TRUE(ValidateCollapseKey("collapse_key", "build 42 \xc3\xa9").ok());
+  EXPECT_THAT(
+      ValidateCollapseKey("collapse_key", std::string(129, 'k')).message(),
+      HasSubstr("collapse_key is 129 bytes"));
+  for (const char* bad : {"a\nb", "\x7f", "a\xc2\x85"}) {
+    EXPECT_THAT(ValidateCollapseKey("collapse_key", bad).message(),
+                HasSubstr("control character"))
+        << bad;
+  }
+  EXPECT_FALSE(
+      ValidateCollapseKey("collapse_key", std::string("a\0b", 3)).ok());
+}
+
+TEST(ValidationTest, ExpiresAtLiesAheadAndWithinRetention) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  const int64_t s = 1800000000;
+  int64_t ms = 0;
+  EXPECT_TRUE(
+      ValidateExpiresAt("expires_at", s + 60, 1, now, absl::ZeroDuration(), &ms)
+          .ok());
+  EXPECT_EQ(ms, (s + 60) * 1000 + 1);  // rounded up, never earlier
+  EXPECT_THAT(
+      ValidateExpiresAt("expires_at", s, 0, now, absl::ZeroDuration(), &ms)
+          .message(),
+      HasSubstr("not in the future"));
+  EXPECT_THAT(
+      ValidateExpiresAt("expires_at", s + 3601, 0, now, absl::Hours(1), &ms)
+          .message(),
+      HasSubstr("beyond the retention"));
+  EXPECT_TRUE(
+      ValidateExpiresAt("expires_at", s + 3600, 0, now, absl::Hours(1), &ms)
+          .ok());
+  EXPECT_THAT(ValidateExpiresAt("expires_at", s + 60, 1000000000, now,
+                                absl::ZeroDuration(), &ms)
+                  .message(),
+              HasSubstr("not a valid timestamp"));
+  EXPECT_FALSE(ValidateExpiresAt("expires_at", int64_t{1} << 62, 0, now,
+                                 absl::ZeroDuration(), &ms)
+                   .ok());
+}
+
 }  // namespace
 }  // namespace notifyd::api
