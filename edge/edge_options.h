@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "absl/time/time.h"
 #include "edge/identity.h"
 #include "edge/routes.h"
+#include "storage/notification.h"
 
 namespace notifyd::edge {
 
@@ -79,6 +81,14 @@ struct EdgeOptions {
   // What else /readyz waits for: a shared bus that is connected, the other
   // listeners accepting. Checked in order; the first failing one is named.
   std::vector<ReadyCheck> ready_checks;
+  // Publishes a record the store committed for a state change made through
+  // POST /v1/inbox/state (storage::ChangeResult::record), so that every
+  // stream of the user, on every instance, learns of it: App hands the bus
+  // here. Called on the store's completer thread, in commit order, as the
+  // gRPC service publishes; must not block. Empty: the record goes to this
+  // server's hub only (one instance, tests).
+  std::function<void(std::shared_ptr<const storage::Notification>)>
+      publish_record;
 
   // INVALID_ARGUMENT naming the flag of the first option out of range: a
   // stream's channels (its user channel plus max_channels_per_stream) must

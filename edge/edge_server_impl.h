@@ -3,9 +3,9 @@
 // the SSE stream (sse_stream.h): Beast/Asio aliases, small helpers, the
 // limit names, SessionBase and the RegistryEntry they pass between them.
 //
-// Internal: one of the five parts of the one translation unit that compiles
-// Beast (http_server.cc includes it, http_session.h, stream_admission.h and
-// sse_stream.h; nothing else does).
+// Internal: one of the six parts of the one translation unit that compiles
+// Beast (http_server.cc includes it, http_session.h, http_messages.h,
+// stream_admission.h and sse_stream.h; nothing else does).
 // Threading: see each member; the registry and counters are thread-safe,
 // options and collaborators immutable after Start().
 #ifndef NOTIFYD_EDGE_EDGE_SERVER_IMPL_H_
@@ -44,6 +44,7 @@
 #include "edge/http_server.h"
 #include "edge/hub.h"
 #include "edge/identity.h"
+#include "edge/inbox_api.h"
 #include "edge/open_rate_limiter.h"
 #include "edge/routes.h"
 
@@ -112,6 +113,12 @@ inline http::status HttpStatusFor(const absl::Status& s) {
       return http::status::service_unavailable;
     case absl::StatusCode::kInvalidArgument:
       return http::status::bad_request;
+    // The edge's own uses (edge/inbox_api.h): a request body over its
+    // limit, and one in a media type the route does not take.
+    case absl::StatusCode::kOutOfRange:
+      return http::status::payload_too_large;
+    case absl::StatusCode::kFailedPrecondition:
+      return http::status::unsupported_media_type;
     default:
       return http::status::internal_server_error;
   }
@@ -201,6 +208,12 @@ class EdgeServer::Impl {
             "notifyd_slow_consumer_disconnects_total",
             "SSE streams closed because their queue exceeded "
             "max_queue_bytes")),
+        inbox(
+            store, identity, this->options.cors_origins,
+            this->options.publish_record
+                ? this->options.publish_record
+                : [&hub](std::shared_ptr<const storage::Notification>
+                             n) { hub.Publish(n); }),
         acceptor(boost::asio::make_strand(ioc)),
         accept_retry(acceptor.get_executor()) {
     identity.insecure_dev_identity = this->options.insecure_dev_identity;
@@ -329,6 +342,8 @@ class EdgeServer::Impl {
 
   // Set by Start() when tls_cert_file/tls_key_file are.
   std::optional<boost::asio::ssl::context> tls;
+  // The JSON inbox routes (edge/inbox_api.h); thread-safe.
+  const InboxApi inbox;
 
   // Declared last so it is destroyed first: pending handlers own sessions
   // and streams, whose destructors still use the members above.

@@ -4,13 +4,14 @@
 // over one, readiness, and Shutdown.
 //
 // Beast is slow to compile, so it is compiled in this one translation unit,
-// written as five files by concept: edge_server_impl.h (shared state),
-// http_session.h (a connection's HTTP requests), stream_admission.h (who
-// may open a stream, within which limits), sse_stream.h (the SSE stream an
-// HTTP session hands a /v1/stream connection to) and this file.
+// written as six files by concept: edge_server_impl.h (shared state),
+// http_session.h (a connection's HTTP requests), http_messages.h (the
+// messages it reads and answers), stream_admission.h (who may open a
+// stream, within which limits), sse_stream.h (the SSE stream an HTTP
+// session hands a /v1/stream connection to) and this file.
 // Everything that can do without Beast lives elsewhere (edge_options, hub,
-// stream_queue, sse_frame, stream_request, identity, web_assets, routes;
-// metrics are in common/).
+// stream_queue, sse_frame, stream_request, identity, web_assets, routes,
+// inbox_api; metrics are in common/).
 #include "edge/http_server.h"
 
 #include <fcntl.h>

@@ -3,6 +3,8 @@
 //
 //   GET /v1/stream   Server-Sent Events for the caller's user channel plus
 //                    ?channels=a,b; resumes from Last-Event-ID (public)
+//   GET /v1/inbox, GET /v1/inbox/counts, POST /v1/inbox/state
+//                    the caller's inbox as JSON (edge/inbox_api.h; public)
 //   GET /healthz     200 "ok" while the process serves (both)
 //   GET /readyz      200 after SetReady(true) while this listener accepts,
 //                    every ready_check passes and the store answers Ping

@@ -2,17 +2,19 @@
 // split of Beast's advanced server example): the TLS handshake, reading
 // requests, routing them with the route table (edge/routes.h), answering
 // the plain paths, CORS, readiness, error answers, linger, and the refusal
-// of a connection over a limit. On /v1/stream it has the caller
-// authenticated and the stream limits applied (edge/stream_admission.h),
-// then hands the socket, the request and its parameters to an SseStream
-// (edge/sse_stream.h), the second part, which takes over the connection's
-// registry entry; the session then ends.
+// of a connection over a limit. A request body is read only for a route
+// that takes one, within its limit (routes.h); the JSON inbox routes are
+// served by InboxApi (edge/inbox_api.h), whose reply is posted back here. On
+// /v1/stream it has the caller authenticated and the stream limits applied
+// (edge/stream_admission.h), then hands the socket, the request and its
+// parameters to an SseStream (edge/sse_stream.h), the second part, which takes
+// over the connection's registry entry; the session then ends.
 //
 // HttpSession is a template over the transport (plain TCP or TLS) so both
 // share every line of HTTP handling; only the handshake and the raw-socket
 // operations (half-close, linger) differ.
 //
-// Internal: one of the five parts of the one translation unit that compiles
+// Internal: one of the six parts of the one translation unit that compiles
 // Beast (included by http_server.cc only).
 #ifndef NOTIFYD_EDGE_HTTP_SESSION_H_
 #define NOTIFYD_EDGE_HTTP_SESSION_H_
@@ -36,7 +38,9 @@
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
 #include "edge/edge_server_impl.h"
+#include "edge/http_messages.h"
 #include "edge/identity.h"
+#include "edge/inbox_api.h"
 #include "edge/routes.h"
 #include "edge/sse_stream.h"
 #include "edge/stream_admission.h"
@@ -132,8 +136,9 @@ class HttpSession : public SessionBase,
       spdlog::debug("edge: connection timed out");
       // A request that started arriving but did not complete in time (a
       // slowloris client, say); an idle keep-alive connection is not one.
-      if (self->reading_request_ &&
-          (self->parser_->got_some() || self->buffer_->size() > 0)) {
+      if (self->body_parser_ ||
+          (self->reading_request_ &&
+           (self->parser_->got_some() || self->buffer_->size() > 0))) {
         self->server_.LimitRejected(kLimitRequestTimeout);
       }
       self->Abort();
@@ -146,9 +151,12 @@ class HttpSession : public SessionBase,
   void ReadRequest() {
     if (closed_ || closing_) return Abort();
     request_ = {};
+    body_.clear();
     parser_ = std::make_unique<http::request_parser<http::empty_body>>();
     parser_->header_limit(
         static_cast<std::uint32_t>(server_.options.max_header_bytes));
+    // Whether a body is read, and how much, is ReadBody's to decide.
+    parser_->body_limit(boost::none);
     if (!buffer_) {
       buffer_.emplace(server_.options.max_header_bytes + 1024);
     }
@@ -156,10 +164,11 @@ class HttpSession : public SessionBase,
     // client trickling a byte at a time is cut off all the same.
     ArmDeadline(server_.options.idle_timeout);
     reading_request_ = true;
-    http::async_read(stream_, *buffer_, *parser_,
-                     [self = this->shared_from_this()](error_code ec, size_t) {
-                       self->OnRequest(ec);
-                     });
+    http::async_read_header(
+        stream_, *buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, size_t) {
+          self->OnRequest(ec);
+        });
   }
 
   void OnRequest(error_code ec) {
@@ -170,15 +179,6 @@ class HttpSession : public SessionBase,
       server_.LimitRejected(kLimitHeaderBytes);
       return SendError("other", http::status::request_header_fields_too_large,
                        "request header too large", /*keep_alive=*/false);
-    }
-    if (ec == http::error::unexpected_body || ec == http::error::body_limit) {
-      // Both come after the last field line was read, so the header rules
-      // apply: a chunked body gets the same 400 as any Transfer-Encoding.
-      if (absl::Status s = CheckHeader(parser_->get()); !s.ok()) {
-        return SendError("other", HttpStatusFor(s), s.message(), false);
-      }
-      return SendError("/", http::status::payload_too_large,
-                       "request body not accepted", false);
     }
     if (ec == http::error::bad_transfer_encoding) {
       // Beast's own refusal of a Transfer-Encoding after chunked or after a
@@ -201,23 +201,64 @@ class HttpSession : public SessionBase,
       }
       return Abort();
     }
-    request_ = parser_->release();
-    parser_.reset();
     // Refused with the connection closed: after a Transfer-Encoding, say,
     // the bytes that follow are never read as another request.
-    if (absl::Status s = CheckHeader(request_); !s.ok()) {
+    if (absl::Status s = CheckHeaderOf(parser_->get()); !s.ok()) {
+      request_ = parser_->release();
       return SendError("other", HttpStatusFor(s), s.message(), false);
     }
+    if (!parser_->is_done()) return ReadBody();  // a Content-Length body
+    request_ = parser_->release();
+    parser_.reset();
     Route();
   }
 
-  // CheckRequestHeader (stream_request.h) on what the parser read.
-  static absl::Status CheckHeader(const http::request<http::empty_body>& req) {
-    std::vector<HeaderField> fields;
-    for (const auto& field : req) {
-      fields.push_back({View(field.name_string()), View(field.value())});
+  // Reads the body a header announced (Content-Length; a chunked one was
+  // refused) when its route takes one on this method, within the route's
+  // limit; anything else is refused unread, with the connection closed.
+  void ReadBody() {
+    absl::StatusOr<HttpTarget> target =
+        ParseTarget(View(parser_->get().target()));
+    std::optional<edge::Route> route =
+        target.ok() ? FindRoute(target->path, server_.options.role)
+                    : std::nullopt;
+    uint8_t method = MethodOf(parser_->get().method());
+    size_t limit = route && route->Allows(method) ? route->max_body_bytes : 0;
+    if (limit > 0 && *parser_->content_length() <= limit) {
+      body_parser_ = std::make_unique<http::request_parser<http::string_body>>(
+          std::move(*parser_));
+      parser_.reset();
+      body_parser_->body_limit(limit);
+      ArmDeadline(server_.options.idle_timeout);
+      return http::async_read(stream_, *buffer_, *body_parser_,
+                              [self = this->shared_from_this()](
+                                  error_code ec, size_t) { self->OnBody(ec); });
     }
-    return CheckRequestHeader(req.version(), fields);
+    request_ = parser_->release();
+    parser_.reset();
+    if (route && !route->Allows(method)) {
+      return SendMethodNotAllowed(target->path, *route, false);
+    }
+    if (limit == 0) {
+      return SendError("/", http::status::payload_too_large,
+                       "request body not accepted", false);
+    }
+    std::string why = absl::StrCat("request body over ", limit, " bytes");
+    SendApiError(target->path, HttpStatusFor(absl::OutOfRangeError(why)), why,
+                 false);
+  }
+
+  void OnBody(error_code ec) {
+    DisarmDeadline();
+    if (ec || closed_) {
+      body_parser_.reset();
+      return Abort();
+    }
+    http::request<http::string_body> message = body_parser_->release();
+    body_parser_.reset();
+    body_ = std::move(message.body());
+    request_ = http::request<http::empty_body>(std::move(message.base()));
+    Route();
   }
 
   void Route() {
@@ -230,20 +271,21 @@ class HttpSession : public SessionBase,
     const std::string& path = target->path;
     if (req.method() == http::verb::options) return SendPreflight(path);
 
-    bool get = req.method() == http::verb::get;
-    bool head = req.method() == http::verb::head;
     std::optional<edge::Route> route = FindRoute(path, server_.options.role);
     if (!route) {
       return SendError(path, http::status::not_found, "not found",
                        req.keep_alive());
     }
-    if (!get && !(head && route->head_allowed)) {
-      return SendError(path, http::status::method_not_allowed,
-                       "method not allowed", req.keep_alive());
+    if (!route->Allows(MethodOf(req.method()))) {
+      return SendMethodNotAllowed(path, *route, req.keep_alive());
     }
     switch (route->id) {
       case RouteId::kStream:
         return OpenStream(*target);
+      case RouteId::kInboxList:
+      case RouteId::kInboxCounts:
+      case RouteId::kInboxState:
+        return ServeInbox(route->id, *target);
       case RouteId::kHealth:
         return Send(path, http::status::ok, "text/plain; charset=utf-8",
                     "ok\n");
@@ -275,65 +317,56 @@ class HttpSession : public SessionBase,
     });
   }
 
-  // A CORS preflight, answered from the route table: the methods and
-  // request headers of the route `path` names on this listener; 404 when it
-  // names none.
+  // A CORS preflight, answered from the route table (http_answers.h); 404
+  // when `path` names no route on this listener.
   void SendPreflight(absl::string_view path) {
     std::optional<edge::Route> route = FindRoute(path, server_.options.role);
     if (!route) {
       return SendError(path, http::status::not_found, "not found",
                        request_.keep_alive());
     }
-    auto res = std::make_shared<http::response<http::string_body>>(
-        http::status::no_content, request_.version());
-    res->set("X-Content-Type-Options", "nosniff");
-    AddCors(*res, request_, server_.options.cors_origins);
-    absl::string_view methods = AllowedMethods(*route);
-    res->set(http::field::access_control_allow_methods,
-             beast::string_view(methods.data(), methods.size()));
-    if (!route->cors_headers.empty()) {
-      res->set(http::field::access_control_allow_headers,
-               beast::string_view(route->cors_headers.data(),
-                                  route->cors_headers.size()));
-    }
-    res->set(http::field::access_control_max_age, "600");
-    res->keep_alive(request_.keep_alive());
-    WriteResponse(path, std::move(res));
+    WriteResponse(
+        path, MakePreflight(request_, server_.options.cors_origins, *route));
   }
 
-  // `message` goes out as text/plain with nosniff. A value from the request
-  // belongs in it only through EscapeForEcho; should a raw byte outside
-  // printable ASCII still get here, the whole message is escaped, so no
-  // echo can split the body or carry control bytes.
+  // `message` goes out as text/plain with nosniff (ErrorText).
   void SendError(absl::string_view path, http::status status,
                  absl::string_view message, bool keep_alive) {
-    bool printable = std::all_of(message.begin(), message.end(),
-                                 [](char c) { return c >= 0x20 && c < 0x7f; });
-    Send(path, status, "text/plain; charset=utf-8",
-         absl::StrCat(printable ? std::string(message) : EscapeForEcho(message),
-                      "\n"),
+    Send(path, status, "text/plain; charset=utf-8", ErrorText(message),
          keep_alive);
+  }
+
+  // {"error":"<message>"} as application/json; a 401 names the scheme.
+  void SendApiError(absl::string_view path, http::status status,
+                    absl::string_view message, bool keep_alive,
+                    ExtraFields fields = {}) {
+    if (status == http::status::unauthorized) {
+      fields.emplace_back(http::field::www_authenticate, "Bearer");
+    }
+    Send(path, status, "application/json", EncodeError(message), keep_alive,
+         std::move(fields));
+  }
+
+  // 405 with Allow; JSON on the inbox routes, text elsewhere.
+  void SendMethodNotAllowed(absl::string_view path, const edge::Route& route,
+                            bool keep_alive) {
+    ExtraFields allow = {{http::field::allow, AllowedMethods(route)}};
+    if (IsInboxRoute(route.id)) {
+      return SendApiError(path, http::status::method_not_allowed,
+                          "method not allowed", keep_alive, std::move(allow));
+    }
+    Send(path, http::status::method_not_allowed, "text/plain; charset=utf-8",
+         "method not allowed\n", keep_alive, std::move(allow));
   }
 
   void Send(absl::string_view path, http::status status,
             absl::string_view content_type, std::string body,
-            std::optional<bool> keep_alive = std::nullopt) {
-    // HTTP/1.0 clients get 1.0; anything else (including a request that
-    // never parsed, or claimed HTTP/2.0) gets what we speak.
-    auto res = std::make_shared<http::response<http::string_body>>(
-        status, request_.version() == 10 ? 10 : 11);
-    res->set(http::field::server, "notifyd");
-    res->set(http::field::content_type,
-             beast::string_view(content_type.data(), content_type.size()));
-    res->set(http::field::cache_control, "no-store");
-    res->set("X-Content-Type-Options", "nosniff");
-    AddCors(*res, request_, server_.options.cors_origins);
-    bool head = request_.method() == http::verb::head;
-    size_t length = body.size();
-    if (!head) res->body() = std::move(body);
-    res->content_length(length);
-    res->keep_alive(keep_alive.value_or(request_.keep_alive()));
-    WriteResponse(path, std::move(res));
+            std::optional<bool> keep_alive = std::nullopt,
+            ExtraFields fields = {}) {
+    WriteResponse(path, MakeResponse(request_, server_.options.cors_origins,
+                                     status, content_type, std::move(body),
+                                     keep_alive.value_or(request_.keep_alive()),
+                                     std::move(fields)));
   }
 
   void WriteResponse(absl::string_view path,
@@ -370,6 +403,31 @@ class HttpSession : public SessionBase,
           if (ec) return self->Abort();
           self->DrainInput();
         });
+  }
+
+  // ---- The JSON inbox routes (edge/inbox_api.h) ---------------------------
+
+  // InboxApi answers at once or from a store thread; either way the reply
+  // is written on the strand. Counted as a store call so Shutdown waits.
+  void ServeInbox(RouteId id, const HttpTarget& target) {
+    server_.StoreCallStarted();
+    server_.inbox.Serve(
+        InboxRequestOf(id, request_, target, body_, kTls),
+        [self = this->shared_from_this(), path = target.path](InboxReply r) {
+          net::dispatch(self->executor_, [self, path, r = std::move(r)] {
+            self->SendInboxReply(path, r);
+          });
+          self->server_.StoreCallDone();
+        });
+  }
+
+  void SendInboxReply(absl::string_view path, const InboxReply& reply) {
+    if (closed_) return;
+    if (!reply.status.ok()) {
+      return SendApiError(path, HttpStatusFor(reply.status),
+                          reply.status.message(), request_.keep_alive());
+    }
+    Send(path, http::status::ok, "application/json", reply.json);
   }
 
   // ---- /v1/stream: authentication, stream limits, hand-off ----------------
@@ -416,9 +474,11 @@ class HttpSession : public SessionBase,
 
   tcp::socket& Tcp() { return TcpOf(stream_); }
 
-  // True while a plain response is on the wire (the deadline is armed and
-  // no read is pending).
-  bool writing_response() const { return parser_ == nullptr; }
+  // True while a plain response is on the wire or being prepared (no read
+  // is pending).
+  bool writing_response() const {
+    return parser_ == nullptr && body_parser_ == nullptr;
+  }
 
   Impl& server_;
   RegistryEntry entry_;  // first: deregisters last; moved to the stream
@@ -428,7 +488,10 @@ class HttpSession : public SessionBase,
   std::optional<beast::flat_buffer> buffer_;
   // Heap-allocated: the parser is large, and only a read needs it.
   std::unique_ptr<http::request_parser<http::empty_body>> parser_;
+  // Takes over from parser_ to read a body the route accepts.
+  std::unique_ptr<http::request_parser<http::string_body>> body_parser_;
   http::request<http::empty_body> request_;
+  std::string body_;  // the request's body, if its route takes one
   std::weak_ptr<SessionBase> sse_;  // the stream handed the socket, if any
   bool reading_request_ = false;
   bool closing_ = false;

@@ -9,9 +9,7 @@
 #include "absl/strings/strip.h"
 
 namespace notifyd::edge {
-namespace {
 
-// The value of cookie `name`, if any.
 absl::string_view TokenFromCookie(absl::string_view cookie,
                                   absl::string_view name) {
   for (absl::string_view part : absl::StrSplit(cookie, ';')) {
@@ -22,8 +20,6 @@ absl::string_view TokenFromCookie(absl::string_view cookie,
   }
   return {};
 }
-
-}  // namespace
 
 absl::StatusOr<Identity> Authenticate(const AuthInputs& in,
                                       const IdentityOptions& options) {

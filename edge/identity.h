@@ -51,6 +51,10 @@ struct IdentityOptions {
   std::string cookie_name = "access_token";
 };
 
+// The value of cookie `name` in a Cookie header ("a=1; name=v"), or empty.
+absl::string_view TokenFromCookie(absl::string_view cookie,
+                                  absl::string_view name);
+
 // A token (header, then query, then cookie) wins over ?user=. Errors:
 // UNAUTHENTICATED (missing/invalid credentials), INVALID_ARGUMENT (bad
 // user id syntax). Messages are short and safe to send to the client.

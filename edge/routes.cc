@@ -1,5 +1,8 @@
 #include "edge/routes.h"
 
+#include <utility>
+
+#include "absl/strings/str_cat.h"
 #include "edge/web_assets.h"
 
 namespace notifyd::edge {
@@ -11,13 +14,18 @@ std::optional<Route> FindRoute(absl::string_view path, EdgeRole role) {
     return std::nullopt;
   }
   if (role == EdgeRole::kPublic && IsKnownWebPath(path)) {
-    return Route{path, RouteId::kWebFile, true, false, true};
+    return Route{path, RouteId::kWebFile, true, false, kGet | kHead};
   }
   return std::nullopt;
 }
 
-absl::string_view AllowedMethods(const Route& route) {
-  return route.head_allowed ? "GET, HEAD, OPTIONS" : "GET, OPTIONS";
+std::string AllowedMethods(const Route& route) {
+  std::string out;
+  for (auto [bit, name] : {std::pair{kGet, "GET"}, std::pair{kHead, "HEAD"},
+                           std::pair{kPost, "POST"}}) {
+    if (route.Allows(bit)) absl::StrAppend(&out, name, ", ");
+  }
+  return absl::StrCat(out, "OPTIONS");
 }
 
 absl::string_view PathLabel(absl::string_view path) {

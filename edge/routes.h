@@ -2,10 +2,13 @@
 // label, the listener roles and CORS preflights all read (docs/DESIGN.md,
 // "Rooms").
 //
-//   public listener (browsers)         admin listener (operators)
-//   GET /v1/stream  SSE                GET /metrics  Prometheus text
-//   GET /healthz    liveness           GET /healthz  liveness
-//   GET /, assets   the inbox page     GET /readyz   readiness
+//   public listener (browsers)              admin listener (operators)
+//   GET /v1/stream        SSE                GET /metrics  Prometheus text
+//   GET /v1/inbox         inbox page (JSON)  GET /healthz  liveness
+//   GET /v1/inbox/counts  counts (JSON)      GET /readyz   readiness
+//   POST /v1/inbox/state  state change (JSON; edge/inbox_api.h)
+//   GET /healthz          liveness
+//   GET /, assets         the inbox page
 //
 // The admin listener keeps what names callers and internals (the metrics
 // label every gRPC call with its API key's name) away from the port the
@@ -13,8 +16,10 @@
 #ifndef NOTIFYD_EDGE_ROUTES_H_
 #define NOTIFYD_EDGE_ROUTES_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "absl/strings/string_view.h"
 
@@ -23,34 +28,67 @@ namespace notifyd::edge {
 // Which set of routes a listener serves.
 enum class EdgeRole : uint8_t { kPublic, kAdmin };
 
-enum class RouteId : uint8_t { kStream, kHealth, kReady, kMetrics, kWebFile };
+enum class RouteId : uint8_t {
+  kStream,
+  kInboxList,
+  kInboxCounts,
+  kInboxState,
+  kHealth,
+  kReady,
+  kMetrics,
+  kWebFile
+};
+
+// The methods a route answers, as a bit set (OPTIONS, the CORS preflight,
+// is answered on every route).
+enum Method : uint8_t { kGet = 1, kHead = 2, kPost = 4 };
+
+// Most bytes of a request body on the routes that take one (the 413 past
+// it is answered before the body is read).
+inline constexpr size_t kMaxInboxStateBodyBytes = 16 * 1024;
 
 struct Route {
   absl::string_view path;  // exact; web files are matched by IsKnownWebPath
   RouteId id;
   bool on_public;
   bool on_admin;
-  bool head_allowed;  // HEAD as well as GET
+  uint8_t methods;  // Method bits
   // The request headers a page on another origin may send (a preflight's
   // Access-Control-Allow-Headers); empty: only the CORS-safelisted ones.
   absl::string_view cors_headers = {};
+  // Most bytes of a request body; 0: the route takes no body (413).
+  size_t max_body_bytes = 0;
+
+  bool Allows(uint8_t method) const { return (methods & method) != 0; }
 };
 
 inline constexpr Route kRoutes[] = {
-    {"/v1/stream", RouteId::kStream, true, false, false,
+    {"/v1/stream", RouteId::kStream, true, false, kGet,
      "Authorization, Last-Event-ID, Cache-Control"},
-    {"/healthz", RouteId::kHealth, true, true, true},
-    {"/readyz", RouteId::kReady, false, true, true},
-    {"/metrics", RouteId::kMetrics, false, true, true},
+    {"/v1/inbox", RouteId::kInboxList, true, false, kGet, "Authorization"},
+    {"/v1/inbox/counts", RouteId::kInboxCounts, true, false, kGet,
+     "Authorization"},
+    {"/v1/inbox/state", RouteId::kInboxState, true, false, kPost,
+     "Authorization, Content-Type", kMaxInboxStateBodyBytes},
+    {"/healthz", RouteId::kHealth, true, true, kGet | kHead},
+    {"/readyz", RouteId::kReady, false, true, kGet | kHead},
+    {"/metrics", RouteId::kMetrics, false, true, kGet | kHead},
 };
+
+// The JSON inbox routes (edge/inbox_api.h): errors go out as JSON.
+inline bool IsInboxRoute(RouteId id) {
+  return id == RouteId::kInboxList || id == RouteId::kInboxCounts ||
+         id == RouteId::kInboxState;
+}
 
 // The route `path` names on a listener of `role`; nullopt: 404. Web files
 // (the page and its assets) are served on the public listener only.
 std::optional<Route> FindRoute(absl::string_view path, EdgeRole role);
 
 // The methods `route` answers, as a preflight's Access-Control-Allow-Methods
-// lists them: "GET, HEAD, OPTIONS" or "GET, OPTIONS".
-absl::string_view AllowedMethods(const Route& route);
+// and a 405's Allow list them, in the order GET, HEAD, POST, OPTIONS: e.g.
+// "GET, HEAD, OPTIONS", "GET, OPTIONS" or "POST, OPTIONS".
+std::string AllowedMethods(const Route& route);
 
 // The label of notifyd_http_requests_total{path}: a route's path, "/" for
 // the page, "other" for the rest (assets included), so a scan of random

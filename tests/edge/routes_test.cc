@@ -28,10 +28,39 @@ TEST(RoutesTest, OperatorsGetMetricsReadinessAndLiveness) {
   EXPECT_FALSE(FindRoute("/", EdgeRole::kAdmin).has_value());
 }
 
-TEST(RoutesTest, OnlyStreamsRefuseHead) {
-  EXPECT_FALSE(FindRoute("/v1/stream", EdgeRole::kPublic)->head_allowed);
-  EXPECT_TRUE(FindRoute("/healthz", EdgeRole::kPublic)->head_allowed);
-  EXPECT_TRUE(FindRoute("/", EdgeRole::kPublic)->head_allowed);
+TEST(RoutesTest, OnlyStreamsAndTheJsonRoutesRefuseHead) {
+  EXPECT_FALSE(FindRoute("/v1/stream", EdgeRole::kPublic)->Allows(kHead));
+  EXPECT_FALSE(FindRoute("/v1/inbox", EdgeRole::kPublic)->Allows(kHead));
+  EXPECT_TRUE(FindRoute("/healthz", EdgeRole::kPublic)->Allows(kHead));
+  EXPECT_TRUE(FindRoute("/", EdgeRole::kPublic)->Allows(kHead));
+}
+
+TEST(RoutesTest, TheInboxIsOnThePublicListenerOnly) {
+  EXPECT_EQ(FindRoute("/v1/inbox", EdgeRole::kPublic)->id, RouteId::kInboxList);
+  EXPECT_EQ(FindRoute("/v1/inbox/counts", EdgeRole::kPublic)->id,
+            RouteId::kInboxCounts);
+  EXPECT_EQ(FindRoute("/v1/inbox/state", EdgeRole::kPublic)->id,
+            RouteId::kInboxState);
+  EXPECT_FALSE(FindRoute("/v1/inbox", EdgeRole::kAdmin).has_value());
+  EXPECT_FALSE(FindRoute("/v1/inbox/state", EdgeRole::kAdmin).has_value());
+  EXPECT_TRUE(IsInboxRoute(RouteId::kInboxState));
+  EXPECT_FALSE(IsInboxRoute(RouteId::kStream));
+}
+
+TEST(RoutesTest, OnlyTheStateChangeTakesPostAndABody) {
+  std::optional<Route> state = FindRoute("/v1/inbox/state", EdgeRole::kPublic);
+  EXPECT_TRUE(state->Allows(kPost));
+  EXPECT_FALSE(state->Allows(kGet));
+  EXPECT_EQ(state->max_body_bytes, kMaxInboxStateBodyBytes);
+  EXPECT_EQ(AllowedMethods(*state), "POST, OPTIONS");
+  EXPECT_EQ(state->cors_headers, "Authorization, Content-Type");
+  std::optional<Route> list = FindRoute("/v1/inbox", EdgeRole::kPublic);
+  EXPECT_EQ(AllowedMethods(*list), "GET, OPTIONS");
+  EXPECT_EQ(list->cors_headers, "Authorization");
+  EXPECT_EQ(list->max_body_bytes, 0u);
+  for (const Route& r : kRoutes) {
+    EXPECT_EQ(r.max_body_bytes > 0, r.Allows(kPost)) << r.path;
+  }
 }
 
 TEST(RoutesTest, PreflightsAllowWhatTheRouteServes) {
@@ -49,6 +78,10 @@ TEST(RoutesTest, PreflightsAllowWhatTheRouteServes) {
 TEST(RoutesTest, PathLabelsAreAFixedSet) {
   EXPECT_EQ(PathLabel("/v1/stream"), "/v1/stream");
   EXPECT_EQ(PathLabel("/metrics"), "/metrics");
+  EXPECT_EQ(PathLabel("/v1/inbox"), "/v1/inbox");
+  EXPECT_EQ(PathLabel("/v1/inbox/counts"), "/v1/inbox/counts");
+  EXPECT_EQ(PathLabel("/v1/inbox/state"), "/v1/inbox/state");
+  EXPECT_EQ(PathLabel("/v1/inbox/other"), "other");
   EXPECT_EQ(PathLabel("/"), "/");
   EXPECT_EQ(PathLabel("/inbox.js"), "other");
   EXPECT_EQ(PathLabel("/random/scan/1234"), "other");

@@ -85,6 +85,16 @@ void ParseHead(const std::string& head, HttpResponse* res) {
   }
 }
 
+// A response read to EOF: head and body (status 0 when there is no head).
+HttpResponse ParseResponse(const std::string& raw) {
+  HttpResponse res;
+  size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return res;
+  ParseHead(raw.substr(0, end), &res);
+  res.body = raw.substr(end + 4);
+  return res;
+}
+
 std::string Request(const std::string& method, const std::string& target,
                     const std::vector<std::string>& extra_headers, bool close) {
   std::string req =
@@ -113,14 +123,18 @@ std::string RawExchange(uint16_t port, const std::string& bytes,
 HttpResponse HttpGet(uint16_t port, const std::string& target,
                      const std::vector<std::string>& extra_headers,
                      const std::string& method) {
-  std::string raw =
-      RawExchange(port, Request(method, target, extra_headers, true));
-  HttpResponse res;
-  size_t end = raw.find("\r\n\r\n");
-  if (end == std::string::npos) return res;
-  ParseHead(raw.substr(0, end), &res);
-  res.body = raw.substr(end + 4);
-  return res;
+  return ParseResponse(
+      RawExchange(port, Request(method, target, extra_headers, true)));
+}
+
+HttpResponse HttpWithBody(uint16_t port, const std::string& method,
+                          const std::string& target,
+                          const std::vector<std::string>& extra_headers,
+                          const std::string& body) {
+  std::vector<std::string> headers = extra_headers;
+  headers.push_back(absl::StrCat("Content-Length: ", body.size()));
+  return ParseResponse(
+      RawExchange(port, Request(method, target, headers, true) + body));
 }
 
 std::optional<std::chrono::milliseconds> TrickleUntilClosed(

@@ -30,6 +30,13 @@ HttpResponse HttpGet(uint16_t port, const std::string& target,
                      const std::vector<std::string>& extra_headers = {},
                      const std::string& method = "GET");
 
+// Sends one request with `body` (and its Content-Length; "Connection:
+// close") and reads to EOF.
+HttpResponse HttpWithBody(uint16_t port, const std::string& method,
+                          const std::string& target,
+                          const std::vector<std::string>& extra_headers,
+                          const std::string& body);
+
 // Sends raw bytes and returns whatever comes back until EOF or timeout.
 std::string RawExchange(
     uint16_t port, const std::string& bytes,

@@ -1,0 +1,175 @@
+// The browser's inbox API on the public listener (docs/DESIGN.md, The
+// inbox), JSON in and out, with the token identity and CORS rules of
+// /v1/stream:
+//
+//   GET  /v1/inbox?filter=all|unread|unseen|archived&limit=N&before_id=ID
+//        200 {"notifications":[{"id","channel","event","data","created_at",
+//             "seen","read","archived","expires_at"}],"next_before_id":ID}
+//   GET  /v1/inbox/counts
+//        200 {"unread":N,"unseen":M}
+//   POST /v1/inbox/state  (Content-Type: application/json)
+//        {"ids":[…]} and/or {"up_to_id":ID}, plus any of "seen":true,
+//        "read":true|false, "archived":true|false
+//        200 {"changed":N}
+//
+// The user is the token's subject; the inbox is its channel user:<sub>.
+// Everything here is Beast-free: reading the query, the CSRF rule, the
+// JSON body parser and the JSON encoders, and InboxApi, which runs one
+// request against the store. The HTTP session (http_session.h) only reads
+// the request, hands it over and writes the reply.
+//
+// Errors are absl::Status values whose message goes out as
+// {"error":"<message>"}; HttpStatusFor (edge_server_impl.h) maps the code:
+// INVALID_ARGUMENT 400, UNAUTHENTICATED 401, PERMISSION_DENIED 403,
+// OUT_OF_RANGE 413 (a body over its limit), FAILED_PRECONDITION 415 (a body
+// that is not application/json), UNAVAILABLE 503, anything else 500.
+// Messages are printable ASCII; a value from the request is echoed only
+// through EscapeForEcho.
+#ifndef NOTIFYD_EDGE_INBOX_API_H_
+#define NOTIFYD_EDGE_INBOX_API_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "edge/identity.h"
+#include "edge/routes.h"
+#include "edge/stream_request.h"
+#include "storage/notification.h"
+#include "storage/store.h"
+
+namespace notifyd::edge {
+
+// GET /v1/inbox: `limit` when absent, and the most it may be.
+inline constexpr uint32_t kInboxDefaultLimit = 50;
+inline constexpr uint32_t kInboxMaxLimit = 500;
+static_assert(kInboxMaxLimit + 1 <= storage::kMaxPageRows,
+              "a page reads limit + 1 rows");
+
+// ---- The query ------------------------------------------------------------
+
+// INVALID_ARGUMENT for a parameter not in `allowed` ("unknown parameter:
+// <name>") or given more than once ("parameter given more than once:
+// <name>").
+absl::Status CheckParams(const HttpTarget& target,
+                         absl::Span<const absl::string_view> allowed);
+
+// The listing GET /v1/inbox asks for on `channel`: filter (all, the
+// default: everything not archived; unread; unseen, archived or not;
+// archived), limit (1 to kInboxMaxLimit, default kInboxDefaultLimit) and
+// before_id (a decimal id; 0 or absent: from the newest). Besides these
+// the query may carry access_token and user (identity) only. The query's
+// limit is the page's + 1, so that the page knows whether more follow.
+absl::StatusOr<storage::ListQuery> ParseListQuery(const HttpTarget& target,
+                                                  std::string channel);
+
+// ---- The state change body --------------------------------------------------
+
+// OK for "application/json", any case, with or without parameters
+// ("; charset=utf-8"); FAILED_PRECONDITION (415) for anything else,
+// a missing Content-Type included.
+absl::Status CheckJsonContentType(absl::string_view content_type);
+
+// The body of POST /v1/inbox/state, as a change of no channel yet (the
+// caller sets it). A JSON object (UTF-8, RFC 8259, no comments) whose
+// members are, each at most once:
+//   "ids": an array of at most storage::kMaxChangeIds positive integers
+//          (no fraction, no exponent, at most 2^64 - 1);
+//   "up_to_id": a positive integer;
+//   "seen": true;  "read": true|false;  "archived": true|false.
+// At least one of ids (non-empty) and up_to_id, and at least one flag.
+// Any other member, value type or repeat is INVALID_ARGUMENT with a message
+// naming it; text that is not JSON is INVALID_ARGUMENT "malformed JSON: …".
+// Bodies are at most kMaxInboxStateBodyBytes (the session refuses larger
+// ones before reading them), but any size parses in linear time and
+// memory bounded by the ids it accepts.
+absl::StatusOr<storage::StateChange> ParseStateChange(absl::string_view body);
+
+// ---- CSRF -------------------------------------------------------------------
+
+// Whether a state change authenticated by a cookie may proceed: only when
+// the request carries an Origin that is listed in `cors_origins` (a "*"
+// there does not count: it admits reading, not writing) or is the edge's
+// own origin (`self_origin`, "http://" or "https://" + the Host header; a
+// page served by notifyd itself). PERMISSION_DENIED otherwise, a missing
+// Origin included. A token in the Authorization header needs no such
+// check: no browser attaches it on its own.
+absl::Status CheckCookieOrigin(std::optional<absl::string_view> origin,
+                               const std::vector<std::string>& cors_origins,
+                               absl::string_view self_origin);
+
+// ---- JSON out ---------------------------------------------------------------
+
+// "2024-05-01T12:34:56.789Z".
+std::string FormatRfc3339Millis(int64_t unix_ms);
+
+// {"notifications":[…],"next_before_id":ID} from the rows a ListQuery of
+// limit `page_limit` + 1 returned (newest first): at most page_limit of
+// them, next_before_id the id of the last one shown when another row
+// followed, else 0. Each notification: id (number), channel, event, data
+// (the payload text as a JSON string), created_at (RFC 3339), seen, read,
+// archived (booleans) and expires_at (RFC 3339, or null: never).
+std::string EncodeInboxPage(const std::vector<storage::Notification>& rows,
+                            uint32_t page_limit);
+std::string EncodeCounts(const storage::Counts& counts);  // {"unread","unseen"}
+std::string EncodeChanged(uint64_t changed);              // {"changed":N}
+std::string EncodeError(absl::string_view message);       // {"error":"…"}
+
+// ---- Serving ----------------------------------------------------------------
+
+// One request to an inbox route, as raw text from the HTTP message. The
+// views must stay valid during Serve only.
+struct InboxRequest {
+  RouteId route = RouteId::kInboxList;  // kInboxList/Counts/State
+  const HttpTarget* target = nullptr;
+  absl::string_view authorization;  // Authorization header, or empty
+  absl::string_view cookie;         // Cookie header, or empty
+  std::optional<absl::string_view> origin;
+  absl::string_view content_type;
+  absl::string_view host;  // Host header, for the edge's own origin
+  bool tls = false;        // the listener speaks HTTPS
+  absl::string_view body;
+};
+
+// What to answer: OK and a JSON body (200), or a refusal (see above).
+struct InboxReply {
+  absl::Status status;
+  std::string json;
+};
+
+// Runs inbox requests against the store. Thread-safe (immutable after
+// construction); the store, identity and publisher must outlive it.
+class InboxApi {
+ public:
+  using Publish =
+      std::function<void(std::shared_ptr<const storage::Notification>)>;
+
+  InboxApi(storage::Store& store, const IdentityOptions& identity,
+           std::vector<std::string> cors_origins, Publish publish);
+
+  // Authenticates, parses and checks `request`, then asks the store.
+  // Calls `done` exactly once: on the caller's thread for a refusal made
+  // before the store is asked, else on a store thread (where a state
+  // change's record is published first, in commit order). `done` must not
+  // block.
+  void Serve(const InboxRequest& request,
+             std::function<void(InboxReply)> done) const;
+
+ private:
+  storage::Store& store_;
+  const IdentityOptions& identity_;
+  const std::vector<std::string> cors_origins_;
+  const Publish publish_;
+};
+
+}  // namespace notifyd::edge
+
+#endif  // NOTIFYD_EDGE_INBOX_API_H_
