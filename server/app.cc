@@ -374,6 +374,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
                             }});
   }
 
+  // The records of POST /v1/inbox/state reach every stream as the store's
+  // own do.
+  options.edge.publish_record =
+      [sink = p.record_sink](std::shared_ptr<const storage::Notification> n) {
+        sink->Publish({std::move(n)});
+      };
   if (options.enable_edge) {
     p.edge = std::make_unique<edge::EdgeServer>(options.edge, *p.store, *p.hub,
                                                 p.metrics);
