@@ -21,6 +21,7 @@
 #include "common/flag_file.h"
 #include "google/protobuf/util/json_util.h"
 #include "notify/v1/notify.grpc.pb.h"
+#include "tools/notifyctl_common.h"
 #include "tools/sse_tail.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "notifyd gRPC address");
@@ -33,8 +34,17 @@ ABSL_FLAG(std::string, idempotency_key, "",
 ABSL_FLAG(std::string, channel, "", "list a channel instead of a user");
 ABSL_FLAG(uint32_t, limit, 0, "page size for list (max 500)");
 ABSL_FLAG(uint64_t, before_id, 0, "list ids below this one");
-ABSL_FLAG(bool, unread_only, false, "list only unread notifications");
-ABSL_FLAG(uint64_t, up_to_id, 0, "read: mark everything up to this id");
+ABSL_FLAG(bool, unread_only, false,
+          "list only unread notifications (--filter=unread)");
+ABSL_FLAG(std::string, filter, "",
+          "list: inbox (not archived, the default), unread, unseen or "
+          "archived");
+ABSL_FLAG(absl::Duration, expires_in, absl::ZeroDuration(),
+          "notify, publish: the notification is gone after this long "
+          "(e.g. 90s, 15m, 2h); 0 = never");
+ABSL_FLAG(std::string, collapse_key, "",
+          "notify, publish: replace older notifications with this key; "
+          "delete: delete those with this key");
 ABSL_FLAG(uint32_t, top, 10, "stats: busiest channels to show");
 ABSL_FLAG(std::vector<std::string>, channels, {},
           "token: extra channels; tail: extra channels to follow");
@@ -55,56 +65,40 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 namespace {
 
 namespace pb = ::notify::v1;
+using ::notifyd::tools::Fail;
+using ::notifyd::tools::FailRpc;
+using ::notifyd::tools::kUsage;
+using ::notifyd::tools::PrintJson;
+using ::notifyd::tools::PrintNotification;
+using ::notifyd::tools::Usage;
 
-constexpr char kUsage[] =
-    "notifyctl: talk to notifyd.\n"
-    "  notifyctl notify <user_id> <data> [--event=E] [--idempotency_key=K]\n"
-    "  notifyctl publish <channel> <data> [--event=E] [--idempotency_key=K]\n"
-    "  notifyctl list <user_id> | list --channel=C [--limit=N] "
-    "[--before_id=ID] [--unread_only]\n"
-    "  notifyctl read <user_id> [id...] [--up_to_id=ID]\n"
-    "  notifyctl unread <user_id>\n"
-    "  notifyctl stats [--top=N]\n"
-    "  notifyctl token <user_id> [--channels=a,b] [--ttl=SECONDS]\n"
-    "  notifyctl tail <user_id> [--token=T] [--channels=a,b] "
-    "[--last_event_id=ID] [--http=HOST:PORT]\n"
-    "Common: --server=HOST:PORT (default 127.0.0.1:50051), --json,\n"
-    "  --api_key=KEY (or $NOTIFYD_API_KEY), --tls_ca=PEM, "
-    "--tls_cert=PEM --tls_key=PEM (mutual TLS)";
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "notifyctl: %s\n", message.c_str());
-  return 1;
+// Sets *request's expires_at to `in` from now (left absent for 0); false
+// for a negative duration.
+template <typename Request>
+bool SetExpiresIn(absl::Duration in, Request* request) {
+  if (in < absl::ZeroDuration()) return false;
+  if (in == absl::ZeroDuration()) return true;
+  const absl::Time at = absl::Now() + in;
+  google::protobuf::Timestamp* out = request->mutable_expires_at();
+  out->set_seconds(absl::ToUnixSeconds(at));
+  out->set_nanos(static_cast<int32_t>(
+      (at - absl::FromUnixSeconds(out->seconds())) / absl::Nanoseconds(1)));
+  return true;
 }
 
-int Usage(const std::string& message) {
-  std::fprintf(stderr, "notifyctl: %s\n%s\n", message.c_str(), kUsage);
-  return 2;
-}
-
-int FailRpc(const grpc::Status& status) {
-  return Fail(absl::StrCat("error ", status.error_code(), ": ",
-                           status.error_message()));
-}
-
-void PrintJson(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  std::cout << out << "\n";
-}
-
-std::string FormatTime(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S",
-                          absl::FromUnixSeconds(t.seconds()),
-                          absl::LocalTimeZone());
-}
-
-void PrintNotification(const pb::Notification& n) {
-  std::cout << "#" << n.id() << "  " << FormatTime(n.created_at()) << "  "
-            << n.channel() << "  " << n.event() << (n.read() ? "" : "  *")
-            << "\n    " << n.data() << "\n";
+// The --filter flag as the proto's Filter; false when unknown.
+bool FilterFromFlag(const std::string& flag, pb::Filter* out) {
+  if (flag.empty() || flag == "inbox")
+    *out = pb::FILTER_INBOX;
+  else if (flag == "unread")
+    *out = pb::FILTER_UNREAD;
+  else if (flag == "unseen")
+    *out = pb::FILTER_UNSEEN;
+  else if (flag == "archived")
+    *out = pb::FILTER_ARCHIVED;
+  else
+    return false;
+  return true;
 }
 
 // Plaintext unless a TLS flag is given; nullptr (after a message) when a
@@ -155,10 +149,13 @@ class Cli {
     const std::string& command = args[0];
     if (command == "notify" || command == "publish") return Send(args);
     if (command == "list") return List(args);
-    if (command == "read") return Read(args);
     if (command == "unread") return Unread(args);
     if (command == "stats") return Stats();
     if (command == "token") return Token(args);
+    bool handled = false;
+    int code = notifyd::tools::RunInboxCommand(
+        args, *stub_, [this] { return Context(); }, &handled);
+    if (handled) return code;
     return Usage(absl::StrCat("unknown command ", command));
   }
 
@@ -187,6 +184,16 @@ class Cli {
     return 0;
   }
 
+  // The fields NotifyUser and Publish share, from flags; false for a
+  // negative --expires_in.
+  template <typename Request>
+  static bool SetShared(Request* request) {
+    request->set_event(absl::GetFlag(FLAGS_event));
+    request->set_idempotency_key(absl::GetFlag(FLAGS_idempotency_key));
+    request->set_collapse_key(absl::GetFlag(FLAGS_collapse_key));
+    return SetExpiresIn(absl::GetFlag(FLAGS_expires_in), request);
+  }
+
   int Send(const std::vector<std::string>& args) {
     if (args.size() != 3) {
       return Usage(absl::StrCat(args[0], " takes a target and the data"));
@@ -196,8 +203,7 @@ class Cli {
       pb::NotifyUserRequest request;
       request.set_user_id(args[1]);
       request.set_data(args[2]);
-      request.set_event(absl::GetFlag(FLAGS_event));
-      request.set_idempotency_key(absl::GetFlag(FLAGS_idempotency_key));
+      if (!SetShared(&request)) return Usage("--expires_in must be >= 0");
       pb::NotifyUserResponse response;
       status = stub_->NotifyUser(Context().get(), request, &response);
       return status.ok() ? PrintSent(response) : FailRpc(status);
@@ -205,8 +211,7 @@ class Cli {
     pb::PublishRequest request;
     request.set_channel(args[1]);
     request.set_data(args[2]);
-    request.set_event(absl::GetFlag(FLAGS_event));
-    request.set_idempotency_key(absl::GetFlag(FLAGS_idempotency_key));
+    if (!SetShared(&request)) return Usage("--expires_in must be >= 0");
     pb::PublishResponse response;
     status = stub_->Publish(Context().get(), request, &response);
     return status.ok() ? PrintSent(response) : FailRpc(status);
@@ -224,6 +229,11 @@ class Cli {
     request.set_limit(absl::GetFlag(FLAGS_limit));
     request.set_before_id(absl::GetFlag(FLAGS_before_id));
     request.set_unread_only(absl::GetFlag(FLAGS_unread_only));
+    pb::Filter filter = pb::FILTER_INBOX;
+    if (!FilterFromFlag(absl::GetFlag(FLAGS_filter), &filter)) {
+      return Usage("--filter is one of inbox, unread, unseen, archived");
+    }
+    request.set_filter(filter);
     pb::ListNotificationsResponse response;
     grpc::Status status =
         stub_->ListNotifications(Context().get(), request, &response);
@@ -237,29 +247,6 @@ class Cli {
     }
     if (response.next_before_id() != 0) {
       std::cout << "more: --before_id=" << response.next_before_id() << "\n";
-    }
-    return 0;
-  }
-
-  int Read(const std::vector<std::string>& args) {
-    if (args.size() < 2) return Usage("read takes a user_id");
-    pb::MarkReadRequest request;
-    request.set_user_id(args[1]);
-    for (size_t i = 2; i < args.size(); ++i) {
-      uint64_t id = 0;
-      if (!absl::SimpleAtoi(args[i], &id)) {
-        return Usage(absl::StrCat("not an id: ", args[i]));
-      }
-      request.add_ids(id);
-    }
-    request.set_up_to_id(absl::GetFlag(FLAGS_up_to_id));
-    pb::MarkReadResponse response;
-    grpc::Status status = stub_->MarkRead(Context().get(), request, &response);
-    if (!status.ok()) return FailRpc(status);
-    if (absl::GetFlag(FLAGS_json)) {
-      PrintJson(response);
-    } else {
-      std::cout << "marked " << response.changed() << " read\n";
     }
     return 0;
   }

@@ -1,0 +1,81 @@
+// notifyctl's inbox commands against a real server (in-process, ports 0):
+// notify with --collapse_key and --expires_in, list --filter, seen, read
+// (--unread), archive, unarchive, counts and delete, each as one run of the
+// built binary, checked through --json and the server's own answers.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/server/test_server.h"
+#include "tests/support/process.h"
+
+namespace notifyd {
+namespace {
+
+using ::testing::HasSubstr;
+
+class NotifyctlInboxTest : public ::testing::Test {
+ protected:
+  // Runs notifyctl with `args`; its exit code, and its output in *log.
+  int Run(std::vector<std::string> args, std::string* log) {
+    std::vector<std::string> argv = {NOTIFYCTL_BINARY,
+                                     "--server=" + server_.app().grpc_target()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string log_path = (server_.dir() / "notifyctl.log").string();
+    std::filesystem::remove(log_path);
+    testing::ChildProcess process(argv, log_path);
+    std::optional<int> status = process.Wait(std::chrono::seconds(30));
+    *log = process.Log();
+    return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  }
+
+  std::string Ok(std::vector<std::string> args) {
+    std::string log;
+    EXPECT_EQ(Run(args, &log), 0) << log;
+    return log;
+  }
+
+  testing::TestServer server_;
+};
+
+TEST_F(NotifyctlInboxTest, EveryInboxCommandDoesWhatItSays) {
+  Ok({"notify", "kim", "one", "--collapse_key=k"});
+  std::string replaced = Ok({"--json", "notify", "kim", "two",
+                             "--collapse_key=k", "--expires_in=1h"});
+  EXPECT_THAT(replaced, HasSubstr("\"replacedIds\":[\"1\"]"));
+  EXPECT_THAT(replaced, HasSubstr("\"expiresAt\""));
+  // Ids: 1 "one", 2 the record of its replacement, 3 "two", 4 "three".
+  Ok({"notify", "kim", "three"});
+  EXPECT_THAT(Ok({"counts", "kim"}), HasSubstr("2 unread, 2 unseen"));
+
+  EXPECT_THAT(Ok({"seen", "kim", "3"}), HasSubstr("marked 1 seen"));
+  EXPECT_THAT(Ok({"list", "kim", "--filter=unseen"}), HasSubstr("#4"));
+  EXPECT_THAT(Ok({"list", "kim", "--filter=unseen"}),
+              ::testing::Not(HasSubstr("#3")));
+  EXPECT_THAT(Ok({"read", "kim", "--up_to_id=4"}),
+              HasSubstr("marked 2 read; 0 unread, 0 unseen"));
+  EXPECT_THAT(Ok({"read", "kim", "4", "--unread"}),
+              HasSubstr("marked 1 unread; 1 unread"));
+  EXPECT_THAT(Ok({"archive", "kim", "4"}), HasSubstr("marked 1 archived"));
+  EXPECT_THAT(Ok({"list", "kim", "--filter=archived"}), HasSubstr("archived"));
+  EXPECT_THAT(Ok({"unarchive", "kim", "4"}), HasSubstr("marked 1 unarchived"));
+  EXPECT_THAT(Ok({"delete", "kim", "--collapse_key=k"}),
+              HasSubstr("deleted 1; 1 unread"));
+  EXPECT_THAT(Ok({"delete", "kim", "4"}), HasSubstr("deleted 1; 0 unread"));
+
+  std::string log;
+  EXPECT_EQ(Run({"list", "kim", "--filter=bogus"}, &log), 2);
+  EXPECT_THAT(log, HasSubstr("--filter is one of"));
+  EXPECT_EQ(Run({"delete", "kim"}, &log), 2);
+  EXPECT_EQ(Run({"notify", "kim", "x", "--event=state"}, &log), 1);
+  EXPECT_THAT(log, HasSubstr("reserved"));
+}
+
+}  // namespace
+}  // namespace notifyd

@@ -1,0 +1,52 @@
+// What notifyctl's commands share (tools/notifyctl.cc and
+// tools/notifyctl_inbox.cc): how they report errors and print answers, and
+// how they make a call's context. Single-threaded, like notifyctl.
+#ifndef NOTIFYD_TOOLS_NOTIFYCTL_COMMON_H_
+#define NOTIFYD_TOOLS_NOTIFYCTL_COMMON_H_
+
+#include <google/protobuf/message.h>
+#include <grpcpp/grpcpp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "notify/v1/notify.grpc.pb.h"
+
+namespace notifyd::tools {
+
+// notifyctl's --help text.
+extern const char kUsage[];
+
+// Prints "notifyctl: <message>" to stderr; returns exit code 1.
+int Fail(const std::string& message);
+// Prints the message and kUsage to stderr; returns exit code 2.
+int Usage(const std::string& message);
+// Prints a failed call's code and message; returns exit code 1.
+int FailRpc(const grpc::Status& status);
+
+// One JSON object per line (protobuf's canonical JSON, defaults included).
+void PrintJson(const google::protobuf::Message& message);
+// A notification for people: id, time, channel, event, state marks, data.
+void PrintNotification(const notify::v1::Notification& n);
+
+// Parses args[first..] as ids into `ids`; false (after a usage message)
+// when one is not a number.
+bool ParseIds(const std::vector<std::string>& args, size_t first,
+              google::protobuf::RepeatedField<uint64_t>* ids);
+
+// A fresh context for one call: deadline and API key applied.
+using ContextFactory = std::function<std::unique_ptr<grpc::ClientContext>()>;
+
+// Runs the inbox commands (seen, read, archive, unarchive, counts,
+// delete); `handled` is set false for any other command.
+int RunInboxCommand(const std::vector<std::string>& args,
+                    notify::v1::Notifier::Stub& stub,
+                    const ContextFactory& context, bool* handled);
+
+}  // namespace notifyd::tools
+
+#endif  // NOTIFYD_TOOLS_NOTIFYCTL_COMMON_H_
