@@ -13,7 +13,7 @@
 // SseStream is a template over the transport (plain TCP or TLS), like the
 // HTTP session it comes from.
 //
-// Internal: one of the five parts of the one translation unit that compiles
+// Internal: one of the six parts of the one translation unit that compiles
 // Beast (included by http_session.h, for http_server.cc only).
 #ifndef NOTIFYD_EDGE_SSE_STREAM_H_
 #define NOTIFYD_EDGE_SSE_STREAM_H_
@@ -189,18 +189,7 @@ class SseStream : public SessionBase,
     q.after_id = std::numeric_limits<uint64_t>::max();
     q.limit = 0;
     q.counts_channel = channels_.front();
-    server_.StoreCallStarted();
-    server_.store.Replay(
-        std::move(q), [self = this->shared_from_this()](
-                          absl::StatusOr<storage::ReplayPage> page) mutable {
-          Impl& server = self->server_;
-          auto executor = self->executor_;
-          net::post(executor,
-                    [self = std::move(self), page = std::move(page)]() mutable {
-                      self->OnCounts(std::move(page));
-                    });
-          server.StoreCallDone();
-        });
+    ReadPage(std::move(q), &SseStream::OnCounts);
   }
 
   void OnCounts(absl::StatusOr<storage::ReplayPage> page) {
@@ -234,16 +223,23 @@ class SseStream : public SessionBase,
     // Half the queue's bound: the page fits beside the live frames held
     // meanwhile, so replay alone never makes a reader a slow consumer.
     q.max_bytes = std::max<uint64_t>(1, server_.options.max_queue_bytes / 2);
+    ReadPage(std::move(q), &SseStream::OnReplayPage);
+  }
+
+  // Reads `q` from the store, then runs `on_page` with it on the strand.
+  void ReadPage(
+      storage::ReplayQuery q,
+      void (SseStream::*on_page)(absl::StatusOr<storage::ReplayPage>)) {
     server_.StoreCallStarted();
     server_.store.Replay(
-        std::move(q), [self = this->shared_from_this()](
+        std::move(q), [self = this->shared_from_this(), on_page](
                           absl::StatusOr<storage::ReplayPage> page) mutable {
           Impl& server = self->server_;
           auto executor = self->executor_;
-          net::post(executor,
-                    [self = std::move(self), page = std::move(page)]() mutable {
-                      self->OnReplayPage(std::move(page));
-                    });
+          net::post(executor, [self = std::move(self), page = std::move(page),
+                               on_page]() mutable {
+            ((*self).*on_page)(std::move(page));
+          });
           server.StoreCallDone();
         });
   }
