@@ -127,7 +127,8 @@ bool SqliteBackend::CommitBatch(
   for (size_t i = 0; txn.ok() && i < ops.size(); ++i) {
     // One bad call fails only its own caller. A single statement undoes
     // itself when it fails; several need a savepoint (two more statements,
-    // so appends, the hot path, go without).
+    // so appends, the hot path, go without: their first statement is the
+    // one that may fail alone, and a failure after it ends the batch).
     const bool savepoint = ops[i]->kind() != WriteOp::Kind::kAppend;
     if (savepoint) {
       txn = db.Exec("SAVEPOINT op");
@@ -137,7 +138,7 @@ bool SqliteBackend::CommitBatch(
     if (!results[i].ok()) {
       // Some errors (disk full, I/O error) end the whole transaction; then
       // the batch fails as a whole.
-      if (db.Autocommit()) {
+      if (db.Autocommit() || EndsBatch(results[i])) {
         txn = results[i];
         break;
       }

@@ -25,6 +25,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "storage/inbox.h"
@@ -120,21 +122,35 @@ class StoreReader {
   virtual absl::StatusOr<bool> Ping() = 0;
 };
 
+// Marks `status` (a failure) as one that left part of its call behind, so
+// the backend must fail the whole batch rather than that call alone.
+inline constexpr absl::string_view kEndsBatchPayload = "notifyd.ends_batch";
+inline absl::Status MarkEndsBatch(absl::Status status) {
+  status.SetPayload(kEndsBatchPayload, absl::Cord("1"));
+  return status;
+}
+// Whether MarkEndsBatch marked `status`.
+inline bool EndsBatch(const absl::Status& status) {
+  return status.GetPayload(kEndsBatchPayload).has_value();
+}
+
 // One queued write call, as the backend sees it inside CommitBatch. The
 // engine makes them (appends, MarkRead, the pruner's delete batches) and
 // answers their callers.
 class WriteOp {
  public:
-  // kAppend: an append that runs one primitive (the hot path); kChange:
-  // anything else that may take ids (appends with counts or a collapse
-  // key, state changes, deletes, expiry); kPrune: retention.
+  // kAppend: an append without a collapse key (the hot path), which writes
+  // its row first, so a failure of that statement leaves nothing, and any
+  // failure after it ends the batch (EndsBatch); kChange: anything else that
+  // may take ids (collapse keys, state changes, deletes, expiry); kPrune:
+  // retention.
   enum class Kind { kAppend, kChange, kPrune };
 
   explicit WriteOp(Kind kind) : kind_(kind) {}
   virtual ~WriteOp() = default;
 
-  // Only kAppend ops are known to write one statement; the others need a
-  // savepoint where the database has no other way to undo a failed call.
+  // kAppend ops need no savepoint where the database has no other way to
+  // undo a failed call; the others do.
   Kind kind() const { return kind_; }
   absl::Time queued_at() const { return queued_at_; }
 

@@ -76,9 +76,7 @@ class AppendOp final : public WriteOp {
  public:
   AppendOp(const StoreOptions& options, AppendRequest request,
            Callback<AppendResult> done)
-      : WriteOp(IsInbox(request.channel) || !request.collapse_key.empty()
-                    ? Kind::kChange
-                    : Kind::kAppend),
+      : WriteOp(request.collapse_key.empty() ? Kind::kAppend : Kind::kChange),
         options_(options),
         request_(std::move(request)),
         done_(std::move(done)) {}
@@ -114,9 +112,10 @@ class AppendOp final : public WriteOp {
     if (!id.ok()) return id.status();
     id_ = *id;
     if (inbox) {
+      // The row is in: a failure now would leave it without its count.
       absl::StatusOr<Counts> counts =
           txn.AddCounts(request_.channel, {.unread = 1, .unseen = 1});
-      if (!counts.ok()) return counts.status();
+      if (!counts.ok()) return MarkEndsBatch(counts.status());
       counts_ = *counts;
     }
     return absl::OkStatus();

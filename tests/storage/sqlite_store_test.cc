@@ -65,6 +65,40 @@ TEST_F(SqliteStoreTest, AStoreFromSchemaVersionOneKeepsRowsReadStateAndIds) {
   EXPECT_EQ(next, 10u);
 }
 
+// An inbox append writes its row, then its count. When the count cannot be
+// written, the row must not stay without it: the whole batch fails and
+// nothing of it is stored.
+TEST_F(SqliteStoreTest, AnInboxCountThatCannotBeWrittenFailsTheBatch) {
+  auto store = Open();
+  uint64_t kept = Append(*store, "user:a").notification->id;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(Options().path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TRIGGER no_counts BEFORE UPDATE ON "
+                           "inbox_counts BEGIN SELECT RAISE(ABORT, "
+                           "'counts rejected by test'); END;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  std::shared_ptr<absl::Notification> release = HoldWriter(*store);
+  auto named = AppendAsync(*store, {"news", "e", "{}", ""});
+  auto inbox = AppendAsync(*store, {"user:a", "e", "{}", ""});
+  release->Notify();
+
+  absl::StatusOr<AppendResult> failed = inbox.get();
+  absl::StatusOr<AppendResult> same_batch = named.get();
+
+  EXPECT_THAT(failed.status().message(), HasSubstr("counts rejected by test"));
+  EXPECT_FALSE(same_batch.ok());
+  auto rows = ListSync(*store, {"user:a"});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_THAT(Ids(*rows), ElementsAre(kept));
+  EXPECT_EQ(*GetCountsSync(*store, "user:a"), (Counts{1, 1}));
+  EXPECT_THAT(*ListSync(*store, {"news"}), ::testing::IsEmpty());
+}
+
 TEST_F(SqliteStoreTest, MissingDirectoryGivesAnErrorNamingThePath) {
   SqliteStoreOptions options = Options();
   options.path = dir_.File("no/such/dir/notifyd.db");
