@@ -42,6 +42,7 @@
 #include "edge/sse_frame.h"
 #include "edge/stream_queue.h"
 #include "edge/stream_request.h"
+#include "edge/stream_start.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
 
@@ -68,25 +69,16 @@ class SseStream : public SessionBase,
         deadline_(executor_),
         heartbeat_(executor_),
         queue_(server.options.max_queue_bytes),
-        channels_(std::move(params.channels)),
-        last_event_id_(params.last_event_id.value_or(0)),
-        resume_(params.last_event_id.has_value()),
+        channels_(OwnChannelFirst(std::move(params.channels), user)),
+        start_(channels_, params.last_event_id,
+               {.replay_page = server.options.replay_page,
+                .max_queue_bytes = server.options.max_queue_bytes}),
         user_(std::move(user)) {
-    // The user's own channel may also be listed explicitly; subscribe once.
-    const std::string own = UserChannel(user_);
-    channels_.erase(std::remove(channels_.begin(), channels_.end(), own),
-                    channels_.end());
-    channels_.insert(channels_.begin(), own);
-    // Live frames are only held until the first store read: a resume's
-    // first page sets the floor of ids the client already has (OnReplayPage,
-    // once the store said whether last_event_id_ is one of its own ids); a
-    // fresh stream's read gives the inbox counts it starts with.
+    // Live frames are only held until the first store read (StreamStart):
+    // a resume's pages, or a fresh stream's counts.
     queue_.BeginReplay(0);
-    if (resume_) {
-      server_.streams_replaying.Add(1);
-    } else {
-      server_.streams_live.Add(1);
-    }
+    (start_.resuming() ? server_.streams_replaying : server_.streams_live)
+        .Add(1);
   }
 
   ~SseStream() override {
@@ -106,12 +98,7 @@ class SseStream : public SessionBase,
     server_.hub.Subscribe(this->shared_from_this(), channels_);
     subscribed_ = true;
     Push(queue_.PushControl(Head(request)));
-    if (resume_) {
-      FetchReplayPage();
-    } else {
-      awaiting_counts_ = true;
-      FetchCounts();
-    }
+    ReadStart();
     ArmHeartbeat();
     WatchPeer();
   }
@@ -181,130 +168,65 @@ class SseStream : public SessionBase,
     net::post(executor_, [self = this->shared_from_this()] { self->Abort(); });
   }
 
-  // A fresh stream's first read: no rows, only the user's counts as of
-  // the newest id, the first event it sends (docs/DESIGN.md, The inbox).
-  void FetchCounts() {
-    storage::ReplayQuery q;
-    q.channels = {channels_.front()};
-    q.after_id = std::numeric_limits<uint64_t>::max();
-    q.limit = 0;
-    q.counts_channel = channels_.front();
-    ReadPage(std::move(q), &SseStream::OnCounts);
+  // The stream's own channel first, once, whether or not it was listed.
+  static std::vector<std::string> OwnChannelFirst(
+      std::vector<std::string> channels, const std::string& user) {
+    const std::string own = UserChannel(user);
+    channels.erase(std::remove(channels.begin(), channels.end(), own),
+                   channels.end());
+    channels.insert(channels.begin(), own);
+    return channels;
   }
 
-  void OnCounts(absl::StatusOr<storage::ReplayPage> page) {
-    awaiting_counts_ = false;
-    if (closed_ || closing_) return;
-    if (!page.ok()) {
-      spdlog::warn("edge: reading counts failed: {}", page.status().ToString());
-      return Abort();
-    }
-    PushCounts(*page);
-    Push(queue_.FinishReplay());
-  }
-
-  // The counts a page read, as of its newest id; the writer drops them when
-  // a newer entry's counts went out first.
-  void PushCounts(const storage::ReplayPage& page) {
-    if (!page.counts.has_value()) return;
-    Push(queue_.PushControl(CountsFrame(*page.counts, page.last_committed_id)));
-  }
-
-  void FetchReplayPage() {
-    replay_more_ = false;
-    replay_in_flight_ = true;
-    storage::ReplayQuery q;
-    q.channels = channels_;
-    q.counts_channel = channels_.front();
-    // last_event_id_ also moves past rows that were read but never queued
-    // (see OnReplayPage), so no page is read twice for them.
-    q.after_id = std::max(last_event_id_, queue_.last_id());
-    q.limit = std::max<uint32_t>(1, server_.options.replay_page);
-    // Half the queue's bound: the page fits beside the live frames held
-    // meanwhile, so replay alone never makes a reader a slow consumer.
-    q.max_bytes = std::max<uint64_t>(1, server_.options.max_queue_bytes / 2);
-    ReadPage(std::move(q), &SseStream::OnReplayPage);
-  }
-
-  // Reads `q` from the store, then runs `on_page` with it on the strand.
-  void ReadPage(
-      storage::ReplayQuery q,
-      void (SseStream::*on_page)(absl::StatusOr<storage::ReplayPage>)) {
+  // Reads the next part of the stream's start from the store (StreamStart),
+  // then queues it on the strand.
+  void ReadStart() {
+    start_pending_ = true;
     server_.StoreCallStarted();
     server_.store.Replay(
-        std::move(q), [self = this->shared_from_this(), on_page](
-                          absl::StatusOr<storage::ReplayPage> page) mutable {
+        start_.NextQuery(queue_),
+        [self = this->shared_from_this()](
+            absl::StatusOr<storage::ReplayPage> page) mutable {
           Impl& server = self->server_;
           auto executor = self->executor_;
-          net::post(executor, [self = std::move(self), page = std::move(page),
-                               on_page]() mutable {
-            ((*self).*on_page)(std::move(page));
-          });
+          net::post(executor,
+                    [self = std::move(self), page = std::move(page)]() mutable {
+                      self->OnStartPage(std::move(page));
+                    });
           server.StoreCallDone();
         });
   }
 
-  void OnReplayPage(absl::StatusOr<storage::ReplayPage> page) {
-    replay_in_flight_ = false;
+  void OnStartPage(absl::StatusOr<storage::ReplayPage> page) {
+    start_pending_ = false;
     if (closed_ || closing_) return;
     if (!page.ok()) {
-      // The client will reconnect with its Last-Event-ID and try again.
-      spdlog::warn("edge: replay failed: {}", page.status().ToString());
+      // The client will reconnect (with its Last-Event-ID) and try again.
+      spdlog::warn("edge: reading the stream's start failed: {}",
+                   page.status().ToString());
       return Abort();
     }
-    if (first_page_) {
-      first_page_ = false;
-      if (last_event_id_ > page->last_committed_id) {
-        // An id this store never handed out: the client's history is from
-        // another store (a new or restored database). It refetches its list
-        // on the reset, and goes on live from the store's newest id.
-        Push(queue_.PushControl(ResetFrame(page->oldest_id)));
-        last_event_id_ = page->last_committed_id;
-      } else if (page->oldest_id > 0 && last_event_id_ + 1 < page->oldest_id) {
-        Push(queue_.PushControl(ResetFrame(page->oldest_id)));
-      }
-      // Live frames up to here are dropped as ones the client has. The same
-      // as passing it to BeginReplay in Start: nothing with an id has been
-      // queued yet.
-      queue_.BeginReplay(last_event_id_);
-    }
-    // Replayed entries come without counts; each page's counts are read
-    // after it, so they cover it (the first are the stream's first event).
-    PushCounts(*page);
-    bool more = page->more;
-    bool queued_one = false;
-    for (const auto& n : page->notifications) {
-      absl::StatusOr<FramePtr> frame = EncodeNotification(*n);
-      if (!frame.ok()) {
-        last_event_id_ = std::max(last_event_id_, n->id);  // never sendable
-        continue;
-      }
-      // What would pass the queue's bound (live frames held meanwhile, or
-      // framing bigger than the data) waits for the next page, read once
-      // the queue has drained. The first frame always goes, so the replay
-      // moves on.
-      if (queued_one && queue_.pending_bytes() + (*frame)->bytes.size() >
-                            server_.options.max_queue_bytes) {
-        more = true;
-        break;
-      }
-      StreamQueue::PushResult r = queue_.PushReplay(*frame);
-      if (r == StreamQueue::PushResult::kDropped) continue;
-      if (r == StreamQueue::PushResult::kOverflow) return OnOverflow();
-      queued_one = true;
-      server_.replayed.Inc();
-      Push(r);
-    }
-    if (more) {
-      // Fetch the next page once this one is written, so a long history
-      // streams at the client's pace instead of piling up.
-      replay_more_ = true;
+    const StreamStart::Step step = start_.OnPage(*page, queue_);
+    if (step.overflow) return OnOverflow();
+    server_.replayed.Inc(step.replayed);
+    if (step.wake) WriteNext();
+    if (step.more) {
+      // The next page once this one is written, so a long history streams
+      // at the client's pace instead of piling up.
+      start_more_ = true;
       if (!writing_) WriteNext();
       return;
     }
-    replaying_ = false;
-    server_.streams_replaying.Add(-1);
-    server_.streams_live.Add(1);
+    GoLive();
+  }
+
+  // Ends the start: the live frames held meanwhile go out.
+  void GoLive() {
+    if (start_.resuming() && replaying_) {
+      replaying_ = false;
+      server_.streams_replaying.Add(-1);
+      server_.streams_live.Add(1);
+    }
     Push(queue_.FinishReplay());
   }
 
@@ -315,7 +237,10 @@ class SseStream : public SessionBase,
       buffers_.clear();
       buffers_.shrink_to_fit();
       if (closing_) return FinishGracefulClose();
-      if (replay_more_ && !replay_in_flight_) FetchReplayPage();
+      if (start_more_ && !start_pending_) {
+        start_more_ = false;
+        ReadStart();
+      }
       return;
     }
     buffers_.clear();
@@ -402,10 +327,7 @@ class SseStream : public SessionBase,
     // A fresh stream still waiting for its counts holds live frames it
     // must not lose: they go out without the counts. (A resuming stream's
     // client asks again from its Last-Event-ID.)
-    if (awaiting_counts_) {
-      awaiting_counts_ = false;
-      Push(queue_.FinishReplay());
-    }
+    if (!start_.resuming() && start_pending_) GoLive();
     closing_ = true;
     queue_.Close();
     heartbeat_.cancel();
@@ -452,22 +374,20 @@ class SseStream : public SessionBase,
   Deadline deadline_;                    // of the write in flight
   net::steady_timer heartbeat_;
   StreamQueue queue_;
-  std::vector<std::string> channels_;  // user channel first
-  std::vector<FramePtr> batch_;        // frames of the write in flight
+  const std::vector<std::string> channels_;  // user channel first
+  StreamStart start_;                        // what it reads before live
+  std::vector<FramePtr> batch_;              // frames of the write in flight
   std::vector<net::const_buffer> buffers_;
-  uint64_t last_event_id_;
-  const bool resume_;         // Last-Event-ID given: replay before going live
-  bool replaying_ = resume_;  // counted in streams_replaying, else live
+  // Counted in streams_replaying until a resume's start ends, else live.
+  bool replaying_ = start_.resuming();
   std::string user_;  // counted in streams_per_user; empty: not (any more)
   // The id the last counts written were as of, once any were.
   uint64_t counts_as_of_ = 0;
   bool counts_written_ = false;
-  bool awaiting_counts_ = false;  // a fresh stream's first read in flight
   bool subscribed_ = false;
   bool writing_ = false;
-  bool first_page_ = true;
-  bool replay_more_ = false;
-  bool replay_in_flight_ = false;
+  bool start_pending_ = false;  // a read of the start in flight
+  bool start_more_ = false;     // another page to read once written
   bool closing_ = false;
   bool closed_ = false;
 };
