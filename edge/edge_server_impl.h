@@ -3,9 +3,9 @@
 // the SSE stream (sse_stream.h): Beast/Asio aliases, small helpers, the
 // limit names, SessionBase and the RegistryEntry they pass between them.
 //
-// Internal: one of the six parts of the one translation unit that compiles
-// Beast (http_server.cc includes it, http_session.h, http_messages.h,
-// stream_admission.h and sse_stream.h; nothing else does).
+// Internal: one of the parts of the one translation unit that compiles
+// Beast (http_server.cc, which lists them, includes it, and so do the other
+// parts; nothing else does).
 // Threading: see each member; the registry and counters are thread-safe,
 // options and collaborators immutable after Start().
 #ifndef NOTIFYD_EDGE_EDGE_SERVER_IMPL_H_

@@ -6,7 +6,8 @@
 // route becomes. Pure functions; no I/O.
 //
 // Internal: one of the parts of the one translation unit that compiles
-// Beast (included by http_session.h only).
+// Beast (included by http_session.h and its parts http_responses.h and
+// inbox_handler.h only).
 #ifndef NOTIFYD_EDGE_HTTP_MESSAGES_H_
 #define NOTIFYD_EDGE_HTTP_MESSAGES_H_
 

@@ -4,14 +4,17 @@
 // over one, readiness, and Shutdown.
 //
 // Beast is slow to compile, so it is compiled in this one translation unit,
-// written as six files by concept: edge_server_impl.h (shared state),
-// http_session.h (a connection's HTTP requests), http_messages.h (the
-// messages it reads and answers), stream_admission.h (who may open a
-// stream, within which limits), sse_stream.h (the SSE stream an HTTP
-// session hands a /v1/stream connection to) and this file.
+// written as ten files by concept: edge_server_impl.h (shared state),
+// http_session.h (a connection's HTTP requests: reading and routing them)
+// with its parts http_responses.h (writing its answers), plain_handler.h
+// (health, metrics, readiness, the page), inbox_handler.h (the JSON inbox
+// routes) and stream_handler.h (/v1/stream), http_messages.h (the messages
+// it reads and answers), stream_admission.h (who may open a stream, within
+// which limits), sse_stream.h (the SSE stream an HTTP session hands a
+// /v1/stream connection to) and this file.
 // Everything that can do without Beast lives elsewhere (edge_options, hub,
-// stream_queue, sse_frame, stream_request, identity, web_assets, routes,
-// inbox_api; metrics are in common/).
+// stream_queue, stream_start, sse_frame, stream_request, identity,
+// web_assets, routes, inbox_api; metrics are in common/).
 #include "edge/http_server.h"
 
 #include <fcntl.h>

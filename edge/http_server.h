@@ -68,7 +68,7 @@ class EdgeServer {
   // threads. Idempotent.
   void Shutdown();
 
-  class Impl;  // public for http_session.h and sse_stream.h only
+  class Impl;  // public for the parts of http_server.cc only
 
  private:
   std::shared_ptr<Impl> impl_;

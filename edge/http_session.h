@@ -1,67 +1,72 @@
 // One HTTP connection of the SSE edge, the first of its two parts (the
 // split of Beast's advanced server example): the TLS handshake, reading
-// requests, routing them with the route table (edge/routes.h), answering
-// the plain paths, CORS, readiness, error answers, linger, and the refusal
-// of a connection over a limit. A request body is read only for a route
-// that takes one, within its limit (routes.h); the JSON inbox routes are
-// served by InboxApi (edge/inbox_api.h), whose reply is posted back here. On
-// /v1/stream it has the caller authenticated and the stream limits applied
-// (edge/stream_admission.h), then hands the socket, the request and its
-// parameters to an SseStream (edge/sse_stream.h), the second part, which takes
-// over the connection's registry entry; the session then ends.
+// requests and their deadlines, routing them with the route table
+// (edge/routes.h), closing, and the refusal of a connection over a limit.
+// A request body is read only for a route that takes one, within its limit
+// (routes.h). What the session does with a routed request is in parts of
+// its own, bases of HttpSession that reach its state as its friends:
+//
+//   http_responses.h  writing answers (CORS, errors, 405, preflights),
+//                     then keep-alive or linger
+//   plain_handler.h   /healthz, /metrics, /readyz, the page and its assets
+//   inbox_handler.h   the JSON inbox routes (edge/inbox_api.h)
+//   stream_handler.h  /v1/stream: the caller authenticated and the stream
+//                     limits applied (edge/stream_admission.h), then the
+//                     socket, the request and its parameters handed to an
+//                     SseStream (edge/sse_stream.h), the second part, which
+//                     takes over the connection's registry entry
+//
+// Adding a route is its line in the table (routes.h), its case in Route()
+// and its handler: a function of an existing part, or a part of its own.
 //
 // HttpSession is a template over the transport (plain TCP or TLS) so both
 // share every line of HTTP handling; only the handshake and the raw-socket
-// operations (half-close, linger) differ.
+// operations (half-close, linger) differ. Everything runs on the
+// connection's strand (see the class).
 //
-// Internal: one of the six parts of the one translation unit that compiles
-// Beast (included by http_server.cc only).
+// Internal: one of the parts of the one translation unit that compiles
+// Beast (included by http_server.cc only; the parts are listed there).
 #ifndef NOTIFYD_EDGE_HTTP_SESSION_H_
 #define NOTIFYD_EDGE_HTTP_SESSION_H_
 
-#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <variant>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/dispatch.hpp"
-#include "boost/asio/post.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
-#include "boost/beast/http/write.hpp"
 #include "edge/edge_server_impl.h"
 #include "edge/http_messages.h"
-#include "edge/identity.h"
-#include "edge/inbox_api.h"
+#include "edge/http_responses.h"
+#include "edge/inbox_handler.h"
+#include "edge/plain_handler.h"
 #include "edge/routes.h"
-#include "edge/sse_stream.h"
-#include "edge/stream_admission.h"
+#include "edge/stream_handler.h"
 #include "edge/stream_request.h"
-#include "edge/web_assets.h"
 #include "spdlog/spdlog.h"
 
 namespace notifyd::edge::internal {
 
-// How long a closing connection keeps draining the client's unread bytes so
-// the kernel does not answer them with a RST that would eat our response.
-constexpr absl::Duration kLingerTime = absl::Seconds(2);
-
 // One connection over `Stream` (tcp::socket or TlsStream) until it closes
 // or becomes an SSE stream. Lives as long as an operation (read, write,
-// timer, store call) holds a reference. All members are touched on the
-// strand only, except the immutable executor_, which Close() uses from any
-// thread.
+// timer, store call) holds a reference. All members, its parts' included,
+// are touched on the strand only, except the immutable executor_, which
+// Close() uses from any thread.
 template <typename Stream>
 class HttpSession : public SessionBase,
-                    public std::enable_shared_from_this<HttpSession<Stream>> {
+                    public std::enable_shared_from_this<HttpSession<Stream>>,
+                    public HttpResponses<Stream>,
+                    public PlainHandler<Stream>,
+                    public InboxHandler<Stream>,
+                    public StreamHandler<Stream> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
@@ -101,6 +106,11 @@ class HttpSession : public SessionBase,
   }
 
  private:
+  friend class HttpResponses<Stream>;
+  friend class PlainHandler<Stream>;
+  friend class InboxHandler<Stream>;
+  friend class StreamHandler<Stream>;
+
   static Stream MakeStream(Impl& server, tcp::socket socket) {
     if constexpr (kTls) {
       return Stream(std::move(socket), *server.tls);
@@ -177,14 +187,15 @@ class HttpSession : public SessionBase,
     if (ec == http::error::end_of_stream || closed_) return Abort();
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       server_.LimitRejected(kLimitHeaderBytes);
-      return SendError("other", http::status::request_header_fields_too_large,
-                       "request header too large", /*keep_alive=*/false);
+      return this->SendError("other",
+                             http::status::request_header_fields_too_large,
+                             "request header too large", /*keep_alive=*/false);
     }
     if (ec == http::error::bad_transfer_encoding) {
       // Beast's own refusal of a Transfer-Encoding after chunked or after a
       // Content-Length: the answer CheckRequestHeader gives any other.
-      return SendError("other", http::status::bad_request,
-                       "Transfer-Encoding not accepted", false);
+      return this->SendError("other", http::status::bad_request,
+                             "Transfer-Encoding not accepted", false);
     }
     // Anything else the parser rejects (request line, field syntax, version)
     // is answered, so a confused client learns why; EOF mid-request has
@@ -192,8 +203,8 @@ class HttpSession : public SessionBase,
     if (ec.category() ==
             http::make_error_code(http::error::bad_target).category() &&
         ec != http::error::partial_message) {
-      return SendError("other", http::status::bad_request,
-                       "malformed HTTP request", false);
+      return this->SendError("other", http::status::bad_request,
+                             "malformed HTTP request", false);
     }
     if (ec) {
       if (ec != net::error::operation_aborted) {
@@ -205,7 +216,7 @@ class HttpSession : public SessionBase,
     // the bytes that follow are never read as another request.
     if (absl::Status s = CheckHeaderOf(parser_->get()); !s.ok()) {
       request_ = parser_->release();
-      return SendError("other", HttpStatusFor(s), s.message(), false);
+      return this->SendError("other", HttpStatusFor(s), s.message(), false);
     }
     if (!parser_->is_done()) return ReadBody();  // a Content-Length body
     request_ = parser_->release();
@@ -237,15 +248,15 @@ class HttpSession : public SessionBase,
     request_ = parser_->release();
     parser_.reset();
     if (route && !route->Allows(method)) {
-      return SendMethodNotAllowed(target->path, *route, false);
+      return this->SendMethodNotAllowed(target->path, *route, false);
     }
     if (limit == 0) {
-      return SendError("/", http::status::payload_too_large,
-                       "request body not accepted", false);
+      return this->SendError("/", http::status::payload_too_large,
+                             "request body not accepted", false);
     }
     std::string why = absl::StrCat("request body over ", limit, " bytes");
-    SendApiError(target->path, HttpStatusFor(absl::OutOfRangeError(why)), why,
-                 false);
+    this->SendApiError(target->path, HttpStatusFor(absl::OutOfRangeError(why)),
+                       why, false);
   }
 
   void OnBody(error_code ec) {
@@ -265,193 +276,34 @@ class HttpSession : public SessionBase,
     const auto& req = request_;
     absl::StatusOr<HttpTarget> target = ParseTarget(View(req.target()));
     if (!target.ok()) {
-      return SendError("other", http::status::bad_request,
-                       target.status().message(), false);
+      return this->SendError("other", http::status::bad_request,
+                             target.status().message(), false);
     }
     const std::string& path = target->path;
-    if (req.method() == http::verb::options) return SendPreflight(path);
+    if (req.method() == http::verb::options) return this->SendPreflight(path);
 
     std::optional<edge::Route> route = FindRoute(path, server_.options.role);
     if (!route) {
-      return SendError(path, http::status::not_found, "not found",
-                       req.keep_alive());
+      return this->SendError(path, http::status::not_found, "not found",
+                             req.keep_alive());
     }
     if (!route->Allows(MethodOf(req.method()))) {
-      return SendMethodNotAllowed(path, *route, req.keep_alive());
+      return this->SendMethodNotAllowed(path, *route, req.keep_alive());
     }
+    // One case per handler part; a new route family adds its own.
     switch (route->id) {
       case RouteId::kStream:
-        return OpenStream(*target);
+        return this->OpenStream(*target);  // stream_handler.h
       case RouteId::kInboxList:
       case RouteId::kInboxCounts:
       case RouteId::kInboxState:
-        return ServeInbox(route->id, *target);
+        return this->ServeInbox(route->id, *target);  // inbox_handler.h
       case RouteId::kHealth:
-        return Send(path, http::status::ok, "text/plain; charset=utf-8",
-                    "ok\n");
       case RouteId::kMetrics:
-        return Send(path, http::status::ok, "text/plain; version=0.0.4",
-                    server_.metrics.RenderText());
       case RouteId::kReady:
-        return AnswerReady();
       case RouteId::kWebFile:
-        break;
+        return this->ServePlain(route->id, path);  // plain_handler.h
     }
-    absl::StatusOr<WebFile> file = LoadWebFile(path, server_.options.web_root);
-    if (!file.ok()) {
-      return SendError(path, HttpStatusFor(file.status()),
-                       file.status().message(), req.keep_alive());
-    }
-    Send(path, http::status::ok, file->content_type, std::move(file->body));
-  }
-
-  // The server decides, at once or once the store answered its Ping.
-  void AnswerReady() {
-    server_.CheckReady([self = this->shared_from_this()](bool ready,
-                                                         std::string body) {
-      net::dispatch(self->executor_, [self, ready, body]() mutable {
-        self->Send("/readyz",
-                   ready ? http::status::ok : http::status::service_unavailable,
-                   "text/plain; charset=utf-8", std::move(body));
-      });
-    });
-  }
-
-  // A CORS preflight, answered from the route table (http_answers.h); 404
-  // when `path` names no route on this listener.
-  void SendPreflight(absl::string_view path) {
-    std::optional<edge::Route> route = FindRoute(path, server_.options.role);
-    if (!route) {
-      return SendError(path, http::status::not_found, "not found",
-                       request_.keep_alive());
-    }
-    WriteResponse(
-        path, MakePreflight(request_, server_.options.cors_origins, *route));
-  }
-
-  // `message` goes out as text/plain with nosniff (ErrorText).
-  void SendError(absl::string_view path, http::status status,
-                 absl::string_view message, bool keep_alive) {
-    Send(path, status, "text/plain; charset=utf-8", ErrorText(message),
-         keep_alive);
-  }
-
-  // {"error":"<message>"} as application/json; a 401 names the scheme.
-  void SendApiError(absl::string_view path, http::status status,
-                    absl::string_view message, bool keep_alive,
-                    ExtraFields fields = {}) {
-    if (status == http::status::unauthorized) {
-      fields.emplace_back(http::field::www_authenticate, "Bearer");
-    }
-    Send(path, status, "application/json", EncodeError(message), keep_alive,
-         std::move(fields));
-  }
-
-  // 405 with Allow; JSON on the inbox routes, text elsewhere.
-  void SendMethodNotAllowed(absl::string_view path, const edge::Route& route,
-                            bool keep_alive) {
-    ExtraFields allow = {{http::field::allow, AllowedMethods(route)}};
-    if (IsInboxRoute(route.id)) {
-      return SendApiError(path, http::status::method_not_allowed,
-                          "method not allowed", keep_alive, std::move(allow));
-    }
-    Send(path, http::status::method_not_allowed, "text/plain; charset=utf-8",
-         "method not allowed\n", keep_alive, std::move(allow));
-  }
-
-  void Send(absl::string_view path, http::status status,
-            absl::string_view content_type, std::string body,
-            std::optional<bool> keep_alive = std::nullopt,
-            ExtraFields fields = {}) {
-    WriteResponse(path, MakeResponse(request_, server_.options.cors_origins,
-                                     status, content_type, std::move(body),
-                                     keep_alive.value_or(request_.keep_alive()),
-                                     std::move(fields)));
-  }
-
-  void WriteResponse(absl::string_view path,
-                     std::shared_ptr<http::response<http::string_body>> res) {
-    server_.CountRequest(path, res->result());
-    ArmDeadline(server_.options.write_timeout);
-    http::async_write(
-        stream_, *res,
-        [self = this->shared_from_this(), res](error_code ec, size_t) {
-          self->DisarmDeadline();
-          if (ec) return self->Abort();
-          if (res->keep_alive() && !self->closing_) {
-            return self->ReadRequest();
-          }
-          self->Linger();
-        });
-  }
-
-  // Half-closes, then drains what the client still sends (up to
-  // kLingerTime) so our response is not lost to a RST.
-  void Linger() {
-    error_code ec;
-    Tcp().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec || !buffer_ || closing_) return Abort();
-    deadline_.Arm(kLingerTime,
-                  [self = this->shared_from_this()] { self->Abort(); });
-    DrainInput();
-  }
-  void DrainInput() {
-    buffer_->clear();
-    Tcp().async_read_some(
-        buffer_->prepare(512),
-        [self = this->shared_from_this()](error_code ec, size_t) {
-          if (ec) return self->Abort();
-          self->DrainInput();
-        });
-  }
-
-  // ---- The JSON inbox routes (edge/inbox_api.h) ---------------------------
-
-  // InboxApi answers at once or from a store thread; either way the reply
-  // is written on the strand. Counted as a store call so Shutdown waits.
-  void ServeInbox(RouteId id, const HttpTarget& target) {
-    server_.StoreCallStarted();
-    server_.inbox.Serve(
-        InboxRequestOf(id, request_, target, body_, kTls),
-        [self = this->shared_from_this(), path = target.path](InboxReply r) {
-          net::dispatch(self->executor_, [self, path, r = std::move(r)] {
-            self->SendInboxReply(path, r);
-          });
-          self->server_.StoreCallDone();
-        });
-  }
-
-  void SendInboxReply(absl::string_view path, const InboxReply& reply) {
-    if (closed_) return;
-    if (!reply.status.ok()) {
-      return SendApiError(path, HttpStatusFor(reply.status),
-                          reply.status.message(), request_.keep_alive());
-    }
-    Send(path, http::status::ok, "application/json", reply.json);
-  }
-
-  // ---- /v1/stream: authentication, stream limits, hand-off ----------------
-
-  void OpenStream(const HttpTarget& target) {
-    auto admission = AdmitStream(server_, target, request_);
-    if (auto* refused = std::get_if<StreamRefusal>(&admission)) {
-      if (refused->retry_body) {
-        return Send(target.path, refused->status, "text/event-stream",
-                    std::move(refused->message), /*keep_alive=*/false);
-      }
-      return SendError(target.path, refused->status, refused->message,
-                       /*keep_alive=*/false);
-    }
-    AdmittedStream& admitted = std::get<AdmittedStream>(admission);
-    server_.CountRequest(target.path, http::status::ok);
-    // The socket, its registry entry and the user's place in
-    // max_streams_per_user go to the stream; this session is done.
-    auto sse = std::make_shared<SseStream<Stream>>(
-        server_, std::move(stream_), std::move(entry_),
-        std::move(admitted.user), std::move(admitted.params));
-    sse_ = sse;
-    closed_ = true;
-    sse->Start(request_);
   }
 
   // ---- Closing -------------------------------------------------------------

@@ -15,8 +15,9 @@
 // The user is the token's subject; the inbox is its channel user:<sub>.
 // Everything here is Beast-free: reading the query, the CSRF rule, the
 // JSON body parser and the JSON encoders, and InboxApi, which runs one
-// request against the store. The HTTP session (http_session.h) only reads
-// the request, hands it over and writes the reply.
+// request against the store. The HTTP session (http_session.h, its part
+// inbox_handler.h) only reads the request, hands it over and writes the
+// reply.
 //
 // Errors are absl::Status values whose message goes out as
 // {"error":"<message>"}; HttpStatusFor (edge_server_impl.h) maps the code:

@@ -7,7 +7,8 @@
 // counted in notifyd_limit_rejections_total when a limit caused it.
 //
 // Internal: one of the parts of the one translation unit that compiles
-// Beast (included by http_session.h only). Runs on the connection's strand.
+// Beast (included by stream_handler.h, the HTTP session's part for
+// /v1/stream, only). Runs on the connection's strand.
 #ifndef NOTIFYD_EDGE_STREAM_ADMISSION_H_
 #define NOTIFYD_EDGE_STREAM_ADMISSION_H_
 
