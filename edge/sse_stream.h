@@ -13,8 +13,9 @@
 // SseStream is a template over the transport (plain TCP or TLS), like the
 // HTTP session it comes from.
 //
-// Internal: one of the six parts of the one translation unit that compiles
-// Beast (included by http_session.h, for http_server.cc only).
+// Internal: one of the parts of the one translation unit that compiles
+// Beast (included by stream_handler.h and http_server.cc only; the parts are
+// listed in http_server.cc).
 #ifndef NOTIFYD_EDGE_SSE_STREAM_H_
 #define NOTIFYD_EDGE_SSE_STREAM_H_
 
