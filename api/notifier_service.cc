@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "api/grpc_status.h"
 #include "spdlog/spdlog.h"
 
@@ -140,6 +141,24 @@ bool NotifierService::Begin(grpc::CallbackServerContext* context, Call* call) {
   }
   call->caller = &counters_.Find(*caller);
   return true;
+}
+
+void NotifierService::CountRejectedAtMetadata(absl::string_view path) {
+  constexpr absl::string_view kPrefix = "/notify.v1.Notifier/";
+  const char* method_name = "unknown method";
+  if (absl::ConsumePrefix(&path, kPrefix)) {
+    for (size_t i = 0; i < kMethodNames.size(); ++i) {
+      if (path != kMethodNames[i]) continue;
+      method_name = kMethodNames[i];
+      counters_.Calls(unauthenticated_, i, grpc::StatusCode::UNAUTHENTICATED)
+          .Inc();
+      break;
+    }
+  }
+  if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
+    spdlog::warn("rejected {} at its metadata: {}{}", method_name,
+                 kInvalidApiKeyMessage, LogLimiter::DroppedNote(dropped));
+  }
 }
 
 absl::Status NotifierService::CheckPublishRate(

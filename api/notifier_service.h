@@ -9,8 +9,11 @@
 // than in an interceptor: every call starts with Begin(), which resolves
 // the caller from the `authorization` metadata when API keys are configured
 // (or names it "anonymous" when not) and answers UNAUTHENTICATED otherwise.
-// Health and reflection are separate services and stay open. NotifyUser and
-// Publish then take a token from the caller's publish-rate bucket.
+// With TLS, api/auth_processor.h refuses the same calls earlier, before
+// their message is read, and tells CountRejectedAtMetadata; Begin checks
+// the header all the same. Health and reflection are separate services and
+// stay open. NotifyUser and Publish then take a token from the caller's
+// publish-rate bucket.
 //
 // The methods are registered raw (ByteBuffer in, ByteBuffer out) and the
 // service parses requests itself: for a request that does not parse, gRPC
@@ -48,6 +51,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "api/api_keys.h"
@@ -156,6 +160,12 @@ class NotifierService final : public RawNotifierService {
   // (the keys file was reloaded). Calls in flight keep the set they began
   // with. Only meaningful when the service started with keys. Thread-safe.
   void SetApiKeys(std::shared_ptr<const ApiKeySet> keys);
+
+  // Counts and logs (rate-limited, like Begin's refusals) a call that
+  // api/auth_processor.h refused before it reached the service: `path` is
+  // its ":path"; a path that is not a Notifier method is logged as
+  // "unknown method" and not counted. Thread-safe, non-blocking.
+  void CountRejectedAtMetadata(absl::string_view path);
 
  private:
   enum class Method : size_t {

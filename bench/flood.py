@@ -2,9 +2,12 @@
 """Connection and stream floods against one notifyd binary (docs/BENCHMARKS.md,
 "Floods"). Prints one JSON object per scenario.
 
-  bench/flood.py BUILD_DIR [--notifyd=PATH]
+  bench/flood.py BUILD_DIR [--notifyd=PATH] [--api_keys]
       [--only=http,grpc_idle,grpc_tls_idle,grpc_streams,grpc_tls_streams,
               reconnect]
+
+--api_keys starts notifyd with --api_keys_file (one throwaway key) in the
+grpc_streams and grpc_tls_streams scenarios; the flood sends no key.
 
 Scenarios, each on a fresh notifyd with its store in a temporary directory,
 stopped by its pid at the end:
@@ -21,7 +24,8 @@ stopped by its pid at the end:
   grpc_streams  notifyd under its default limit; bench/grpc_flood opens
                 50,000 calls over 500 connections that send headers only,
                 for 10 s. Reported: notifyd's RSS before, during, and 15 s
-                after the client left; calls the server let start.
+                after the client left; calls the server let start, and
+                those it ended during the hold (UNAUTHENTICATED ones apart).
   grpc_tls_streams  grpc_streams over TLS (the same throwaway certificate).
   reconnect     one user has 40 missed notifications of 64 KiB; 4 threads
                 reconnect as that user in a loop (Last-Event-ID 0), each
@@ -208,16 +212,21 @@ def scenario_idle(binary, target):
         d.stop()
 
 
-def scenario_streams(binary, build, tls=False):
+def scenario_streams(binary, build, tls=False, api_keys=False):
     extra = ()
     ca_pem = None
     tls_ca = ()
+    certs = tempfile.mkdtemp(prefix="notifyd-flood-files.")
     if tls:
-        certs = tempfile.mkdtemp(prefix="notifyd-flood-tls.")
         cert, key = self_signed_cert(certs)
         ca_pem = open(cert, "rb").read()
         extra = (f"--tls_cert={cert}", f"--tls_key={key}")
         tls_ca = (f"--tls_ca={cert}",)
+    if api_keys:
+        keys = os.path.join(certs, "api_keys")
+        with open(keys, "w") as f:
+            f.write(f"bench:{os.urandom(24).hex()}\n")
+        extra = (*extra, f"--api_keys_file={keys}")
     d = Notifyd(binary, extra=extra)
     try:
         time.sleep(1)
@@ -236,6 +245,7 @@ def scenario_streams(binary, build, tls=False):
         return {
             "scenario": "grpc_tls_header_only_streams" if tls
                         else "grpc_header_only_streams",
+            "api_keys": api_keys,
             "client": json.loads(out),
             "rss_kib_before": base, "rss_kib_during": during,
             "rss_kib_after_15s": after, "notifyd_fds_during": fds_during,
@@ -243,8 +253,7 @@ def scenario_streams(binary, build, tls=False):
         }
     finally:
         d.stop()
-        if tls:
-            shutil.rmtree(certs, ignore_errors=True)
+        shutil.rmtree(certs, ignore_errors=True)
 
 
 def notify(build, port, user, data):
@@ -340,6 +349,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("build")
     p.add_argument("--notifyd")
+    p.add_argument("--api_keys", action="store_true",
+                   help="stream floods against notifyd with an API key file")
     p.add_argument("--only",
                    default="http,grpc_idle,grpc_tls_idle,grpc_streams,"
                    "grpc_tls_streams,reconnect")
@@ -355,10 +366,11 @@ def main():
     if "grpc_tls_idle" in only:
         print(json.dumps(scenario_idle(binary, "grpc_tls")), flush=True)
     if "grpc_streams" in only:
-        print(json.dumps(scenario_streams(binary, a.build)), flush=True)
+        print(json.dumps(scenario_streams(binary, a.build,
+                                          api_keys=a.api_keys)), flush=True)
     if "grpc_tls_streams" in only:
-        print(json.dumps(scenario_streams(binary, a.build, tls=True)),
-              flush=True)
+        print(json.dumps(scenario_streams(binary, a.build, tls=True,
+                                          api_keys=a.api_keys)), flush=True)
     if "reconnect" in only:
         print(json.dumps(scenario_reconnect(binary, a.build)), flush=True)
 

@@ -3,7 +3,9 @@
 // spread over them that send their headers and never a message (a client
 // that does not authenticate and does not finish), holds them for --hold,
 // then cancels them all and exits. Prints one JSON line: calls started,
-// and how many the server ended before the hold was over.
+// calls that failed to start, and how many the server ended before the
+// hold was over (`ended`), of which `unauthenticated` were refused for
+// their missing API key and `unavailable` never got a connection.
 //
 //   grpc_flood --target=127.0.0.1:50051 --connections=500 --streams=50000
 //
@@ -36,10 +38,20 @@ ABSL_FLAG(std::string, method, "/notify.v1.Notifier/NotifyUser",
 
 namespace {
 
+struct Call;
+
+// A completion-queue tag: which call, and which of its two operations.
+struct Tag {
+  Call* call;
+  bool finish;
+};
+
 struct Call {
   grpc::ClientContext context;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> stream;
-  bool started = false;
+  grpc::Status status;
+  Tag start_tag{this, false};
+  Tag finish_tag{this, true};
 };
 
 }  // namespace
@@ -79,11 +91,11 @@ int main(int argc, char** argv) {
     auto call = std::make_unique<Call>();
     call->stream = stubs[i % connections]->PrepareCall(
         &call->context, absl::GetFlag(FLAGS_method), &cq);
-    call->stream->StartCall(call.get());
+    call->stream->StartCall(&call->start_tag);
     calls.push_back(std::move(call));
   }
-  // Collect StartCall completions until the hold is over.
-  int started = 0, failed = 0;
+  // Collect StartCall and Finish completions until the hold is over.
+  int started = 0, failed = 0, ended = 0, unauthenticated = 0, unavailable = 0;
   const absl::Time end = absl::Now() + absl::GetFlag(FLAGS_hold);
   for (;;) {
     void* tag = nullptr;
@@ -92,17 +104,30 @@ int main(int argc, char** argv) {
     grpc::CompletionQueue::NextStatus st = cq.AsyncNext(&tag, &ok, deadline);
     if (st == grpc::CompletionQueue::TIMEOUT) break;
     if (st == grpc::CompletionQueue::SHUTDOWN) break;
-    auto* call = static_cast<Call*>(tag);
-    if (ok && !call->started) {
-      call->started = true;
-      ++started;
-    } else if (!ok) {
-      ++failed;
+    Call* call = static_cast<Tag*>(tag)->call;
+    if (static_cast<Tag*>(tag)->finish) {
+      // The server ended the call (the client sent nothing but headers).
+      ++ended;
+      if (call->status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+        ++unauthenticated;
+      } else if (call->status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        ++unavailable;
+      }
+      continue;
     }
+    if (ok) {
+      ++started;
+    } else {
+      ++failed;  // the headers could not be sent: the stream was refused
+    }
+    // Ask for the status now, so a call the server ends is seen.
+    call->stream->Finish(&call->status, &call->finish_tag);
   }
   for (auto& call : calls) call->context.TryCancel();
-  std::printf("{\"calls\":%d,\"started\":%d,\"failed\":%d}\n", streams, started,
-              failed);
+  std::printf(
+      "{\"calls\":%d,\"started\":%d,\"failed\":%d,\"ended\":%d,"
+      "\"unauthenticated\":%d,\"unavailable\":%d}\n",
+      streams, started, failed, ended, unauthenticated, unavailable);
   std::fflush(stdout);
   // Quick exit: tearing 50,000 calls down one by one measures nothing.
   std::_Exit(0);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/api_keys.h"
+#include "api/auth_processor.h"
 #include "api/notifier_service.h"
 #include "bus/bus.h"
 #include "common/metrics.h"
@@ -209,6 +210,8 @@ struct App::Parts {
   std::unique_ptr<edge::EdgeServer> edge;
   std::unique_ptr<edge::EdgeServer> admin;  // --admin_listen
   std::unique_ptr<api::NotifierService> service;
+  // TLS with API keys: refuses keyless calls at their metadata.
+  std::shared_ptr<api::ApiKeyAuthProcessor> auth_processor;
   std::unique_ptr<grpc::Server> grpc_server;
   // Plaintext gRPC only: notifyd's own listener (server/grpc_acceptor.h).
   std::unique_ptr<GrpcAcceptor> grpc_acceptor;
@@ -416,6 +419,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   p.service = std::make_unique<api::NotifierService>(service_options, *p.store,
                                                      *p.bus, p.metrics);
 
+  if (api_keys && !own_grpc_listener) {
+    api::NotifierService* service = p.service.get();
+    p.auth_processor = std::make_shared<api::ApiKeyAuthProcessor>(
+        api_keys, [service](absl::string_view path) {
+          service->CountRejectedAtMetadata(path);
+        });
+    (*credentials)->SetAuthMetadataProcessor(p.auth_processor);
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -490,8 +501,9 @@ absl::StatusOr<size_t> App::ReloadApiKeys() {
   absl::StatusOr<api::ApiKeySet> loaded = api::ApiKeySet::Load(path);
   if (!loaded.ok()) return loaded.status();
   size_t count = loaded->size();
-  parts_->service->SetApiKeys(
-      std::make_shared<const api::ApiKeySet>(*std::move(loaded)));
+  auto keys = std::make_shared<const api::ApiKeySet>(*std::move(loaded));
+  if (parts_->auth_processor) parts_->auth_processor->SetApiKeys(keys);
+  parts_->service->SetApiKeys(std::move(keys));
   return count;
 }
 
