@@ -225,26 +225,28 @@ static absl::StatusOr<Counts> AddToCounts(Connection& db,
                                           CountDelta delta) {
   // SQLite checks the CHECK constraints on the row it would insert even
   // when the conflict turns it into an update, so a negative delta goes in
-  // through the update alone (a missing entry never goes below zero).
+  // through the update alone (a missing entry never goes below zero). Not
+  // RETURNING, whose temporary table costs every append an allocation the
+  // size of a page cache (and the kernel a trim of it).
   absl::StatusOr<Statement> upsert = db.Prepare(
       "INSERT INTO inbox_counts (channel, unread, unseen)"
       " VALUES (?1, max(?2, 0), max(?3, 0))"
       " ON CONFLICT (channel) DO UPDATE SET"
-      " unread = unread + ?2, unseen = unseen + ?3"
-      " RETURNING unread, unseen");
+      " unread = unread + ?2, unseen = unseen + ?3");
   if (!upsert.ok()) return upsert.status();
   upsert->BindText(1, channel);
   upsert->BindInt(2, delta.unread);
   upsert->BindInt(3, delta.unseen);
-  absl::StatusOr<bool> row = upsert->Step();
+  if (absl::Status s = upsert->Run(); !s.ok()) return s;
+  absl::StatusOr<Statement> read =
+      db.Prepare("SELECT unread, unseen FROM inbox_counts WHERE channel = ?1");
+  if (!read.ok()) return read.status();
+  read->BindText(1, channel);
+  absl::StatusOr<bool> row = read->Step();
   if (!row.ok()) return row.status();
-  if (!*row) return absl::InternalError("store: inbox_counts upsert was empty");
-  Counts counts{static_cast<uint64_t>(upsert->ColumnInt(0)),
-                static_cast<uint64_t>(upsert->ColumnInt(1))};
-  // Steps the statement to its end, so it releases what it holds.
-  absl::StatusOr<bool> end = upsert->Step();
-  if (!end.ok()) return end.status();
-  return counts;
+  if (!*row) return absl::InternalError("store: inbox_counts lost its row");
+  return Counts{static_cast<uint64_t>(read->ColumnInt(0)),
+                static_cast<uint64_t>(read->ColumnInt(1))};
 }
 
 // Sets or clears `flag` on the notifications named by `ids` or up to
