@@ -78,4 +78,14 @@ const FramePtr& PingFrame() {
   return *kPing;
 }
 
+absl::string_view CountsCursor::BytesToWrite(const Frame& frame) {
+  if (frame.counts_at == std::string::npos) return frame.bytes;
+  if (written_ && frame.counts_as_of <= as_of_) {
+    return absl::string_view(frame.bytes).substr(0, frame.counts_at);
+  }
+  written_ = true;
+  as_of_ = frame.counts_as_of;
+  return frame.bytes;
+}
+
 }  // namespace notifyd::edge

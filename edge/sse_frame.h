@@ -60,6 +60,21 @@ FramePtr ResetFrame(uint64_t oldest_id);
 // ": ping\n\n", one shared instance.
 const FramePtr& PingFrame();
 
+// What one stream writes of the frames it is given, in order: an inbox's
+// counts only when they are as of a newer entry than the last it wrote
+// (entries committed before the stream's first read arrive live after the
+// counts that already include them), else the bytes before them. One per
+// stream; not thread-safe.
+class CountsCursor {
+ public:
+  // The bytes of `frame` to write; empty: none.
+  absl::string_view BytesToWrite(const Frame& frame);
+
+ private:
+  uint64_t as_of_ = 0;
+  bool written_ = false;
+};
+
 }  // namespace notifyd::edge
 
 #endif  // NOTIFYD_EDGE_SSE_FRAME_H_

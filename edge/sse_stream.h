@@ -246,20 +246,9 @@ class SseStream : public SessionBase,
     }
     buffers_.clear();
     for (const FramePtr& f : batch_) {
-      // An inbox's counts go out only when newer than the last written:
-      // entries committed before a stream's first read arrive live after
-      // the counts that already include them.
-      if (f->counts_at != std::string::npos) {
-        if (counts_written_ && f->counts_as_of <= counts_as_of_) {
-          if (f->counts_at > 0) {
-            buffers_.push_back(net::buffer(f->bytes.data(), f->counts_at));
-          }
-          continue;
-        }
-        counts_written_ = true;
-        counts_as_of_ = f->counts_as_of;
-      }
-      buffers_.push_back(net::buffer(f->bytes));
+      absl::string_view bytes = counts_.BytesToWrite(*f);
+      if (!bytes.empty())
+        buffers_.push_back(net::buffer(bytes.data(), bytes.size()));
     }
     writing_ = true;
     deadline_.Arm(server_.options.write_timeout,
@@ -381,10 +370,8 @@ class SseStream : public SessionBase,
   std::vector<net::const_buffer> buffers_;
   // Counted in streams_replaying until a resume's start ends, else live.
   bool replaying_ = start_.resuming();
-  std::string user_;  // counted in streams_per_user; empty: not (any more)
-  // The id the last counts written were as of, once any were.
-  uint64_t counts_as_of_ = 0;
-  bool counts_written_ = false;
+  std::string user_;     // counted in streams_per_user; empty: not (any more)
+  CountsCursor counts_;  // which counts it has written
   bool subscribed_ = false;
   bool writing_ = false;
   bool start_pending_ = false;  // a read of the start in flight

@@ -82,6 +82,30 @@ TEST(SseFrameTest, AnInboxEntryIsFollowedByItsCountsInTheSameFrame) {
             "event: counts\ndata: {\"unread\":1,\"unseen\":0}\n\n");
 }
 
+// A stream writes counts only when newer than the last it wrote; the entry
+// they follow always goes out.
+TEST(SseFrameTest, CountsCursorLeavesOutCountsOlderThanTheLastWritten) {
+  CountsCursor cursor;
+  storage::Notification older;
+  older.id = 4;
+  older.event = "e";
+  older.data = "x";
+  older.has_counts = true;
+  older.counts = {1, 1};
+  FramePtr first = CountsFrame({2, 2}, 5);
+  FramePtr late = *EncodeNotification(older);
+  older.id = 6;
+  older.counts = {3, 3};
+  FramePtr newer = *EncodeNotification(older);
+  Frame plain{7, "id: 7\ndata: y\n\n"};
+
+  EXPECT_EQ(cursor.BytesToWrite(*first), first->bytes);
+  EXPECT_EQ(cursor.BytesToWrite(*late), "id: 4\nevent: e\ndata: x\n\n");
+  EXPECT_EQ(cursor.BytesToWrite(*first), "");  // not newer than itself
+  EXPECT_EQ(cursor.BytesToWrite(*newer), newer->bytes);
+  EXPECT_EQ(cursor.BytesToWrite(plain), plain.bytes);
+}
+
 TEST(SseFrameTest, ControlFrames) {
   EXPECT_EQ(EncodePreamble(2000), "retry: 2000\n: connected\n\n");
   EXPECT_EQ(ResetFrame(17)->bytes, "event: reset\ndata: 17\n\n");
