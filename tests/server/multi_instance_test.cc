@@ -147,6 +147,41 @@ TEST_F(MultiInstanceTest, APublishOnOneInstanceReachesStreamsOnEvery) {
   }
 }
 
+// A state change made on one instance reaches the user's streams on every
+// instance, with the counts after it (docs/DESIGN.md, The inbox).
+TEST_F(MultiInstanceTest, AStateChangeOnOneInstanceReachesStreamsOnEvery) {
+  SseClient on_a, on_b;
+  on_a.set_skip_counts(false);
+  on_b.set_skip_counts(false);
+  ASSERT_EQ(on_a.Open(http_[0], "/v1/stream?user=dee"), 200);
+  ASSERT_EQ(on_b.Open(http_[1], "/v1/stream?user=dee"), 200);
+  ASSERT_TRUE(testing::WaitForLiveStreams(*stubs_[0], 1));
+  ASSERT_TRUE(testing::WaitForLiveStreams(*stubs_[1], 1));
+  const uint64_t id = Notify(1, "dee", "to read");
+
+  pb::MarkReadRequest request;
+  request.set_user_id("dee");
+  request.add_ids(id);
+  pb::MarkReadResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stubs_[0]->MarkRead(&context, request, &response).ok());
+  EXPECT_EQ(response.changed(), 1u);
+
+  for (SseClient* stream : {&on_a, &on_b}) {
+    // counts, the notification, its counts, the state record, its counts.
+    std::vector<std::string> events;
+    while (events.size() < 5) {
+      std::optional<SseMessage> got = stream->NextEvent(seconds(10));
+      ASSERT_TRUE(got.has_value()) << Logs();
+      events.push_back(absl::StrCat(got->event, " ", got->id, " ", got->data));
+    }
+    EXPECT_EQ(events[1], absl::StrCat("notification ", id, " to read"));
+    EXPECT_EQ(events[3], absl::StrCat("state ", id + 1, R"( {"ids":[)", id,
+                                      R"(],"seen":true,"read":true})"));
+    EXPECT_EQ(events[4], R"(counts  {"unread":0,"unseen":0})");
+  }
+}
+
 TEST_F(MultiInstanceTest, HistoryAndReplayAreTheSameOnEveryInstance) {
   std::vector<uint64_t> ids;
   for (int i = 0; i < 6; ++i) ids.push_back(Notify(i % 2, "bea", "n"));
