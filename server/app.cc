@@ -66,7 +66,8 @@ StoreChoice StoreChoiceOf(const AppOptions& options) {
           .commit_delay = options.commit_delay,
           .retention = options.retention,
           .max_per_channel = options.max_per_channel,
-          .prune_interval = options.prune_interval};
+          .prune_interval = options.prune_interval,
+          .on_records = nullptr};
 }
 
 // Limits every gRPC connection gets (docs/DESIGN.md, Limits: no caller can

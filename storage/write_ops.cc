@@ -125,7 +125,8 @@ class AppendOp final : public WriteOp {
   void Finish(absl::Status status) override {
     if (!status.ok()) return done_(std::move(status));
     if (duplicate_ != nullptr) {
-      return done_(AppendResult{std::move(duplicate_), /*duplicate=*/true});
+      return done_(AppendResult{std::move(duplicate_), /*duplicate=*/true,
+                                /*replaced=*/nullptr});
     }
     // Built here, on the completer, from the request's own strings.
     auto n = std::make_shared<Notification>();
