@@ -2,10 +2,11 @@
 //
 // The store engine (store_engine.h) decides which thread and transaction a
 // call runs in; the queries only talk to the database. They are functions
-// of sqlite_queries.cc with the names and arguments of
-// postgres_queries.cc's (InsertNotification, MarkRows, ListRows,
-// ReplayRows...), which QueryReader and QueryTransaction (store_backend.h)
-// turn into what the engine calls. This header hands those out.
+// of sqlite_queries.cc (reads) and sqlite_writes.cc (writes) with the names
+// and arguments of postgres_queries.cc's (InsertNotification, AddToCounts,
+// ListRows, ReplayRows...), which QueryReader and QueryTransaction
+// (store_backend.h) turn into what the engine calls. This header hands
+// those out.
 //
 // Each object is confined to one thread at a time, like its connection.
 #ifndef NOTIFYD_STORAGE_SQLITE_QUERIES_H_
