@@ -2,8 +2,9 @@
 //
 // The store (postgres_store.h) decides which thread and transaction a call
 // runs in; the queries only talk to the database. They are functions of
-// postgres_queries.cc with the names and arguments of sqlite_queries.cc's
-// (InsertNotification, SetFlagOn, ListRows, ReplayRows, CountsRow...),
+// postgres_queries.cc (reads) and postgres_writes.cc (writes) with the
+// names and arguments of the SQLite ones (InsertNotification, SetFlagOn,
+// ListRows, ReplayRows, CountsRow...),
 // which QueryReader and QueryTransaction (store_backend.h) turn into what
 // the engine calls. This header hands those out, and the queries only
 // PostgreSQL has: the id counter shared by every instance.
