@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/inbox.h"
 #include "storage/store_engine.h"
 
 namespace notifyd::storage {
@@ -67,6 +68,8 @@ class MemoryDatabase {
   void Put(Row row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the row and everything that points at it; returns it.
   Row Erase(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A notification's state as the writes report it.
+  static FlagRow FlagsOf(const Notification& n);
   // Adds `delta` to an inbox's counts.
   Counts AddCounts(const std::string& channel, int64_t unread, int64_t unseen)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
