@@ -20,66 +20,9 @@
 #include "common/fd_budget.h"
 #include "common/metrics.h"
 #include "edge/http_server.h"
+#include "server/app_options.h"
 
 namespace notifyd::server {
-
-// Largest --max_payload_bytes: gRPC's receive limit is this plus room for
-// the other fields, and must fit an int.
-inline constexpr size_t kMaxPayloadBytesLimit = 16u << 20;
-
-struct AppOptions {
-  std::string grpc_listen = "127.0.0.1:50051";
-  // "sqlite" (the file at `db`) or a postgres:// URL; "local" or a
-  // redis:// URL (see server/backends.h).
-  std::string store = "sqlite";
-  std::string bus = "local";
-  std::string db = "./var/notify.db";
-  bool synchronous_full = true;
-  absl::Duration commit_delay = absl::Milliseconds(1);
-  absl::Duration retention = absl::ZeroDuration();  // zero: keep forever
-  uint64_t max_per_channel = 0;                     // zero: unlimited
-  absl::Duration prune_interval = absl::Seconds(30);
-  size_t max_payload_bytes = 64 * 1024;
-  // Publisher authentication (docs/DESIGN.md, Security). gRPC on a
-  // non-loopback address needs api_keys_file or tls_client_ca_file, or
-  // `insecure`.
-  std::string api_keys_file;  // name:key lines; empty: no API keys
-  std::string tls_cert_file;  // PEM; with tls_key_file: gRPC over TLS
-  std::string tls_key_file;
-  std::string tls_client_ca_file;  // PEM CAs; non-empty: mutual TLS
-  // Serve gRPC on a non-loopback address without publisher authentication.
-  bool insecure = false;
-  // NotifyUser + Publish per second per API key (one shared "anonymous"
-  // bucket without keys); 0 = unlimited.
-  double max_publish_rate = 0;
-  // Subscriber tokens; absent: streams accept no tokens and IssueToken is
-  // UNIMPLEMENTED.
-  std::optional<api::TokenConfig> tokens;
-  bool enable_edge = true;
-  edge::EdgeOptions edge;
-  // /metrics, /healthz and /readyz for operators, away from the browsers'
-  // port (plain HTTP: keep it on loopback or a private network). Empty: no
-  // admin listener.
-  std::string admin_listen = "127.0.0.1:8081";
-  // gRPC connections in total, refused at accept past it (plaintext:
-  // server/grpc_acceptor.h; TLS: server/accept_guard.h); with
-  // edge.max_connections shared out of the process's descriptor limit by
-  // App::Start (common/fd_budget.h). 0 = fit to the limit.
-  uint64_t max_grpc_connections = 0;
-  // HTTP/2 streams (calls) one gRPC connection may have open at once;
-  // advertised as SETTINGS_MAX_CONCURRENT_STREAMS.
-  uint32_t max_grpc_streams_per_connection = 100;
-  // gRPC's resource quota: the memory it accounts for connections and
-  // calls (buffers, not every allocation); under pressure it shrinks its
-  // buffers and flow-control windows.
-  uint64_t grpc_memory_limit_bytes = 256ull << 20;
-  // A gRPC connection with no call for this long is closed (the client
-  // reconnects when it next calls).
-  absl::Duration grpc_max_connection_idle = absl::Minutes(5);
-  // No connection lives longer than this (plus a grace period for calls in
-  // flight): a caller holding calls open without finishing them is cut off.
-  absl::Duration grpc_max_connection_age = absl::Minutes(30);
-};
 
 class App {
  public:
@@ -109,26 +52,6 @@ class App {
   explicit App(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };
-
-// INVALID_ARGUMENT naming the flag of the first option out of range: the
-// service's own limits, the edge's (EdgeOptions::Validate), and the rules
-// between them (a framed notification fits a stream's queue). App::Start
-// checks this too; notifyd's main calls it first to report bad flags as a
-// usage error.
-absl::Status ValidateLimits(const AppOptions& options);
-
-// The descriptor budget the options would get in this process (raising
-// the soft limit to the hard one first): INVALID_ARGUMENT naming the flags
-// when --max_connections and --max_grpc_connections do not fit. App::Start
-// applies it; main calls it first to report bad flags as a usage error.
-absl::StatusOr<FdBudget> PlanDescriptors(const AppOptions& options);
-
-// INVALID_ARGUMENT naming the flag when --store or --bus cannot work
-// (ValidateBackends); App::Start checks this too.
-absl::Status ValidateStoreAndBus(const AppOptions& options);
-
-// True when the host part of "host:port" is a loopback address.
-bool IsLoopbackListen(const std::string& listen);
 
 }  // namespace notifyd::server
 
