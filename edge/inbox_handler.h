@@ -42,11 +42,20 @@ class InboxHandler {
     s.server_.StoreCallStarted();
     s.server_.inbox.Serve(
         InboxRequestOf(id, s.request_, target, s.body_, s.kTls),
-        [self = s.shared_from_this(), path = target.path](InboxReply r) {
-          net::dispatch(self->executor_, [self, path, r = std::move(r)] {
-            self->SendInboxReply(path, r);
-          });
-          self->server_.StoreCallDone();
+        [self = s.shared_from_this(),
+         path = target.path](InboxReply r) mutable {
+          auto& server = self->server_;
+          {
+            // The session and the executor copy are let go before
+            // StoreCallDone(): once every store call is done, shutdown may
+            // destroy the io_context they belong to.
+            auto executor = self->executor_;
+            net::dispatch(executor,
+                          [self = std::move(self), path, r = std::move(r)] {
+                            self->SendInboxReply(path, r);
+                          });
+          }
+          server.StoreCallDone();
         });
   }
 

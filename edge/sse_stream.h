@@ -184,18 +184,23 @@ class SseStream : public SessionBase,
   void ReadStart() {
     start_pending_ = true;
     server_.StoreCallStarted();
-    server_.store.Replay(
-        start_.NextQuery(queue_),
-        [self = this->shared_from_this()](
-            absl::StatusOr<storage::ReplayPage> page) mutable {
-          Impl& server = self->server_;
-          auto executor = self->executor_;
-          net::post(executor,
-                    [self = std::move(self), page = std::move(page)]() mutable {
-                      self->OnStartPage(std::move(page));
-                    });
-          server.StoreCallDone();
-        });
+    server_.store.Replay(start_.NextQuery(queue_),
+                         [self = this->shared_from_this()](
+                             absl::StatusOr<storage::ReplayPage> page) mutable {
+                           Impl& server = self->server_;
+                           {
+                             // Gone before StoreCallDone(): once every store
+                             // call is done, shutdown may destroy the
+                             // io_context this copy belongs to.
+                             auto executor = self->executor_;
+                             net::post(executor,
+                                       [self = std::move(self),
+                                        page = std::move(page)]() mutable {
+                                         self->OnStartPage(std::move(page));
+                                       });
+                           }
+                           server.StoreCallDone();
+                         });
   }
 
   void OnStartPage(absl::StatusOr<storage::ReplayPage> page) {
