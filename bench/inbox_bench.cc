@@ -6,7 +6,8 @@
 //                    sequential GETs of --path (after --warmup_requests
 //                    unmeasured ones) and times each from the first byte
 //                    written to the last byte of the response read. Every
-//                    answer must be 200. E.g. --path='/v1/inbox/counts?user=big'.
+//                    answer must be 200. E.g.
+//                    --path='/v1/inbox/counts?user=big'.
 //
 //   --scenario=tabs  "Other tabs": --stream_users users (u0, u1, ...) each
 //                    hold --streams_per_user SSE streams (/v1/stream?user=),
@@ -140,7 +141,8 @@ class HttpConn {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(target.port);
     if (inet_pton(AF_INET, target.host.c_str(), &addr.sin_addr) != 1) {
-      return absl::InvalidArgumentError("--target host must be an IPv4 address");
+      return absl::InvalidArgumentError(
+          "--target host must be an IPv4 address");
     }
     if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
       return absl::UnavailableError(absl::StrCat("connect: ", strerror(errno)));
@@ -151,8 +153,8 @@ class HttpConn {
 
   std::string RequestText(absl::string_view method, absl::string_view path,
                           absl::string_view body) const {
-    std::string r = absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", host_,
-                                 "\r\n");
+    std::string r =
+        absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", host_, "\r\n");
     if (!body.empty()) {
       absl::StrAppend(&r, "Content-Type: application/json\r\nContent-Length: ",
                       body.size(), "\r\n");
@@ -164,8 +166,8 @@ class HttpConn {
   absl::Status Write(const std::string& request) {
     size_t off = 0;
     while (off < request.size()) {
-      ssize_t n = send(fd_, request.data() + off, request.size() - off,
-                       MSG_NOSIGNAL);
+      ssize_t n =
+          send(fd_, request.data() + off, request.size() - off, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         return absl::UnavailableError(absl::StrCat("send: ", strerror(errno)));
@@ -192,7 +194,8 @@ class HttpConn {
       size_t colon = line.find(':');
       if (colon == absl::string_view::npos) continue;
       std::string name = absl::AsciiStrToLower(line.substr(0, colon));
-      absl::string_view value = absl::StripAsciiWhitespace(line.substr(colon + 1));
+      absl::string_view value =
+          absl::StripAsciiWhitespace(line.substr(colon + 1));
       size_t n = 0;
       if (name == "content-length" && absl::SimpleAtoi(value, &n)) length = n;
       if (name == "transfer-encoding") {
@@ -240,15 +243,16 @@ class HttpConn {
 };
 
 void PrintHistogram(const char* label, const LatencyHistogram& h) {
-  std::printf("%s: p50=%.3fms p90=%.3fms p99=%.3fms p99.9=%.3fms max=%.3fms "
-              "mean=%.3fms (n=%llu)\n",
-              label, h.Percentile(0.50) / 1e6, h.Percentile(0.90) / 1e6,
-              h.Percentile(0.99) / 1e6, h.Percentile(0.999) / 1e6,
-              h.max_ns() / 1e6, h.mean_ns() / 1e6,
-              static_cast<unsigned long long>(h.count()));
+  std::printf(
+      "%s: p50=%.3fms p90=%.3fms p99=%.3fms p99.9=%.3fms max=%.3fms "
+      "mean=%.3fms (n=%llu)\n",
+      label, h.Percentile(0.50) / 1e6, h.Percentile(0.90) / 1e6,
+      h.Percentile(0.99) / 1e6, h.Percentile(0.999) / 1e6, h.max_ns() / 1e6,
+      h.mean_ns() / 1e6, static_cast<unsigned long long>(h.count()));
 }
 
-// ---- get ---------------------------------------------------------------------
+// ---- get
+// ---------------------------------------------------------------------
 
 int RunGet(const Target& target) {
   const std::string path = absl::GetFlag(FLAGS_path);
@@ -263,7 +267,8 @@ int RunGet(const Target& target) {
   std::string first_body;
   const int warmup = absl::GetFlag(FLAGS_warmup_requests);
   const int total = warmup + absl::GetFlag(FLAGS_requests);
-  const int64_t max_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_max_time));
+  const int64_t max_ns =
+      absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_max_time));
   const int64_t start_ns = NowNs();
   int64_t measure_from_ns = 0;
   int warmed = warmup;
@@ -285,8 +290,9 @@ int RunGet(const Target& target) {
     int64_t t1 = NowNs();
     if (!r.ok() || r->status != 200) {
       std::fprintf(stderr, "inbox_bench: GET %s: %s\n", path.c_str(),
-                   r.ok() ? absl::StrCat("HTTP ", r->status, " ", r->body).c_str()
-                          : r.status().ToString().c_str());
+                   r.ok()
+                       ? absl::StrCat("HTTP ", r->status, " ", r->body).c_str()
+                       : r.status().ToString().c_str());
       return 1;
     }
     if (i == 0) first_body = r->body;
@@ -295,14 +301,15 @@ int RunGet(const Target& target) {
       bytes += r->body.size();
     }
   }
-  std::printf("GET %s: %llu sequential requests on one keep-alive connection "
-              "(after %d unmeasured)%s, %.0f body bytes each\n",
-              path.c_str(), static_cast<unsigned long long>(h.count()), warmed,
-              capped ? absl::StrCat(", stopped at --max_time=",
-                                    absl::FormatDuration(absl::GetFlag(FLAGS_max_time)))
-                           .c_str()
-                     : "",
-              static_cast<double>(bytes) / std::max<uint64_t>(h.count(), 1));
+  std::printf(
+      "GET %s: %llu sequential requests on one keep-alive connection "
+      "(after %d unmeasured)%s, %.0f body bytes each\n",
+      path.c_str(), static_cast<unsigned long long>(h.count()), warmed,
+      capped ? absl::StrCat(", stopped at --max_time=",
+                            absl::FormatDuration(absl::GetFlag(FLAGS_max_time)))
+                   .c_str()
+             : "",
+      static_cast<double>(bytes) / std::max<uint64_t>(h.count(), 1));
   std::printf("first body: %s\n",
               first_body.size() > 160
                   ? absl::StrCat(first_body.substr(0, 160), "...").c_str()
@@ -311,7 +318,8 @@ int RunGet(const Target& target) {
   return 0;
 }
 
-// ---- tabs ----------------------------------------------------------------------
+// ---- tabs
+// ----------------------------------------------------------------------
 
 // When each id's state change was written (steady ns), 0 = not yet; and
 // from when on changes are measured. Written by the posting threads, read
@@ -443,9 +451,8 @@ class Stream final : public SseParser::Listener {
     if (event != "state") return;
     const int64_t now = NowNs();
     ForEachId(data, [&](uint64_t id) {
-      int64_t sent = id <= g_max_id
-                         ? g_sent_ns[id].load(std::memory_order_acquire)
-                         : 0;
+      int64_t sent =
+          id <= g_max_id ? g_sent_ns[id].load(std::memory_order_acquire) : 0;
       if (sent == 0) {
         worker_->unknown.fetch_add(1, std::memory_order_relaxed);
         return;
@@ -507,13 +514,14 @@ absl::StatusOr<std::vector<std::vector<uint64_t>>> ListUnread(
       HttpConn conn;
       absl::Status s = conn.Connect(target);
       for (int u; s.ok() && (u = next.fetch_add(1)) < users;) {
-        absl::StatusOr<Response> r = conn.Exchange(
-            "GET", absl::StrCat("/v1/inbox?user=", prefix, u,
-                                "&filter=unread&limit=", limit));
+        absl::StatusOr<Response> r =
+            conn.Exchange("GET", absl::StrCat("/v1/inbox?user=", prefix, u,
+                                              "&filter=unread&limit=", limit));
         if (!r.ok()) {
           s = r.status();
         } else if (r->status != 200) {
-          s = absl::InternalError(absl::StrCat("HTTP ", r->status, " ", r->body));
+          s = absl::InternalError(
+              absl::StrCat("HTTP ", r->status, " ", r->body));
         } else {
           // Each notification starts {"id":N,...; payloads are JSON strings,
           // so an "id": inside one is escaped and never matches.
@@ -581,25 +589,27 @@ int RunTabs(const Target& target) {
   // 2. The streams.
   const int nthreads = std::max(1, absl::GetFlag(FLAGS_threads));
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int i = 0; i < nthreads; ++i) workers.push_back(std::make_unique<Worker>());
+  for (int i = 0; i < nthreads; ++i)
+    workers.push_back(std::make_unique<Worker>());
   tcp::endpoint server(asio::ip::make_address_v4(target.host), target.port);
   std::vector<std::unique_ptr<Stream>> streams;
   const int total_streams = stream_users * per_user;
   const int sources = std::max(1, absl::GetFlag(FLAGS_source_addrs));
   for (int i = 0; i < total_streams; ++i) {
     int user = i / per_user;
-    asio::ip::address_v4 source(0x7f000001u + static_cast<uint32_t>(i % sources));
+    asio::ip::address_v4 source(0x7f000001u +
+                                static_cast<uint32_t>(i % sources));
     std::string request =
         absl::StrCat("GET /v1/stream?user=", prefix, user,
                      " HTTP/1.1\r\nHost: ", target.host, ":", target.port,
                      "\r\nAccept: text/event-stream\r\n\r\n");
-    streams.push_back(std::make_unique<Stream>(workers[i % nthreads].get(),
-                                               server, source,
-                                               std::move(request),
-                                               i % per_user == 0));
+    streams.push_back(
+        std::make_unique<Stream>(workers[i % nthreads].get(), server, source,
+                                 std::move(request), i % per_user == 0));
   }
   std::vector<std::thread> io_threads;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      guards;
   for (auto& w : workers) {
     guards.push_back(asio::make_work_guard(w->io));
     io_threads.emplace_back([w = w.get()] { w->io.run(); });
@@ -623,13 +633,13 @@ int RunTabs(const Target& target) {
          SteadyClock::now() - t_open < std::chrono::seconds(120)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  std::printf("streams: %llu of %d open with their first event (%d users x "
-              "%d) in %s; failed %llu, dropped %llu\n",
-              static_cast<unsigned long long>(sum(&Worker::ready)),
-              total_streams, stream_users, per_user,
-              FormatNs(Ns(SteadyClock::now() - t_open)).c_str(),
-              static_cast<unsigned long long>(sum(&Worker::failed)),
-              static_cast<unsigned long long>(sum(&Worker::dropped)));
+  std::printf(
+      "streams: %llu of %d open with their first event (%d users x "
+      "%d) in %s; failed %llu, dropped %llu\n",
+      static_cast<unsigned long long>(sum(&Worker::ready)), total_streams,
+      stream_users, per_user, FormatNs(Ns(SteadyClock::now() - t_open)).c_str(),
+      static_cast<unsigned long long>(sum(&Worker::failed)),
+      static_cast<unsigned long long>(sum(&Worker::dropped)));
   std::this_thread::sleep_for(std::chrono::seconds(1));
 
   // 3. Post state changes, open loop.
@@ -693,8 +703,8 @@ int RunTabs(const Target& target) {
   std::uniform_int_distribution<int> pick(0, users - 1);
   uint64_t exhausted = 0;
   auto t_post = SteadyClock::now();
-  g_measure_from_ns.store(Ns((t_post + absl::ToChronoNanoseconds(warmup))
-                                 .time_since_epoch()));
+  g_measure_from_ns.store(
+      Ns((t_post + absl::ToChronoNanoseconds(warmup)).time_since_epoch()));
   uint64_t issued = RunOpenLoop(
       rate, warmup + duration, [&](uint64_t, SteadyClock::time_point due) {
         int user = pick(rng);
@@ -722,8 +732,8 @@ int RunTabs(const Target& target) {
   auto t_sent = SteadyClock::now();
 
   // 4. Wait for the deliveries.
-  auto deadline = t_sent + absl::ToChronoNanoseconds(
-                               absl::GetFlag(FLAGS_drain_timeout));
+  auto deadline =
+      t_sent + absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_drain_timeout));
   while (sum(&Worker::received) < expected.load() &&
          SteadyClock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -743,34 +753,36 @@ int RunTabs(const Target& target) {
     ack_all.Merge(ack[c]);
     lag_all.Merge(lag[c]);
   }
-  double posted_s = absl::ToDoubleSeconds(
-      absl::FromChrono(t_sent - t_post));
-  std::printf("posted: %llu state changes in %.1fs (%.0f/s offered over %d "
-              "users, %d connections); measured %llu; errors %llu; "
-              "changed nothing %llu; users out of ids %llu\n",
-              static_cast<unsigned long long>(posted.load()), posted_s, rate,
-              users, pub_connections,
-              static_cast<unsigned long long>(measured_posts.load()),
-              static_cast<unsigned long long>(post_errors.load()),
-              static_cast<unsigned long long>(unchanged.load()),
-              static_cast<unsigned long long>(exhausted));
-  if (!post_error.empty()) std::printf("first post error: %s\n", post_error.c_str());
+  double posted_s = absl::ToDoubleSeconds(absl::FromChrono(t_sent - t_post));
+  std::printf(
+      "posted: %llu state changes in %.1fs (%.0f/s offered over %d "
+      "users, %d connections); measured %llu; errors %llu; "
+      "changed nothing %llu; users out of ids %llu\n",
+      static_cast<unsigned long long>(posted.load()), posted_s, rate, users,
+      pub_connections, static_cast<unsigned long long>(measured_posts.load()),
+      static_cast<unsigned long long>(post_errors.load()),
+      static_cast<unsigned long long>(unchanged.load()),
+      static_cast<unsigned long long>(exhausted));
+  if (!post_error.empty())
+    std::printf("first post error: %s\n", post_error.c_str());
   (void)issued;
   PrintHistogram("post: schedule -> written (client lag)", lag_all);
   PrintHistogram("post: schedule -> {\"changed\":1}", ack_all);
   PrintHistogram("state: post written -> own stream (tab 1)", own);
   PrintHistogram("state: post written -> each other stream", others);
   uint64_t got = sum(&Worker::received);
-  std::printf("deliveries to other streams: %llu of %llu expected, missing "
-              "%llu; state events naming an unsent id: %llu; streams dropped "
-              "%llu\n",
-              static_cast<unsigned long long>(got),
-              static_cast<unsigned long long>(expected.load()),
-              static_cast<unsigned long long>(
-                  expected.load() > got ? expected.load() - got : 0),
-              static_cast<unsigned long long>(sum(&Worker::unknown)),
-              static_cast<unsigned long long>(sum(&Worker::dropped)));
-  if (!stream_error.empty()) std::printf("first stream error: %s\n", stream_error.c_str());
+  std::printf(
+      "deliveries to other streams: %llu of %llu expected, missing "
+      "%llu; state events naming an unsent id: %llu; streams dropped "
+      "%llu\n",
+      static_cast<unsigned long long>(got),
+      static_cast<unsigned long long>(expected.load()),
+      static_cast<unsigned long long>(
+          expected.load() > got ? expected.load() - got : 0),
+      static_cast<unsigned long long>(sum(&Worker::unknown)),
+      static_cast<unsigned long long>(sum(&Worker::dropped)));
+  if (!stream_error.empty())
+    std::printf("first stream error: %s\n", stream_error.c_str());
   return got >= expected.load() && post_errors.load() == 0 ? 0 : 1;
 }
 
@@ -786,7 +798,8 @@ int main(int argc, char** argv) {
               CommandLine(argc, argv).c_str());
   absl::StatusOr<Target> target = ParseTarget(absl::GetFlag(FLAGS_target));
   if (!target.ok()) {
-    std::fprintf(stderr, "inbox_bench: %s\n", target.status().ToString().c_str());
+    std::fprintf(stderr, "inbox_bench: %s\n",
+                 target.status().ToString().c_str());
     return 2;
   }
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
