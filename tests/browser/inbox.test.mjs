@@ -277,6 +277,16 @@ test('reload', async (context) => {
   await itemAction(page, ids[0], 'toggle-archive');
   await page.waitForSelector(item(ids[0]), { state: 'detached', timeout: 3000 });
   await waitBadge(page, '2');
+  // What the focused page shows becomes seen 400 ms later: let that land
+  // first, or the reload races it.
+  await page.bringToFront();
+  await page.waitForFunction(() =>
+      [...document.querySelectorAll('#list li')].every(li => li.dataset.seen === 'true'),
+  null, { timeout: 3000 });
+  for (let i = 0; (await counts(user)).unseen !== 0; ++i) {
+    assert.ok(i < 60, 'the page never marked what it shows as seen');
+    await new Promise(r => setTimeout(r, 50));
+  }
   const before = await page.$$eval('#list li', lis =>
       lis.map(li => [li.dataset.id, li.dataset.read, li.dataset.seen]));
   await page.reload();
