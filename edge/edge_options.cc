@@ -36,6 +36,12 @@ absl::Status EdgeOptions::Validate() const {
                    absl::StrCat("between 1 and ", storage::kMaxPageRows));
   }
   if (max_header_bytes < 1024) return invalid("--max_header_bytes", ">= 1024");
+  if (h2_max_concurrent_streams < 1 || h2_max_concurrent_streams > 10000) {
+    return invalid("--h2_max_concurrent_streams", "between 1 and 10000");
+  }
+  if (h2_max_control_frames_per_second < 10) {
+    return invalid("--h2_max_control_frames_per_second", ">= 10");
+  }
   if (idle_timeout <= absl::ZeroDuration() ||
       write_timeout <= absl::ZeroDuration()) {
     return invalid("--idle_timeout and --write_timeout", "> 0");

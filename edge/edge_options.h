@@ -44,6 +44,18 @@ struct EdgeOptions {
   // HTTPS when both are set: PEM certificate chain and private key, TLS 1.2
   // or newer. Start() fails naming the file when one cannot be loaded.
   std::string tls_cert_file, tls_key_file;
+  // HTTP/2 on the TLS listener (docs/DESIGN.md, "HTTP/2"): ALPN offers h2
+  // and http/1.1; false offers http/1.1 only. No effect without TLS.
+  bool http2 = true;
+  // SETTINGS_MAX_CONCURRENT_STREAMS of an HTTP/2 connection: streams past
+  // it are refused by the protocol (REFUSED_STREAM, or PROTOCOL_ERROR once
+  // the client has acknowledged the setting). 1 to 10000.
+  uint32_t h2_max_concurrent_streams = 100;
+  // Frames per second one HTTP/2 connection may send that cost work and
+  // carry no request (SETTINGS, PING, RST_STREAM, PRIORITY, empty DATA,
+  // invalid frames); past it: GOAWAY ENHANCE_YOUR_CALM, connection closed
+  // (rapid reset and SETTINGS/PING floods). At least 10.
+  uint32_t h2_max_control_frames_per_second = 200;
   // Limits (docs/DESIGN.md, "Limits"). Each refusal counts in
   // notifyd_limit_rejections_total{limit=...} and answers a short body.
   // Open connections; one over it is answered 503 at once and closed,

@@ -70,6 +70,9 @@ constexpr const char* kLimitChannelsPerStream = "channels_per_stream";
 constexpr const char* kLimitHeaderBytes = "header_bytes";
 constexpr const char* kLimitRequestTimeout = "request_timeout";
 constexpr const char* kLimitStreamOpenRate = "stream_open_rate";
+// An HTTP/2 connection closed for a flood of frames that cost work
+// (h2_max_control_frames_per_second).
+constexpr const char* kLimitH2Flood = "h2_control_frames";
 
 // Why a new connection is refused. It is answered at once (a canned 503 or
 // 429 over plain TCP, nothing over TLS) and closed without being read, so
@@ -224,7 +227,7 @@ class EdgeServer::Impl {
          {internal::kLimitConnections, internal::kLimitConnectionsPerAddress,
           internal::kLimitStreamsPerUser, internal::kLimitChannelsPerStream,
           internal::kLimitHeaderBytes, internal::kLimitRequestTimeout,
-          internal::kLimitStreamOpenRate}) {
+          internal::kLimitStreamOpenRate, internal::kLimitH2Flood}) {
       LimitRejected(limit, /*count=*/false);
     }
   }
@@ -394,6 +397,12 @@ class RegistryEntry {
   EdgeServer::Impl* server_;
   std::string address_;  // empty: not counted per address
   const SessionBase* owner_ = nullptr;
+};
+
+// A connection's registry entry as a base class, so that a part holding it
+// before its other bases deregisters after they are gone.
+struct RegistryHolder {
+  RegistryEntry entry_;
 };
 
 }  // namespace internal

@@ -1,19 +1,18 @@
-// How an HTTP session answers: a plain response (with CORS, nosniff and
-// no-store; http_messages.h), an error as text or as JSON (the inbox
-// routes), a 405 with Allow, a CORS preflight from the route table; each is
-// counted in notifyd_http_requests_total{path,code}, then written under
-// write_timeout. After it the session reads the next request (keep-alive)
-// or half-closes and lingers: it drains what the client still sends for
-// kLingerTime so the kernel does not answer those bytes with a RST that
-// would eat the response.
+// How a request is answered, over HTTP/1.1 or HTTP/2: a plain response
+// (with CORS, nosniff and no-store; http_messages.h), an error as text or as
+// JSON (the inbox routes), a 405 with Allow, a CORS preflight from the route
+// table. The session's WriteResponse then counts it in
+// notifyd_http_requests_total{path,code} and writes it: HttpSession
+// (http_session.h) on its connection, H2Request (h2_request.h) on its
+// HTTP/2 stream.
 //
-// HttpResponses is a base of HttpSession (http_session.h), like Beast's
-// examples split a session: it reaches the session's state through
-// session(), as its friend. Everything runs on the connection's strand.
+// HttpResponses is a base of both, like Beast's examples split a session:
+// it reaches the session's state through session(), as its friend.
+// Everything runs on the connection's strand.
 //
 // Internal: one of the parts of the one translation unit that compiles
-// Beast (included by http_session.h only; the parts are listed in
-// http_server.cc).
+// Beast (included by http_session.h and h2_request.h only; the parts are
+// listed in http_server.cc).
 #ifndef NOTIFYD_EDGE_HTTP_RESPONSES_H_
 #define NOTIFYD_EDGE_HTTP_RESPONSES_H_
 
@@ -23,9 +22,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
 #include "boost/beast/http/string_body.hpp"
-#include "boost/beast/http/write.hpp"
 #include "edge/edge_server_impl.h"
 #include "edge/http_messages.h"
 #include "edge/inbox_api.h"
@@ -33,17 +30,12 @@
 
 namespace notifyd::edge::internal {
 
-// How long a closing connection keeps draining the client's unread bytes so
-// the kernel does not answer them with a RST that would eat our response.
-constexpr absl::Duration kLingerTime = absl::Seconds(2);
-
-template <typename Stream>
-class HttpSession;
-
-// The answers of HttpSession<Stream>. `path` is the request's, for the
+// The answers of `Session` (CRTP): HttpSession<Stream>, which writes them
+// on its connection (WriteResponse), or H2Request (h2_request.h), which
+// submits them on its HTTP/2 stream. `path` is the request's, for the
 // metrics' path label (routes.h, PathLabel). A `keep_alive` left out is the
 // request's own.
-template <typename Stream>
+template <typename Session>
 class HttpResponses {
  protected:
   // A CORS preflight, answered from the route table; 404 when `path` names
@@ -55,8 +47,9 @@ class HttpResponses {
       return SendError(path, http::status::not_found, "not found",
                        s.request_.keep_alive());
     }
-    WriteResponse(path, MakePreflight(s.request_,
-                                      s.server_.options.cors_origins, *route));
+    s.WriteResponse(
+        path,
+        MakePreflight(s.request_, s.server_.options.cors_origins, *route));
   }
 
   // `message` goes out as text/plain with nosniff (ErrorText).
@@ -94,7 +87,7 @@ class HttpResponses {
             std::optional<bool> keep_alive = std::nullopt,
             ExtraFields fields = {}) {
     auto& s = session();
-    WriteResponse(
+    s.WriteResponse(
         path, MakeResponse(s.request_, s.server_.options.cors_origins, status,
                            content_type, std::move(body),
                            keep_alive.value_or(s.request_.keep_alive()),
@@ -102,48 +95,7 @@ class HttpResponses {
   }
 
  private:
-  HttpSession<Stream>& session() {
-    return static_cast<HttpSession<Stream>&>(*this);
-  }
-
-  void WriteResponse(absl::string_view path,
-                     std::shared_ptr<http::response<http::string_body>> res) {
-    auto& s = session();
-    s.server_.CountRequest(path, res->result());
-    s.ArmDeadline(s.server_.options.write_timeout);
-    http::async_write(
-        s.stream_, *res,
-        [self = s.shared_from_this(), res](error_code ec, size_t) {
-          self->DisarmDeadline();
-          if (ec) return self->Abort();
-          if (res->keep_alive() && !self->closing_) {
-            return self->ReadRequest();
-          }
-          self->Linger();
-        });
-  }
-
-  // Half-closes, then drains what the client still sends (up to
-  // kLingerTime) so our response is not lost to a RST.
-  void Linger() {
-    auto& s = session();
-    error_code ec;
-    s.Tcp().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec || !s.buffer_ || s.closing_) return s.Abort();
-    s.deadline_.Arm(kLingerTime,
-                    [self = s.shared_from_this()] { self->Abort(); });
-    DrainInput();
-  }
-  void DrainInput() {
-    auto& s = session();
-    s.buffer_->clear();
-    s.Tcp().async_read_some(
-        s.buffer_->prepare(512),
-        [self = s.shared_from_this()](error_code ec, size_t) {
-          if (ec) return self->Abort();
-          self->DrainInput();
-        });
-  }
+  Session& session() { return static_cast<Session&>(*this); }
 };
 
 }  // namespace notifyd::edge::internal

@@ -4,14 +4,19 @@
 // over one, readiness, and Shutdown.
 //
 // Beast is slow to compile, so it is compiled in this one translation unit,
-// written as ten files by concept: edge_server_impl.h (shared state),
-// http_session.h (a connection's HTTP requests: reading and routing them)
-// with its parts http_responses.h (writing its answers), plain_handler.h
-// (health, metrics, readiness, the page), inbox_handler.h (the JSON inbox
-// routes) and stream_handler.h (/v1/stream), http_messages.h (the messages
-// it reads and answers), stream_admission.h (who may open a stream, within
-// which limits), sse_stream.h (the SSE stream an HTTP session hands a
-// /v1/stream connection to) and this file.
+// written as files by concept: edge_server_impl.h (shared state),
+// http_session.h (a connection's HTTP/1.1 requests: reading them) with its
+// parts request_router.h (routing, shared with HTTP/2), http_responses.h
+// (building answers), plain_handler.h (health, metrics, readiness, the
+// page), inbox_handler.h (the JSON inbox routes) and stream_handler.h
+// (/v1/stream), http_messages.h (the messages it reads and answers),
+// stream_admission.h (who may open a stream, within which limits),
+// stream_feed.h (what every SSE stream sends), sse_stream.h (the SSE
+// stream an HTTP/1.1 session hands a /v1/stream connection to); for
+// HTTP/2 (ALPN h2 on TLS), http2_session.h (the connection, libnghttp2),
+// h2_connection.h (what its streams ask of it, its writes), h2_request.h
+// (one HTTP/2 stream's request) and h2_sse_stream.h (an SSE stream on
+// one); and this file.
 // Everything that can do without Beast lives elsewhere (edge_options, hub,
 // stream_queue, stream_start, sse_frame, stream_request, identity,
 // web_assets, routes, inbox_api; metrics are in common/).
@@ -36,6 +41,7 @@
 #include "common/listen_address.h"
 #include "common/thread_name.h"
 #include "edge/edge_server_impl.h"
+#include "edge/http2_session.h"
 #include "edge/http_session.h"
 #include "edge/sse_stream.h"
 #include "openssl/ssl.h"
@@ -51,6 +57,27 @@ using Impl = EdgeServer::Impl;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using boost::beast::error_code;
+
+// What the TLS listener offers through ALPN, in its order of preference
+// (wire format: length-prefixed ids).
+constexpr char kAlpnH2AndH1[] = "\x02h2\x08http/1.1";
+constexpr char kAlpnH1[] = "\x08http/1.1";
+
+// Picks the first of the server's protocols (`arg`) the client offers; a
+// client offering none of them goes on without ALPN (HTTP/1.1).
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
+               const unsigned char* in, unsigned int inlen, void* arg) {
+  const auto* server = static_cast<const unsigned char*>(arg);
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(
+          &selected, outlen, server,
+          std::char_traits<char>::length(static_cast<const char*>(arg)), in,
+          inlen) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
 
 // Upper bound for Shutdown() to let streams flush.
 constexpr absl::Duration kMaxShutdownGrace = absl::Seconds(10);
@@ -161,6 +188,12 @@ absl::Status Impl::LoadTls() {
   }
   tls.emplace(net::ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+  // An idle connection (most streams, most of the time) keeps no TLS
+  // read/write buffers.
+  SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_alpn_select_cb(
+      tls->native_handle(), &SelectAlpn,
+      const_cast<char*>(options.http2 ? kAlpnH2AndH1 : kAlpnH1));
   tls->set_options(net::ssl::context::default_workarounds |
                    net::ssl::context::no_compression |
                    net::ssl::context::single_dh_use);

@@ -1,13 +1,15 @@
-// One HTTP connection of the SSE edge, the first of its two parts (the
-// split of Beast's advanced server example): the TLS handshake, reading
-// requests and their deadlines, routing them with the route table
-// (edge/routes.h), closing, and the refusal of a connection over a limit.
-// A request body is read only for a route that takes one, within its limit
-// (routes.h). What the session does with a routed request is in parts of
-// its own, bases of HttpSession that reach its state as its friends:
+// One HTTP/1.1 connection of the SSE edge, the first of its two parts (the
+// split of Beast's advanced server example): the TLS handshake (after which
+// a connection that negotiated h2 through ALPN is handed to an
+// Http2Session, http2_session.h), reading requests and their deadlines,
+// closing, and the refusal of a connection over a limit. A request body is
+// read only for a route that takes one, within its limit (routes.h). What
+// the session does with a request is in parts of its own, bases of
+// HttpSession that reach its state as its friends:
 //
-//   http_responses.h  writing answers (CORS, errors, 405, preflights),
-//                     then keep-alive or linger
+//   request_router.h  routing with the route table (shared with HTTP/2)
+//   http_responses.h  building answers (CORS, errors, 405, preflights);
+//                     this file writes them, then keep-alive or linger
 //   plain_handler.h   /healthz, /metrics, /readyz, the page and its assets
 //   inbox_handler.h   the JSON inbox routes (edge/inbox_api.h)
 //   stream_handler.h  /v1/stream: the caller authenticated and the stream
@@ -16,8 +18,8 @@
 //                     SseStream (edge/sse_stream.h), the second part, which
 //                     takes over the connection's registry entry
 //
-// Adding a route is its line in the table (routes.h), its case in Route()
-// and its handler: a function of an existing part, or a part of its own.
+// The router, answers and plain and inbox handlers serve HTTP/2 requests
+// too (h2_request.h).
 //
 // HttpSession is a template over the transport (plain TCP or TLS) so both
 // share every line of HTTP handling; only the handshake and the raw-socket
@@ -43,17 +45,24 @@
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
+#include "boost/beast/http/write.hpp"
 #include "edge/edge_server_impl.h"
+#include "edge/http2_session.h"
 #include "edge/http_messages.h"
 #include "edge/http_responses.h"
 #include "edge/inbox_handler.h"
 #include "edge/plain_handler.h"
+#include "edge/request_router.h"
 #include "edge/routes.h"
 #include "edge/stream_handler.h"
 #include "edge/stream_request.h"
 #include "spdlog/spdlog.h"
 
 namespace notifyd::edge::internal {
+
+// How long a closing connection keeps draining the client's unread bytes so
+// the kernel does not answer them with a RST that would eat our response.
+constexpr absl::Duration kLingerTime = absl::Seconds(2);
 
 // One connection over `Stream` (tcp::socket or TlsStream) until it closes
 // or becomes an SSE stream. Lives as long as an operation (read, write,
@@ -63,9 +72,10 @@ namespace notifyd::edge::internal {
 template <typename Stream>
 class HttpSession : public SessionBase,
                     public std::enable_shared_from_this<HttpSession<Stream>>,
-                    public HttpResponses<Stream>,
-                    public PlainHandler<Stream>,
-                    public InboxHandler<Stream>,
+                    public RequestRouter<HttpSession<Stream>>,
+                    public HttpResponses<HttpSession<Stream>>,
+                    public PlainHandler<HttpSession<Stream>>,
+                    public InboxHandler<HttpSession<Stream>>,
                     public StreamHandler<Stream> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
@@ -106,9 +116,10 @@ class HttpSession : public SessionBase,
   }
 
  private:
-  friend class HttpResponses<Stream>;
-  friend class PlainHandler<Stream>;
-  friend class InboxHandler<Stream>;
+  friend class RequestRouter<HttpSession>;
+  friend class HttpResponses<HttpSession>;
+  friend class PlainHandler<HttpSession>;
+  friend class InboxHandler<HttpSession>;
   friend class StreamHandler<Stream>;
 
   static Stream MakeStream(Impl& server, tcp::socket socket) {
@@ -134,8 +145,29 @@ class HttpSession : public SessionBase,
               spdlog::debug("edge: TLS handshake failed: {}", ec.message());
               return self->Abort();
             }
+            if (self->NegotiatedH2()) return self->HandToHttp2();
             self->ReadRequest();
           });
+    }
+  }
+
+  bool NegotiatedH2() {
+    const unsigned char* alpn = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(stream_.native_handle(), &alpn, &length);
+    return absl::string_view(reinterpret_cast<const char*>(alpn), length) ==
+           kAlpnH2;
+  }
+
+  // The connection is HTTP/2's from here: the stream and the registry
+  // entry go to an Http2Session; a Close that races is passed on (sse_).
+  void HandToHttp2() {
+    if constexpr (kTls) {
+      auto h2 = std::make_shared<Http2Session>(server_, std::move(stream_),
+                                               std::move(entry_));
+      sse_ = h2;
+      closed_ = true;
+      h2->Start();
     }
   }
 
@@ -221,7 +253,7 @@ class HttpSession : public SessionBase,
     if (!parser_->is_done()) return ReadBody();  // a Content-Length body
     request_ = parser_->release();
     parser_.reset();
-    Route();
+    this->Route();
   }
 
   // Reads the body a header announced (Content-Length; a chunked one was
@@ -269,41 +301,48 @@ class HttpSession : public SessionBase,
     body_parser_.reset();
     body_ = std::move(message.body());
     request_ = http::request<http::empty_body>(std::move(message.base()));
-    Route();
+    this->Route();
   }
 
-  void Route() {
-    const auto& req = request_;
-    absl::StatusOr<HttpTarget> target = ParseTarget(View(req.target()));
-    if (!target.ok()) {
-      return this->SendError("other", http::status::bad_request,
-                             target.status().message(), false);
-    }
-    const std::string& path = target->path;
-    if (req.method() == http::verb::options) return this->SendPreflight(path);
+  // ---- Answers ------------------------------------------------------------
 
-    std::optional<edge::Route> route = FindRoute(path, server_.options.role);
-    if (!route) {
-      return this->SendError(path, http::status::not_found, "not found",
-                             req.keep_alive());
-    }
-    if (!route->Allows(MethodOf(req.method()))) {
-      return this->SendMethodNotAllowed(path, *route, req.keep_alive());
-    }
-    // One case per handler part; a new route family adds its own.
-    switch (route->id) {
-      case RouteId::kStream:
-        return this->OpenStream(*target);  // stream_handler.h
-      case RouteId::kInboxList:
-      case RouteId::kInboxCounts:
-      case RouteId::kInboxState:
-        return this->ServeInbox(route->id, *target);  // inbox_handler.h
-      case RouteId::kHealth:
-      case RouteId::kMetrics:
-      case RouteId::kReady:
-      case RouteId::kWebFile:
-        return this->ServePlain(route->id, path);  // plain_handler.h
-    }
+  // Counts and writes `res` (from HttpResponses) under write_timeout, then
+  // reads the next request (keep-alive) or half-closes and lingers.
+  void WriteResponse(absl::string_view path,
+                     std::shared_ptr<http::response<http::string_body>> res) {
+    server_.CountRequest(path, res->result());
+    ArmDeadline(server_.options.write_timeout);
+    http::async_write(
+        stream_, *res,
+        [self = this->shared_from_this(), res](error_code ec, size_t) {
+          self->DisarmDeadline();
+          if (ec) return self->Abort();
+          if (res->keep_alive() && !self->closing_) {
+            return self->ReadRequest();
+          }
+          self->Linger();
+        });
+  }
+
+  // Half-closes, then drains what the client still sends (up to
+  // kLingerTime) so the kernel does not answer those bytes with a RST that
+  // would eat the response.
+  void Linger() {
+    error_code ec;
+    Tcp().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec || !buffer_ || closing_) return Abort();
+    deadline_.Arm(kLingerTime,
+                  [self = this->shared_from_this()] { self->Abort(); });
+    DrainInput();
+  }
+  void DrainInput() {
+    buffer_->clear();
+    Tcp().async_read_some(
+        buffer_->prepare(512),
+        [self = this->shared_from_this()](error_code ec, size_t) {
+          if (ec) return self->Abort();
+          self->DrainInput();
+        });
   }
 
   // ---- Closing -------------------------------------------------------------
@@ -344,7 +383,9 @@ class HttpSession : public SessionBase,
   std::unique_ptr<http::request_parser<http::string_body>> body_parser_;
   http::request<http::empty_body> request_;
   std::string body_;  // the request's body, if its route takes one
-  std::weak_ptr<SessionBase> sse_;  // the stream handed the socket, if any
+  // What the socket was handed to, if anything: an SSE stream, or an
+  // HTTP/2 session.
+  std::weak_ptr<SessionBase> sse_;
   bool reading_request_ = false;
   bool closing_ = false;
   bool closed_ = false;  // also once the socket is handed off

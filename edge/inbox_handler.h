@@ -28,10 +28,8 @@
 
 namespace notifyd::edge::internal {
 
-template <typename Stream>
-class HttpSession;
-
-template <typename Stream>
+// `Session` (CRTP) is HttpSession<Stream> or H2Request (h2_request.h).
+template <typename Session>
 class InboxHandler {
  protected:
   // Serves the request to `target`, routed to `id` (IsInboxRoute). InboxApi
@@ -60,9 +58,7 @@ class InboxHandler {
   }
 
  private:
-  HttpSession<Stream>& session() {
-    return static_cast<HttpSession<Stream>&>(*this);
-  }
+  Session& session() { return static_cast<Session&>(*this); }
 
   void SendInboxReply(absl::string_view path, const InboxReply& reply) {
     auto& s = session();

@@ -26,10 +26,8 @@
 
 namespace notifyd::edge::internal {
 
-template <typename Stream>
-class HttpSession;
-
-template <typename Stream>
+// `Session` (CRTP) is HttpSession<Stream> or H2Request (h2_request.h).
+template <typename Session>
 class PlainHandler {
  protected:
   // Answers the request to `path`, routed to `id`: kHealth, kMetrics,
@@ -58,9 +56,7 @@ class PlainHandler {
   }
 
  private:
-  HttpSession<Stream>& session() {
-    return static_cast<HttpSession<Stream>&>(*this);
-  }
+  Session& session() { return static_cast<Session&>(*this); }
 
   // The server decides, at once or once the store answered its Ping.
   void AnswerReady() {

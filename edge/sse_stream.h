@@ -1,14 +1,11 @@
-// The second part of an SSE edge connection (the HTTP session, in
+// The second part of an HTTP/1.1 SSE connection (the HTTP session, in
 // http_session.h, is the first): the Server-Sent Events stream the HTTP
 // session hands an authenticated /v1/stream request to, with its socket.
-// It writes the response head, the user's inbox counts (the first event of
-// every stream), replays what the client missed (Last-Event-ID; byte-sized
-// pages, a reset frame when its history is gone or from another store),
-// then the live frames the hub delivers (an inbox entry's with the counts
-// after it, written only when newer than the last counts written), with one
-// write in flight that coalesces what was queued meanwhile; a heartbeat, a
-// watch for the peer going away, the slow-consumer cut, and a graceful
-// close that flushes what is queued.
+// What it sends (counts, replay, live frames, heartbeat, the slow-consumer
+// cut) is its StreamFeed's (edge/stream_feed.h), shared with HTTP/2
+// streams; this part writes the response head, then the feed's frames with
+// one write in flight that coalesces what was queued meanwhile, watches for
+// the peer going away, and closes gracefully by flushing what is queued.
 //
 // SseStream is a template over the transport (plain TCP or TLS), like the
 // HTTP session it comes from.
@@ -21,115 +18,65 @@
 
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdint>
-#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/dispatch.hpp"
-#include "boost/asio/post.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/message.hpp"
-#include "common/names.h"
 #include "edge/edge_server_impl.h"
-#include "edge/hub.h"
 #include "edge/sse_frame.h"
-#include "edge/stream_queue.h"
+#include "edge/stream_feed.h"
 #include "edge/stream_request.h"
-#include "edge/stream_start.h"
 #include "spdlog/spdlog.h"
-#include "storage/store.h"
 
 namespace notifyd::edge::internal {
 
 // One stream over `Stream` (tcp::socket or TlsStream). Lives as long as an
 // operation (write, timer, peer watch, store call) holds a reference. All
-// members are touched on the strand only, except queue_ (thread-safe) and
-// the immutable ones, which Deliver() uses from the hub's thread.
+// members are touched on the strand only, except what StreamFeed::Deliver
+// uses from the hub's thread.
 template <typename Stream>
 class SseStream : public SessionBase,
-                  public Subscriber,
-                  public std::enable_shared_from_this<SseStream<Stream>> {
+                  private RegistryHolder,  // first: deregisters last
+                  public StreamFeed {
  public:
   // From the HTTP session, on the strand: its socket and registry entry,
   // and the stream's user, who already holds one place in
   // max_streams_per_user (given back when the stream ends).
   SseStream(Impl& server, Stream stream, RegistryEntry entry, std::string user,
             StreamRequest params)
-      : server_(server),
-        entry_(std::move(entry)),
+      : RegistryHolder{std::move(entry)},
+        StreamFeed(server, stream.get_executor(), std::move(user),
+                   std::move(params)),
         stream_(std::move(stream)),
-        executor_(stream_.get_executor()),
-        deadline_(executor_),
-        heartbeat_(executor_),
-        queue_(server.options.max_queue_bytes),
-        channels_(OwnChannelFirst(std::move(params.channels), user)),
-        start_(channels_, params.last_event_id,
-               {.replay_page = server.options.replay_page,
-                .max_queue_bytes = server.options.max_queue_bytes}),
-        user_(std::move(user)) {
-    // Live frames are only held until the first store read (StreamStart):
-    // a resume's pages, or a fresh stream's counts.
-    queue_.BeginReplay(0);
-    (start_.resuming() ? server_.streams_replaying : server_.streams_live)
-        .Add(1);
-  }
-
-  ~SseStream() override {
-    if (subscribed_) server_.hub.Unsubscribe(this, channels_);
-    ReleaseStream();
-    (replaying_ ? server_.streams_replaying : server_.streams_live).Add(-1);
-  }
+        deadline_(executor_) {}
 
   // On the strand, once, right after the hand-off: takes over the registry
   // entry (from then on Shutdown closes the stream), subscribes, queues the
   // head (with CORS for `request`) and starts the replay, if any.
   void Start(const http::request<http::empty_body>& request) {
-    entry_.Transfer(this->shared_from_this());
-    // Subscribe BEFORE reading the store: anything committed after the
-    // replay's snapshot is then guaranteed to arrive live (held until the
-    // replay ends), so nothing falls between the two.
-    server_.hub.Subscribe(this->shared_from_this(), channels_);
-    subscribed_ = true;
-    Push(queue_.PushControl(Head(request)));
-    ReadStart();
-    ArmHeartbeat();
+    entry_.Transfer(Self());
+    Begin(Head(request));
     WatchPeer();
   }
 
-  // Hub thread. Never blocks: queues and, when the writer is idle, posts it.
-  bool Deliver(const FramePtr& frame) override {
-    switch (queue_.PushLive(frame)) {
-      case StreamQueue::PushResult::kWake:
-        net::post(executor_,
-                  [self = this->shared_from_this()] { self->WriteNext(); });
-        return true;
-      case StreamQueue::PushResult::kQueued:
-      case StreamQueue::PushResult::kHeld:
-        return true;
-      case StreamQueue::PushResult::kDropped:
-        return !queue_.closed();
-      case StreamQueue::PushResult::kOverflow:
-        OnOverflow();
-        return false;
-    }
-    return false;
-  }
-
   void Close(bool graceful) override {
-    net::dispatch(executor_, [self = this->shared_from_this(), graceful] {
+    net::dispatch(executor_, [self = Self(), graceful] {
       graceful ? self->CloseGracefully() : self->Abort();
     });
   }
 
  private:
+  std::shared_ptr<SseStream> Self() {
+    return std::static_pointer_cast<SseStream>(shared_from_this());
+  }
+
   // The response head, built by hand: the body is an endless event stream
   // delimited by connection close, so Beast's serializer adds nothing.
   FramePtr Head(const http::request<http::empty_body>& request) const {
@@ -151,120 +98,34 @@ class SseStream : public SessionBase,
     return std::make_shared<const Frame>(Frame{0, std::move(head)});
   }
 
-  // ---- Replay, writes, heartbeat, peer watch -------------------------------
+  // ---- Writes and the peer watch -------------------------------------------
 
-  // Acts on a push made from the strand.
-  void Push(StreamQueue::PushResult r) {
-    if (r == StreamQueue::PushResult::kWake) WriteNext();
-    if (r == StreamQueue::PushResult::kOverflow) OnOverflow();
-  }
-
-  void OnOverflow() {
-    server_.slow_consumers.Inc();
-    if (uint64_t dropped = 0; server_.slow_consumer_log.Allow(&dropped)) {
-      spdlog::info("edge: closing slow SSE consumer on {}{}",
-                   channels_.empty() ? "" : channels_.front(),
-                   LogLimiter::DroppedNote(dropped));
-    }
-    net::post(executor_, [self = this->shared_from_this()] { self->Abort(); });
-  }
-
-  // The stream's own channel first, once, whether or not it was listed.
-  static std::vector<std::string> OwnChannelFirst(
-      std::vector<std::string> channels, const std::string& user) {
-    const std::string own = UserChannel(user);
-    channels.erase(std::remove(channels.begin(), channels.end(), own),
-                   channels.end());
-    channels.insert(channels.begin(), own);
-    return channels;
-  }
-
-  // Reads the next part of the stream's start from the store (StreamStart),
-  // then queues it on the strand.
-  void ReadStart() {
-    start_pending_ = true;
-    server_.StoreCallStarted();
-    server_.store.Replay(start_.NextQuery(queue_),
-                         [self = this->shared_from_this()](
-                             absl::StatusOr<storage::ReplayPage> page) mutable {
-                           Impl& server = self->server_;
-                           {
-                             // Gone before StoreCallDone(): once every store
-                             // call is done, shutdown may destroy the
-                             // io_context this copy belongs to.
-                             auto executor = self->executor_;
-                             net::post(executor,
-                                       [self = std::move(self),
-                                        page = std::move(page)]() mutable {
-                                         self->OnStartPage(std::move(page));
-                                       });
-                           }
-                           server.StoreCallDone();
-                         });
-  }
-
-  void OnStartPage(absl::StatusOr<storage::ReplayPage> page) {
-    start_pending_ = false;
-    if (closed_ || closing_) return;
-    if (!page.ok()) {
-      // The client will reconnect (with its Last-Event-ID) and try again.
-      spdlog::warn("edge: reading the stream's start failed: {}",
-                   page.status().ToString());
-      return Abort();
-    }
-    const StreamStart::Step step = start_.OnPage(*page, queue_);
-    if (step.overflow) return OnOverflow();
-    server_.replayed.Inc(step.replayed);
-    if (step.wake) WriteNext();
-    if (step.more) {
-      // The next page once this one is written, so a long history streams
-      // at the client's pace instead of piling up.
-      start_more_ = true;
-      if (!writing_) WriteNext();
-      return;
-    }
-    GoLive();
-  }
-
-  // Ends the start: the live frames held meanwhile go out.
-  void GoLive() {
-    if (start_.resuming() && replaying_) {
-      replaying_ = false;
-      server_.streams_replaying.Add(-1);
-      server_.streams_live.Add(1);
-    }
-    Push(queue_.FinishReplay());
-  }
+  void OnWritable() override { WriteNext(); }
+  void OnCut() override { Abort(); }
 
   void WriteNext() {
     if (writing_ || closed_) return;
-    if (!queue_.TakeBatch(&batch_)) {
+    pieces_.clear();
+    if (!TakeBytes(&batch_, &pieces_)) {
       batch_.shrink_to_fit();
+      pieces_.shrink_to_fit();
       buffers_.clear();
       buffers_.shrink_to_fit();
-      if (closing_) return FinishGracefulClose();
-      if (start_more_ && !start_pending_) {
-        start_more_ = false;
-        ReadStart();
-      }
+      if (closing()) FinishGracefulClose();
       return;
     }
     buffers_.clear();
-    for (const FramePtr& f : batch_) {
-      absl::string_view bytes = counts_.BytesToWrite(*f);
-      if (!bytes.empty())
-        buffers_.push_back(net::buffer(bytes.data(), bytes.size()));
+    for (absl::string_view bytes : pieces_) {
+      buffers_.push_back(net::buffer(bytes.data(), bytes.size()));
     }
     writing_ = true;
-    deadline_.Arm(server_.options.write_timeout,
-                  [self = this->shared_from_this()] {
-                    spdlog::debug("edge: connection timed out");
-                    self->Abort();
-                  });
-    net::async_write(stream_, buffers_,
-                     [self = this->shared_from_this()](error_code ec, size_t) {
-                       self->OnWrite(ec);
-                     });
+    deadline_.Arm(server_.options.write_timeout, [self = Self()] {
+      spdlog::debug("edge: connection timed out");
+      self->Abort();
+    });
+    net::async_write(stream_, buffers_, [self = Self()](error_code ec, size_t) {
+      self->OnWrite(ec);
+    });
   }
 
   void OnWrite(error_code ec) {
@@ -280,22 +141,12 @@ class SseStream : public SessionBase,
     WriteNext();
   }
 
-  void ArmHeartbeat() {
-    heartbeat_.expires_after(ToChrono(server_.options.heartbeat));
-    heartbeat_.async_wait([self = this->shared_from_this()](error_code ec) {
-      if (ec || self->closed_ || self->closing_) return;
-      self->Push(self->queue_.PushControl(PingFrame()));
-      self->ArmHeartbeat();
-    });
-  }
-
   // A stream never reads, so without this a vanished client would only be
   // noticed at the next write. Waiting for readability costs no buffer.
   void WatchPeer() {
-    Tcp().async_wait(tcp::socket::wait_read,
-                     [self = this->shared_from_this()](error_code ec) {
-                       if (!ec && !self->closed_) self->OnPeerReadable();
-                     });
+    Tcp().async_wait(tcp::socket::wait_read, [self = Self()](error_code ec) {
+      if (!ec && !self->closed_) self->OnPeerReadable();
+    });
   }
 
   // A readiness wake-up is not proof of EOF: peek without blocking and only
@@ -319,13 +170,7 @@ class SseStream : public SessionBase,
 
   void CloseGracefully() {
     if (closed_) return;
-    // A fresh stream still waiting for its counts holds live frames it
-    // must not lose: they go out without the counts. (A resuming stream's
-    // client asks again from its Last-Event-ID.)
-    if (!start_.resuming() && start_pending_) GoLive();
-    closing_ = true;
-    queue_.Close();
-    heartbeat_.cancel();
+    BeginClose();
     if (!writing_) WriteNext();
   }
 
@@ -341,47 +186,20 @@ class SseStream : public SessionBase,
   void Abort() {
     if (closed_) return;
     closed_ = true;
-    queue_.Close();
-    if (subscribed_) {
-      server_.hub.Unsubscribe(this, channels_);
-      subscribed_ = false;
-    }
-    ReleaseStream();
+    Stop();
     error_code ec;
     deadline_.Cancel();
-    heartbeat_.cancel();
     Tcp().close(ec);
   }
 
   tcp::socket& Tcp() { return TcpOf(stream_); }
 
-  // Gives back this stream's place in the user's max_streams_per_user.
-  void ReleaseStream() {
-    if (user_.empty()) return;
-    server_.ReleaseStream(user_);
-    user_.clear();
-  }
-
-  Impl& server_;
-  RegistryEntry entry_;  // first: deregisters last
   Stream stream_;
-  const net::any_io_executor executor_;  // the strand
-  Deadline deadline_;                    // of the write in flight
-  net::steady_timer heartbeat_;
-  StreamQueue queue_;
-  const std::vector<std::string> channels_;  // user channel first
-  StreamStart start_;                        // what it reads before live
-  std::vector<FramePtr> batch_;              // frames of the write in flight
+  Deadline deadline_;                      // of the write in flight
+  std::vector<FramePtr> batch_;            // frames of the write in flight
+  std::vector<absl::string_view> pieces_;  // their bytes to write
   std::vector<net::const_buffer> buffers_;
-  // Counted in streams_replaying until a resume's start ends, else live.
-  bool replaying_ = start_.resuming();
-  std::string user_;     // counted in streams_per_user; empty: not (any more)
-  CountsCursor counts_;  // which counts it has written
-  bool subscribed_ = false;
   bool writing_ = false;
-  bool start_pending_ = false;  // a read of the start in flight
-  bool start_more_ = false;     // another page to read once written
-  bool closing_ = false;
   bool closed_ = false;
 };
 

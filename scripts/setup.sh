@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev libpq-dev libhiredis-dev libssl-dev libjwt-dev
+  libsqlite3-dev libpq-dev libhiredis-dev libssl-dev libjwt-dev libnghttp2-dev
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
   curl python3-grpcio
@@ -18,7 +18,8 @@ PACKAGES=(
 # PostgreSQL and Redis servers are started by the tests that need them, on
 # loopback, and never as system services.
 if [[ "${NOTIFYD_TEST_DEPS:-0}" == 1 ]]; then
-  PACKAGES+=(chromium postgresql redis-server)
+  # nghttp2-client: the `nghttp` HTTP/2 client of the edge's h2 tests.
+  PACKAGES+=(chromium postgresql redis-server nghttp2-client)
   command -v node >/dev/null || PACKAGES+=(nodejs)
   command -v npm >/dev/null || PACKAGES+=(npm)
 fi

@@ -87,7 +87,16 @@ ABSL_FLAG(absl::Duration, grpc_max_connection_age, absl::Minutes(30),
           "30s to finish; clients reconnect)");
 ABSL_FLAG(uint64_t, max_channels_per_stream, 32,
           "extra channels one stream may ask for");
-ABSL_FLAG(uint64_t, max_header_bytes, 8192, "largest HTTP request header");
+ABSL_FLAG(uint64_t, max_header_bytes, 8192,
+          "largest HTTP request header (HTTP/2: header list size)");
+ABSL_FLAG(bool, http2, true,
+          "offer HTTP/2 (ALPN h2) besides HTTP/1.1 on the TLS HTTP listener");
+ABSL_FLAG(uint32_t, h2_max_concurrent_streams, 100,
+          "streams one HTTP/2 connection may have open (1 to 10000)");
+ABSL_FLAG(uint32_t, h2_max_control_frames_per_second, 200,
+          "SETTINGS, PING, RST_STREAM, PRIORITY, empty DATA and invalid "
+          "frames one HTTP/2 connection may send per second; past it: "
+          "GOAWAY and closed");
 ABSL_FLAG(uint64_t, max_streams_per_user, 16,
           "open SSE streams one user may hold (429 past it); 0 = unlimited");
 ABSL_FLAG(double, stream_open_rate, 2,
@@ -228,6 +237,11 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.max_connections = absl::GetFlag(FLAGS_max_connections);
   o.edge.max_channels_per_stream = absl::GetFlag(FLAGS_max_channels_per_stream);
   o.edge.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
+  o.edge.http2 = absl::GetFlag(FLAGS_http2);
+  o.edge.h2_max_concurrent_streams =
+      absl::GetFlag(FLAGS_h2_max_concurrent_streams);
+  o.edge.h2_max_control_frames_per_second =
+      absl::GetFlag(FLAGS_h2_max_control_frames_per_second);
   o.edge.max_streams_per_user = absl::GetFlag(FLAGS_max_streams_per_user);
   o.edge.stream_open_rate = absl::GetFlag(FLAGS_stream_open_rate);
   o.edge.stream_open_burst = absl::GetFlag(FLAGS_stream_open_burst);
