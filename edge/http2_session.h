@@ -15,7 +15,7 @@
 // Limits (docs/DESIGN.md, "HTTP/2"): SETTINGS_MAX_CONCURRENT_STREAMS
 // (h2_max_concurrent_streams; nghttp2 refuses the streams past it),
 // SETTINGS_MAX_HEADER_LIST_SIZE (max_header_bytes; 431 past it), HPACK's
-// table at 4 KiB, SETTINGS and PING acks nghttp2 may owe (kMaxOutboundAcks),
+// table at 4 KiB, SETTINGS and PING acks nghttp2 may owe (h2_limits.h),
 // RST_STREAM at nghttp2's rate limit, and h2_max_control_frames_per_second:
 // frames that cost work and carry no request (SETTINGS, PING, RST_STREAM,
 // PRIORITY, empty DATA, invalid frames), past which the connection gets
@@ -49,6 +49,7 @@
 #include "boost/asio/write.hpp"
 #include "edge/edge_server_impl.h"
 #include "edge/h2_connection.h"
+#include "edge/h2_limits.h"
 #include "edge/h2_request.h"
 #include "spdlog/spdlog.h"
 
@@ -64,8 +65,6 @@ class Http2Session : public SessionBase,
  public:
   // Most bytes gathered into one write.
   static constexpr size_t kMaxWriteBytes = 64 * 1024;
-  // SETTINGS and PING acks nghttp2 may owe before it gives up on the peer.
-  static constexpr size_t kMaxOutboundAcks = 100;
 
   // From the HTTP/1.1 session, on the strand, right after a handshake that
   // chose h2: the TLS stream and its registry entry.
@@ -75,7 +74,8 @@ class Http2Session : public SessionBase,
         stream_(std::move(stream)),
         executor_(stream_.get_executor()),
         write_deadline_(executor_),
-        idle_deadline_(executor_) {}
+        idle_deadline_(executor_),
+        control_frames_(server.options.h2_max_control_frames_per_second) {}
 
   ~Http2Session() override {
     if (h2_ != nullptr) nghttp2_session_del(h2_);
@@ -166,27 +166,13 @@ class Http2Session : public SessionBase,
         cb, &Http2Session::OnInvalidFrame);
     nghttp2_session_callbacks_set_on_stream_close_callback(
         cb, &Http2Session::OnStreamClose);
-    nghttp2_option* opt = nullptr;
-    nghttp2_option_new(&opt);
-    nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAcks);
-    nghttp2_option_set_no_closed_streams(opt, 1);
-    int rv = nghttp2_session_server_new2(&h2_, cb, this, opt);
-    nghttp2_option_del(opt);
+    h2_ = NewH2ServerSession(
+        cb, this,
+        {.max_concurrent_streams = server_.options.h2_max_concurrent_streams,
+         .max_header_list_bytes =
+             static_cast<uint32_t>(server_.options.max_header_bytes)});
     nghttp2_session_callbacks_del(cb);
-    if (rv != 0) {
-      h2_ = nullptr;
-      return false;
-    }
-    const nghttp2_settings_entry settings[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-         server_.options.h2_max_concurrent_streams},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-         static_cast<uint32_t>(server_.options.max_header_bytes)},
-        {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 4096},
-        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
-    };
-    return nghttp2_submit_settings(h2_, NGHTTP2_FLAG_NONE, settings,
-                                   std::size(settings)) == 0;
+    return h2_ != nullptr;
   }
 
   // ---- Reading -------------------------------------------------------------
@@ -382,12 +368,7 @@ class Http2Session : public SessionBase,
   // h2_max_control_frames_per_second the peer is told to calm down
   // (GOAWAY ENHANCE_YOUR_CALM) and the connection closes.
   void CountControlFrame() {
-    auto now = std::chrono::steady_clock::now();
-    if (now - window_start_ >= std::chrono::seconds(1)) {
-      window_start_ = now;
-      control_frames_ = 0;
-    }
-    if (++control_frames_ <= server_.options.h2_max_control_frames_per_second ||
+    if (!control_frames_.Exceeded(std::chrono::steady_clock::now()) ||
         terminating_) {
       return;
     }
@@ -443,9 +424,8 @@ class Http2Session : public SessionBase,
   absl::flat_hash_map<int32_t, std::shared_ptr<H2Request>> streams_;
   std::array<char, 4096> read_buffer_;
   H2Output out_;  // the write in flight, or being gathered
-  std::chrono::steady_clock::time_point window_start_;
-  uint32_t control_frames_ = 0;  // in the window from window_start_
-  bool in_nghttp2_ = false;      // inside mem_recv or send: no re-entry
+  ControlFrameBudget control_frames_;
+  bool in_nghttp2_ = false;  // inside mem_recv or send: no re-entry
   bool writing_ = false;
   bool closing_ = false;      // GOAWAY sent by Close(graceful)
   bool terminating_ = false;  // no more reading; close once flushed
