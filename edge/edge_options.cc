@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "edge/h2_limits.h"
 #include "storage/store.h"
 
 namespace notifyd::edge {
@@ -39,8 +40,11 @@ absl::Status EdgeOptions::Validate() const {
   if (h2_max_concurrent_streams < 1 || h2_max_concurrent_streams > 10000) {
     return invalid("--h2_max_concurrent_streams", "between 1 and 10000");
   }
-  if (h2_max_control_frames_per_second < 10) {
-    return invalid("--h2_max_control_frames_per_second", ">= 10");
+  if (h2_max_control_frames_per_second < 10 ||
+      h2_max_control_frames_per_second > kH2MaxControlFramesPerSecond) {
+    return invalid(
+        "--h2_max_control_frames_per_second",
+        absl::StrCat("between 10 and ", kH2MaxControlFramesPerSecond));
   }
   if (idle_timeout <= absl::ZeroDuration() ||
       write_timeout <= absl::ZeroDuration()) {

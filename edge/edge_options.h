@@ -54,7 +54,7 @@ struct EdgeOptions {
   // Frames per second one HTTP/2 connection may send that cost work and
   // carry no request (SETTINGS, PING, RST_STREAM, PRIORITY, empty DATA,
   // invalid frames); past it: GOAWAY ENHANCE_YOUR_CALM, connection closed
-  // (rapid reset and SETTINGS/PING floods). At least 10.
+  // (rapid reset and SETTINGS/PING floods). 10 to 1000.
   uint32_t h2_max_control_frames_per_second = 200;
   // Limits (docs/DESIGN.md, "Limits"). Each refusal counts in
   // notifyd_limit_rejections_total{limit=...} and answers a short body.

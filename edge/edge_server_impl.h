@@ -74,6 +74,11 @@ constexpr const char* kLimitStreamOpenRate = "stream_open_rate";
 // (h2_max_control_frames_per_second).
 constexpr const char* kLimitH2Flood = "h2_control_frames";
 
+// How long a closing connection keeps draining the client's unread bytes so
+// the kernel does not answer them with a RST that would eat our last words
+// (a response, a GOAWAY).
+constexpr absl::Duration kLingerTime = absl::Seconds(2);
+
 // Why a new connection is refused. It is answered at once (a canned 503 or
 // 429 over plain TCP, nothing over TLS) and closed without being read, so
 // a flood of connections holds no descriptor past its accept.

@@ -25,8 +25,12 @@ struct H2Limits {
 };
 
 // SETTINGS and PING acks nghttp2 may owe (unsent) before it gives up on a
-// peer that sends them faster than it reads the acks.
-inline constexpr size_t kH2MaxOutboundAcks = 100;
+// peer that sends them faster than it reads the acks (and closes the
+// connection without a GOAWAY). Twice the most
+// h2_max_control_frames_per_second may be, so that the budget, which says
+// GOAWAY ENHANCE_YOUR_CALM, speaks first.
+inline constexpr size_t kH2MaxOutboundAcks = 2000;
+inline constexpr uint32_t kH2MaxControlFramesPerSecond = 1000;
 // The HPACK dynamic table the server allows the client (bytes): an HPACK
 // bomb references at most this much per field.
 inline constexpr uint32_t kH2HeaderTableBytes = 4096;

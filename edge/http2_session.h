@@ -166,6 +166,8 @@ class Http2Session : public SessionBase,
         cb, &Http2Session::OnInvalidFrame);
     nghttp2_session_callbacks_set_on_stream_close_callback(
         cb, &Http2Session::OnStreamClose);
+    nghttp2_session_callbacks_set_on_invalid_header_callback(
+        cb, &Http2Session::OnInvalidHeader);
     h2_ = NewH2ServerSession(
         cb, this,
         {.max_concurrent_streams = server_.options.h2_max_concurrent_streams,
@@ -178,6 +180,7 @@ class Http2Session : public SessionBase,
   // ---- Reading -------------------------------------------------------------
 
   void Read() {
+    reading_ = true;
     stream_.async_read_some(
         net::buffer(read_buffer_),
         [self = shared_from_this()](error_code ec, size_t n) {
@@ -186,6 +189,7 @@ class Http2Session : public SessionBase,
   }
 
   void OnRead(error_code ec, size_t n) {
+    reading_ = false;
     if (closed_) return;
     if (ec) {
       if (ec != net::error::operation_aborted) {
@@ -220,7 +224,7 @@ class Http2Session : public SessionBase,
     if (out_.empty()) {
       bool done =
           !nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_);
-      if (done || terminating_ || (closing_ && streams_.empty())) Abort();
+      if (done || terminating_ || (closing_ && streams_.empty())) Finish();
       return;
     }
     writing_ = true;
@@ -302,6 +306,15 @@ class Http2Session : public SessionBase,
                    {reinterpret_cast<const char*>(value), valuelen});
     }
     return 0;
+  }
+
+  // A field RFC 9113 makes the request malformed with (an upper-case or
+  // otherwise invalid name, a bad value): nghttp2 would drop the field and
+  // go on; the request is refused instead (RST_STREAM PROTOCOL_ERROR).
+  static int OnInvalidHeader(nghttp2_session*, const nghttp2_frame*,
+                             const uint8_t*, size_t, const uint8_t*, size_t,
+                             uint8_t, void*) {
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
 
   static int OnDataChunk(nghttp2_session*, uint8_t, int32_t stream_id,
@@ -403,6 +416,32 @@ class Http2Session : public SessionBase,
     Flush();
   }
 
+  // Everything said: closes. A client that was still sending (a flood, a
+  // protocol error) may not have read the GOAWAY yet, and closing with its
+  // bytes unread would make the kernel answer them with a RST that can
+  // destroy the GOAWAY in flight: so the write side is shut and what it
+  // still sends is drained, for at most kLingerTime, unless a read is
+  // pending (an idle client, which sends nothing).
+  void Finish() {
+    if (closed_ || lingering_) return;
+    error_code ec;
+    if (reading_ || TcpOf(stream_).shutdown(tcp::socket::shutdown_send, ec)) {
+      return Abort();
+    }
+    lingering_ = true;
+    write_deadline_.Arm(kLingerTime,
+                        [self = shared_from_this()] { self->Abort(); });
+    Drain();
+  }
+  void Drain() {
+    TcpOf(stream_).async_read_some(
+        net::buffer(read_buffer_),
+        [self = shared_from_this()](error_code ec, size_t) {
+          if (ec || self->closed_) return self->Abort();
+          self->Drain();
+        });
+  }
+
   void Abort() {
     if (closed_) return;
     closed_ = true;
@@ -426,6 +465,8 @@ class Http2Session : public SessionBase,
   H2Output out_;  // the write in flight, or being gathered
   ControlFrameBudget control_frames_;
   bool in_nghttp2_ = false;  // inside mem_recv or send: no re-entry
+  bool reading_ = false;     // a read of the TLS stream is pending
+  bool lingering_ = false;   // draining before the close (Finish)
   bool writing_ = false;
   bool closing_ = false;      // GOAWAY sent by Close(graceful)
   bool terminating_ = false;  // no more reading; close once flushed

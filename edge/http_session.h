@@ -60,10 +60,6 @@
 
 namespace notifyd::edge::internal {
 
-// How long a closing connection keeps draining the client's unread bytes so
-// the kernel does not answer them with a RST that would eat our response.
-constexpr absl::Duration kLingerTime = absl::Seconds(2);
-
 // One connection over `Stream` (tcp::socket or TlsStream) until it closes
 // or becomes an SSE stream. Lives as long as an operation (read, write,
 // timer, store call) holds a reference. All members, its parts' included,

@@ -135,10 +135,7 @@ bool H2Client::SendPending() {
     ssize_t n = nghttp2_session_mem_send(session_, &data);
     if (n < 0) return false;
     if (n == 0) return true;
-    if (SSL_write(ssl_, data, static_cast<int>(n)) <= 0) {
-      peer_closed_ = true;
-      return false;
-    }
+    if (SSL_write(ssl_, data, static_cast<int>(n)) <= 0) return false;
   }
 }
 
@@ -146,7 +143,10 @@ bool H2Client::RunUntil(const std::function<bool()>& done,
                         std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done()) {
-    if (peer_closed_ || !SendPending()) return done();
+    if (peer_closed_) return done();
+    // A server that closes the connection may still have said why (a
+    // GOAWAY): what it sent is read even when sending fails.
+    SendPending();
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;

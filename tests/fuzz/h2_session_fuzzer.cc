@@ -87,6 +87,11 @@ int Header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
   return 0;
 }
 
+int InvalidHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*,
+                  size_t, const uint8_t*, size_t, uint8_t, void*) {
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
 int DataChunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data,
               size_t len, void* user) {
   auto it = Of(user).streams.find(id);
@@ -156,6 +161,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
                                                                InvalidFrame);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, StreamClose);
+  nghttp2_session_callbacks_set_on_invalid_header_callback(cb, InvalidHeader);
   Server server;
   server.session = notifyd::edge::NewH2ServerSession(cb, &server, kLimits);
   nghttp2_session_callbacks_del(cb);
