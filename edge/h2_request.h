@@ -53,12 +53,15 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
  public:
   static constexpr bool kTls = true;
 
+  // `address`: the client's, for logs (empty: unknown).
   H2Request(Impl& server, net::any_io_executor strand,
-            std::weak_ptr<H2Connection> connection, int32_t stream_id)
+            std::weak_ptr<H2Connection> connection, int32_t stream_id,
+            const std::string& address)
       : server_(server),
         executor_(std::move(strand)),
         connection_(std::move(connection)),
-        stream_id_(stream_id) {
+        stream_id_(stream_id),
+        address_(address) {
     request_.version(11);
   }
 
@@ -145,6 +148,11 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
   friend class PlainHandler<H2Request>;
   friend class InboxHandler<H2Request>;
 
+  // Nothing to check before routing: an HTTP/2 connection is counted
+  // under its peer's address (--trusted_proxies re-addresses HTTP/1.1
+  // connections only; proxies speak HTTP/1.1 to notifyd).
+  bool AdmitRequest(absl::string_view) { return true; }
+
   // Most bytes of a body the request's route takes (0: none).
   size_t BodyLimit() const {
     absl::StatusOr<HttpTarget> target = ParseTarget(View(request_.target()));
@@ -185,9 +193,9 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
       return;
     }
     server_.CountRequest(target.path, http::status::ok);
-    sse_ = std::make_shared<H2SseStream>(server_, executor_, connection_,
-                                         stream_id_, std::move(admitted.user),
-                                         std::move(admitted.params));
+    sse_ = std::make_shared<H2SseStream>(
+        server_, executor_, connection_, stream_id_, address_,
+        std::move(admitted.user), std::move(admitted.params));
     Response head(http::status::ok, 11);
     head.set(http::field::content_type, "text/event-stream");
     head.set(http::field::cache_control, "no-cache");
@@ -213,6 +221,7 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
   const net::any_io_executor executor_;  // the connection's strand
   const std::weak_ptr<H2Connection> connection_;
   const int32_t stream_id_;
+  const std::string address_;
   Request request_;
   std::string body_;
   std::string authority_, cookie_;

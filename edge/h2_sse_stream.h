@@ -39,9 +39,9 @@ class H2SseStream : public StreamFeed {
   // stream stops.
   H2SseStream(Impl& server, net::any_io_executor strand,
               std::weak_ptr<H2Connection> connection, int32_t stream_id,
-              std::string user, StreamRequest params)
-      : StreamFeed(server, std::move(strand), std::move(user),
-                   std::move(params)),
+              std::string address, std::string user, StreamRequest params)
+      : StreamFeed(server, std::move(strand), std::move(address),
+                   std::move(user), std::move(params)),
         connection_(std::move(connection)),
         stream_id_(stream_id) {}
 

@@ -292,8 +292,8 @@ class Http2Session : public SessionBase,
       return 0;
     }
     int32_t id = frame->hd.stream_id;
-    s.streams_[id] = std::make_shared<H2Request>(s.server_, s.executor_,
-                                                 s.weak_from_this(), id);
+    s.streams_[id] = std::make_shared<H2Request>(
+        s.server_, s.executor_, s.weak_from_this(), id, s.entry_.address());
     s.idle_deadline_.Disarm();
     return 0;
   }

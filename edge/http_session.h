@@ -77,9 +77,12 @@ class HttpSession : public SessionBase,
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   // `address`: the client address the connection is counted against in the
-  // server's per-address registry (empty: not counted).
-  HttpSession(Impl& server, tcp::socket socket, std::string address)
+  // server's per-address registry (empty: not counted). `proxied`: the peer
+  // is a trusted proxy, and each request says whose it is (Readdress).
+  HttpSession(Impl& server, tcp::socket socket, std::string address,
+              bool proxied = false)
       : server_(server),
+        proxied_(proxied),
         entry_(server, std::move(address)),
         stream_(MakeStream(server, std::move(socket))),
         executor_(stream_.get_executor()),
@@ -300,6 +303,39 @@ class HttpSession : public SessionBase,
     this->Route();
   }
 
+  // Before routing (RequestRouter): a trusted proxy's request counts the
+  // connection under its client; over that client's limit it is answered
+  // 429 here (false).
+  bool AdmitRequest(absl::string_view path) {
+    if (!proxied_ || Readdress()) return true;
+    server_.LimitRejected(kLimitConnectionsPerAddress);
+    this->SendError(path, http::status::too_many_requests,
+                    "too many connections from this address", false);
+    return false;
+  }
+
+  // A trusted proxy's request: counts the connection under the client that
+  // its Forwarded / X-Forwarded-For names (every line of each, in order);
+  // false when that client is over max_connections_per_address. A proxy
+  // reusing one connection for many clients moves the count each time.
+  bool Readdress() {
+    error_code ec;
+    tcp::endpoint peer = Tcp().remote_endpoint(ec);
+    if (ec) return true;  // gone: the answer's write fails
+    auto all = [this](boost::beast::string_view name) {
+      std::string joined;
+      auto [first, last] = request_.base().equal_range(name);
+      for (auto it = first; it != last; ++it) {
+        if (!joined.empty()) joined += ',';
+        joined.append(it->value().data(), it->value().size());
+      }
+      return joined;
+    };
+    std::string client = server_.trusted_proxies.ClientAddress(
+        peer.address(), all("Forwarded"), all("X-Forwarded-For"));
+    return entry_.Readdress(std::move(client)) == Admission::kOk;
+  }
+
   // ---- Answers ------------------------------------------------------------
 
   // Counts and writes `res` (from HttpResponses) under write_timeout, then
@@ -368,6 +404,7 @@ class HttpSession : public SessionBase,
   }
 
   Impl& server_;
+  const bool proxied_;   // the peer is a trusted proxy
   RegistryEntry entry_;  // first: deregisters last; moved to the stream
   Stream stream_;        // moved to the stream on /v1/stream
   const net::any_io_executor executor_;  // the strand

@@ -7,7 +7,9 @@
 //
 // RequestRouter is a base of `Session` (CRTP): HttpSession<Stream>
 // (http_session.h) or H2Request (h2_request.h), which reaches its state as
-// its friend: server_, request_ and the answers of HttpResponses. Adding a
+// its friend: server_, request_, AdmitRequest (a last word before routing:
+// HTTP/1.1 applies --trusted_proxies there) and the answers of
+// HttpResponses. Adding a
 // route is its line in the table (routes.h), its case here and its handler.
 // Runs on the connection's strand.
 //
@@ -41,6 +43,7 @@ class RequestRouter {
                          target.status().message(), false);
     }
     const std::string& path = target->path;
+    if (!s.AdmitRequest(path)) return;  // answered
     if (req.method() == http::verb::options) return s.SendPreflight(path);
 
     std::optional<edge::Route> route = FindRoute(path, s.server_.options.role);

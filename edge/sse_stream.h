@@ -52,8 +52,8 @@ class SseStream : public SessionBase,
   SseStream(Impl& server, Stream stream, RegistryEntry entry, std::string user,
             StreamRequest params)
       : RegistryHolder{std::move(entry)},
-        StreamFeed(server, stream.get_executor(), std::move(user),
-                   std::move(params)),
+        StreamFeed(server, stream.get_executor(), entry_.address(),
+                   std::move(user), std::move(params)),
         stream_(std::move(stream)),
         deadline_(executor_) {}
 

@@ -49,11 +49,13 @@ class StreamFeed : public Subscriber,
                    public std::enable_shared_from_this<StreamFeed> {
  public:
   // `user` already holds one place in max_streams_per_user (given back when
-  // the feed stops); `strand` is the transport's.
-  StreamFeed(Impl& server, net::any_io_executor strand, std::string user,
-             StreamRequest params)
+  // the feed stops); `strand` is the transport's; `address` the client's,
+  // for the log (empty: unknown).
+  StreamFeed(Impl& server, net::any_io_executor strand, std::string address,
+             std::string user, StreamRequest params)
       : server_(server),
         executor_(std::move(strand)),
+        address_(std::move(address)),
         queue_(server.options.max_queue_bytes),
         heartbeat_(executor_),
         channels_(OwnChannelFirst(std::move(params.channels), user)),
@@ -178,8 +180,9 @@ class StreamFeed : public Subscriber,
   void OnOverflow() {
     server_.slow_consumers.Inc();
     if (uint64_t dropped = 0; server_.slow_consumer_log.Allow(&dropped)) {
-      spdlog::info("edge: closing slow SSE consumer on {}{}",
+      spdlog::info("edge: closing slow SSE consumer on {}{}{}{}",
                    channels_.empty() ? "" : channels_.front(),
+                   address_.empty() ? "" : " from ", address_,
                    LogLimiter::DroppedNote(dropped));
     }
     net::post(executor_, [self = shared_from_this()] {
@@ -269,6 +272,7 @@ class StreamFeed : public Subscriber,
     user_.clear();
   }
 
+  const std::string address_;  // the client's, for the log
   net::steady_timer heartbeat_;
   const std::vector<std::string> channels_;  // user channel first
   StreamStart start_;                        // what it reads before live

@@ -15,11 +15,11 @@ PACKAGES=(
 )
 # Browser tests need Chromium and Node.js; a machine that already has node
 # (from any source) keeps it, since Debian's npm conflicts with other builds.
-# PostgreSQL and Redis servers are started by the tests that need them, on
+# PostgreSQL, Redis and nginx are started by the tests that need them, on
 # loopback, and never as system services.
 if [[ "${NOTIFYD_TEST_DEPS:-0}" == 1 ]]; then
   # nghttp2-client: the `nghttp` HTTP/2 client of the edge's h2 tests.
-  PACKAGES+=(chromium postgresql redis-server nghttp2-client)
+  PACKAGES+=(chromium postgresql redis-server nginx nghttp2-client)
   command -v node >/dev/null || PACKAGES+=(nodejs)
   command -v npm >/dev/null || PACKAGES+=(npm)
 fi

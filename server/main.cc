@@ -58,6 +58,9 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA certificates: gRPC requires client certificates signed by "
           "them (mutual TLS)");
+ABSL_FLAG(uint64_t, max_stream_inflight, 256,
+          "PublishStream: messages read ahead of their answers; past it "
+          "notifyd stops reading and flow control holds the producer");
 ABSL_FLAG(double, max_publish_rate, 0,
           "NotifyUser+Publish calls per second per API key (burst = rate); "
           "0 = unlimited");
@@ -69,6 +72,9 @@ ABSL_FLAG(uint64_t, max_queue_bytes, 1 << 20,
           "a stream whose unsent bytes exceed this is disconnected");
 ABSL_FLAG(std::vector<std::string>, cors_origins, {},
           "origins allowed to open streams from other sites (or *)");
+ABSL_FLAG(std::vector<std::string>, trusted_proxies, {},
+          "proxies (CIDRs or addresses) whose Forwarded/X-Forwarded-For "
+          "name the client address used for limits and logs");
 ABSL_FLAG(uint64_t, max_connections, 0,
           "HTTP connections in total (503 at once past it); 0 = fit to the "
           "process's descriptor limit beside the gRPC share and a reserve");
@@ -218,6 +224,7 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   o.max_publish_rate = absl::GetFlag(FLAGS_max_publish_rate);
+  o.max_stream_inflight = absl::GetFlag(FLAGS_max_stream_inflight);
   o.max_grpc_connections = absl::GetFlag(FLAGS_max_grpc_connections);
   o.max_grpc_streams_per_connection =
       absl::GetFlag(FLAGS_max_grpc_streams_per_connection);
@@ -234,6 +241,7 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.retry_ms = absl::GetFlag(FLAGS_retry_ms);
   o.edge.max_queue_bytes = absl::GetFlag(FLAGS_max_queue_bytes);
   o.edge.cors_origins = absl::GetFlag(FLAGS_cors_origins);
+  o.edge.trusted_proxies = absl::GetFlag(FLAGS_trusted_proxies);
   o.edge.max_connections = absl::GetFlag(FLAGS_max_connections);
   o.edge.max_channels_per_stream = absl::GetFlag(FLAGS_max_channels_per_stream);
   o.edge.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +76,29 @@ TEST_F(NotifyctlInboxTest, EveryInboxCommandDoesWhatItSays) {
   EXPECT_EQ(Run({"delete", "kim"}, &log), 2);
   EXPECT_EQ(Run({"notify", "kim", "x", "--event=state"}, &log), 1);
   EXPECT_THAT(log, HasSubstr("reserved"));
+}
+
+TEST_F(NotifyctlInboxTest, NotifyToSeveralUsersIsOneNotifyUsersCall) {
+  std::string sent =
+      Ok({"notify", "ann,bo,cy", "deploy done", "--idempotency_key=d1"});
+  EXPECT_THAT(sent, HasSubstr("stored #1 for ann"));
+  EXPECT_THAT(sent, HasSubstr("stored #3 for cy"));
+  EXPECT_THAT(sent, HasSubstr("3 stored, 0 duplicate(s)"));
+  // From a file, with the same key: ann and bo have it, dee is new.
+  const std::string file = (server_.dir() / "users.txt").string();
+  std::ofstream(file) << "# on call\nann\n\n  bo  \ndee\n";
+  std::string again = Ok({"--json", "notify", "--users_file=" + file,
+                          "deploy done", "--idempotency_key=d1"});
+  EXPECT_THAT(again, HasSubstr("\"stored\":1"));
+  EXPECT_THAT(again,
+              HasSubstr("{\"userId\":\"bo\",\"id\":\"2\",\"duplicate\":true}"));
+  EXPECT_THAT(Ok({"counts", "dee"}), HasSubstr("1 unread"));
+  // Refusals come back as the server words them.
+  std::string log;
+  EXPECT_EQ(Run({"notify", "ann,ann", "x"}, &log), 1);
+  EXPECT_THAT(log, HasSubstr("user_ids[1] repeats user_ids[0]"));
+  EXPECT_EQ(Run({"notify", "--users_file=/nonexistent", "x"}, &log), 1);
+  EXPECT_THAT(log, HasSubstr("cannot read --users_file"));
 }
 
 }  // namespace
