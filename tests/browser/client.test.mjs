@@ -19,11 +19,14 @@
 //               streams on the server) and still gets everything
 //   state       markRead/markSeen/setArchived in one tab: the state events
 //               and counts reach every other tab; list() and counts() answer
+//   readme      the README's complete example works as printed: it lists,
+//               shows the badge, follows the stream, marks read
 //
 // Each case has its own user. Waits are for the pages' or the server's
 // state, never fixed sleeps.
 //
 // Usage: node client.test.mjs <notifyd> <notifyctl> <screenshot dir>
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { startNotifyd, runSuite } from './fixture.mjs';
 
@@ -257,6 +260,39 @@ test('state', async (context) => {
   assert.match(err[2], /limit/);
   assert.deepEqual(await one.evaluate(() => window.client.markRead(['0']).catch(e => e.status)),
                    400, 'an id that is none is refused before it is sent');
+});
+
+test('readme', async (context) => {
+  // The README's complete example, as printed, with notifyd's address for
+  // notify.example.com and a token where it asks its backend for one.
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## In your own page: `/v1/client.js`'));
+  const html = /```html\n([\s\S]*?)```/.exec(section)[1]
+      .replaceAll('https://notify.example.com', base);
+  const user = 'readme';
+  const old = notify(user, 'from before');
+  await context.route(`${base}/example.html`, (route) => route.fulfill({
+    status: 200, contentType: 'text/html; charset=utf-8', body: html }));
+  await context.route(`${base}/my-app/notify-token`, (route) => route.fulfill({
+    status: 200, contentType: 'text/plain', body: tokenFor(user) }));
+  const page = await context.newPage();
+  await page.goto(`${base}/example.html`);
+  await page.waitForSelector(`li[data-id="${old}"]`);
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'live');
+  await page.waitForFunction(() => document.getElementById('badge').textContent === '1');
+  const id = notify(user, 'live one');
+  await page.waitForSelector(`li[data-id="${id}"]`);
+  assert.deepEqual(await page.$$eval('li', lis => lis.map(li => li.textContent)),
+                   ['live one', 'from before']);
+  await page.waitForFunction(() => document.getElementById('badge').textContent === '2');
+  await page.click(`li[data-id="${id}"]`);
+  await page.waitForFunction((sel) => document.querySelector(sel).style.fontWeight === 'normal',
+                             `li[data-id="${id}"]`);
+  await page.waitForFunction(() => document.getElementById('badge').textContent === '1');
+  await page.click('#all-read');
+  await page.waitForFunction(() => document.getElementById('badge').textContent === '');
+  assert.deepEqual(await (await fetch(`${base}/v1/inbox/counts`, {
+    headers: { Authorization: `Bearer ${tokenFor(user)}` } })).json(), { unread: 0, unseen: 0 });
 });
 
 // Every context serves the test page at the server's origin.
