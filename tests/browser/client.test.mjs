@@ -73,6 +73,16 @@ async function leaders(pages) {
   return out;
 }
 
+// Waits until one of `pages` leads and its stream is open; that page.
+async function liveLeader(pages, timeout = 10000) {
+  for (const t0 = Date.now(); Date.now() - t0 < timeout;) {
+    const ls = await leaders(pages);
+    if (ls.length === 1 && (await statusOf(ls[0])).state === 'live') return ls[0];
+    await new Promise(r => setTimeout(r, 50));
+  }
+  throw new Error('no tab took over the stream');
+}
+
 // Waits until `page` has received exactly `want` (ids), failing on anything
 // else it received meanwhile.
 async function waitIds(page, want, timeout = 10000) {
@@ -107,6 +117,12 @@ async function serverStreams() {
   let n = 0;
   for (const m of text.matchAll(/^notifyd_streams\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
   return n;
+}
+
+// Stored events replayed to resuming streams, from /metrics.
+async function replayedTotal() {
+  const text = await (await fetch(`${admin}/metrics`)).text();
+  return Number(/^notifyd_events_replayed_total (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
 const cases = [];
@@ -147,31 +163,48 @@ test('handover', async (context) => {
   const waitSent = async (n) => {
     while (sent.length < n) await new Promise(r => setTimeout(r, 20));
   };
+  // The next stream a tab opens is held back until 5 more notifications
+  // were sent, so that each takeover has something to replay.
+  const resumedFrom = [];
+  let held = false;
+  await context.route((url) => url.pathname === '/v1/stream', async (route) => {
+    if (held) {
+      held = false;
+      resumedFrom.push(new URL(route.request().url()).searchParams.get('last_event_id'));
+      await waitSent(sent.length + 5);
+    }
+    await route.continue();
+  });
+  const replayedBefore = await replayedTotal();
+  let [leader] = await leaders(pages);
   try {
     await waitSent(5);
     // The leader tab closes.
-    let [leader] = await leaders(pages);
+    held = true;
     pages.splice(pages.indexOf(leader), 1);
     await leader.close();
-    await waitSent(sent.length + 8);
+    leader = await liveLeader(pages);
+    await waitSent(sent.length + 3);
     // The next leader crashes (its renderer is killed: no unload, nothing).
-    for (let i = 0; i < 50 && (await leaders(pages)).length !== 1; i++) {
-      await new Promise(r => setTimeout(r, 50));
-    }
-    [leader] = await leaders(pages);
-    assert.ok(leader, 'a tab took over');
+    held = true;
     pages.splice(pages.indexOf(leader), 1);
     const crashed = new Promise(r => leader.once('crash', r));
     const cdp = await context.newCDPSession(leader);
     cdp.send('Page.crash').catch(() => { /* never answered: the page is gone */ });
     await crashed;
-    await waitSent(sent.length + 8);
+    await liveLeader(pages);
+    await waitSent(sent.length + 3);
   } finally {
     sending = false;
     await sender;
   }
   for (const p of pages) await waitIds(p, sent);
   assert.equal((await leaders(pages)).length, 1, 'one tab leads again');
+  // Both new leaders resumed from an id the tabs had, and the server
+  // replayed what was sent while they were connecting.
+  assert.equal(resumedFrom.length, 2, 'two takeovers');
+  for (const from of resumedFrom) assert.ok(sent.includes(from), `resumed from ${from}`);
+  assert.ok(await replayedTotal() - replayedBefore >= 10, 'the takeovers replayed');
   await eventually(() => userStreams(user), 1, 'one stream for the user');
   console.log(`  ${sent.length} sent across two leader changes, all in ${pages.length} tabs`);
 });
