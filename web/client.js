@@ -19,7 +19,7 @@
 //
 // Ids are unsigned 64-bit: they are decimal strings everywhere here.
 
-const STREAM_PATH = '/v1/stream';
+const STREAM_PATH = 'v1/stream';  // paths are relative to baseUrl
 const DEFAULT_EVENTS = ['notification', 'message'];
 // Ids per POST /v1/inbox/state (the server takes at most 1000 and 16 KiB).
 const IDS_PER_REQUEST = 100;
@@ -51,7 +51,8 @@ export class NotifydError extends Error {
  * @property {string[]} [channels] Named channels to follow besides the
  *   user's own inbox (the token must list them).
  * @property {string} [baseUrl] Where notifyd is, e.g.
- *   'https://notify.example.com'; default: this page's origin. Another
+ *   'https://notify.example.com', or 'https://example.com/notify/' behind a
+ *   proxy that serves it under a path; default: this page's origin. Another
  *   origin must be allowed with --cors_origins.
  * @property {string[]} [events] Notification event names to receive besides
  *   'notification' and 'message' (an EventSource only reports names it
@@ -109,7 +110,10 @@ export class Client {
     this._user = String(user);
     this._channels = Array.from(new Set(channels.map(String))).sort();
     this._events = Array.from(new Set([...DEFAULT_EVENTS, ...events.map(String)]));
-    this._base = new URL(baseUrl || location.origin, location.href);
+    this._base = new URL(baseUrl || '/', location.href);
+    if (!this._base.pathname.endsWith('/')) this._base.pathname += '/';
+    this._base.search = '';
+    this._base.hash = '';
     this._listeners = new Map();
     this._tab = Math.random().toString(36).slice(2) + Date.now().toString(36);
     this._lastId = '';       // the newest id this tab has received
@@ -173,7 +177,7 @@ export class Client {
     if (filter) q.filter = filter;
     if (limit !== undefined) q.limit = String(limit);
     if (before_id !== undefined && before_id !== null && before_id !== '') q.before_id = String(before_id);
-    return this._api('GET', '/v1/inbox', q);
+    return this._api('GET', 'v1/inbox', q);
   }
 
   /**
@@ -182,7 +186,7 @@ export class Client {
    * @throws {NotifydError}
    */
   counts() {
-    return this._api('GET', '/v1/inbox/counts');
+    return this._api('GET', 'v1/inbox/counts');
   }
 
   /**
@@ -242,7 +246,7 @@ export class Client {
   // ------------------------------------------------------------ sharing --
   _startShared() {
     const who = this._token ? subjectOf(this._token) || this._token : 'user:' + this._user;
-    const name = 'notifyd:' + JSON.stringify([this._base.origin + this._base.pathname, who,
+    const name = 'notifyd:' + JSON.stringify([this._base.href, who,
                                               this._channels, this._events]);
     this._channel = new BroadcastChannel(name);
     this._channel.onmessage = (e) => this._onMessage(e.data);
@@ -459,7 +463,7 @@ export class Client {
     if (target && !Array.isArray(target) && target.up_to_id !== undefined) {
       const id = String(target.up_to_id);
       if (!isId(id)) throw new NotifydError(400, 'up_to_id must be a positive integer');
-      return this._api('POST', '/v1/inbox/state', {}, `{"up_to_id":${id}${tail}`);
+      return this._api('POST', 'v1/inbox/state', {}, `{"up_to_id":${id}${tail}`);
     }
     const ids = Array.from(target || [], String);
     const bad = ids.find((id) => !isId(id));
@@ -467,7 +471,7 @@ export class Client {
     let changed = 0;
     for (let i = 0; i < ids.length; i += IDS_PER_REQUEST) {
       const chunk = ids.slice(i, i + IDS_PER_REQUEST).join(',');
-      const res = await this._api('POST', '/v1/inbox/state', {}, `{"ids":[${chunk}]${tail}`);
+      const res = await this._api('POST', 'v1/inbox/state', {}, `{"ids":[${chunk}]${tail}`);
       changed += Number(res.changed) || 0;
     }
     return { changed };

@@ -872,7 +872,9 @@ function start() {
     return;
   }
   el.user.textContent = user;
-  client = connect(token ? { token } : { user });
+  // notifyd is where this file came from (also behind a proxy's path).
+  const baseUrl = new URL('./', import.meta.url).href;
+  client = connect(token ? { token, baseUrl } : { user, baseUrl });
   listen();
   const initial = params.get('view');
   if (initial && FILTERS[initial] && initial !== 'all') {

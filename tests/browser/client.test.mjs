@@ -131,8 +131,18 @@ const test = (name, fn) => cases.push({ name, fn });
 test('ten tabs', async (context) => {
   const user = 'ten';
   await eventually(serverStreams, 0, 'streams of earlier cases are gone');
+  const res = await fetch(`${base}/v1/client.js`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8');
+  assert.equal((await fetch(`${base}/client.js`)).status, 404, 'served under /v1 only');
   const pages = await openTabs(context, user, 10);
   assert.equal((await leaders(pages)).length, 1, 'one tab leads');
+  // Every tab has the counts before anything was sent: the leader from its
+  // stream, the later tabs from the leader, whom they asked.
+  for (const p of pages) {
+    await p.waitForFunction(() => window.client.lastCounts !== null, null, { timeout: 3000 });
+    assert.deepEqual(await p.evaluate(() => window.got.counts), [{ unread: 0, unseen: 0 }]);
+  }
   for (const p of pages) {
     const st = await statusOf(p);
     assert.equal(st.shared, true);
