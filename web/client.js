@@ -124,6 +124,7 @@ export class Client {
     this._retryMs = RETRY_MIN_MS;
     this._retryTimer = 0;
     this._election = null;   // {ids: [...], timer} while electing
+    this._resumedFrom = '';  // the last_event_id of the open stream
     this._releaseLock = null;
     this._abort = null;
     this._channel = null;
@@ -294,8 +295,15 @@ export class Client {
         }
         break;
       case 'last':
-        if (m.to === this._tab && this._election && isId(m.lastId)) {
+        if (m.to !== this._tab || !this._status.leader || !isId(m.lastId)) break;
+        if (this._election) {
           this._election.ids.push(m.lastId);
+        } else if (this._source && (!this._resumedFrom || cmpId(m.lastId, this._resumedFrom) < 0)) {
+          // An answer that came after the election and is behind where the
+          // stream resumed: resume again from it (the tabs drop what they
+          // have), rather than leave that tab with a gap.
+          this._source.close();
+          this._openStream(m.lastId);
         }
         break;
       default:
@@ -331,6 +339,7 @@ export class Client {
     else if (this._user) q.set('user', this._user);
     if (this._channels.length) q.set('channels', this._channels.join(','));
     if (isId(fromId)) q.set('last_event_id', fromId);
+    this._resumedFrom = isId(fromId) ? fromId : '';
     const s = new EventSource(new URL(STREAM_PATH + '?' + q, this._base).href);
     this._source = s;
     this._streamStatus('connecting');
