@@ -48,8 +48,8 @@ export class NotifydError extends Error {
  * @typedef {Object} ConnectOptions
  * @property {string} [token] Subscriber token (JWT). Sent in the
  *   Authorization header of the inbox API and as access_token on the stream.
- * @property {string[]} [channels] Named channels to follow besides the
- *   user's own inbox (the token must list them).
+ * @property {string[]|string} [channels] Named channels to follow besides
+ *   the user's own inbox (the token must list them); an array or 'a,b'.
  * @property {string} [baseUrl] Where notifyd is, e.g.
  *   'https://notify.example.com', or 'https://example.com/notify/' behind a
  *   proxy that serves it under a path; default: this page's origin. Another
@@ -108,7 +108,8 @@ export class Client {
             shared = true } = options;
     this._token = String(token);
     this._user = String(user);
-    this._channels = Array.from(new Set(channels.map(String))).sort();
+    const list = typeof channels === 'string' ? channels.split(',') : Array.from(channels);
+    this._channels = Array.from(new Set(list.map(String).filter(Boolean))).sort();
     this._events = Array.from(new Set([...DEFAULT_EVENTS, ...events.map(String)]));
     this._base = new URL(baseUrl || '/', location.href);
     if (!this._base.pathname.endsWith('/')) this._base.pathname += '/';

@@ -295,6 +295,16 @@ test('state', async (context) => {
     await p.waitForFunction(() => window.client.lastCounts.unread === 0 &&
         window.client.lastCounts.unseen === 0, null, { timeout: 3000 });
   }
+  // Long id lists go in requests of at most 100 ids.
+  const posts = [];
+  one.on('request', (r) => { if (r.url().endsWith('/v1/inbox/state')) posts.push(r); });
+  const many = Array.from({ length: 247 }, (_, i) => String(1000000 + i)).concat(sent);
+  assert.deepEqual(await one.evaluate((ids) => window.client.markRead(ids, false), many),
+                   { changed: 3 });
+  assert.equal(posts.length, 3);
+  for (const p of pages) {
+    await p.waitForFunction(() => window.client.lastCounts.unread === 2, null, { timeout: 3000 });
+  }
   // Refusals are errors with the HTTP status and the server's message.
   const err = await one.evaluate(() =>
       window.client.list({ limit: 501 }).catch(e => [e.name, e.status, e.message]));
