@@ -28,6 +28,38 @@ constexpr uint32_t kMaxPageSize = 500;
 constexpr uint32_t kDefaultTopChannels = 10;
 constexpr uint32_t kMaxTopChannels = 1000;
 
+// The fields NotifyUser, Publish and NotifyUsers share: OK with the expiry
+// in Unix milliseconds (0: none) in *expires_at_ms, or the first violation.
+template <typename Request>
+absl::Status ValidateContent(const Request& request,
+                             const NotifierOptions& options,
+                             int64_t* expires_at_ms) {
+  *expires_at_ms = 0;
+  absl::Status valid = FirstError(
+      {ValidateEvent("event", request.event()),
+       ValidateData("data", request.data(), options.max_payload_bytes),
+       ValidateIdempotencyKey("idempotency_key", request.idempotency_key()),
+       ValidateCollapseKey("collapse_key", request.collapse_key())});
+  if (valid.ok() && request.has_expires_at()) {
+    valid = ValidateExpiresAt("expires_at", request.expires_at().seconds(),
+                              request.expires_at().nanos(), absl::Now(),
+                              options.retention, expires_at_ms);
+  }
+  return valid;
+}
+
+// What each recipient's row of a request stores on `channel`.
+template <typename Request>
+storage::AppendRequest ToAppend(std::string channel, const Request& request,
+                                int64_t expires_at_ms) {
+  return storage::AppendRequest{.channel = std::move(channel),
+                                .event = EffectiveEvent(request.event()),
+                                .data = request.data(),
+                                .idempotency_key = request.idempotency_key(),
+                                .expires_at_ms = expires_at_ms,
+                                .collapse_key = request.collapse_key()};
+}
+
 }  // namespace
 
 template <typename Response>
@@ -78,32 +110,68 @@ void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
                                         std::string channel,
                                         const Request& request,
                                         Response* response) {
-  absl::Status valid = FirstError(
-      {std::move(target_valid), ValidateEvent("event", request.event()),
-       ValidateData("data", request.data(), options_.max_payload_bytes),
-       ValidateIdempotencyKey("idempotency_key", request.idempotency_key()),
-       ValidateCollapseKey("collapse_key", request.collapse_key())});
   int64_t expires_at_ms = 0;
-  if (valid.ok() && request.has_expires_at()) {
-    valid = ValidateExpiresAt("expires_at", request.expires_at().seconds(),
-                              request.expires_at().nanos(), absl::Now(),
-                              options_.retention, &expires_at_ms);
-  }
+  absl::Status valid = target_valid.ok()
+                           ? ValidateContent(request, options_, &expires_at_ms)
+                           : std::move(target_valid);
   // Checked after validation: a malformed call costs the caller no token.
   if (valid.ok()) valid = CheckPublishRate(context, call);
   if (!valid.ok()) {
     Finish(call, valid);
     return;
   }
-  AppendAndPublish(
-      call,
-      storage::AppendRequest{.channel = std::move(channel),
-                             .event = EffectiveEvent(request.event()),
-                             .data = request.data(),
-                             .idempotency_key = request.idempotency_key(),
-                             .expires_at_ms = expires_at_ms,
-                             .collapse_key = request.collapse_key()},
-      response);
+  AppendAndPublish(call, ToAppend(std::move(channel), request, expires_at_ms),
+                   response);
+}
+
+void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
+                                        const Call& call,
+                                        const pb::NotifyUsersRequest& request,
+                                        pb::NotifyUsersResponse* response) {
+  int64_t expires_at_ms = 0;
+  absl::Status valid = ValidateUserIds(
+      "user_ids", {request.user_ids().begin(), request.user_ids().end()},
+      storage::kMaxAppendMany);
+  if (valid.ok()) valid = ValidateContent(request, options_, &expires_at_ms);
+  // One token for the call, like NotifyUser: the rate limits calls.
+  if (valid.ok()) valid = CheckPublishRate(context, call);
+  if (!valid.ok()) {
+    Finish(call, valid);
+    return;
+  }
+  std::vector<storage::AppendRequest> appends;
+  appends.reserve(request.user_ids_size());
+  for (const std::string& user : request.user_ids()) {
+    appends.push_back(ToAppend(UserChannel(user), request, expires_at_ms));
+  }
+  store_.AppendMany(
+      std::move(appends),
+      [this, call, response,
+       &request](absl::StatusOr<std::vector<storage::AppendResult>> results) {
+        if (!results.ok()) {
+          Finish(call, results.status());
+          return;
+        }
+        size_t live = 0;
+        uint32_t stored = 0;
+        for (size_t i = 0; i < results->size(); ++i) {
+          const storage::AppendResult& r = (*results)[i];
+          if (!r.duplicate) {
+            ++stored;
+            published_total_.Inc();
+            // Completer thread, commit order: as AppendAndPublish.
+            PublishRecord(r.replaced);
+            live += bus_.Publish(r.notification);
+          }
+          pb::NotifyUsersResponse::Delivery* d = response->add_deliveries();
+          d->set_user_id(request.user_ids(static_cast<int>(i)));
+          d->set_id(r.notification->id);
+          d->set_duplicate(r.duplicate);
+        }
+        response->set_stored(stored);
+        response->set_live_recipients(static_cast<uint32_t>(live));
+        Finish(call, absl::OkStatus());
+      });
 }
 
 void NotifierService::HandleNotifyUser(grpc::CallbackServerContext* context,

@@ -23,10 +23,18 @@ namespace {
 // Caller label of calls rejected before a caller was known.
 constexpr char kUnauthenticatedCaller[] = "unauthenticated";
 // Indexed by NotifierService::Method.
-constexpr std::array<const char*, 11> kMethodNames = {
-    "NotifyUser",     "Publish",    "ListNotifications",  "MarkRead",
-    "GetUnreadCount", "IssueToken", "GetStats",           "MarkSeen",
-    "SetArchived",    "GetCounts",  "DeleteNotifications"};
+constexpr std::array<const char*, 12> kMethodNames = {"NotifyUser",
+                                                      "Publish",
+                                                      "ListNotifications",
+                                                      "MarkRead",
+                                                      "GetUnreadCount",
+                                                      "IssueToken",
+                                                      "GetStats",
+                                                      "MarkSeen",
+                                                      "SetArchived",
+                                                      "GetCounts",
+                                                      "DeleteNotifications",
+                                                      "NotifyUsers"};
 
 }  // namespace
 
@@ -191,6 +199,13 @@ grpc::ServerUnaryReactor* NotifierService::NotifyUser(
     grpc::ByteBuffer* response) {
   return Serve(context, Method::kNotifyUser, *request, response,
                &NotifierService::HandleNotifyUser);
+}
+
+grpc::ServerUnaryReactor* NotifierService::NotifyUsers(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve(context, Method::kNotifyUsers, *request, response,
+               &NotifierService::HandleNotifyUsers);
 }
 
 grpc::ServerUnaryReactor* NotifierService::Publish(

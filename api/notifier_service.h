@@ -12,8 +12,8 @@
 // With TLS, api/auth_processor.h refuses the same calls earlier, before
 // their message is read, and tells CountRejectedAtMetadata; Begin checks
 // the header all the same. Health and reflection are separate services and
-// stay open. NotifyUser and Publish then take a token from the caller's
-// publish-rate bucket.
+// stay open. NotifyUser, NotifyUsers and Publish then take a token from the
+// caller's publish-rate bucket.
 //
 // The methods are registered raw (ByteBuffer in, ByteBuffer out) and the
 // service parses requests itself: for a request that does not parse, gRPC
@@ -36,7 +36,8 @@
 // (first: its id is one less), and the state or deletion record of
 // MarkRead, MarkSeen, SetArchived and DeleteNotifications, so that every
 // stream of the user on every instance learns of it (docs/DESIGN.md, The
-// inbox). Only NotifyUser and Publish take publish-rate tokens.
+// inbox). Only NotifyUser, NotifyUsers and Publish take publish-rate
+// tokens, one per call.
 //
 // Thread-safe; the Store, Bus and Metrics must outlive the service.
 #ifndef NOTIFYD_API_NOTIFIER_SERVICE_H_
@@ -95,24 +96,24 @@ struct NotifierOptions {
 };
 
 // The Notifier service with every method taking raw bytes.
-using RawNotifierService = notify::v1::Notifier::WithRawCallbackMethod_NotifyUser<
-    notify::v1::Notifier::WithRawCallbackMethod_Publish<
-        notify::v1::Notifier::WithRawCallbackMethod_ListNotifications<
-            notify::v1::Notifier::WithRawCallbackMethod_MarkRead<
-                notify::v1::Notifier::WithRawCallbackMethod_MarkSeen<
-                    notify::v1::Notifier::WithRawCallbackMethod_SetArchived<
-                        notify::v1::Notifier::
-                            WithRawCallbackMethod_GetUnreadCount<
-                                notify::v1::Notifier::
-                                    WithRawCallbackMethod_GetCounts<
-                                        notify::v1::Notifier::
-                                            WithRawCallbackMethod_DeleteNotifications<
-                                                notify::v1::Notifier::
-                                                    WithRawCallbackMethod_IssueToken<
-                                                        notify::v1::Notifier::
-                                                            WithRawCallbackMethod_GetStats<
-                                                                notify::v1::Notifier::
-                                                                    Service>>>>>>>>>>>;
+using RawNotifierService = notify::v1::Notifier::WithRawCallbackMethod_NotifyUsers<
+    notify::v1::Notifier::WithRawCallbackMethod_NotifyUser<
+        notify::v1::Notifier::WithRawCallbackMethod_Publish<
+            notify::v1::Notifier::WithRawCallbackMethod_ListNotifications<
+                notify::v1::Notifier::WithRawCallbackMethod_MarkRead<
+                    notify::v1::Notifier::WithRawCallbackMethod_MarkSeen<
+                        notify::v1::Notifier::WithRawCallbackMethod_SetArchived<
+                            notify::v1::Notifier::
+                                WithRawCallbackMethod_GetUnreadCount<notify::v1::Notifier::WithRawCallbackMethod_GetCounts<
+                                    notify::v1::
+                                        Notifier::WithRawCallbackMethod_DeleteNotifications<
+                                            notify::
+                                                v1::Notifier::WithRawCallbackMethod_IssueToken<
+                                                    notify::
+                                                        v1::Notifier::WithRawCallbackMethod_GetStats<
+                                                            notify::
+                                                                v1::Notifier::
+                                                                    Service>>>>>>>>>>>>;
 
 class NotifierService final : public RawNotifierService {
  public:
@@ -125,6 +126,9 @@ class NotifierService final : public RawNotifierService {
   grpc::ServerUnaryReactor* NotifyUser(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* NotifyUsers(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
@@ -180,8 +184,9 @@ class NotifierService final : public RawNotifierService {
     kSetArchived,
     kGetCounts,
     kDeleteNotifications,
+    kNotifyUsers,
   };
-  static constexpr size_t kMethodCount = 11;
+  static constexpr size_t kMethodCount = 12;
 
   // The reactor of one call; owns the parsed request and the response
   // until gRPC is done with the call (defined in the .cc).
@@ -214,6 +219,9 @@ class NotifierService final : public RawNotifierService {
   void HandleNotifyUser(grpc::CallbackServerContext* context, const Call& call,
                         const notify::v1::NotifyUserRequest& request,
                         notify::v1::NotifyUserResponse* response);
+  void HandleNotifyUsers(grpc::CallbackServerContext* context, const Call& call,
+                         const notify::v1::NotifyUsersRequest& request,
+                         notify::v1::NotifyUsersResponse* response);
   void HandlePublish(grpc::CallbackServerContext* context, const Call& call,
                      const notify::v1::PublishRequest& request,
                      notify::v1::PublishResponse* response);

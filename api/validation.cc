@@ -1,5 +1,6 @@
 #include "api/validation.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -30,6 +31,31 @@ absl::Status ValidateName(absl::string_view field, absl::string_view value,
 absl::Status ValidateUserId(absl::string_view field, absl::string_view value) {
   return ValidateName(field, value, kMaxUserIdBytes, kUserIdPunctuation,
                       kUserIdCharset);
+}
+
+absl::Status ValidateUserIds(absl::string_view field,
+                             const std::vector<absl::string_view>& ids,
+                             size_t max) {
+  if (ids.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must name at least one user"));
+  }
+  if (ids.size() > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " has ", ids.size(), " entries; at most ", max, " are allowed"));
+  }
+  absl::flat_hash_map<absl::string_view, size_t> seen;
+  seen.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string entry = absl::StrCat(field, "[", i, "]");
+    if (absl::Status s = ValidateUserId(entry, ids[i]); !s.ok()) return s;
+    auto [it, inserted] = seen.emplace(ids[i], i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          entry, " repeats ", field, "[", it->second, "] (\"", ids[i], "\")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidatePublicChannel(absl::string_view field,

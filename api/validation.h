@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -38,6 +39,12 @@ inline constexpr absl::string_view kReservedEvents[] = {
 
 // 1-128 bytes of [A-Za-z0-9._@:-].
 absl::Status ValidateUserId(absl::string_view field, absl::string_view value);
+
+// 1 to `max` distinct user ids, each valid as ValidateUserId says; a
+// violation names the entry (`user_ids[7]`), and a repeat both entries.
+absl::Status ValidateUserIds(absl::string_view field,
+                             const std::vector<absl::string_view>& ids,
+                             size_t max);
 
 // 1-200 bytes of [A-Za-z0-9._@:/-], not starting with "user:". A '*' is
 // refused as a wildcard ("wildcards are not supported"), before the charset.

@@ -19,19 +19,25 @@
 #include "api/notifier_service.h"
 #include "bus/bus.h"
 #include "common/metrics.h"
+#include "common/names.h"
 #include "edge/hub.h"
 #include "server/accept_guard.h"
 #include "server/backends.h"
 #include "server/grpc_acceptor.h"
 #include "server/tls.h"
 #include "spdlog/spdlog.h"
+#include "storage/store.h"
 
 namespace notifyd::server {
 namespace {
 
 constexpr char kServiceName[] = "notify.v1.Notifier";
-// Room for the fields around the payload in a request.
-constexpr int kMessageOverheadBytes = 16 * 1024;
+// Room for the fields around the payload in a request, NotifyUsers' list
+// of user ids included (each at most kMaxUserIdBytes and a 3-byte tag and
+// length): about 1.3 MB.
+constexpr int kMessageOverheadBytes =
+    16 * 1024 + static_cast<int>(storage::kMaxAppendMany *
+                                 (notifyd::kMaxUserIdBytes + 3));
 constexpr auto kGrpcDrainDeadline = std::chrono::seconds(10);
 // Scrapers and probes: a handful; part of the descriptor reserve.
 constexpr size_t kAdminConnections = 32;

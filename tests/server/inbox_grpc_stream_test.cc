@@ -1,7 +1,7 @@
 // What the inbox's gRPC calls do to a user's open SSE streams
 // (docs/DESIGN.md, The inbox): a state change, a delete and a collapse made
 // over gRPC reach every stream of the user as `state` and `deleted` events,
-// in id order, through the bus.
+// in id order, through the bus; NotifyUsers reaches each user's streams.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -123,6 +123,34 @@ TEST_F(InboxGrpcStreamTest, CollapseAndDeleteReachTheStreamAsDeletions) {
   EXPECT_EQ(got->event, "deleted");
   EXPECT_EQ(got->data,
             "{\"ids\":[" + std::to_string(second.notification().id()) + "]}");
+}
+
+TEST_F(InboxGrpcStreamTest, NotifyUsersReachesEachUsersStreamsAfterTheCommit) {
+  SseClient ann, bo1, bo2;
+  ASSERT_EQ(ann.Open(http_port(), "/v1/stream?user=ann"), 200);
+  ASSERT_EQ(bo1.Open(http_port(), "/v1/stream?user=bo"), 200);
+  ASSERT_EQ(bo2.Open(http_port(), "/v1/stream?user=bo"), 200);
+  ASSERT_TRUE(testing::WaitForLiveStreams(server_.stub(), 3));
+
+  pb::NotifyUsersRequest request;
+  for (const char* user : {"ann", "bo", "cy"}) request.add_user_ids(user);
+  request.set_event("maintenance");
+  request.set_data("tonight 22:00");
+  pb::NotifyUsersResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(server_.stub().NotifyUsers(&context, request, &response).ok());
+  // cy has no stream: stored for later, counted nowhere live.
+  EXPECT_EQ(response.live_recipients(), 3u);
+  const std::pair<SseClient*, int> tabs[] = {{&ann, 0}, {&bo1, 1}, {&bo2, 1}};
+  for (auto [tab, index] : tabs) {
+    std::optional<SseMessage> got = NextEntry(*tab);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->id, std::to_string(response.deliveries(index).id()));
+    EXPECT_EQ(got->event, "maintenance");
+    EXPECT_EQ(got->data, "tonight 22:00");
+    // Each stream gets only its own user's row.
+    EXPECT_FALSE(tab->NextEvent(std::chrono::milliseconds(200)).has_value());
+  }
 }
 
 }  // namespace
