@@ -19,6 +19,7 @@
 //               streams on the server) and still gets everything
 //   state       markRead/markSeen/setArchived in one tab: the state events
 //               and counts reach every other tab; list() and counts() answer
+//   inbox page  three tabs of the page at / hold one stream between them
 //   readme      the README's complete example works as printed: it lists,
 //               shows the badge, follows the stream, marks read
 //
@@ -313,6 +314,23 @@ test('state', async (context) => {
   assert.match(err[2], /limit/);
   assert.deepEqual(await one.evaluate(() => window.client.markRead(['0']).catch(e => e.status)),
                    400, 'an id that is none is refused before it is sent');
+});
+
+test('inbox page', async (context) => {
+  // The page at / is built on the client: its tabs share one stream too.
+  const user = 'page';
+  const url = `${base}/#user=${user}&token=${tokenFor(user)}`;
+  const pages = [];
+  for (let i = 0; i < 3; i++) {
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.waitForFunction(() => document.querySelector('#state')?.dataset.state === 'live',
+                               null, { timeout: 10000 });
+    pages.push(page);
+  }
+  const id = notify(user, JSON.stringify({ title: 'to every tab' }));
+  for (const p of pages) await p.waitForSelector(`#list li[data-id="${id}"]`, { timeout: 3000 });
+  assert.equal(userStreams(user), 1, 'one stream for three inbox tabs');
 });
 
 test('readme', async (context) => {
