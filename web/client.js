@@ -88,7 +88,8 @@ export class NotifydError extends Error {
  * Events (`on(name, fn)`): 'notification' ({@link Notification}), 'counts'
  * ({unread, unseen}), 'state' ({id, ids?, up_to_id?, seen?, read?,
  * archived?}), 'deleted' ({id, ids}), 'reset' ({oldest_id}: what this tab
- * knows may be stale, refetch it) and 'status' ({@link Status}).
+ * knows may be stale, refetch it; oldest_id is '' when a new leader could
+ * not tell where the stream was) and 'status' ({@link Status}).
  *
  * @param {ConnectOptions} options
  * @returns {Client}
@@ -126,6 +127,8 @@ export class Client {
     this._retryTimer = 0;
     this._election = null;   // {ids: [...], timer} while electing
     this._resumedFrom = '';  // the last_event_id of the open stream
+    this._sawLive = false;   // a stream (this tab's or the leader's) was live
+    this._resetOnCounts = false;
     this._releaseLock = null;
     this._abort = null;
     this._channel = null;
@@ -292,11 +295,13 @@ export class Client {
       case 'elect':   // a new leader asks where each tab is
         if (!this._status.leader) {
           this._setStatus({ state: 'connecting', leaderTab: m.from });
-          this._post({ type: 'last', to: m.from, lastId: this._lastId });
+          this._post({ type: 'last', to: m.from, lastId: this._lastId, live: this._sawLive });
         }
         break;
       case 'last':
-        if (m.to !== this._tab || !this._status.leader || !isId(m.lastId)) break;
+        if (m.to !== this._tab || !this._status.leader) break;
+        if (this._election && m.live) this._election.live = true;
+        if (!isId(m.lastId)) break;
         if (this._election) {
           this._election.ids.push(m.lastId);
         } else if (this._source && (!this._resumedFrom || cmpId(m.lastId, this._resumedFrom) < 0)) {
@@ -320,9 +325,14 @@ export class Client {
     this._post({ type: 'status', status: this._leaderStatus() });
     this._post({ type: 'elect', from: this._tab });
     const ids = this._lastId ? [this._lastId] : [];
-    this._election = { ids, timer: setTimeout(() => {
-      const from = this._election.ids.reduce((a, b) => (!a || cmpId(b, a) < 0 ? b : a), '');
+    this._election = { ids, live: this._sawLive, timer: setTimeout(() => {
+      const { ids: all, live } = this._election;
+      const from = all.reduce((a, b) => (!a || cmpId(b, a) < 0 ? b : a), '');
       this._election = null;
+      // A stream was live but no tab got an id from it: where it was is
+      // unknown, so what came meanwhile may be missed. The new stream's
+      // first event comes with a reset: every tab refetches.
+      this._resetOnCounts = !from && live;
       if (!this._closed) this._openStream(from);
     }, ELECTION_MS) };
   }
@@ -376,7 +386,13 @@ export class Client {
       s.addEventListener(name, (e) => relay({ name, id: e.lastEventId, data: parseJson(e.data, true) }));
     }
     // No id: on these; the browser's lastEventId is the previous event's.
-    s.addEventListener('counts', (e) => relay({ name: 'counts', id: '', data: parseJson(e.data) }));
+    s.addEventListener('counts', (e) => {
+      if (this._resetOnCounts) {
+        this._resetOnCounts = false;
+        relay({ name: 'reset', id: '', data: { oldest_id: '' } });
+      }
+      relay({ name: 'counts', id: '', data: parseJson(e.data) });
+    });
     s.addEventListener('reset', (e) => relay({ name: 'reset', id: '', data: { oldest_id: e.data } }));
   }
 
@@ -389,6 +405,7 @@ export class Client {
 
   _setStatus(change) {
     const next = { ...this._status, ...change };
+    if (next.state === 'live') this._sawLive = true;
     const before = this._status;
     this._status = next;
     if (before.state !== next.state || before.leader !== next.leader ||

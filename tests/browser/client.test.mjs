@@ -14,7 +14,8 @@
 //               another tab takes over, and the ids in every remaining tab
 //               are exactly the ids sent, in order (no gap, no duplicate);
 //               still one stream
-//   close()     a leader that calls close() hands the stream over at once
+//   close()     a leader that calls close() hands the stream over at once;
+//               as no tab had an id yet, each gets a reset (refetch)
 //   no locks    without navigator.locks every tab streams on its own (N
 //               streams on the server) and still gets everything
 //   state       markRead/markSeen/setArchived in one tab: the state events
@@ -190,6 +191,9 @@ test('handover', async (context) => {
   let [leader] = await leaders(pages);
   try {
     await waitSent(5);
+    for (const p of pages) {
+      await p.waitForFunction(() => window.got.notification.length > 0, null, { timeout: 5000 });
+    }
     // The leader tab closes.
     held = true;
     pages.splice(pages.indexOf(leader), 1);
@@ -211,6 +215,9 @@ test('handover', async (context) => {
   }
   for (const p of pages) await waitIds(p, sent);
   assert.equal((await leaders(pages)).length, 1, 'one tab leads again');
+  for (const p of pages) {
+    assert.deepEqual(await p.evaluate(() => window.got.reset), [], 'each knew where it was');
+  }
   // Both new leaders resumed from an id the tabs had, and the server
   // replayed what was sent while they were connecting.
   assert.equal(resumedFrom.length, 2, 'two takeovers');
@@ -231,6 +238,12 @@ test('close()', async (context) => {
       window.client.status.leaderTab !== '' && window.client.status.leaderTab !== old,
   before.leaderTab, { timeout: 5000 });
   assert.equal((await leaders(rest)).length, 1, 'another tab leads');
+  // No tab had an id from the stream when it changed hands: none can tell
+  // what it may have missed, so each is told to refetch.
+  for (const p of rest) {
+    await p.waitForFunction(() => window.got.reset.length > 0, null, { timeout: 3000 });
+    assert.deepEqual(await p.evaluate(() => window.got.reset), [{ oldest_id: '' }]);
+  }
   const id = notify(user, 'after close');
   for (const p of rest) await waitIds(p, [id]);
   // The closed client reports nothing more.
