@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "api/grpc_status.h"
+#include "api/publish_stream.h"
 #include "spdlog/spdlog.h"
 
 namespace notifyd::api {
@@ -23,18 +24,13 @@ namespace {
 // Caller label of calls rejected before a caller was known.
 constexpr char kUnauthenticatedCaller[] = "unauthenticated";
 // Indexed by NotifierService::Method.
-constexpr std::array<const char*, 12> kMethodNames = {"NotifyUser",
-                                                      "Publish",
-                                                      "ListNotifications",
-                                                      "MarkRead",
-                                                      "GetUnreadCount",
-                                                      "IssueToken",
-                                                      "GetStats",
-                                                      "MarkSeen",
-                                                      "SetArchived",
-                                                      "GetCounts",
-                                                      "DeleteNotifications",
-                                                      "NotifyUsers"};
+// clang-format off
+constexpr std::array<const char*, 13> kMethodNames = {
+    "NotifyUser",     "Publish",    "ListNotifications",   "MarkRead",
+    "GetUnreadCount", "IssueToken", "GetStats",            "MarkSeen",
+    "SetArchived",    "GetCounts",  "DeleteNotifications", "NotifyUsers",
+    "PublishStream"};
+// clang-format on
 
 }  // namespace
 
@@ -118,6 +114,14 @@ grpc::ServerUnaryReactor* NotifierService::Serve(
 }
 
 bool NotifierService::Begin(grpc::CallbackServerContext* context, Call* call) {
+  absl::Status status = Authenticate(context, call);
+  if (status.ok()) return true;
+  Finish(*call, status);
+  return false;
+}
+
+absl::Status NotifierService::Authenticate(grpc::CallbackServerContext* context,
+                                           Call* call) {
   std::shared_ptr<const ApiKeySet> keys;
   {
     absl::ReaderMutexLock lock(&api_keys_mu_);
@@ -125,7 +129,7 @@ bool NotifierService::Begin(grpc::CallbackServerContext* context, Call* call) {
   }
   if (!keys) {
     call->caller = &anonymous_;
-    return true;
+    return absl::OkStatus();
   }
   const auto& metadata = context->client_metadata();
   auto [first, last] = metadata.equal_range("authorization");
@@ -144,11 +148,10 @@ bool NotifierService::Begin(grpc::CallbackServerContext* context, Call* call) {
                    LogLimiter::DroppedNote(dropped));
     }
     call->caller = &unauthenticated_;
-    Finish(*call, caller.status());
-    return false;
+    return caller.status();
   }
   call->caller = &counters_.Find(*caller);
-  return true;
+  return absl::OkStatus();
 }
 
 void NotifierService::CountRejectedAtMetadata(absl::string_view path) {
@@ -184,12 +187,20 @@ absl::Status NotifierService::CheckPublishRate(
 }
 
 void NotifierService::Finish(const Call& call, const absl::Status& status) {
+  if (call.item != nullptr) {
+    // A message of PublishStream: its response is in the item already.
+    grpc::Status grpc_status = ToGrpcStatus(status);
+    Count(call, grpc_status.error_code());
+    call.item->Done(std::move(grpc_status));
+    return;
+  }
   grpc::Status grpc_status = call.reactor->WriteResponse(ToGrpcStatus(status));
-  counters_
-      .Calls(*call.caller, static_cast<size_t>(call.method),
-             grpc_status.error_code())
-      .Inc();
+  Count(call, grpc_status.error_code());
   call.reactor->Finish(std::move(grpc_status));
+}
+
+void NotifierService::Count(const Call& call, grpc::StatusCode code) {
+  counters_.Calls(*call.caller, static_cast<size_t>(call.method), code).Inc();
 }
 
 // gRPC's entry points.
@@ -206,6 +217,11 @@ grpc::ServerUnaryReactor* NotifierService::NotifyUsers(
     grpc::ByteBuffer* response) {
   return Serve(context, Method::kNotifyUsers, *request, response,
                &NotifierService::HandleNotifyUsers);
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+NotifierService::PublishStream(grpc::CallbackServerContext* context) {
+  return new PublishStreamReactor(*this, context);
 }
 
 grpc::ServerUnaryReactor* NotifierService::Publish(

@@ -88,6 +88,8 @@ struct NotifierOptions {
   absl::Duration retention = absl::ZeroDuration();
   // Answers for GetStats; absent means no edge is running.
   std::function<LiveStats(size_t top_n)> live_stats;
+  // PublishStream: messages read ahead of their answers, at most.
+  size_t max_stream_inflight = 256;
   // Mints subscriber tokens; absent means IssueToken is UNIMPLEMENTED.
   std::function<absl::StatusOr<std::pair<std::string, int64_t>>(
       const std::string& user_id, const std::vector<std::string>& channels,
@@ -96,24 +98,39 @@ struct NotifierOptions {
 };
 
 // The Notifier service with every method taking raw bytes.
-using RawNotifierService = notify::v1::Notifier::WithRawCallbackMethod_NotifyUsers<
-    notify::v1::Notifier::WithRawCallbackMethod_NotifyUser<
-        notify::v1::Notifier::WithRawCallbackMethod_Publish<
-            notify::v1::Notifier::WithRawCallbackMethod_ListNotifications<
-                notify::v1::Notifier::WithRawCallbackMethod_MarkRead<
-                    notify::v1::Notifier::WithRawCallbackMethod_MarkSeen<
-                        notify::v1::Notifier::WithRawCallbackMethod_SetArchived<
-                            notify::v1::Notifier::
-                                WithRawCallbackMethod_GetUnreadCount<notify::v1::Notifier::WithRawCallbackMethod_GetCounts<
-                                    notify::v1::
-                                        Notifier::WithRawCallbackMethod_DeleteNotifications<
-                                            notify::
-                                                v1::Notifier::WithRawCallbackMethod_IssueToken<
-                                                    notify::
-                                                        v1::Notifier::WithRawCallbackMethod_GetStats<
-                                                            notify::
-                                                                v1::Notifier::
-                                                                    Service>>>>>>>>>>>>;
+using RawNotifierService =
+    notify::v1::Notifier::WithRawCallbackMethod_PublishStream<
+        notify::v1::Notifier::WithRawCallbackMethod_NotifyUsers<
+            notify::v1::Notifier::WithRawCallbackMethod_NotifyUser<
+                notify::v1::Notifier::WithRawCallbackMethod_Publish<
+                    notify::v1::Notifier::WithRawCallbackMethod_ListNotifications<
+                        notify::v1::Notifier::WithRawCallbackMethod_MarkRead<
+                            notify::v1::Notifier::WithRawCallbackMethod_MarkSeen<
+                                notify::v1::Notifier::
+                                    WithRawCallbackMethod_SetArchived<notify::v1::Notifier::WithRawCallbackMethod_GetUnreadCount<
+                                        notify::v1::
+                                            Notifier::WithRawCallbackMethod_GetCounts<
+                                                notify::
+                                                    v1::Notifier::WithRawCallbackMethod_DeleteNotifications<
+                                                        notify::
+                                                            v1::Notifier::WithRawCallbackMethod_IssueToken<
+                                                                notify::
+                                                                    v1::Notifier::WithRawCallbackMethod_GetStats<
+                                                                        notify::
+                                                                            v1::Notifier::
+                                                                                Service>>>>>>>>>>>>>;
+
+// A message of PublishStream as NotifierService::Finish sees it: the
+// handler has filled the item's response; Done gets the message's status,
+// once, on whichever thread finished it (a gRPC thread for a refusal, the
+// store's completer thread after a commit).
+class StreamItem {
+ public:
+  virtual ~StreamItem() = default;
+  virtual void Done(grpc::Status status) = 0;
+};
+
+class PublishStreamReactor;
 
 class NotifierService final : public RawNotifierService {
  public:
@@ -132,6 +149,9 @@ class NotifierService final : public RawNotifierService {
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
+  // A producer's stream of NotifyUser and Publish messages (publish_stream.h).
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PublishStream(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* ListNotifications(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response) override;
@@ -185,8 +205,9 @@ class NotifierService final : public RawNotifierService {
     kGetCounts,
     kDeleteNotifications,
     kNotifyUsers,
+    kPublishStream,
   };
-  static constexpr size_t kMethodCount = 12;
+  static constexpr size_t kMethodCount = 13;
 
   // The reactor of one call; owns the parsed request and the response
   // until gRPC is done with the call (defined in the .cc).
@@ -195,12 +216,16 @@ class NotifierService final : public RawNotifierService {
   class TypedReactor;
   using Caller = CallCounters::Caller;
 
+  friend class PublishStreamReactor;
+
   // One call in progress: what Finish needs to answer and count it. Cheap
-  // to copy; valid until Finish.
+  // to copy; valid until Finish. A message of PublishStream has no reactor
+  // of its own but an `item`, which Finish tells instead.
   struct Call {
     Reactor* reactor = nullptr;
     Method method = Method::kNotifyUser;
     Caller* caller = nullptr;
+    StreamItem* item = nullptr;
   };
 
   // Creates the call's reactor, authenticates the caller, parses the
@@ -214,7 +239,11 @@ class NotifierService final : public RawNotifierService {
 
   // Authenticates the call and fills call->caller. False when rejected:
   // the call is then finished (UNAUTHENTICATED, logged at warn).
+  // Authenticate does the same without finishing, returning the refusal.
   bool Begin(grpc::CallbackServerContext* context, Call* call);
+  absl::Status Authenticate(grpc::CallbackServerContext* context, Call* call);
+  // Counts a finished call (or stream message) under its caller and method.
+  void Count(const Call& call, grpc::StatusCode code);
 
   void HandleNotifyUser(grpc::CallbackServerContext* context, const Call& call,
                         const notify::v1::NotifyUserRequest& request,

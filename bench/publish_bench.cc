@@ -48,7 +48,9 @@ ABSL_FLAG(int, grpc_channels, 4,
           "gRPC channels (TCP connections) the calls are spread over");
 ABSL_FLAG(int, payload_bytes, 64, "minimum size of each payload");
 ABSL_FLAG(std::string, rpc, "notify_user",
-          "write RPC to measure: notify_user or publish");
+          "notify_user, publish, or notify_users (fan-out: "
+          "--users_per_call distinct users per call, walking --users)");
+ABSL_FLAG(int, users_per_call, 1000, "notify_users: user ids per call");
 ABSL_FLAG(bool, health, true, "also measure Health/Check (the no-op ceiling)");
 ABSL_FLAG(int, max_in_flight, 20000,
           "open loop: calls beyond this many outstanding are counted as "
@@ -67,6 +69,8 @@ class CallKind {
  public:
   virtual ~CallKind() = default;
   virtual std::string Name() const = 0;
+  // Notifications one successful call stores.
+  virtual int NotificationsPerCall() const { return 1; }
   virtual void Start(uint64_t seq, int64_t stamp_ns,
                      std::function<void(bool, const std::string&)> done) = 0;
 };
@@ -181,11 +185,53 @@ class WriteCall final : public CallKind {
   const int payload_bytes_;
 };
 
+// NotifyUsers: one payload to `per_call` users per call, the users taken in
+// turn from u0..u<users-1>, so every call writes to per_call inboxes.
+class NotifyUsersCall final : public CallKind {
+ public:
+  NotifyUsersCall(std::vector<std::shared_ptr<grpc::Channel>> channels,
+                  int users, int per_call, int payload_bytes)
+      : users_(users), per_call_(per_call), payload_bytes_(payload_bytes) {
+    for (auto& c : channels) stubs_.push_back(Notifier::NewStub(c));
+  }
+  std::string Name() const override { return "NotifyUsers"; }
+  int NotificationsPerCall() const override { return per_call_; }
+  void Start(uint64_t seq, int64_t stamp_ns,
+             std::function<void(bool, const std::string&)> done) override {
+    struct Call {
+      grpc::ClientContext ctx;
+      notify::v1::NotifyUsersRequest request;
+      notify::v1::NotifyUsersResponse response;
+    };
+    auto* call = new Call;
+    const uint64_t first = seq * static_cast<uint64_t>(per_call_);
+    for (int i = 0; i < per_call_; ++i) {
+      call->request.add_user_ids(absl::StrCat("u", (first + i) % users_));
+    }
+    call->request.set_data(StampedPayload(stamp_ns, seq, payload_bytes_));
+    stubs_[seq % stubs_.size()]->async()->NotifyUsers(
+        &call->ctx, &call->request, &call->response,
+        [call, done = std::move(done)](grpc::Status status) {
+          delete call;
+          done(status.ok(), status.ok() ? std::string()
+                                        : absl::StrCat(status.error_code(), " ",
+                                                       status.error_message()));
+        });
+  }
+
+ private:
+  std::vector<std::unique_ptr<Notifier::Stub>> stubs_;
+  const int users_;
+  const int per_call_;
+  const int payload_bytes_;
+};
+
 struct RunResult {
   std::string name;
   std::string mode;  // "closed" or "rate"
   double offered_rate = 0;
   double calls_per_s = 0;
+  int per_call = 1;  // notifications stored by one call
   uint64_t ok = 0;
   uint64_t errors = 0;
   uint64_t dropped = 0;
@@ -280,6 +326,7 @@ RunResult RunClosed(CallKind& kind, int concurrency, absl::Duration warmup,
 
   RunResult r;
   r.name = kind.Name();
+  r.per_call = kind.NotificationsPerCall();
   r.mode = "closed";
   recorder.Fill(&r);
   r.calls_per_s = r.ok / absl::ToDoubleSeconds(duration);
@@ -321,6 +368,7 @@ RunResult RunRate(CallKind& kind, double rate, absl::Duration warmup,
 
   RunResult r;
   r.name = kind.Name();
+  r.per_call = kind.NotificationsPerCall();
   r.mode = "rate";
   r.offered_rate = rate;
   recorder.Fill(&r);
@@ -338,6 +386,10 @@ void Print(const RunResult& r) {
               label.c_str(), r.calls_per_s, r.latency.Summary().c_str(),
               static_cast<unsigned long long>(r.errors),
               static_cast<unsigned long long>(r.dropped));
+  if (r.per_call > 1) {
+    std::printf("  = %.0f notifications/s (%d per call)\n",
+                r.calls_per_s * r.per_call, r.per_call);
+  }
   if (!r.first_error.empty()) {
     std::printf("  first error: %s\n", r.first_error.c_str());
   }
@@ -347,8 +399,10 @@ void Print(const RunResult& r) {
 std::string Json(const RunResult& r) {
   return absl::StrCat("{\"name\":\"", r.name, "\",\"mode\":\"", r.mode,
                       "\",\"offered_rate\":", r.offered_rate,
-                      ",\"calls_per_s\":", r.calls_per_s, ",\"ok\":", r.ok,
-                      ",\"errors\":", r.errors, ",\"dropped\":", r.dropped,
+                      ",\"calls_per_s\":", r.calls_per_s,
+                      ",\"notifications_per_s\":", r.calls_per_s * r.per_call,
+                      ",\"ok\":", r.ok, ",\"errors\":", r.errors,
+                      ",\"dropped\":", r.dropped,
                       ",\"p50_ns\":", r.latency.Percentile(0.5),
                       ",\"p99_ns\":", r.latency.Percentile(0.99),
                       ",\"p999_ns\":", r.latency.Percentile(0.999),
@@ -373,10 +427,14 @@ int Main(int argc, char** argv) {
   if (concurrency < 1 || absl::GetFlag(FLAGS_users) < 1 ||
       absl::GetFlag(FLAGS_grpc_channels) < 1 || rate < 0 ||
       duration <= absl::ZeroDuration() ||
-      (rpc != "notify_user" && rpc != "publish")) {
+      absl::GetFlag(FLAGS_users_per_call) < 1 ||
+      absl::GetFlag(FLAGS_users_per_call) > absl::GetFlag(FLAGS_users) ||
+      (rpc != "notify_user" && rpc != "publish" && rpc != "notify_users")) {
     std::fprintf(stderr,
-                 "publish_bench: --concurrency, --users, --grpc_channels must "
-                 "be >= 1, --duration > 0, --rpc notify_user or publish\n");
+                 "publish_bench: --concurrency, --users, --grpc_channels, "
+                 "--users_per_call must be >= 1 (and --users_per_call <= "
+                 "--users), --duration > 0, --rpc notify_user, publish or "
+                 "notify_users\n");
     return 2;
   }
   auto channels = MakeChannels(target, absl::GetFlag(FLAGS_grpc_channels),
@@ -387,8 +445,18 @@ int Main(int argc, char** argv) {
     return 1;
   }
   HealthCheck health(*channels);
-  WriteCall write(*channels, rpc == "publish", absl::GetFlag(FLAGS_users),
-                  absl::GetFlag(FLAGS_payload_bytes));
+  std::unique_ptr<CallKind> write_kind;
+  if (rpc == "notify_users") {
+    write_kind =
+        std::make_unique<NotifyUsersCall>(*channels, absl::GetFlag(FLAGS_users),
+                                          absl::GetFlag(FLAGS_users_per_call),
+                                          absl::GetFlag(FLAGS_payload_bytes));
+  } else {
+    write_kind = std::make_unique<WriteCall>(
+        *channels, rpc == "publish", absl::GetFlag(FLAGS_users),
+        absl::GetFlag(FLAGS_payload_bytes));
+  }
+  CallKind& write = *write_kind;
   std::printf(
       "# target=%s concurrency=%d grpc_channels=%d users=%d payload>=%dB "
       "warmup=%s duration=%s\n",

@@ -36,8 +36,8 @@ constexpr char kServiceName[] = "notify.v1.Notifier";
 // of user ids included (each at most kMaxUserIdBytes and a 3-byte tag and
 // length): about 1.3 MB.
 constexpr int kMessageOverheadBytes =
-    16 * 1024 + static_cast<int>(storage::kMaxAppendMany *
-                                 (notifyd::kMaxUserIdBytes + 3));
+    16 * 1024 +
+    static_cast<int>(storage::kMaxAppendMany * (notifyd::kMaxUserIdBytes + 3));
 constexpr auto kGrpcDrainDeadline = std::chrono::seconds(10);
 // Scrapers and probes: a handful; part of the descriptor reserve.
 constexpr size_t kAdminConnections = 32;
@@ -326,6 +326,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   service_options.max_payload_bytes = options.max_payload_bytes;
   service_options.api_keys = api_keys;
   service_options.max_publish_rate = options.max_publish_rate;
+  service_options.max_stream_inflight = options.max_stream_inflight;
   service_options.retention = options.retention;
   service_options.live_stats = [hub](size_t top_n) {
     return api::LiveStats{.connections = hub->Connections(),

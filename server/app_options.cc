@@ -49,6 +49,11 @@ absl::Status ValidateLimits(const AppOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_payload_bytes must be between 1 and ", kMaxPayloadBytesLimit));
   }
+  if (options.max_stream_inflight < 1 ||
+      options.max_stream_inflight > 100'000) {
+    return absl::InvalidArgumentError(
+        "--max_stream_inflight must be between 1 and 100000");
+  }
   if (!(options.max_publish_rate >= 0)) {  // also refuses NaN
     return absl::InvalidArgumentError("--max_publish_rate must be >= 0");
   }

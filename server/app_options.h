@@ -48,6 +48,8 @@ struct AppOptions {
   // NotifyUser + Publish per second per API key (one shared "anonymous"
   // bucket without keys); 0 = unlimited.
   double max_publish_rate = 0;
+  // PublishStream: messages read ahead of their answers (1 to 100,000).
+  size_t max_stream_inflight = 256;
   // Subscriber tokens; absent: streams accept no tokens and IssueToken is
   // UNIMPLEMENTED.
   std::optional<api::TokenConfig> tokens;

@@ -58,6 +58,9 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA certificates: gRPC requires client certificates signed by "
           "them (mutual TLS)");
+ABSL_FLAG(uint64_t, max_stream_inflight, 256,
+          "PublishStream: messages read ahead of their answers; past it "
+          "notifyd stops reading and flow control holds the producer");
 ABSL_FLAG(double, max_publish_rate, 0,
           "NotifyUser+Publish calls per second per API key (burst = rate); "
           "0 = unlimited");
@@ -212,6 +215,7 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   o.max_publish_rate = absl::GetFlag(FLAGS_max_publish_rate);
+  o.max_stream_inflight = absl::GetFlag(FLAGS_max_stream_inflight);
   o.max_grpc_connections = absl::GetFlag(FLAGS_max_grpc_connections);
   o.max_grpc_streams_per_connection =
       absl::GetFlag(FLAGS_max_grpc_streams_per_connection);

@@ -2,6 +2,7 @@
 // Human-readable output by default, --json for scripts (one JSON object per
 // response, protobuf's canonical JSON mapping).
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/flag_file.h"
@@ -31,6 +33,13 @@ ABSL_FLAG(bool, json, false, "print responses as JSON");
 ABSL_FLAG(std::string, event, "", "event name (notify, publish)");
 ABSL_FLAG(std::string, idempotency_key, "",
           "idempotency key (notify, publish)");
+ABSL_FLAG(std::string, users_file, "",
+          "notify: the recipients, one user id per line (blank lines and "
+          "lines starting with # skipped), in one NotifyUsers call");
+ABSL_FLAG(bool, stdin, false,
+          "notify, publish: one notification per line of standard input, "
+          "through one PublishStream (with --idempotency_key=K, line n "
+          "carries K-n)");
 ABSL_FLAG(std::string, channel, "", "list a channel instead of a user");
 ABSL_FLAG(uint32_t, limit, 0, "page size for list (max 500)");
 ABSL_FLAG(uint64_t, before_id, 0, "list ids below this one");
@@ -194,11 +203,68 @@ class Cli {
     return SetExpiresIn(absl::GetFlag(FLAGS_expires_in), request);
   }
 
+  // notify to several users: one NotifyUsers call, one line per user.
+  int SendToMany(const std::vector<std::string>& users,
+                 const std::string& data) {
+    pb::NotifyUsersRequest request;
+    for (const std::string& u : users) request.add_user_ids(u);
+    request.set_data(data);
+    if (!SetShared(&request)) return Usage("--expires_in must be >= 0");
+    pb::NotifyUsersResponse response;
+    grpc::Status status =
+        stub_->NotifyUsers(Context().get(), request, &response);
+    if (!status.ok()) return FailRpc(status);
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(response);
+      return 0;
+    }
+    for (const auto& d : response.deliveries()) {
+      std::cout << (d.duplicate() ? "duplicate of " : "stored ") << "#"
+                << d.id() << " for " << d.user_id() << "\n";
+    }
+    std::cout << response.stored() << " stored, "
+              << response.deliveries_size() - response.stored()
+              << " duplicate(s), live to " << response.live_recipients()
+              << " stream(s)\n";
+    return 0;
+  }
+
   int Send(const std::vector<std::string>& args) {
+    if (absl::GetFlag(FLAGS_stdin)) {
+      if (args.size() != 2) {
+        return Usage(absl::StrCat(args[0], " --stdin takes only the target"));
+      }
+      notifyd::tools::StreamLinesOptions options;
+      options.publish = args[0] == "publish";
+      options.target = args[1];
+      options.event = absl::GetFlag(FLAGS_event);
+      options.idempotency_key = absl::GetFlag(FLAGS_idempotency_key);
+      options.progress = isatty(STDERR_FILENO) != 0;
+      return notifyd::tools::StreamLines(options, std::cin, *stub_, Context());
+    }
+    const std::string users_file = absl::GetFlag(FLAGS_users_file);
+    if (args[0] == "notify" && !users_file.empty()) {
+      if (args.size() != 2) {
+        return Usage("notify --users_file=FILE takes only the data");
+      }
+      absl::StatusOr<std::string> text =
+          notifyd::ReadFlagFile("users_file", users_file);
+      if (!text.ok()) return Fail(std::string(text.status().message()));
+      std::vector<std::string> users;
+      for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+        line = absl::StripAsciiWhitespace(line);
+        if (line.empty() || line.front() == '#') continue;
+        users.emplace_back(line);
+      }
+      return SendToMany(users, args[1]);
+    }
     if (args.size() != 3) {
       return Usage(absl::StrCat(args[0], " takes a target and the data"));
     }
     grpc::Status status;
+    if (args[0] == "notify" && args[1].find(',') != std::string::npos) {
+      return SendToMany(absl::StrSplit(args[1], ','), args[2]);
+    }
     if (args[0] == "notify") {
       pb::NotifyUserRequest request;
       request.set_user_id(args[1]);

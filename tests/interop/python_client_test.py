@@ -3,7 +3,7 @@
 
 Generates the message classes from proto/ with protoc at test time, starts the
 real notifyd binary on port 0, calls NotifyUser and reads the notification
-back with ListNotifications.
+back with ListNotifications, then fans one message out with NotifyUsers.
 
 Usage: python_client_test.py <notifyd binary> <repo proto dir>
 """
@@ -69,8 +69,29 @@ def main():
             except grpc.RpcError as e:
                 assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
                 assert "user_id" in e.details(), e.details()
-            print("python client: NotifyUser + ListNotifications OK, id",
-                  got.id)
+            # Fan-out: one call, a row per user, each its own id.
+            many = rpc("NotifyUsers", pb.NotifyUsersResponse)
+            users = [f"py-{i}" for i in range(100)]
+            fanned = many(pb.NotifyUsersRequest(
+                user_ids=users, data="hello all", idempotency_key="py-k"),
+                timeout=10)
+            assert fanned.stored == 100, fanned
+            ids = [d.id for d in fanned.deliveries]
+            assert ids == list(range(ids[0], ids[0] + 100)), ids
+            assert [d.user_id for d in fanned.deliveries] == users
+            again = many(pb.NotifyUsersRequest(
+                user_ids=users[:2] + ["py-new"], data="hello all",
+                idempotency_key="py-k"), timeout=10)
+            assert [d.duplicate for d in again.deliveries] == \
+                [True, True, False], again
+            try:
+                many(pb.NotifyUsersRequest(user_ids=["a", "a"]), timeout=10)
+                raise AssertionError("a repeated user was accepted")
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+                assert "user_ids[1] repeats" in e.details(), e.details()
+            print("python client: NotifyUser + ListNotifications + "
+                  "NotifyUsers OK, id", got.id)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=20)

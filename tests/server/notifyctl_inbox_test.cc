@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +76,58 @@ TEST_F(NotifyctlInboxTest, EveryInboxCommandDoesWhatItSays) {
   EXPECT_EQ(Run({"delete", "kim"}, &log), 2);
   EXPECT_EQ(Run({"notify", "kim", "x", "--event=state"}, &log), 1);
   EXPECT_THAT(log, HasSubstr("reserved"));
+}
+
+TEST_F(NotifyctlInboxTest, NotifyToSeveralUsersIsOneNotifyUsersCall) {
+  std::string sent =
+      Ok({"notify", "ann,bo,cy", "deploy done", "--idempotency_key=d1"});
+  EXPECT_THAT(sent, HasSubstr("stored #1 for ann"));
+  EXPECT_THAT(sent, HasSubstr("stored #3 for cy"));
+  EXPECT_THAT(sent, HasSubstr("3 stored, 0 duplicate(s)"));
+  // From a file, with the same key: ann and bo have it, dee is new.
+  const std::string file = (server_.dir() / "users.txt").string();
+  std::ofstream(file) << "# on call\nann\n\n  bo  \ndee\n";
+  std::string again = Ok({"--json", "notify", "--users_file=" + file,
+                          "deploy done", "--idempotency_key=d1"});
+  EXPECT_THAT(again, HasSubstr("\"stored\":1"));
+  EXPECT_THAT(again,
+              HasSubstr("{\"userId\":\"bo\",\"id\":\"2\",\"duplicate\":true}"));
+  EXPECT_THAT(Ok({"counts", "dee"}), HasSubstr("1 unread"));
+  // Refusals come back as the server words them.
+  std::string log;
+  EXPECT_EQ(Run({"notify", "ann,ann", "x"}, &log), 1);
+  EXPECT_THAT(log, HasSubstr("user_ids[1] repeats user_ids[0]"));
+  EXPECT_EQ(Run({"notify", "--users_file=/nonexistent", "x"}, &log), 1);
+  EXPECT_THAT(log, HasSubstr("cannot read --users_file"));
+}
+
+TEST_F(NotifyctlInboxTest, StdinStreamsALinePerNotification) {
+  const std::string input = (server_.dir() / "lines.txt").string();
+  {
+    std::ofstream out(input);
+    for (int i = 0; i < 1000; ++i) out << "{\"n\":" << i << "}\n";
+  }
+  // Through a shell, for the redirection.
+  const std::string command =
+      std::string(NOTIFYCTL_BINARY) +
+      " --server=" + server_.app().grpc_target() +
+      " publish --stdin news --idempotency_key=batch < " + input;
+  auto run_shell = [&](std::string* log) {
+    std::string log_path = (server_.dir() / "sh.log").string();
+    std::filesystem::remove(log_path);
+    testing::ChildProcess sh({"/bin/sh", "-c", command}, log_path);
+    std::optional<int> status = sh.Wait(std::chrono::seconds(60));
+    *log = sh.Log();
+    return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  };
+  std::string log;
+  ASSERT_EQ(run_shell(&log), 0) << log;
+  EXPECT_THAT(log, HasSubstr("1000 stored, 0 duplicate(s), 0 failed, of 1000"));
+  EXPECT_EQ(testing::StoredCount(server_.stub()), 1000u);
+  // The same input again: every line's key is known, nothing is stored.
+  ASSERT_EQ(run_shell(&log), 0) << log;
+  EXPECT_THAT(log, HasSubstr("0 stored, 1000 duplicate(s)"));
+  EXPECT_EQ(testing::StoredCount(server_.stub()), 1000u);
 }
 
 }  // namespace
