@@ -4,6 +4,7 @@
 // notifier_inbox_handlers.cc; how a call gets here and is answered is in
 // notifier_service.cc.
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -27,6 +28,24 @@ constexpr uint32_t kDefaultPageSize = 50;
 constexpr uint32_t kMaxPageSize = 500;
 constexpr uint32_t kDefaultTopChannels = 10;
 constexpr uint32_t kMaxTopChannels = 1000;
+
+// OK while the caller still waits for the answer. A write is queued for the
+// store only then: once the deadline has passed or the caller cancelled,
+// whatever the store did would reach nobody, and the caller, told
+// DEADLINE_EXCEEDED or CANCELLED, could not know it was stored.
+absl::Status CallerStillWaits(grpc::CallbackServerContext* context) {
+  if (context->deadline() <= std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError(
+        "the call's deadline passed before the notification was queued for "
+        "the store: nothing was stored");
+  }
+  if (context->IsCancelled()) {
+    return absl::CancelledError(
+        "the call was cancelled before the notification was queued for the "
+        "store: nothing was stored");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -91,6 +110,7 @@ void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
   }
   // Checked after validation: a malformed call costs the caller no token.
   if (valid.ok()) valid = CheckPublishRate(context, call);
+  if (valid.ok()) valid = CallerStillWaits(context);
   if (!valid.ok()) {
     Finish(call, valid);
     return;

@@ -255,7 +255,9 @@ class NotifierService final : public RawNotifierService {
 
   // NotifyUser and Publish: `target_valid` is the check of the field that
   // names `channel`; then the shared fields, the publish rate, and the
-  // append.
+  // append, queued only while the caller still waits: a call whose deadline
+  // has passed answers DEADLINE_EXCEEDED (a cancelled one CANCELLED), saying
+  // nothing was stored, and is not stored.
   template <typename Request, typename Response>
   void StoreNotification(grpc::CallbackServerContext* context, const Call& call,
                          absl::Status target_valid, std::string channel,
