@@ -20,7 +20,8 @@
 // 1.51's generated callback handler ignores the parse status and answers
 // UNIMPLEMENTED with no message, which a client reads as "no such method".
 // Parsed here (after authentication), it answers INVALID_ARGUMENT saying
-// what is wrong. The method table, and so reflection, is unchanged.
+// what is wrong. The method table is unchanged; reflection is served
+// from embedded descriptors (api/reflection_service.h).
 //
 // Every call is counted by method, code and caller (api/call_counters.h).
 //
