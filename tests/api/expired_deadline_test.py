@@ -107,7 +107,8 @@ def main():
             channel.close()
         finally:
             server.send_signal(signal.SIGTERM)
-            server.wait(timeout=20)
+            # Non-zero after a sanitizer report too (the ASan suite).
+            assert server.wait(timeout=20) == 0, "notifyd did not exit cleanly"
 
 
 if __name__ == "__main__":

@@ -402,7 +402,8 @@ def fresh_server(notifyd, tmp):
         yield json.load(open(ready))["grpc_port"]
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=20)
+        # Non-zero after a sanitizer report too (the ASan suite).
+        assert server.wait(timeout=20) == 0, "notifyd did not exit cleanly"
         log.close()
 
 
