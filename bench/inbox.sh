@@ -26,6 +26,10 @@
 #     state` on each of the user's other 9 streams.
 # notifyd is stopped by its pid at the end, also on error or Ctrl-C, and the
 # directory removed (KEEP=1 keeps it). ONLY="read tabs" runs a subset.
+#
+# PG_URL=postgres://user@host:port/db runs the same on PostgreSQL: notifyd
+# uses --store=$PG_URL (an empty database: the script drops its tables
+# first), psql fills it with the same rows and times the peer figure.
 set -euo pipefail
 
 BUILD=build
@@ -39,7 +43,11 @@ INBOX_BENCH=$BUILD/bench/inbox_bench
 for b in "$NOTIFYD" "$INBOX_BENCH"; do
   [[ -x $b ]] || { echo "inbox.sh: $b missing; build it first" >&2; exit 2; }
 done
-command -v sqlite3 >/dev/null || { echo "inbox.sh: needs the sqlite3 CLI" >&2; exit 2; }
+if [[ -n ${PG_URL:-} ]]; then
+  command -v psql >/dev/null || { echo "inbox.sh: needs psql" >&2; exit 2; }
+else
+  command -v sqlite3 >/dev/null || { echo "inbox.sh: needs the sqlite3 CLI" >&2; exit 2; }
+fi
 RATE=${RATE:-1000}
 DURATION=${DURATION:-15}
 REQUESTS=${REQUESTS:-5000}
@@ -69,7 +77,7 @@ start_notifyd() {
   "$NOTIFYD" --insecure_dev_identity --grpc_listen=127.0.0.1:0 \
     --http_listen=127.0.0.1:0 --db="$DIR/notify.db" \
     --ready_file="$DIR/ready.json" --admin_listen=127.0.0.1:0 \
-    --io_threads=2 --log_level=warn "$@" >>"$DIR/notifyd.log" 2>&1 &
+    --io_threads=2 --log_level=warn ${PG_URL:+--store=$PG_URL} "$@" >>"$DIR/notifyd.log" 2>&1 &
   PID=$!
   local t0=$SECONDS
   until [[ -s $DIR/ready.json ]]; do
@@ -83,12 +91,43 @@ start_notifyd() {
 echo "inbox.sh: $(date -u +%FT%TZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # 1. The schema.
+if [[ -n ${PG_URL:-} ]]; then
+  psql -q "$PG_URL" -c 'DROP TABLE IF EXISTS notifications, inbox_counts,
+    notify_id_counter, notify_schema_migrations CASCADE' 2>&1 | grep -v NOTICE || true
+fi
 start_notifyd "$@"
 stop_notifyd
 
 # 2. The rows.
 NOW=$(date +%s%3N)
 t0=$(date +%s.%N)
+fill_postgres() {
+  psql -q -v ON_ERROR_STOP=1 "$PG_URL" <<SQL
+BEGIN;
+INSERT INTO notifications
+  (id, channel, event, created_at_ms, box, seen_at_ms, read_at_ms, data)
+SELECT i, 'user:big', 'message', $NOW - ($BIG - i) * 10, (i % 2 = 0)::int,
+  CASE WHEN i % 2 = 0 THEN $NOW - ($BIG - i) * 10 + 5 ELSE 0 END,
+  CASE WHEN i % 2 = 0 THEN $NOW - ($BIG - i) * 10 + 5 ELSE 0 END,
+  convert_to('{"title":"Notification ' || i || '","body":"Your report is ready to download.","url":"https://example.com/reports/' || i || '"}', 'UTF8')
+FROM generate_series(1, $BIG) AS i;
+INSERT INTO notifications (id, channel, event, created_at_ms, data)
+SELECT $BIG + 1 + i, 'user:u' || (i % $USERS), 'message', $NOW,
+  convert_to('{"title":"Hello ' || i || '","body":"Something happened."}', 'UTF8')
+FROM generate_series(0, $USERS * $PER_USER - 1) AS i;
+DELETE FROM inbox_counts;
+INSERT INTO inbox_counts (channel, unread, unseen)
+  SELECT channel, count(*) FILTER (WHERE box = 0),
+    count(*) FILTER (WHERE seen_at_ms = 0)
+  FROM notifications WHERE left(channel, 5) = 'user:' GROUP BY channel;
+UPDATE notify_id_counter SET last_id = (SELECT max(id) FROM notifications);
+COMMIT;
+ANALYZE;
+SQL
+  echo "filled in $(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$(date +%s.%N)") s:" \
+    "$(psql -At "$PG_URL" -c "SELECT count(*) || ' rows, ' || (SELECT count(*) FROM inbox_counts) || ' inboxes; big: unread ' || (SELECT unread FROM inbox_counts WHERE channel = 'user:big') || ', unseen ' || (SELECT unseen FROM inbox_counts WHERE channel = 'user:big') FROM notifications")"
+}
+fill_sqlite() {
 sqlite3 "$DIR/notify.db" <<SQL
 PRAGMA synchronous = OFF;
 PRAGMA cache_size = -1000000;
@@ -116,6 +155,8 @@ SQL
 echo "filled in $(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$(date +%s.%N)") s:" \
   "$(sqlite3 "$DIR/notify.db" "SELECT count(*) || ' rows, ' || (SELECT count(*) FROM inbox_counts) || ' inboxes; big: unread ' || (SELECT unread FROM inbox_counts WHERE channel = 'user:big') || ', unseen ' || (SELECT unseen FROM inbox_counts WHERE channel = 'user:big') FROM notifications"),"\
   "$(du -m "$DIR/notify.db" | cut -f1) MB"
+}
+if [[ -n ${PG_URL:-} ]]; then fill_postgres; else fill_sqlite; fi
 
 # 3. The reads.
 start_notifyd "$@"
@@ -130,7 +171,18 @@ if want read; then
       --requests="$REQUESTS" --max_time="${MAX_TIME:-30}s" | grep -v '^machine\|^command'
   done
 
-  # 4. Counting per request instead (same file, warm cache).
+  # 4. Counting per request instead (same data, warm cache).
+  if [[ -n ${PG_URL:-} ]]; then
+    echo
+    echo "=== psql on the same database: counting per request vs the kept count"
+    psql "$PG_URL" <<'SQL' 2>&1 | grep -E 'Time|^ *[0-9]'
+\timing on
+SELECT count(*) FROM notifications WHERE channel = 'user:big' AND box = 0;
+SELECT count(*) FROM notifications WHERE channel = 'user:big' AND box = 0;
+SELECT count(*) FROM notifications WHERE channel = 'user:big' AND box = 0;
+SELECT unread, unseen FROM inbox_counts WHERE channel = 'user:big';
+SQL
+  else
   echo
   echo "=== sqlite3 CLI on the same file: counting per request vs the kept count"
   sqlite3 "$DIR/notify.db" <<'SQL' 2>&1 | grep -v '^$'
@@ -164,6 +216,7 @@ SQL
     echo "EXPLAIN QUERY PLAN $(counts_sql +)"
     for _ in 1 2 3; do counts_sql +; done
   } | sqlite3 "$DIR/notify.db" 2>&1 | grep -v '^$'
+  fi
 fi
 
 # 5. Other tabs.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "edge/trusted_proxies.h"
 #include "storage/store.h"
 
 namespace notifyd::edge {
@@ -41,6 +42,11 @@ absl::Status EdgeOptions::Validate() const {
     return invalid("--idle_timeout and --write_timeout", "> 0");
   }
   if (!(stream_open_rate >= 0)) return invalid("--stream_open_rate", ">= 0");
+  if (absl::StatusOr<TrustedProxies> proxies =
+          TrustedProxies::Parse(trusted_proxies);
+      !proxies.ok()) {
+    return proxies.status();
+  }
   if (token_cookie.empty() ||
       token_cookie.find_first_of("=; \t") != std::string::npos) {
     return invalid("--token_cookie",

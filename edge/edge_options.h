@@ -71,6 +71,11 @@ struct EdgeOptions {
   // trickles its header is cut off.
   absl::Duration idle_timeout = absl::Seconds(30);
   absl::Duration write_timeout = absl::Seconds(30);
+  // Proxies (CIDRs or addresses, edge/trusted_proxies.h) whose
+  // Forwarded / X-Forwarded-For headers name the client: a connection from
+  // one is counted against max_connections_per_address, and logged, under
+  // the address they name, not its own. Empty: nobody's.
+  std::vector<std::string> trusted_proxies;
   bool insecure_dev_identity = false;  // ?user= accepted only when true
   std::string web_root;                // empty: embedded page
   uint32_t replay_page = 500;  // most rows of one replay page (at least 1)

@@ -47,6 +47,7 @@
 #include "edge/inbox_api.h"
 #include "edge/open_rate_limiter.h"
 #include "edge/routes.h"
+#include "edge/trusted_proxies.h"
 
 namespace notifyd::edge {
 namespace internal {
@@ -254,6 +255,12 @@ class EdgeServer::Impl {
   Admission Register(const std::shared_ptr<SessionBase>& s,
                      const std::string& address);
   void Deregister(const SessionBase* s, const std::string& address);
+  // Moves a connection's count from client address `from` to `to` (either
+  // may be empty: not counted) and says whether `to` is now over
+  // max_connections_per_address: a connection from a trusted proxy, whose
+  // requests name their client (edge/trusted_proxies.h). Counted either
+  // way; Deregister with `to` undoes it.
+  Admission Readdress(const std::string& from, const std::string& to);
   // Replaces `from` with `to` in the registry, counts unchanged: the HTTP
   // session handing its connection to an SSE stream.
   void Handover(const SessionBase* from,
@@ -298,6 +305,9 @@ class EdgeServer::Impl {
   void Shutdown();
 
   const EdgeOptions options;
+  // Checked by options.Validate() before Start uses it.
+  const TrustedProxies trusted_proxies =
+      TrustedProxies::Parse(options.trusted_proxies).value_or(TrustedProxies());
   IdentityOptions identity;
   storage::Store& store;
   Hub& hub;
@@ -384,6 +394,14 @@ class RegistryEntry {
     owner_ = owner.get();
     return server_->Register(owner, address_);
   }
+  // Counts the connection under client address `address` from now on
+  // (EdgeServer::Impl::Readdress).
+  Admission Readdress(std::string address) {
+    Admission a = server_->Readdress(address_, address);
+    address_ = std::move(address);
+    return a;
+  }
+  const std::string& address() const { return address_; }
   // Makes `owner`, the socket's new holder, the one Shutdown closes.
   void Transfer(const std::shared_ptr<SessionBase>& owner) {
     server_->Handover(owner_, owner);

@@ -79,6 +79,22 @@ void Impl::Deregister(const SessionBase* s, const std::string& address) {
   if (it != per_address.end() && --it->second == 0) per_address.erase(it);
 }
 
+Admission Impl::Readdress(const std::string& from, const std::string& to) {
+  if (from == to) return Admission::kOk;
+  absl::MutexLock lock(&sessions_mu);
+  if (!from.empty()) {
+    auto it = per_address.find(from);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
+  if (to.empty()) return Admission::kOk;
+  size_t from_address = ++per_address[to];
+  if (options.max_connections_per_address > 0 &&
+      from_address > options.max_connections_per_address) {
+    return Admission::kTooManyFromAddress;
+  }
+  return Admission::kOk;
+}
+
 void Impl::Handover(const SessionBase* from,
                     const std::shared_ptr<SessionBase>& to) {
   absl::MutexLock lock(&sessions_mu);
@@ -218,45 +234,54 @@ absl::Status Impl::Listen() {
 }
 
 void Impl::Accept() {
-  acceptor.async_accept(
-      net::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
-        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-        if (ec) {
-          // Typically EMFILE: tell one waiting client at once (through the
-          // spare descriptor), then back off instead of spinning.
-          accepting = false;
-          if (uint64_t dropped = 0; accept_log.Allow(&dropped)) {
-            spdlog::warn("edge: accept failed: {}; retrying{}", ec.message(),
-                         LogLimiter::DroppedNote(dropped));
-          }
-          ShedOne();
-          accept_retry.expires_after(std::chrono::milliseconds(50));
-          accept_retry.async_wait([this](error_code ec) {
-            if (!ec) Accept();
-          });
-          return;
-        }
-        accepting = true;
-        error_code nodelay_ec;
-        socket.set_option(tcp::no_delay(true), nodelay_ec);
-        std::string address;
-        if (options.max_connections_per_address > 0) {
-          error_code peer_ec;
-          tcp::endpoint peer = socket.remote_endpoint(peer_ec);
-          // A peer already gone is not counted; its session fails at once.
-          if (!peer_ec) address = peer.address().to_string();
-        }
-        if (tls) {
-          std::make_shared<HttpSession<TlsStream>>(*this, std::move(socket),
-                                                   address)
-              ->Start();
-        } else {
-          std::make_shared<HttpSession<tcp::socket>>(*this, std::move(socket),
-                                                     address)
-              ->Start();
-        }
-        Accept();
+  acceptor.async_accept(net::make_strand(ioc), [this](error_code ec,
+                                                      tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    if (ec) {
+      // Typically EMFILE: tell one waiting client at once (through the
+      // spare descriptor), then back off instead of spinning.
+      accepting = false;
+      if (uint64_t dropped = 0; accept_log.Allow(&dropped)) {
+        spdlog::warn("edge: accept failed: {}; retrying{}", ec.message(),
+                     LogLimiter::DroppedNote(dropped));
+      }
+      ShedOne();
+      accept_retry.expires_after(std::chrono::milliseconds(50));
+      accept_retry.async_wait([this](error_code ec) {
+        if (!ec) Accept();
       });
+      return;
+    }
+    accepting = true;
+    error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
+    // The client address counted against max_connections_per_address;
+    // a trusted proxy's connection is counted under the client its
+    // requests name (HttpSession::Readdress), not at accept.
+    std::string address;
+    bool proxied = false;
+    if (options.max_connections_per_address > 0 || !trusted_proxies.empty()) {
+      error_code peer_ec;
+      tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+      // A peer already gone is not counted; its session fails at once.
+      if (!peer_ec) {
+        proxied = trusted_proxies.Trusts(peer.address());
+        if (!proxied && options.max_connections_per_address > 0) {
+          address = peer.address().to_string();
+        }
+      }
+    }
+    if (tls) {
+      std::make_shared<HttpSession<TlsStream>>(*this, std::move(socket),
+                                               address, proxied)
+          ->Start();
+    } else {
+      std::make_shared<HttpSession<tcp::socket>>(*this, std::move(socket),
+                                                 address, proxied)
+          ->Start();
+    }
+    Accept();
+  });
 }
 
 void Impl::ShedOne() {

@@ -71,9 +71,12 @@ class HttpSession : public SessionBase,
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   // `address`: the client address the connection is counted against in the
-  // server's per-address registry (empty: not counted).
-  HttpSession(Impl& server, tcp::socket socket, std::string address)
+  // server's per-address registry (empty: not counted). `proxied`: the peer
+  // is a trusted proxy, and each request says whose it is (Readdress).
+  HttpSession(Impl& server, tcp::socket socket, std::string address,
+              bool proxied = false)
       : server_(server),
+        proxied_(proxied),
         entry_(server, std::move(address)),
         stream_(MakeStream(server, std::move(socket))),
         executor_(stream_.get_executor()),
@@ -272,6 +275,28 @@ class HttpSession : public SessionBase,
     Route();
   }
 
+  // A trusted proxy's request: counts the connection under the client that
+  // its Forwarded / X-Forwarded-For names (every line of each, in order);
+  // false when that client is over max_connections_per_address. A proxy
+  // reusing one connection for many clients moves the count each time.
+  bool Readdress() {
+    error_code ec;
+    tcp::endpoint peer = Tcp().remote_endpoint(ec);
+    if (ec) return true;  // gone: the answer's write fails
+    auto all = [this](boost::beast::string_view name) {
+      std::string joined;
+      auto [first, last] = request_.base().equal_range(name);
+      for (auto it = first; it != last; ++it) {
+        if (!joined.empty()) joined += ',';
+        joined.append(it->value().data(), it->value().size());
+      }
+      return joined;
+    };
+    std::string client = server_.trusted_proxies.ClientAddress(
+        peer.address(), all("Forwarded"), all("X-Forwarded-For"));
+    return entry_.Readdress(std::move(client)) == Admission::kOk;
+  }
+
   void Route() {
     const auto& req = request_;
     absl::StatusOr<HttpTarget> target = ParseTarget(View(req.target()));
@@ -280,6 +305,11 @@ class HttpSession : public SessionBase,
                              target.status().message(), false);
     }
     const std::string& path = target->path;
+    if (proxied_ && !Readdress()) {
+      server_.LimitRejected(kLimitConnectionsPerAddress);
+      return this->SendError(path, http::status::too_many_requests,
+                             "too many connections from this address", false);
+    }
     if (req.method() == http::verb::options) return this->SendPreflight(path);
 
     std::optional<edge::Route> route = FindRoute(path, server_.options.role);
@@ -333,6 +363,7 @@ class HttpSession : public SessionBase,
   }
 
   Impl& server_;
+  const bool proxied_;   // the peer is a trusted proxy
   RegistryEntry entry_;  // first: deregisters last; moved to the stream
   Stream stream_;        // moved to the stream on /v1/stream
   const net::any_io_executor executor_;  // the strand

@@ -162,8 +162,9 @@ class SseStream : public SessionBase,
   void OnOverflow() {
     server_.slow_consumers.Inc();
     if (uint64_t dropped = 0; server_.slow_consumer_log.Allow(&dropped)) {
-      spdlog::info("edge: closing slow SSE consumer on {}{}",
+      spdlog::info("edge: closing slow SSE consumer on {}{}{}",
                    channels_.empty() ? "" : channels_.front(),
+                   entry_.address().empty() ? "" : " from ", entry_.address(),
                    LogLimiter::DroppedNote(dropped));
     }
     net::post(executor_, [self = this->shared_from_this()] { self->Abort(); });

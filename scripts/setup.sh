@@ -15,10 +15,10 @@ PACKAGES=(
 )
 # Browser tests need Chromium and Node.js; a machine that already has node
 # (from any source) keeps it, since Debian's npm conflicts with other builds.
-# PostgreSQL and Redis servers are started by the tests that need them, on
+# PostgreSQL, Redis and nginx are started by the tests that need them, on
 # loopback, and never as system services.
 if [[ "${NOTIFYD_TEST_DEPS:-0}" == 1 ]]; then
-  PACKAGES+=(chromium postgresql redis-server)
+  PACKAGES+=(chromium postgresql redis-server nginx)
   command -v node >/dev/null || PACKAGES+=(nodejs)
   command -v npm >/dev/null || PACKAGES+=(npm)
 fi

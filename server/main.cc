@@ -69,6 +69,9 @@ ABSL_FLAG(uint64_t, max_queue_bytes, 1 << 20,
           "a stream whose unsent bytes exceed this is disconnected");
 ABSL_FLAG(std::vector<std::string>, cors_origins, {},
           "origins allowed to open streams from other sites (or *)");
+ABSL_FLAG(std::vector<std::string>, trusted_proxies, {},
+          "proxies (CIDRs or addresses) whose Forwarded/X-Forwarded-For "
+          "name the client address used for limits and logs");
 ABSL_FLAG(uint64_t, max_connections, 0,
           "HTTP connections in total (503 at once past it); 0 = fit to the "
           "process's descriptor limit beside the gRPC share and a reserve");
@@ -225,6 +228,7 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.retry_ms = absl::GetFlag(FLAGS_retry_ms);
   o.edge.max_queue_bytes = absl::GetFlag(FLAGS_max_queue_bytes);
   o.edge.cors_origins = absl::GetFlag(FLAGS_cors_origins);
+  o.edge.trusted_proxies = absl::GetFlag(FLAGS_trusted_proxies);
   o.edge.max_connections = absl::GetFlag(FLAGS_max_connections);
   o.edge.max_channels_per_stream = absl::GetFlag(FLAGS_max_channels_per_stream);
   o.edge.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);

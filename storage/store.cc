@@ -46,6 +46,14 @@ absl::StatusOr<AppendResult> AppendSync(Store& store, AppendRequest request) {
   });
 }
 
+absl::StatusOr<std::vector<AppendResult>> AppendManySync(
+    Store& store, std::vector<AppendRequest> requests) {
+  return Wait<std::vector<AppendResult>>(
+      [&](Callback<std::vector<AppendResult>> done) {
+        store.AppendMany(std::move(requests), std::move(done));
+      });
+}
+
 absl::StatusOr<std::vector<Notification>> ListSync(Store& store,
                                                    ListQuery query) {
   return Wait<std::vector<Notification>>(

@@ -47,6 +47,8 @@ inline constexpr size_t kMaxChangeIds = 1000;
 
 // Longest collapse key, in bytes.
 inline constexpr size_t kMaxCollapseKeyBytes = 128;
+// Most notifications one AppendMany stores (NotifyUsers' user limit).
+inline constexpr size_t kMaxAppendMany = 10'000;
 
 // The store enforces no payload size: `data` is bounded by whoever accepts
 // it (--max_payload_bytes), and a replay page by ReplayQuery::max_bytes.
@@ -193,6 +195,17 @@ class Store {
   // nothing partial is ever visible.
   virtual void Append(AppendRequest request, Callback<AppendResult> done) = 0;
 
+  // Stores every request as Append would, all in one commit or none: each
+  // its own id, in the order given (ids ascending with the requests), all
+  // stamped with the same time; a request whose (channel, idempotency_key)
+  // is stored already, or came earlier in the same call, is a duplicate
+  // and stores nothing. `done` gets one result per request, in order. An
+  // empty call, more than kMaxAppendMany requests or a collapse key over
+  // kMaxCollapseKeyBytes fail with INVALID_ARGUMENT, storing nothing; a
+  // database failure fails the whole call and leaves nothing behind.
+  virtual void AppendMany(std::vector<AppendRequest> requests,
+                          Callback<std::vector<AppendResult>> done) = 0;
+
   // Notifications (never records) of query.filter, newest first, ids <
   // before_id; expired ones are left out. A limit above kMaxPageRows fails
   // with INVALID_ARGUMENT.
@@ -257,6 +270,8 @@ class Store {
 // Blocking helpers for tests and tools: wait for the callback. Never call
 // these from a store thread.
 absl::StatusOr<AppendResult> AppendSync(Store& store, AppendRequest request);
+absl::StatusOr<std::vector<AppendResult>> AppendManySync(
+    Store& store, std::vector<AppendRequest> requests);
 absl::StatusOr<std::vector<Notification>> ListSync(Store& store,
                                                    ListQuery query);
 absl::StatusOr<ReplayPage> ReplaySync(Store& store, ReplayQuery query);

@@ -225,13 +225,18 @@ void StoreEngine::ReaderLoop(StoreReader& reader) {
 // --- Store calls
 
 void StoreEngine::Append(AppendRequest request, Callback<AppendResult> done) {
-  if (request.collapse_key.size() > kMaxCollapseKeyBytes) {
-    return CallBackLater(
-        std::move(done),
-        absl::InvalidArgumentError(absl::StrCat(
-            "a collapse key has at most ", kMaxCollapseKeyBytes, " bytes")));
+  if (absl::Status s = CheckAppend(request); !s.ok()) {
+    return CallBackLater(std::move(done), std::move(s));
   }
   SubmitWrite(MakeAppendOp(options_, std::move(request), std::move(done)));
+}
+
+void StoreEngine::AppendMany(std::vector<AppendRequest> requests,
+                             Callback<std::vector<AppendResult>> done) {
+  if (absl::Status s = CheckAppendMany(requests); !s.ok()) {
+    return CallBackLater(std::move(done), std::move(s));
+  }
+  SubmitWrite(MakeAppendManyOp(options_, std::move(requests), std::move(done)));
 }
 
 void StoreEngine::ChangeState(StateChange change, Callback<ChangeResult> done) {

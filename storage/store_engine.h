@@ -67,6 +67,8 @@ class StoreEngine final : public Store {
   ~StoreEngine() override;
 
   void Append(AppendRequest request, Callback<AppendResult> done) override;
+  void AppendMany(std::vector<AppendRequest> requests,
+                  Callback<std::vector<AppendResult>> done) override;
   void List(ListQuery query, Callback<std::vector<Notification>> done) override;
   void Replay(ReplayQuery query, Callback<ReplayPage> done) override;
   void ChangeState(StateChange change, Callback<ChangeResult> done) override;

@@ -72,17 +72,20 @@ absl::StatusOr<std::shared_ptr<const Notification>> RecordDeletion(
                       DeletionRecordData(SortedIds(rows)), now_ms, *after);
 }
 
-class AppendOp final : public WriteOp {
+// One append's work inside a write op: the row, its inbox counts, and the
+// deletion of what its collapse key replaces. Run may run again when the
+// batch is retried; Result reads what the last run did.
+class OneAppend {
  public:
-  AppendOp(const StoreOptions& options, AppendRequest request,
-           Callback<AppendResult> done)
-      : WriteOp(request.collapse_key.empty() ? Kind::kAppend : Kind::kChange),
-        options_(options),
-        request_(std::move(request)),
-        done_(std::move(done)) {}
+  explicit OneAppend(AppendRequest request) : request_(std::move(request)) {}
 
-  absl::Status Run(WriteTransaction& txn) override {
-    created_at_ms_ = options_.NowMs();
+  const AppendRequest& request() const { return request_; }
+
+  // `created_at_ms` stamps the row (and the record of what it replaced).
+  // Every failure after the row is in ends the batch: nothing else could
+  // take the row back out of its counts.
+  absl::Status Run(WriteTransaction& txn, int64_t created_at_ms) {
+    created_at_ms_ = created_at_ms;
     duplicate_ = nullptr;
     replaced_ = nullptr;
     if (!request_.idempotency_key.empty()) {
@@ -121,14 +124,13 @@ class AppendOp final : public WriteOp {
     return absl::OkStatus();
   }
 
- private:
-  void Finish(absl::Status status) override {
-    if (!status.ok()) return done_(std::move(status));
+  // Once, on the completer, after a committed Run: built from the request's
+  // own strings, which it takes.
+  AppendResult TakeResult() {
     if (duplicate_ != nullptr) {
-      return done_(AppendResult{std::move(duplicate_), /*duplicate=*/true,
-                                /*replaced=*/nullptr});
+      return AppendResult{std::move(duplicate_), /*duplicate=*/true,
+                          /*replaced=*/nullptr};
     }
-    // Built here, on the completer, from the request's own strings.
     auto n = std::make_shared<Notification>();
     n->id = id_;
     n->has_counts = IsInbox(request_.channel);
@@ -139,18 +141,76 @@ class AppendOp final : public WriteOp {
     n->created_at_ms = created_at_ms_;
     n->expires_at_ms = request_.expires_at_ms;
     n->collapse_key = std::move(request_.collapse_key);
-    done_(
-        AppendResult{std::move(n), /*duplicate=*/false, std::move(replaced_)});
+    return AppendResult{std::move(n), /*duplicate=*/false,
+                        std::move(replaced_)};
   }
 
-  const StoreOptions& options_;
+ private:
   AppendRequest request_;
-  Callback<AppendResult> done_;
   int64_t created_at_ms_ = 0;
   uint64_t id_ = 0;
   Counts counts_;
   std::shared_ptr<const Notification> duplicate_;
   std::shared_ptr<const Notification> replaced_;
+};
+
+class AppendOp final : public WriteOp {
+ public:
+  AppendOp(const StoreOptions& options, AppendRequest request,
+           Callback<AppendResult> done)
+      : WriteOp(request.collapse_key.empty() ? Kind::kAppend : Kind::kChange),
+        options_(options),
+        append_(std::move(request)),
+        done_(std::move(done)) {}
+
+  absl::Status Run(WriteTransaction& txn) override {
+    return append_.Run(txn, options_.NowMs());
+  }
+
+ private:
+  void Finish(absl::Status status) override {
+    if (!status.ok()) return done_(std::move(status));
+    done_(append_.TakeResult());
+  }
+
+  const StoreOptions& options_;
+  OneAppend append_;
+  Callback<AppendResult> done_;
+};
+
+// Store::AppendMany: every append of the call, in order, in one savepoint
+// (kChange), so a failure of any undoes all of them.
+class AppendManyOp final : public WriteOp {
+ public:
+  AppendManyOp(const StoreOptions& options, std::vector<AppendRequest> requests,
+               Callback<std::vector<AppendResult>> done)
+      : WriteOp(Kind::kChange), options_(options), done_(std::move(done)) {
+    appends_.reserve(requests.size());
+    for (AppendRequest& r : requests) appends_.emplace_back(std::move(r));
+  }
+
+  absl::Status Run(WriteTransaction& txn) override {
+    // One time for the whole call: its rows were written together.
+    const int64_t now_ms = options_.NowMs();
+    for (OneAppend& append : appends_) {
+      absl::Status s = append.Run(txn, now_ms);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  void Finish(absl::Status status) override {
+    if (!status.ok()) return done_(std::move(status));
+    std::vector<AppendResult> results;
+    results.reserve(appends_.size());
+    for (OneAppend& append : appends_) results.push_back(append.TakeResult());
+    done_(std::move(results));
+  }
+
+  const StoreOptions& options_;
+  std::vector<OneAppend> appends_;
+  Callback<std::vector<AppendResult>> done_;
 };
 
 // The answer of a state change or a delete.
@@ -325,6 +385,13 @@ std::unique_ptr<WriteOp> MakeAppendOp(const StoreOptions& options,
                                     std::move(done));
 }
 
+std::unique_ptr<WriteOp> MakeAppendManyOp(
+    const StoreOptions& options, std::vector<AppendRequest> requests,
+    Callback<std::vector<AppendResult>> done) {
+  return std::make_unique<AppendManyOp>(options, std::move(requests),
+                                        std::move(done));
+}
+
 std::unique_ptr<WriteOp> MakeChangeStateOp(const StoreOptions& options,
                                            StateChange change,
                                            Callback<ChangeResult> done) {
@@ -342,6 +409,28 @@ std::unique_ptr<WriteOp> MakeDeleteOp(const StoreOptions& options,
 std::unique_ptr<WriteOp> MakeExpireOp(const StoreOptions& options,
                                       int64_t limit, Callback<uint64_t> done) {
   return std::make_unique<ExpireOp>(options, limit, std::move(done));
+}
+
+absl::Status CheckAppend(const AppendRequest& request) {
+  if (request.collapse_key.size() > kMaxCollapseKeyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a collapse key has at most ", kMaxCollapseKeyBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAppendMany(const std::vector<AppendRequest>& requests) {
+  if (requests.empty()) {
+    return absl::InvalidArgumentError("AppendMany needs at least one request");
+  }
+  if (requests.size() > kMaxAppendMany) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AppendMany takes at most ", kMaxAppendMany, " requests"));
+  }
+  for (const AppendRequest& r : requests) {
+    if (absl::Status s = CheckAppend(r); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckStateChange(const StateChange& change) {

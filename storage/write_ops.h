@@ -29,6 +29,12 @@ std::unique_ptr<WriteOp> MakeAppendOp(const StoreOptions& options,
                                       AppendRequest request,
                                       Callback<AppendResult> done);
 
+// Store::AppendMany, validated by the caller (CheckAppendMany): every
+// request's MakeAppendOp work, in one savepoint.
+std::unique_ptr<WriteOp> MakeAppendManyOp(
+    const StoreOptions& options, std::vector<AppendRequest> requests,
+    Callback<std::vector<AppendResult>> done);
+
 // Store::ChangeState, validated by the caller (CheckStateChange).
 std::unique_ptr<WriteOp> MakeChangeStateOp(const StoreOptions& options,
                                            StateChange change,
@@ -45,7 +51,10 @@ std::unique_ptr<WriteOp> MakeDeleteOp(const StoreOptions& options,
 std::unique_ptr<WriteOp> MakeExpireOp(const StoreOptions& options,
                                       int64_t limit, Callback<uint64_t> done);
 
-// The store.h limits of ChangeState and Delete: OK, or INVALID_ARGUMENT.
+// The store.h limits of Append, AppendMany, ChangeState and Delete: OK, or
+// INVALID_ARGUMENT.
+absl::Status CheckAppend(const AppendRequest& request);
+absl::Status CheckAppendMany(const std::vector<AppendRequest>& requests);
 absl::Status CheckStateChange(const StateChange& change);
 absl::Status CheckDelete(const DeleteRequest& request);
 

@@ -682,6 +682,47 @@ TEST_F(EdgeServerTest, ConnectionsPerAddressLimit) {
   EXPECT_EQ(status, 200);
 }
 
+TEST_F(EdgeServerTest, BehindATrustedProxyEachClientCountsOnItsOwn) {
+  options_.max_connections_per_address = 1;
+  options_.trusted_proxies = {"127.0.0.1"};
+  Start();
+  // Two clients through one proxy: each its own address, not the proxy's.
+  SseClient s1;
+  SseClient s2;
+  ASSERT_EQ(s1.Open(port_, "/v1/stream?user=alice",
+                    {"X-Forwarded-For: 198.51.100.7, 203.0.113.1"}),
+            200);
+  ASSERT_EQ(s2.Open(port_, "/v1/stream?user=bob",
+                    {"Forwarded: for=\"[2001:db8::2]:4711\";proto=https"}),
+            200);
+  // A second connection of the first client is over its limit, whatever
+  // it claims further left.
+  HttpResponse refused =
+      HttpGet(port_, "/healthz", {"X-Forwarded-For: 9.9.9.9, 203.0.113.1"});
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(refused.body, "too many connections from this address\n");
+  EXPECT_THAT(metrics_.RenderText(),
+              HasSubstr("notifyd_limit_rejections_total{limit=\"connections_"
+                        "per_address\"} 1\n"));
+  // Without a header the proxy speaks for itself.
+  EXPECT_EQ(HttpGet(port_, "/healthz").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/healthz", {"X-Forwarded-For: 203.0.113.3"}).status,
+            200);
+}
+
+TEST_F(EdgeServerTest, ForwardedHeadersFromAnUntrustedPeerAreIgnored) {
+  options_.max_connections_per_address = 1;
+  options_.trusted_proxies = {"10.0.0.0/8"};
+  Start();
+  SseClient s1;
+  ASSERT_EQ(
+      s1.Open(port_, "/v1/stream?user=alice", {"X-Forwarded-For: 203.0.113.1"}),
+      200);
+  // Counted under 127.0.0.1 at accept: a made-up address does not help.
+  EXPECT_EQ(HttpGet(port_, "/healthz", {"X-Forwarded-For: 203.0.113.2"}).status,
+            429);
+}
+
 TEST_F(EdgeServerTest, TooManyConnections) {
   options_.max_connections = 1;
   Start();

@@ -47,6 +47,12 @@ void FakeStore::Append(storage::AppendRequest request,
   store_->Append(std::move(request), std::move(done));
 }
 
+void FakeStore::AppendMany(
+    std::vector<storage::AppendRequest> requests,
+    storage::Callback<std::vector<storage::AppendResult>> done) {
+  store_->AppendMany(std::move(requests), std::move(done));
+}
+
 void FakeStore::List(
     storage::ListQuery query,
     storage::Callback<std::vector<storage::Notification>> done) {

@@ -37,6 +37,9 @@ class FakeStore : public storage::Store {
 
   void Append(storage::AppendRequest request,
               storage::Callback<storage::AppendResult> done) override;
+  void AppendMany(
+      std::vector<storage::AppendRequest> requests,
+      storage::Callback<std::vector<storage::AppendResult>> done) override;
   void List(
       storage::ListQuery query,
       storage::Callback<std::vector<storage::Notification>> done) override;
