@@ -4,6 +4,7 @@
 // notifier_inbox_handlers.cc; how a call gets here and is answered is in
 // notifier_service.cc.
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -58,6 +59,24 @@ storage::AppendRequest ToAppend(std::string channel, const Request& request,
                                 .idempotency_key = request.idempotency_key(),
                                 .expires_at_ms = expires_at_ms,
                                 .collapse_key = request.collapse_key()};
+}
+
+// OK while the caller still waits for the answer. A write is queued for the
+// store only then: once the deadline has passed or the caller cancelled,
+// whatever the store did would reach nobody, and the caller, told
+// DEADLINE_EXCEEDED or CANCELLED, could not know it was stored.
+absl::Status CallerStillWaits(grpc::CallbackServerContext* context) {
+  if (context->deadline() <= std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError(
+        "the call's deadline passed before the notification was queued for "
+        "the store: nothing was stored");
+  }
+  if (context->IsCancelled()) {
+    return absl::CancelledError(
+        "the call was cancelled before the notification was queued for the "
+        "store: nothing was stored");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -116,6 +135,7 @@ void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
                            : std::move(target_valid);
   // Checked after validation: a malformed call costs the caller no token.
   if (valid.ok()) valid = CheckPublishRate(context, call);
+  if (valid.ok()) valid = CallerStillWaits(context);
   if (!valid.ok()) {
     Finish(call, valid);
     return;
@@ -135,6 +155,7 @@ void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
   if (valid.ok()) valid = ValidateContent(request, options_, &expires_at_ms);
   // One token for the call, like NotifyUser: the rate limits calls.
   if (valid.ok()) valid = CheckPublishRate(context, call);
+  if (valid.ok()) valid = CallerStillWaits(context);
   if (!valid.ok()) {
     Finish(call, valid);
     return;

@@ -20,7 +20,8 @@
 // 1.51's generated callback handler ignores the parse status and answers
 // UNIMPLEMENTED with no message, which a client reads as "no such method".
 // Parsed here (after authentication), it answers INVALID_ARGUMENT saying
-// what is wrong. The method table, and so reflection, is unchanged.
+// what is wrong. The method table is unchanged; reflection is served
+// from embedded descriptors (api/reflection_service.h).
 //
 // Every call is counted by method, code and caller (api/call_counters.h).
 //
@@ -292,7 +293,9 @@ class NotifierService final : public RawNotifierService {
 
   // NotifyUser and Publish: `target_valid` is the check of the field that
   // names `channel`; then the shared fields, the publish rate, and the
-  // append.
+  // append, queued only while the caller still waits: a call whose deadline
+  // has passed answers DEADLINE_EXCEEDED (a cancelled one CANCELLED), saying
+  // nothing was stored, and is not stored.
   template <typename Request, typename Response>
   void StoreNotification(grpc::CallbackServerContext* context, const Call& call,
                          absl::Status target_valid, std::string channel,

@@ -9,6 +9,7 @@
 //   POST /v1/inbox/state  state change (JSON; edge/inbox_api.h)
 //   GET /healthz          liveness
 //   GET /, assets         the inbox page
+//   GET /v1/client.js     the browser client (web/client.js)
 //
 // The admin listener keeps what names callers and internals (the metrics
 // label every gRPC call with its API key's name) away from the port the

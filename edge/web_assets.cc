@@ -18,15 +18,34 @@ const char* ContentTypeFor(absl::string_view name) {
   return "application/octet-stream";
 }
 
+// Files served under a URL path other than "/" + their name, and only there.
+struct Alias {
+  absl::string_view url_path;
+  absl::string_view name;
+};
+constexpr Alias kAliases[] = {
+    {"/", "index.html"},
+    {"/v1/client.js", "client.js"},  // the versioned browser client (README)
+};
+
+// The file name a URL path names, before the table lookup; empty: none.
+absl::string_view NameFor(absl::string_view url_path) {
+  for (const Alias& a : kAliases) {
+    if (url_path == a.url_path) return a.name;
+  }
+  if (url_path.empty() || url_path.front() != '/') return {};
+  absl::string_view name = url_path.substr(1);
+  for (const Alias& a : kAliases) {
+    if (name == a.name && a.url_path != "/") return {};
+  }
+  return name;
+}
+
 // The embedded file a URL path names. Looking names up in this table is what
 // keeps "../" and friends out, for the web_root case too.
 const internal::EmbeddedFile* Find(absl::string_view url_path) {
-  absl::string_view name = url_path;
-  if (name == "/") {
-    name = "index.html";
-  } else if (!name.empty() && name.front() == '/') {
-    name.remove_prefix(1);
-  }
+  absl::string_view name = NameFor(url_path);
+  if (name.empty()) return nullptr;
   for (size_t i = 0; i < internal::kEmbeddedFileCount; ++i) {
     if (name == internal::kEmbeddedFiles[i].name) {
       return &internal::kEmbeddedFiles[i];

@@ -21,9 +21,10 @@ struct WebFile {
   std::string body;
 };
 
-// Maps a URL path ("/" is index.html) to a known file, from `web_root` when
-// it is not empty, else from the embedded copy. NOT_FOUND for anything else;
-// UNAVAILABLE when web_root is set but the file cannot be read.
+// Maps a URL path ("/" is index.html, "/v1/client.js" client.js, which
+// "/client.js" is not; any other file "/<name>") to a known file, from
+// `web_root` when it is not empty, else from the embedded copy. NOT_FOUND for
+// anything else; UNAVAILABLE when web_root is set but the file cannot be read.
 absl::StatusOr<WebFile> LoadWebFile(absl::string_view url_path,
                                     const std::string& web_root);
 

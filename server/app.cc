@@ -1,6 +1,5 @@
 #include "server/app.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
@@ -16,7 +15,9 @@
 #include "absl/synchronization/mutex.h"
 #include "api/api_keys.h"
 #include "api/auth_processor.h"
+#include "api/embedded_descriptors.h"
 #include "api/notifier_service.h"
+#include "api/reflection_service.h"
 #include "bus/bus.h"
 #include "common/metrics.h"
 #include "common/names.h"
@@ -134,6 +135,8 @@ struct App::Parts {
   std::unique_ptr<edge::EdgeServer> edge;
   std::unique_ptr<edge::EdgeServer> admin;  // --admin_listen
   std::unique_ptr<api::NotifierService> service;
+  // grpc.reflection.v1alpha, from the embedded descriptors (with comments).
+  std::unique_ptr<api::ReflectionService> reflection;
   // TLS with API keys: refuses keyless calls at their metadata.
   std::shared_ptr<api::ApiKeyAuthProcessor> auth_processor;
   std::unique_ptr<grpc::Server> grpc_server;
@@ -353,12 +356,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
     (*credentials)->SetAuthMetadataProcessor(p.auth_processor);
   }
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  absl::StatusOr<std::unique_ptr<api::ReflectionService>> reflection =
+      api::ReflectionService::Create(api::EmbeddedDescriptorSet(), {});
+  if (!reflection.ok()) return p.Fail(reflection.status());
+  p.reflection = *std::move(reflection);
   grpc::ServerBuilder builder;
   if (!own_grpc_listener) {
     builder.AddListeningPort(options.grpc_listen, *credentials, &p.grpc_port);
   }
   builder.RegisterService(p.service.get());
+  builder.RegisterService(p.reflection.get());
   ApplyGrpcLimits(options, builder);
   grpc::ResourceQuota quota("notifyd-grpc");
   quota.Resize(options.grpc_memory_limit_bytes);

@@ -2,6 +2,7 @@
 // Human-readable output by default, --json for scripts (one JSON object per
 // response, protobuf's canonical JSON mapping).
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +36,10 @@ ABSL_FLAG(std::string, idempotency_key, "",
 ABSL_FLAG(std::string, users_file, "",
           "notify: the recipients, one user id per line (blank lines and "
           "lines starting with # skipped), in one NotifyUsers call");
+ABSL_FLAG(bool, stdin, false,
+          "notify, publish: one notification per line of standard input, "
+          "through one PublishStream (with --idempotency_key=K, line n "
+          "carries K-n)");
 ABSL_FLAG(std::string, channel, "", "list a channel instead of a user");
 ABSL_FLAG(uint32_t, limit, 0, "page size for list (max 500)");
 ABSL_FLAG(uint64_t, before_id, 0, "list ids below this one");
@@ -225,6 +230,18 @@ class Cli {
   }
 
   int Send(const std::vector<std::string>& args) {
+    if (absl::GetFlag(FLAGS_stdin)) {
+      if (args.size() != 2) {
+        return Usage(absl::StrCat(args[0], " --stdin takes only the target"));
+      }
+      notifyd::tools::StreamLinesOptions options;
+      options.publish = args[0] == "publish";
+      options.target = args[1];
+      options.event = absl::GetFlag(FLAGS_event);
+      options.idempotency_key = absl::GetFlag(FLAGS_idempotency_key);
+      options.progress = isatty(STDERR_FILENO) != 0;
+      return notifyd::tools::StreamLines(options, std::cin, *stub_, Context());
+    }
     const std::string users_file = absl::GetFlag(FLAGS_users_file);
     if (args[0] == "notify" && !users_file.empty()) {
       if (args.size() != 2) {

@@ -26,6 +26,8 @@ const char kUsage[] =
     "      [--idempotency_key=K] [--expires_in=DURATION] [--collapse_key=K]\n"
     "  notifyctl notify --users_file=FILE <data> ...  (one user id per line;\n"
     "      several users: one NotifyUsers call, at most 10,000)\n"
+    "  notifyctl notify|publish --stdin <user_id|channel> [--event=E]\n"
+    "      [--idempotency_key=K]  (a notification per input line, streamed)\n"
     "  notifyctl publish <channel> <data> [--event=E] [--idempotency_key=K]\n"
     "      [--expires_in=DURATION] [--collapse_key=K]\n"
     "  notifyctl list <user_id> | list --channel=C [--limit=N] "

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,23 @@ using ContextFactory = std::function<std::unique_ptr<grpc::ClientContext>()>;
 int RunInboxCommand(const std::vector<std::string>& args,
                     notify::v1::Notifier::Stub& stub,
                     const ContextFactory& context, bool* handled);
+
+// notify|publish --stdin: each line of `in` is the data of one NotifyUser
+// (or Publish) to `target`, sent through one PublishStream; prints what
+// became of them and, with `progress`, a progress line on stderr. Exit
+// code: 0 when every line was stored (or a duplicate), 1 otherwise.
+struct StreamLinesOptions {
+  bool publish = false;
+  std::string target;
+  std::string event;
+  // Non-empty: line n carries the key "<idempotency_key>-<n>", so that
+  // running the same input again stores nothing twice.
+  std::string idempotency_key;
+  bool progress = false;
+};
+int StreamLines(const StreamLinesOptions& options, std::istream& in,
+                notify::v1::Notifier::Stub& stub,
+                std::unique_ptr<grpc::ClientContext> context);
 
 }  // namespace notifyd::tools
 

@@ -4,10 +4,11 @@
 //
 // Credentials come from the URL fragment, which browsers never send to
 // servers or write to logs: /#user=alice&token=<token> (the query works too).
-// The token goes in the Authorization header of the JSON API (which is what
-// makes state changes CSRF-safe) and as access_token on the stream, since
-// EventSource cannot set headers. Without a token, ?user= is passed on for
-// servers started with --insecure_dev_identity.
+// Everything goes through /v1/client.js: the JSON API (the token in the
+// Authorization header, which is what makes state changes CSRF-safe) and
+// the stream, which all open tabs of this inbox share (one tab holds it and
+// relays its events to the others). Without a token, ?user= is passed on
+// for servers started with --insecure_dev_identity.
 //
 // Model: `items` holds every notification this page knows, by id. A view
 // (tab) shows the known items that match its filter, newest first, down to
@@ -18,9 +19,10 @@
 //
 // Payload content is only ever set with textContent: never as HTML.
 
+import { connect } from './v1/client.js';
+
 const PAGE_SIZE = 30;
 const DEFAULT_EVENTS = new Set(['notification', 'message']);
-const MAX_IDS_PER_REQUEST = 100;
 
 const params = new URLSearchParams(location.hash.slice(1) || location.search);
 const token = params.get('token') || params.get('access_token') || '';
@@ -151,44 +153,16 @@ function replaySince(start) {
 }
 
 // ---------------------------------------------------------------- api ----
-class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
-}
+// The connection to notifyd (/v1/client.js); opened by start().
+let client = null;
 
-async function api(path, { method = 'GET', query = {}, body } = {}) {
-  const q = new URLSearchParams(query);
-  if (!token && user) q.set('user', user);
-  const headers = { Accept: 'application/json' };
-  if (token) headers.Authorization = 'Bearer ' + token;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const qs = q.toString();
-  const res = await fetch(path + (qs ? '?' + qs : ''), {
-    method, headers, credentials: 'same-origin', cache: 'no-store',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let json = null;
-  try { json = await res.json(); } catch (e) { /* not JSON */ }
-  if (!res.ok) {
-    const msg = (json && (json.message || json.error)) || res.statusText;
-    throw new ApiError(res.status, typeof msg === 'string' ? msg : 'request failed');
-  }
-  return json || {};
-}
-
-async function postState(change) {
-  const body = { ...change };
-  if (Array.isArray(body.ids)) {
-    if (!body.ids.length) return;
-    // Long lists go in several requests.
-    for (let i = 0; i < body.ids.length; i += MAX_IDS_PER_REQUEST) {
-      await api('/v1/inbox/state', {
-        method: 'POST', body: { ...body, ids: body.ids.slice(i, i + MAX_IDS_PER_REQUEST).map(Number) },
-      });
-    }
-    return;
-  }
-  body.up_to_id = Number(body.up_to_id);
-  await api('/v1/inbox/state', { method: 'POST', body });
+// A state change as the client's calls: ids or up_to_id, one flag each.
+async function postState(c) {
+  const target = Array.isArray(c.ids) ? c.ids.map(idOf) : { up_to_id: idOf(c.up_to_id) };
+  if (Array.isArray(target) && !target.length) return;
+  if (typeof c.seen === 'boolean') await client.markSeen(target);
+  if (typeof c.read === 'boolean') await client.markRead(target, c.read);
+  if (typeof c.archived === 'boolean') await client.setArchived(target, c.archived);
 }
 
 // A change made here: shown at once, then sent; undone if the server
@@ -208,14 +182,14 @@ async function change(c, failure) {
 async function loadPage({ reset }) {
   const gen = view.generation;
   const filter = view.filter;
-  const query = { filter, limit: String(PAGE_SIZE) };
+  const query = { filter, limit: PAGE_SIZE };
   if (!reset && view.floor) query.before_id = view.floor;
   view.loading = true;
   view.error = null;
   renderChrome();
   const start = beginFetch();
   try {
-    const res = await api('/v1/inbox', { query });
+    const res = await client.list(query);
     if (gen !== view.generation) return;
     const list = Array.isArray(res.notifications) ? res.notifications : [];
     for (const raw of list) {
@@ -255,9 +229,7 @@ function refresh() {
     const start = beginFetch();
     const knownAtStart = new Set(items.keys());
     try {
-      const res = await api('/v1/inbox', {
-        query: { filter: view.filter, limit: String(PAGE_SIZE) },
-      });
+      const res = await client.list({ filter: view.filter, limit: PAGE_SIZE });
       if (gen !== view.generation) return;
       const list = (res.notifications || []).map(normalize);
       // Items of this view within the refetched range that the server no
@@ -296,7 +268,7 @@ function refresh() {
 async function loadCounts() {
   const before = countsVersion;
   try {
-    const c = await api('/v1/inbox/counts');
+    const c = await client.counts();
     if (countsVersion === before) setCounts(c);
   } catch (e) { /* the stream sends them too */ }
 }
@@ -331,50 +303,31 @@ function withParam(name, value) {
 }
 
 // ------------------------------------------------------------- stream ----
-let source = null;
-let lastEventId = '';
 let countsVersion = 0;
 let sawNotification = false;
-let reconnectDelay = 1000;
+let wasLive = false;
 let wasDown = false;
 
-function connect() {
-  const q = new URLSearchParams();
-  if (token) q.set('access_token', token);
-  else if (user) q.set('user', user);
-  if (lastEventId) q.set('last_event_id', lastEventId);
-  setConn('connecting');
-  const s = new EventSource('/v1/stream?' + q.toString());
-  source = s;
+// The stream's events (client.js; shared with the other tabs of this inbox).
+function listen() {
   let subscribed = false;
-  s.onopen = () => {
-    reconnectDelay = 1000;
-    setConn('live');
-    if (wasDown) {
-      wasDown = false;
-      refresh();
-      loadCounts();
-    }
-  };
-  s.onerror = () => {
-    wasDown = true;
-    if (s.readyState === EventSource.CLOSED) {
-      // Refused (401, 429, ...): the browser gives up; we try again later.
-      setConn('offline');
-      s.close();
-      setTimeout(connect, reconnectDelay);
-      reconnectDelay = Math.min(reconnectDelay * 2, 30000);
+  client.on('status', (st) => {
+    if (st.state === 'live') {
+      wasLive = true;
+      setConn('live');
+      if (wasDown) {
+        // Back after an outage: what changed meanwhile is fetched again.
+        wasDown = false;
+        refresh();
+        loadCounts();
+      }
     } else {
-      setConn('reconnecting');
+      wasDown = wasLive;
+      setConn(st.state === 'connecting' && wasLive ? 'reconnecting' : st.state);
     }
-  };
-  const track = (e) => { if (e.lastEventId) lastEventId = e.lastEventId; };
-  for (const name of ['message', 'notification']) {
-    s.addEventListener(name, (e) => { track(e); onNotification(e); });
-  }
-  s.addEventListener('counts', (e) => {
-    const c = parseJson(e.data);
-    if (!c) return;
+  });
+  client.on('notification', onNotification);
+  client.on('counts', (c) => {
     const grew = counts && typeof c.unseen === 'number' && c.unseen > counts.unseen;
     countsVersion += 1;
     setCounts(c);
@@ -390,10 +343,7 @@ function connect() {
     }
     sawNotification = false;
   });
-  s.addEventListener('state', (e) => {
-    track(e);
-    const c = parseJson(e.data);
-    if (!c) return;
+  client.on('state', (c) => {
     const n = applyChange(c);
     const ids = Array.isArray(c.ids) ? c.ids : [];
     // Items that come into this view and were not known here.
@@ -403,16 +353,13 @@ function connect() {
     if (joins && (isId(c.up_to_id) || n < ids.length)) refresh();
     render();
   });
-  s.addEventListener('deleted', (e) => {
-    track(e);
-    const c = parseJson(e.data);
-    if (!c || !Array.isArray(c.ids)) return;
+  client.on('deleted', (c) => {
+    if (!Array.isArray(c.ids)) return;
     applyDeleted(c.ids);
     render();
   });
   // The server no longer holds where we were: start over.
-  s.addEventListener('reset', () => {
-    lastEventId = '';
+  client.on('reset', () => {
     items.clear();
     view.loaded = false;
     view.generation += 1;
@@ -421,12 +368,11 @@ function connect() {
   });
 }
 
-function onNotification(e) {
-  if (!e.lastEventId) return;
-  const id = idOf(e.lastEventId);
+function onNotification(n) {
+  const id = idOf(n.id);
   sawNotification = true;
   if (items.has(id)) return;
-  const it = normalize({ id, event: e.type === 'message' ? '' : e.type, data: e.data });
+  const it = normalize({ id, event: n.event, data: n.data });
   it.fresh = true;
   items.set(id, it);
   noteNewest(id);
@@ -926,6 +872,10 @@ function start() {
     return;
   }
   el.user.textContent = user;
+  // notifyd is where this file came from (also behind a proxy's path).
+  const baseUrl = new URL('./', import.meta.url).href;
+  client = connect(token ? { token, baseUrl } : { user, baseUrl });
+  listen();
   const initial = params.get('view');
   if (initial && FILTERS[initial] && initial !== 'all') {
     view.filter = '';
@@ -934,7 +884,6 @@ function start() {
     loadPage({ reset: true });
   }
   loadCounts();
-  connect();
   setInterval(tick, MINUTE);
   setInterval(scheduleExpiry, 30e3);
 }

@@ -184,7 +184,7 @@ TEST_F(MalformedRequestTest, ReflectionStillDescribesTheTypedMethods) {
                                            ->file()
                                            ->FindServiceByName("Notifier")
                                            ->method_count());
-      EXPECT_EQ(service.method_size(), 11);
+      EXPECT_EQ(service.method_size(), 13);
       for (const auto& method : service.method()) {
         if (method.name() == "NotifyUser") notify_user = &method;
       }

@@ -24,46 +24,15 @@
 // Waits are for the page's state (selectors, functions), never fixed sleeps.
 //
 // Usage: node inbox.test.mjs <notifyd> <notifyctl> <screenshot dir>
-import { spawn, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, existsSync, readFileSync, rmSync, mkdirSync,
-         writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { startNotifyd, runSuite } from './fixture.mjs';
 
 const [notifyd, notifyctl, shotDir] = process.argv.slice(2);
-const dir = mkdtempSync(join(tmpdir(), 'notifyd-browser-'));
-const ready = join(dir, 'ready.json');
-const keyFile = join(dir, 'token.key');
-writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-const server = spawn(notifyd, [
-  '--store=sqlite', `--db=${join(dir, 'notify.db')}`,
-  '--grpc_listen=127.0.0.1:0', '--http_listen=127.0.0.1:0',
-  '--admin_listen=127.0.0.1:0', `--ready_file=${ready}`,
-  `--token_key_file=${keyFile}`], { stdio: 'inherit' });
-let serverExited = false;
-server.once('exit', () => { serverExited = true; });
+const server = await startNotifyd(notifyd, notifyctl);
+const { base, notify, tokenFor } = server;
 
-async function waitForPorts() {
-  for (let i = 0; i < 400; i++) {
-    if (existsSync(ready)) return JSON.parse(readFileSync(ready, 'utf8'));
-    if (serverExited) break;
-    await new Promise(r => setTimeout(r, 50));
-  }
-  throw new Error('notifyd did not start');
-}
-
-const ports = await waitForPorts();
-const base = `http://127.0.0.1:${ports.http_port}`;
-const ctl = (...args) => execFileSync(
-    notifyctl, [`--server=127.0.0.1:${ports.grpc_port}`, ...args]).toString();
-
-function notify(user, data, ...flags) {
-  const out = ctl('--json', ...flags, 'notify', user, data);
-  return String(JSON.parse(out).notification.id);
-}
 // The expiry flag is a duration or whole seconds, depending on notifyctl.
 function notifyExpiring(user, data, seconds) {
   try {
@@ -72,7 +41,6 @@ function notifyExpiring(user, data, seconds) {
     return notify(user, data, `--expires_in=${seconds}`);
   }
 }
-const tokenFor = (user) => ctl('token', user, '--ttl=3600').trim();
 const pageUrl = (user) => `${base}/#user=${user}&token=${tokenFor(user)}`;
 
 async function counts(user) {
@@ -89,7 +57,6 @@ const badge = (page) => page.$eval('#badge', b => (b.hidden ? '' : b.textContent
 
 async function open(context, user, url = pageUrl(user)) {
   const page = await context.newPage();
-  page.on('pageerror', e => pageErrors.push(`${user}: ${e.message}`));
   await page.goto(url);
   await live(page);
   return page;
@@ -117,8 +84,6 @@ async function itemAction(page, id, action) {
   await page.click(`${item(id)} [data-action="${action}"]`);
 }
 
-// Uncaught errors in any page fail the case that was running.
-const pageErrors = [];
 let shots = 0;
 async function shot(page, name) {
   mkdirSync(shotDir, { recursive: true });
@@ -373,45 +338,5 @@ test('keyboard', async (context) => {
   assert.equal(await page.getAttribute('#panel', 'aria-labelledby'), 'tab-unread');
 });
 
-let browser;
-let failed = 0;
-try {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update',
-           '--disable-sync'],
-  });
-  const only = process.env.INBOX_TEST_ONLY;
-  for (const { name, fn } of cases) {
-    if (only && !only.split(',').includes(name)) continue;
-    const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
-    const t0 = Date.now();
-    pageErrors.length = 0;
-    try {
-      await fn(context);
-      assert.deepEqual(pageErrors, [], 'errors in the page');
-      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-    } catch (e) {
-      failed++;
-      console.log(`FAIL ${name}: ${e.stack || e}`);
-      mkdirSync(shotDir, { recursive: true });
-      for (const p of context.pages()) {
-        await p.screenshot({ path: join(shotDir, `failed-${name.replace(/ /g, '-')}.png`) })
-            .catch(() => {});
-      }
-    } finally {
-      await context.close();
-    }
-  }
-} finally {
-  if (browser) await browser.close();
-  server.kill('SIGTERM');
-  if (!serverExited) await new Promise(r => server.once('exit', r));
-  rmSync(dir, { recursive: true, force: true });
-}
-if (failed) {
-  console.log(`${failed} of ${cases.length} browser cases failed`);
-  process.exit(1);
-}
+await runSuite(server, cases, { shotDir, onlyEnv: 'INBOX_TEST_ONLY', what: 'browser' });
 console.log(`browser test passed: ${cases.length} cases, ${shots} screenshots in ${shotDir}`);

@@ -253,7 +253,8 @@ TEST_F(EdgeServerTest, OneReconnectCatchesUpOnHistoryFarLargerThanTheQueue) {
 TEST_F(EdgeServerTest, ResumeFromAnIdThisStoreNeverHandedOutResetsAndGoesLive) {
   for (int i = 0; i < 3; ++i) store_.Add("user:alice", "e", "x");  // 1..3
   Start();
-  for (const char* id : {"18446744073709551615", "1000"}) {
+  // newest + 1, a large id, and u64 max.
+  for (const char* id : {"4", "1000", "18446744073709551615"}) {
     SCOPED_TRACE(id);
     SseClient c;
     ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice",

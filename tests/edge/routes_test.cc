@@ -15,6 +15,8 @@ TEST(RoutesTest, BrowsersGetStreamsThePageAndLiveness) {
   EXPECT_EQ(FindRoute("/healthz", EdgeRole::kPublic)->id, RouteId::kHealth);
   EXPECT_EQ(FindRoute("/", EdgeRole::kPublic)->id, RouteId::kWebFile);
   EXPECT_EQ(FindRoute("/inbox.js", EdgeRole::kPublic)->id, RouteId::kWebFile);
+  EXPECT_EQ(FindRoute("/v1/client.js", EdgeRole::kPublic)->id,
+            RouteId::kWebFile);
   EXPECT_FALSE(FindRoute("/metrics", EdgeRole::kPublic).has_value());
   EXPECT_FALSE(FindRoute("/readyz", EdgeRole::kPublic).has_value());
   EXPECT_FALSE(FindRoute("/nope", EdgeRole::kPublic).has_value());
@@ -26,6 +28,7 @@ TEST(RoutesTest, OperatorsGetMetricsReadinessAndLiveness) {
   EXPECT_EQ(FindRoute("/healthz", EdgeRole::kAdmin)->id, RouteId::kHealth);
   EXPECT_FALSE(FindRoute("/v1/stream", EdgeRole::kAdmin).has_value());
   EXPECT_FALSE(FindRoute("/", EdgeRole::kAdmin).has_value());
+  EXPECT_FALSE(FindRoute("/v1/client.js", EdgeRole::kAdmin).has_value());
 }
 
 TEST(RoutesTest, OnlyStreamsAndTheJsonRoutesRefuseHead) {

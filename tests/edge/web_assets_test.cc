@@ -20,8 +20,22 @@ TEST(WebAssetsTest, EmbeddedInboxPage) {
   EXPECT_THAT(index->body, HasSubstr("id=\"list\""));
   absl::StatusOr<WebFile> js = LoadWebFile("/inbox.js", "");
   ASSERT_TRUE(js.ok());
-  EXPECT_THAT(js->body, HasSubstr("EventSource"));
+  EXPECT_THAT(js->body, HasSubstr("from './v1/client.js'"));
   EXPECT_TRUE(IsKnownWebPath("/index.html"));
+}
+
+TEST(WebAssetsTest, BrowserClientOnlyUnderV1) {
+  absl::StatusOr<WebFile> client = LoadWebFile("/v1/client.js", "");
+  ASSERT_TRUE(client.ok());
+  EXPECT_EQ(client->content_type, "text/javascript; charset=utf-8");
+  EXPECT_THAT(client->body, HasSubstr("export function connect("));
+  EXPECT_THAT(client->body, HasSubstr("EventSource"));
+  EXPECT_TRUE(IsKnownWebPath("/v1/client.js"));
+  // One URL for it: the plain name is not a second one.
+  EXPECT_FALSE(IsKnownWebPath("/client.js"));
+  EXPECT_EQ(LoadWebFile("/client.js", "").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(IsKnownWebPath("/v1/inbox.js"));
 }
 
 TEST(WebAssetsTest, OnlyKnownFiles) {

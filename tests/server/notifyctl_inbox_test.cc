@@ -101,5 +101,34 @@ TEST_F(NotifyctlInboxTest, NotifyToSeveralUsersIsOneNotifyUsersCall) {
   EXPECT_THAT(log, HasSubstr("cannot read --users_file"));
 }
 
+TEST_F(NotifyctlInboxTest, StdinStreamsALinePerNotification) {
+  const std::string input = (server_.dir() / "lines.txt").string();
+  {
+    std::ofstream out(input);
+    for (int i = 0; i < 1000; ++i) out << "{\"n\":" << i << "}\n";
+  }
+  // Through a shell, for the redirection.
+  const std::string command =
+      std::string(NOTIFYCTL_BINARY) +
+      " --server=" + server_.app().grpc_target() +
+      " publish --stdin news --idempotency_key=batch < " + input;
+  auto run_shell = [&](std::string* log) {
+    std::string log_path = (server_.dir() / "sh.log").string();
+    std::filesystem::remove(log_path);
+    testing::ChildProcess sh({"/bin/sh", "-c", command}, log_path);
+    std::optional<int> status = sh.Wait(std::chrono::seconds(60));
+    *log = sh.Log();
+    return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  };
+  std::string log;
+  ASSERT_EQ(run_shell(&log), 0) << log;
+  EXPECT_THAT(log, HasSubstr("1000 stored, 0 duplicate(s), 0 failed, of 1000"));
+  EXPECT_EQ(testing::StoredCount(server_.stub()), 1000u);
+  // The same input again: every line's key is known, nothing is stored.
+  ASSERT_EQ(run_shell(&log), 0) << log;
+  EXPECT_THAT(log, HasSubstr("0 stored, 1000 duplicate(s)"));
+  EXPECT_EQ(testing::StoredCount(server_.stub()), 1000u);
+}
+
 }  // namespace
 }  // namespace notifyd

@@ -212,5 +212,40 @@ TEST_F(TokenStreamTest, GrantedChannelsOpenExactlyAndByPrefix) {
   EXPECT_THAT(denied.body, HasSubstr("sports"));
 }
 
+// A token's channels are what the stream MAY read; ?channels= says what it
+// DOES read (as with Centrifugo and Mercure): a granted channel the query
+// does not name is not subscribed, and the Publish to it reaches only the
+// stream that asked.
+TEST_F(TokenStreamTest, GrantedChannelsAreReadOnlyWhenTheStreamNamesThem) {
+  std::string token = Issue("alice", {"news/eu"});
+  SseClient own_only, asked;
+  ASSERT_EQ(
+      own_only.Open(port(), "/v1/stream", {"Authorization: Bearer " + token}),
+      200);
+  ASSERT_EQ(asked.Open(port(), "/v1/stream?channels=news/eu",
+                       {"Authorization: Bearer " + token}),
+            200);
+  ASSERT_TRUE(testing::WaitForLiveStreams(server_.stub(), 2));
+
+  pb::PublishRequest publish;
+  publish.set_channel("news/eu");
+  publish.set_data("headline");
+  pb::PublishResponse published;
+  grpc::ClientContext context;
+  ASSERT_TRUE(server_.stub().Publish(&context, publish, &published).ok());
+  EXPECT_EQ(published.live_recipients(), 1u);
+  ASSERT_TRUE(testing::NotifyUser(server_.stub(), "alice", "mine").ok());
+
+  auto first = asked.NextEvent();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->data, "headline");
+  // The user's own channel comes with either.
+  for (SseClient* c : {&asked, &own_only}) {
+    auto next = c->NextEvent();
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->data, "mine");
+  }
+}
+
 }  // namespace
 }  // namespace notifyd
