@@ -3,7 +3,8 @@
 
 Generates the message classes from proto/ with protoc at test time, starts the
 real notifyd binary on port 0, calls NotifyUser and reads the notification
-back with ListNotifications, then fans one message out with NotifyUsers.
+back with ListNotifications, fans one message out with NotifyUsers and
+streams 50 through PublishStream.
 
 Usage: python_client_test.py <notifyd binary> <repo proto dir>
 """
@@ -90,8 +91,26 @@ def main():
             except grpc.RpcError as e:
                 assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
                 assert "user_ids[1] repeats" in e.details(), e.details()
+            # A producer's stream: an answer per message, in order.
+            stream = channel.stream_stream(
+                "/notify.v1.Notifier/PublishStream",
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=pb.PublishStreamResponse.FromString)
+            messages = [pb.PublishStreamRequest(
+                ref=f"m{i}", notify_user=pb.NotifyUserRequest(
+                    user_id="py-stream", data=f"{i}",
+                    idempotency_key=f"s{i}")) for i in range(50)]
+            messages.insert(10, pb.PublishStreamRequest(
+                ref="bad", publish=pb.PublishRequest(channel="user:x")))
+            answers = list(stream(iter(messages), timeout=30))
+            assert [a.ref for a in answers] == [m.ref for m in messages]
+            assert answers[10].code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+            good = [a for a in answers if a.ref != "bad"]
+            assert all(a.code == 0 for a in good), good
+            stream_ids = [a.notify_user.notification.id for a in good]
+            assert stream_ids == sorted(stream_ids), stream_ids
             print("python client: NotifyUser + ListNotifications + "
-                  "NotifyUsers OK, id", got.id)
+                  "NotifyUsers + PublishStream OK, id", got.id)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=20)
