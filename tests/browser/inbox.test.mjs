@@ -155,24 +155,26 @@ test('two tabs', async (context) => {
   const one = await open(context, user);
   const two = await open(context, user);
   await waitBadge(two, '3');
-  // Read in one tab: the other follows within 1 s.
+  // Read in one tab: the other follows. How fast is printed, not asserted
+  // (timing goals live in bench/: a loaded CI machine is no measure); the
+  // waits are only long enough that a lost update fails.
   const t0 = Date.now();
   await one.click(`${item(ids[1])} .open`);
-  await waitRead(two, ids[1], true, 1000);
-  await waitBadge(two, '2', Math.max(1, 1000 - (Date.now() - t0)));
+  await waitRead(two, ids[1], true, 5000);
+  await waitBadge(two, '2', 5000);
   const ms = Date.now() - t0;
   assert.equal(await two.title(), '(2) Inbox');
   assert.equal(await badge(one), '2');
   // Unread again, from the other tab.
   await itemAction(two, ids[1], 'toggle-read');
-  await waitRead(one, ids[1], false, 1000);
-  await waitBadge(one, '3', 1000);
+  await waitRead(one, ids[1], false, 5000);
+  await waitBadge(one, '3', 5000);
   // The Unread tab of one tab loses an item read in the other.
   await one.click('#tab-unread');
   await live(one);
   assert.deepEqual(await listIds(one), ids.slice().reverse());
   await two.click(`${item(ids[0])} .open`);
-  await one.waitForSelector(item(ids[0]), { state: 'detached', timeout: 1000 });
+  await one.waitForSelector(item(ids[0]), { state: 'detached', timeout: 5000 });
   console.log(`  read in one tab reached the other in ${ms} ms`);
 });
 
