@@ -135,9 +135,8 @@ TEST_F(PublishStreamFlowTest, AProducerThatDoesNotReadIsHeldBack) {
   // probing), so that unread answers fill it after a few hundred.
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  auto channel = grpc::CreateCustomChannel(server_.app().grpc_target(),
-                                           grpc::InsecureChannelCredentials(),
-                                           args);
+  auto channel = grpc::CreateCustomChannel(
+      server_.app().grpc_target(), grpc::InsecureChannelCredentials(), args);
   auto producer_stub = pb::Notifier::NewStub(channel);
   grpc::ClientContext context;
   std::unique_ptr<Stream> stream = producer_stub->PublishStream(&context);
