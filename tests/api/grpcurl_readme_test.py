@@ -28,15 +28,17 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format
 from google.protobuf import message_factory
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "support"))
+from notifyd_process import running_notifyd  # noqa: E402
 
 SECTION = "### Operating with grpcurl"
 README_ADDRESS = "127.0.0.1:50051"
@@ -400,25 +402,8 @@ def fresh_server(notifyd, tmp):
     key_file = os.path.join(tmp, "token.key")
     with open(key_file, "w") as f:
         f.write("a-test-secret-of-at-least-32-bytes-long")
-    ready = os.path.join(tmp, "ready.json")
-    log = open(os.path.join(tmp, "notifyd.log"), "w")
-    server = subprocess.Popen(
-        [notifyd, f"--db={tmp}/notify.db", "--grpc_listen=127.0.0.1:0",
-         "--http_listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
-         f"--token_key_file={key_file}", f"--ready_file={ready}"],
-        stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 20
-        while not os.path.exists(ready):
-            if time.time() > deadline or server.poll() is not None:
-                raise SystemExit("notifyd did not start")
-            time.sleep(0.05)
-        yield json.load(open(ready))["grpc_port"]
-    finally:
-        server.send_signal(signal.SIGTERM)
-        # Non-zero after a sanitizer report too (the ASan suite).
-        assert server.wait(timeout=20) == 0, "notifyd did not exit cleanly"
-        log.close()
+    with running_notifyd(notifyd, tmp, f"--token_key_file={key_file}") as ports:
+        yield ports["grpc_port"]
 
 
 def main():

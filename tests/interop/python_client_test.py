@@ -8,15 +8,16 @@ streams 50 through PublishStream.
 
 Usage: python_client_test.py <notifyd binary> <repo proto dir>
 """
-import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import grpc
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "support"))
+from notifyd_process import running_notifyd  # noqa: E402
 
 
 def main():
@@ -27,20 +28,8 @@ def main():
         sys.path.insert(0, tmp)
         from notify.v1 import notify_pb2 as pb  # noqa: E402
 
-        ready = os.path.join(tmp, "ready.json")
-        log = open(os.path.join(tmp, "notifyd.log"), "w")
-        server = subprocess.Popen(
-            [notifyd, f"--db={tmp}/notify.db", "--grpc_listen=127.0.0.1:0",
-             "--http_listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
-             f"--ready_file={ready}"],
-            stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.time() + 20
-            while not os.path.exists(ready):
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit("notifyd did not start")
-                time.sleep(0.05)
-            port = json.load(open(ready))["grpc_port"]
+        with running_notifyd(notifyd, os.path.join(tmp, "n")) as ports:
+            port = ports["grpc_port"]
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
 
             def rpc(name, response_type):
@@ -111,9 +100,6 @@ def main():
             assert stream_ids == sorted(stream_ids), stream_ids
             print("python client: NotifyUser + ListNotifications + "
                   "NotifyUsers + PublishStream OK, id", got.id)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,33 @@
+"""The real notifyd binary for Python tests: started on ports of its own
+with an empty store under a directory, stopped by its pid (SIGTERM) and
+required to exit cleanly, which a sanitizer report would spoil."""
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+
+
+@contextlib.contextmanager
+def running_notifyd(notifyd, directory, *flags):
+    """Yields the ports notifyd bound ({"grpc_port", "http_port", ...})."""
+    os.makedirs(directory, exist_ok=True)
+    ready = os.path.join(directory, "ready.json")
+    log = open(os.path.join(directory, "notifyd.log"), "w")
+    server = subprocess.Popen(
+        [notifyd, f"--db={directory}/notify.db", "--grpc_listen=127.0.0.1:0",
+         "--http_listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+         f"--ready_file={ready}", *flags],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 20
+        while not os.path.exists(ready):
+            if time.time() > deadline or server.poll() is not None:
+                raise SystemExit("notifyd did not start")
+            time.sleep(0.05)
+        yield json.load(open(ready))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=20) == 0, "notifyd did not exit cleanly"
+        log.close()
