@@ -103,7 +103,11 @@ TEST(ValidationTest, TextFieldsMustBeUtf8) {
                           "\xf4\x90\x80\x80" /* past U+10FFFF */, "\xe2\x82"}) {
     EXPECT_FALSE(IsValidUtf8(bad)) << bad;
   }
-  EXPECT_EQ(ValidateData("data", "a\xff" "b", 100).message(),
+  EXPECT_EQ(ValidateData("data",
+                         "a\xff"
+                         "b",
+                         100)
+                .message(),
             "data is not valid UTF-8");
   EXPECT_EQ(ValidateIdempotencyKey("idempotency_key", "\xff").message(),
             "idempotency_key is not valid UTF-8");
