@@ -8,7 +8,7 @@ the way an operator would meet it, without installing it on this machine:
 - unpacked (`dpkg -x`) into a scratch root: the binaries run from there
   (`--help`, and a real start from the shipped flags file, then SIGTERM),
   the man pages list the flags, the unit file passes
-  `systemd-analyze verify`;
+  `systemd-analyze verify` and scores "OK" in `systemd-analyze security`;
 - `cmake --install` into another prefix points the unit at that prefix;
 - the notifyd_* series docs/prometheus-alerts.yml alerts on are in the
   README's metrics table, and a running notifyd exposes the ones a default
@@ -184,6 +184,13 @@ class DebianPackageTest(unittest.TestCase):
                                   timeout=120)
             self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
             self.assertNotIn("notifyd.service", done.stderr)
+            # The sandbox keeps systemd's exposure score at 2.0 or below
+            # ("OK"; 10 is an unsandboxed service).
+            done = subprocess.run(
+                ["systemd-analyze", "security", "--offline=yes",
+                 "--threshold=20", path],
+                capture_output=True, text=True, timeout=120)
+            self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
 
     def test_cmake_install_points_the_unit_at_its_prefix(self):
         with tempfile.TemporaryDirectory() as destdir:
