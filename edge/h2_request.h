@@ -2,7 +2,7 @@
 // HEADERS (and DATA) carry, turned into the same Beast request an HTTP/1.1
 // session reads, then routed and answered by the same parts: the route
 // table and router (request_router.h), the answers (http_responses.h), the
-// plain and JSON (inbox_handler.h) handlers, and, for GET /v1/stream, the
+// plain and JSON (json_handler.h) handlers, and, for GET /v1/stream, the
 // same admission
 // (stream_admission.h) and an H2SseStream instead of an SseStream.
 //
@@ -38,7 +38,7 @@
 #include "edge/h2_sse_stream.h"
 #include "edge/http_messages.h"
 #include "edge/http_responses.h"
-#include "edge/inbox_handler.h"
+#include "edge/json_handler.h"
 #include "edge/plain_handler.h"
 #include "edge/request_router.h"
 #include "edge/routes.h"
@@ -50,7 +50,7 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
                   public RequestRouter<H2Request>,
                   public HttpResponses<H2Request>,
                   public PlainHandler<H2Request>,
-                  public InboxHandler<H2Request> {
+                  public JsonHandler<H2Request> {
  public:
   static constexpr bool kTls = true;
 
@@ -147,7 +147,7 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
   friend class RequestRouter<H2Request>;
   friend class HttpResponses<H2Request>;
   friend class PlainHandler<H2Request>;
-  friend class InboxHandler<H2Request>;
+  friend class JsonHandler<H2Request>;
 
   // Nothing to check before routing: an HTTP/2 connection is counted
   // under its peer's address (--trusted_proxies re-addresses HTTP/1.1

@@ -1,13 +1,13 @@
 // The Beast messages of an HTTP session: the header rules on a request as
 // read, and what it answers: plain responses
 // (with CORS, nosniff, no-store and any extra fields), CORS preflights from
-// the route table, the bodies of error answers (text, or JSON on the inbox
+// the route table, the bodies of error answers (text, or JSON on the JSON
 // routes), and the InboxRequest (edge/inbox_api.h) a request to an inbox
 // route becomes. Pure functions; no I/O.
 //
 // Internal: one of the parts of the one translation unit that compiles
 // Beast (included by http_session.h and its parts http_responses.h and
-// inbox_handler.h only).
+// json_handler.h only).
 #ifndef NOTIFYD_EDGE_HTTP_MESSAGES_H_
 #define NOTIFYD_EDGE_HTTP_MESSAGES_H_
 

@@ -8,9 +8,9 @@
 // http_session.h (a connection's HTTP/1.1 requests: reading them) with its
 // parts request_router.h (routing, shared with HTTP/2), http_responses.h
 // (building answers), plain_handler.h (health, metrics, readiness, the
-// page), inbox_handler.h (the JSON inbox routes) and stream_handler.h
-// (/v1/stream), http_messages.h (the messages it reads and answers),
-// stream_admission.h (who may open a stream, within which limits),
+// page), json_handler.h (the JSON routes: inbox, publishing) and
+// stream_handler.h (/v1/stream), http_messages.h (the messages it reads and
+// answers), stream_admission.h (who may open a stream, within which limits),
 // stream_feed.h (what every SSE stream sends), sse_stream.h (the SSE
 // stream an HTTP/1.1 session hands a /v1/stream connection to); for
 // HTTP/2 (ALPN h2 on TLS), http2_session.h (the connection, libnghttp2),

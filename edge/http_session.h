@@ -11,14 +11,15 @@
 //   http_responses.h  building answers (CORS, errors, 405, preflights);
 //                     this file writes them, then keep-alive or linger
 //   plain_handler.h   /healthz, /metrics, /readyz, the page and its assets
-//   inbox_handler.h   the JSON inbox routes (edge/inbox_api.h)
+//   json_handler.h    the JSON routes: the inbox (edge/inbox_api.h) and
+//                     HTTP publishing (edge/publish_api.h)
 //   stream_handler.h  /v1/stream: the caller authenticated and the stream
 //                     limits applied (edge/stream_admission.h), then the
 //                     socket, the request and its parameters handed to an
 //                     SseStream (edge/sse_stream.h), the second part, which
 //                     takes over the connection's registry entry
 //
-// The router, answers and plain and inbox handlers serve HTTP/2 requests
+// The router, answers and plain and JSON handlers serve HTTP/2 requests
 // too (h2_request.h).
 //
 // HttpSession is a template over the transport (plain TCP or TLS) so both
@@ -50,7 +51,7 @@
 #include "edge/http2_session.h"
 #include "edge/http_messages.h"
 #include "edge/http_responses.h"
-#include "edge/inbox_handler.h"
+#include "edge/json_handler.h"
 #include "edge/plain_handler.h"
 #include "edge/request_router.h"
 #include "edge/routes.h"
@@ -71,7 +72,7 @@ class HttpSession : public SessionBase,
                     public RequestRouter<HttpSession<Stream>>,
                     public HttpResponses<HttpSession<Stream>>,
                     public PlainHandler<HttpSession<Stream>>,
-                    public InboxHandler<HttpSession<Stream>>,
+                    public JsonHandler<HttpSession<Stream>>,
                     public StreamHandler<Stream> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
@@ -118,7 +119,7 @@ class HttpSession : public SessionBase,
   friend class RequestRouter<HttpSession>;
   friend class HttpResponses<HttpSession>;
   friend class PlainHandler<HttpSession>;
-  friend class InboxHandler<HttpSession>;
+  friend class JsonHandler<HttpSession>;
   friend class StreamHandler<Stream>;
 
   static Stream MakeStream(Impl& server, tcp::socket socket) {

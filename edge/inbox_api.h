@@ -16,7 +16,7 @@
 // Everything here is Beast-free: reading the query, the CSRF rule, the
 // JSON body parser and the JSON encoders, and InboxApi, which runs one
 // request against the store. The HTTP session (http_session.h, its part
-// inbox_handler.h) only reads the request, hands it over and writes the
+// json_handler.h) only reads the request, hands it over and writes the
 // reply.
 //
 // Errors are absl::Status values whose message goes out as

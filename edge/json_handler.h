@@ -7,7 +7,7 @@
 // thread, and the reply is written as JSON, a refusal as {"error":...}.
 // The call counts as a store call, so Shutdown waits for it.
 //
-// InboxHandler is a base of HttpSession (http_session.h) and H2Request
+// JsonHandler is a base of HttpSession (http_session.h) and H2Request
 // (h2_request.h), which route to it; it reaches the session through
 // session(), as its friend. Runs on the connection's strand; the reply is
 // dispatched back to it.
@@ -15,8 +15,8 @@
 // Internal: one of the parts of the one translation unit that compiles
 // Beast (included by http_session.h and h2_request.h only; the parts are
 // listed in http_server.cc).
-#ifndef NOTIFYD_EDGE_INBOX_HANDLER_H_
-#define NOTIFYD_EDGE_INBOX_HANDLER_H_
+#ifndef NOTIFYD_EDGE_JSON_HANDLER_H_
+#define NOTIFYD_EDGE_JSON_HANDLER_H_
 
 #include <cmath>
 #include <functional>
@@ -39,7 +39,7 @@ namespace notifyd::edge::internal {
 
 // `Session` (CRTP) is HttpSession<Stream> or H2Request (h2_request.h).
 template <typename Session>
-class InboxHandler {
+class JsonHandler {
  protected:
   // Serves the request to `target`, routed to `id` (IsInboxRoute).
   void ServeInbox(RouteId id, const HttpTarget& target) {
@@ -132,4 +132,4 @@ class InboxHandler {
 
 }  // namespace notifyd::edge::internal
 
-#endif  // NOTIFYD_EDGE_INBOX_HANDLER_H_
+#endif  // NOTIFYD_EDGE_JSON_HANDLER_H_
