@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -13,12 +14,14 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "boost/json/parse.hpp"
 #include "boost/json/value.hpp"
 #include "tests/edge/sse_client.h"
+#include "tests/server/notifyd_binary.h"
 #include "tests/server/test_server.h"
 #include "tests/support/process.h"
 
@@ -34,6 +37,7 @@ using edge::testing::RawExchange;
 using edge::testing::SseClient;
 using edge::testing::SseMessage;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kKey[] = "billing-key-0123456789";
@@ -59,6 +63,21 @@ std::string ErrorOf(const HttpResponse& r) {
   return std::string(v.at("error").as_string());
 }
 
+// Runs /usr/bin/curl with `args` (its output kept under `dir`); returns its
+// exit code, with what it printed (the body, then the status code on a line
+// of its own) in *out.
+int Curl(const fs::path& dir, std::vector<std::string> args, std::string* out) {
+  fs::path log = dir / "curl.out";
+  fs::remove(log);
+  std::vector<std::string> argv = {
+      "/usr/bin/curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  testing::ChildProcess curl(argv, log.string());
+  std::optional<int> status = curl.Wait(std::chrono::seconds(15));
+  *out = curl.Log();
+  return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
 class HttpPublishTest : public ::testing::Test {
  protected:
   explicit HttpPublishTest(server::AppOptions options = DevOptions())
@@ -72,20 +91,6 @@ class HttpPublishTest : public ::testing::Test {
     return HttpWithBody(admin_port(), "POST", target, headers, body);
   }
 
-  // Runs /usr/bin/curl with `args` against the admin listener; returns its
-  // exit code, with what it printed (the body, then the status code on a
-  // line of its own) in *out.
-  int Curl(std::vector<std::string> args, std::string* out) {
-    fs::path log = server_.dir() / "curl.out";
-    fs::remove(log);
-    std::vector<std::string> argv = {
-        "/usr/bin/curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    testing::ChildProcess curl(argv, log.string());
-    std::optional<int> status = curl.Wait(std::chrono::seconds(15));
-    *out = curl.Log();
-    return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
-  }
   std::string Url(const std::string& target) {
     return absl::StrCat("http://127.0.0.1:", admin_port(), target);
   }
@@ -123,7 +128,8 @@ TEST_F(HttpPublishTest, CurlPublishesToAChannelItsSubscribersReceive) {
   ASSERT_EQ(other.Open(http_port(), "/v1/stream?user=b"), 200);
   ASSERT_TRUE(testing::WaitForLiveStreams(server_.stub(), 2));
   std::string out;
-  ASSERT_EQ(Curl({"-H", "Content-Type: application/json", "--data-binary",
+  ASSERT_EQ(Curl(server_.dir(),
+                 {"-H", "Content-Type: application/json", "--data-binary",
                   "{\"headline\":\"Rates cut\"}",
                   Url("/v1/publish/news/eu?event=headline")},
                  &out),
@@ -372,6 +378,50 @@ TEST_F(HttpPublishKeysTest, AKeyPublishesUnderItsCallersRateSharedWithGrpc) {
               HasSubstr("notifyd_http_requests_total{path=\"/v1/publish/"
                         "{channel}\",code=\"429\"} 1"));
   EXPECT_EQ(Stored(), 1u);
+}
+
+// The real binary: the keys file that SIGHUP reloads is the HTTP side's
+// too, and a refused request is logged with the route and the peer, never
+// the key.
+TEST(HttpPublishBinaryTest, ReloadedKeysApplyToHttpAndRefusalsAreLogged) {
+  testing::TempDir dir;
+  const std::string keys = (dir.path() / "keys").string();
+  std::ofstream(keys) << "billing:" << kKey << "\n";
+  NotifydBinary notifyd(dir.path(), {"--api_keys_file=" + keys});
+  std::optional<testing::Ports> ports = notifyd.WaitForPorts();
+  ASSERT_TRUE(ports.has_value());
+  const std::string url =
+      absl::StrCat("http://127.0.0.1:", ports->admin, "/v1/notify/alice");
+  auto post = [&](const std::string& key) {
+    std::string out;
+    EXPECT_EQ(Curl(dir.path(),
+                   {"-H", absl::StrCat("Authorization: Bearer ", key),
+                    "--data-binary", "x", url},
+                   &out),
+              0)
+        << out;
+    return out.substr(out.rfind('\n') + 1);  // the status code
+  };
+  EXPECT_EQ(post(kKey), "200");
+  constexpr char kRotated[] = "rotated-key-0123456789abcdef";
+  std::ofstream(keys) << "billing-2:" << kRotated << "\n";
+  notifyd.process().Signal(SIGHUP);
+  bool rotated = false;
+  for (int i = 0; i < 500 && !rotated; ++i) {
+    rotated = post(kRotated) == "200";
+    if (!rotated) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(rotated) << notifyd.process().Log();
+  EXPECT_EQ(post(kKey), "401");
+  const std::string log = notifyd.process().Log();
+  EXPECT_THAT(log, HasSubstr("rejected POST /v1/notify from 127.0.0.1: "
+                             "missing or invalid API key"));
+  EXPECT_THAT(log, Not(HasSubstr(kKey)));
+  EXPECT_THAT(log, Not(HasSubstr(kRotated)));
+  notifyd.process().Signal(SIGTERM);
+  std::optional<int> status = notifyd.process().Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
 }
 
 }  // namespace
