@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -29,36 +30,20 @@ constexpr uint32_t kMaxPageSize = 500;
 constexpr uint32_t kDefaultTopChannels = 10;
 constexpr uint32_t kMaxTopChannels = 1000;
 
-// The fields NotifyUser, Publish and NotifyUsers share: OK with the expiry
-// in Unix milliseconds (0: none) in *expires_at_ms, or the first violation.
+// The content fields of a NotifyUser, Publish or NotifyUsers request, as
+// the Publisher takes them (views into `request`).
 template <typename Request>
-absl::Status ValidateContent(const Request& request,
-                             const NotifierOptions& options,
-                             int64_t* expires_at_ms) {
-  *expires_at_ms = 0;
-  absl::Status valid = FirstError(
-      {ValidateEvent("event", request.event()),
-       ValidateData("data", request.data(), options.max_payload_bytes),
-       ValidateIdempotencyKey("idempotency_key", request.idempotency_key()),
-       ValidateCollapseKey("collapse_key", request.collapse_key())});
-  if (valid.ok() && request.has_expires_at()) {
-    valid = ValidateExpiresAt("expires_at", request.expires_at().seconds(),
-                              request.expires_at().nanos(), absl::Now(),
-                              options.retention, expires_at_ms);
+PublishContent ContentOf(const Request& request) {
+  PublishContent content{.event = request.event(),
+                         .data = request.data(),
+                         .idempotency_key = request.idempotency_key(),
+                         .collapse_key = request.collapse_key(),
+                         .expires_at = std::nullopt};
+  if (request.has_expires_at()) {
+    content.expires_at = Expiry{.seconds = request.expires_at().seconds(),
+                                .nanos = request.expires_at().nanos()};
   }
-  return valid;
-}
-
-// What each recipient's row of a request stores on `channel`.
-template <typename Request>
-storage::AppendRequest ToAppend(std::string channel, const Request& request,
-                                int64_t expires_at_ms) {
-  return storage::AppendRequest{.channel = std::move(channel),
-                                .event = EffectiveEvent(request.event()),
-                                .data = request.data(),
-                                .idempotency_key = request.idempotency_key(),
-                                .expires_at_ms = expires_at_ms,
-                                .collapse_key = request.collapse_key()};
+  return content;
 }
 
 // OK while the caller still waits for the answer. A write is queued for the
@@ -81,28 +66,21 @@ absl::Status CallerStillWaits(grpc::CallbackServerContext* context) {
 
 }  // namespace
 
-template <typename Response>
-void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
-                                       Response* response) {
-  store_.Append(
-      std::move(append), [this, call = std::move(call), response](
-                             absl::StatusOr<storage::AppendResult> result) {
-        if (!result.ok()) {
-          Finish(call, result.status());
-          return;
-        }
-        size_t live = 0;
-        if (!result->duplicate) {
-          published_total_.Inc();
-          // Runs on the store's completer thread, in commit order, so the bus
-          // sees ids in order: the replaced notifications' deletion record
-          // (id one less) before the notification.
-          PublishRecord(result->replaced);
-          live = bus_.Publish(result->notification);
-        }
+template <typename Request, typename Response>
+void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
+                                        const Call& call, Target target,
+                                        absl::string_view name,
+                                        const Request& request,
+                                        Response* response) {
+  absl::Status refused = publisher_.Publish(
+      call.caller->name, target, name, ContentOf(request),
+      [context] { return CallerStillWaits(context); },
+      [this, call, response](absl::StatusOr<Published> result) {
+        if (!result.ok()) return Finish(call, result.status());
         ToProto(*result->notification, response->mutable_notification());
         response->set_duplicate(result->duplicate);
-        response->set_live_recipients(static_cast<uint32_t>(live));
+        response->set_live_recipients(
+            static_cast<uint32_t>(result->live_recipients));
         if constexpr (std::is_same_v<Response, pb::NotifyUserResponse>) {
           if (!result->duplicate && result->notification->has_counts) {
             ToProto(result->notification->counts, response->mutable_counts());
@@ -120,70 +98,26 @@ void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
         }
         Finish(call, absl::OkStatus());
       });
-}
-
-template <typename Request, typename Response>
-void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
-                                        const Call& call,
-                                        absl::Status target_valid,
-                                        std::string channel,
-                                        const Request& request,
-                                        Response* response) {
-  int64_t expires_at_ms = 0;
-  absl::Status valid = target_valid.ok()
-                           ? ValidateContent(request, options_, &expires_at_ms)
-                           : std::move(target_valid);
-  // Checked after validation: a malformed call costs the caller no token.
-  if (valid.ok()) valid = CheckPublishRate(context, call);
-  if (valid.ok()) valid = CallerStillWaits(context);
-  if (!valid.ok()) {
-    Finish(call, valid);
-    return;
-  }
-  AppendAndPublish(call, ToAppend(std::move(channel), request, expires_at_ms),
-                   response);
+  if (!refused.ok()) FinishRefused(context, call, refused);
 }
 
 void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
                                         const Call& call,
                                         const pb::NotifyUsersRequest& request,
                                         pb::NotifyUsersResponse* response) {
-  int64_t expires_at_ms = 0;
-  absl::Status valid = ValidateUserIds(
-      "user_ids", {request.user_ids().begin(), request.user_ids().end()},
-      storage::kMaxAppendMany);
-  if (valid.ok()) valid = ValidateContent(request, options_, &expires_at_ms);
-  // One token for the call, like NotifyUser: the rate limits calls.
-  if (valid.ok()) valid = CheckPublishRate(context, call);
-  if (valid.ok()) valid = CallerStillWaits(context);
-  if (!valid.ok()) {
-    Finish(call, valid);
-    return;
-  }
-  std::vector<storage::AppendRequest> appends;
-  appends.reserve(request.user_ids_size());
-  for (const std::string& user : request.user_ids()) {
-    appends.push_back(ToAppend(UserChannel(user), request, expires_at_ms));
-  }
-  store_.AppendMany(
-      std::move(appends),
+  absl::Status refused = publisher_.PublishToUsers(
+      call.caller->name, "user_ids",
+      {request.user_ids().begin(), request.user_ids().end()},
+      ContentOf(request), [context] { return CallerStillWaits(context); },
       [this, call, response,
-       &request](absl::StatusOr<std::vector<storage::AppendResult>> results) {
-        if (!results.ok()) {
-          Finish(call, results.status());
-          return;
-        }
+       &request](absl::StatusOr<std::vector<Published>> results) {
+        if (!results.ok()) return Finish(call, results.status());
         size_t live = 0;
         uint32_t stored = 0;
         for (size_t i = 0; i < results->size(); ++i) {
-          const storage::AppendResult& r = (*results)[i];
-          if (!r.duplicate) {
-            ++stored;
-            published_total_.Inc();
-            // Completer thread, commit order: as AppendAndPublish.
-            PublishRecord(r.replaced);
-            live += bus_.Publish(r.notification);
-          }
+          const Published& r = (*results)[i];
+          if (!r.duplicate) ++stored;
+          live += r.live_recipients;
           pb::NotifyUsersResponse::Delivery* d = response->add_deliveries();
           d->set_user_id(request.user_ids(static_cast<int>(i)));
           d->set_id(r.notification->id);
@@ -193,23 +127,23 @@ void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
         response->set_live_recipients(static_cast<uint32_t>(live));
         Finish(call, absl::OkStatus());
       });
+  if (!refused.ok()) FinishRefused(context, call, refused);
 }
 
 void NotifierService::HandleNotifyUser(grpc::CallbackServerContext* context,
                                        const Call& call,
                                        const pb::NotifyUserRequest& request,
                                        pb::NotifyUserResponse* response) {
-  StoreNotification(context, call, ValidateUserId("user_id", request.user_id()),
-                    UserChannel(request.user_id()), request, response);
+  StoreNotification(context, call, Target::kUser, request.user_id(), request,
+                    response);
 }
 
 void NotifierService::HandlePublish(grpc::CallbackServerContext* context,
                                     const Call& call,
                                     const pb::PublishRequest& request,
                                     pb::PublishResponse* response) {
-  StoreNotification(context, call,
-                    ValidatePublicChannel("channel", request.channel()),
-                    request.channel(), request, response);
+  StoreNotification(context, call, Target::kChannel, request.channel(), request,
+                    response);
 }
 
 void NotifierService::HandleListNotifications(
@@ -312,7 +246,7 @@ void NotifierService::HandleGetStats(grpc::CallbackServerContext* /*context*/,
       out->set_subscribers(subscribers);
     }
   }
-  response->set_published_total(published_total_.Value());
+  response->set_published_total(publisher_.stored_total());
   store_.Stats(
       [this, call, response](absl::StatusOr<storage::StoreStats> stats) {
         if (stats.ok()) {

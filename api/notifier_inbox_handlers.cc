@@ -35,11 +35,6 @@ absl::Status ValidateChangeTargets(const Request& request) {
 
 }  // namespace
 
-void NotifierService::PublishRecord(
-    const std::shared_ptr<const storage::Notification>& record) {
-  if (record != nullptr) bus_.Publish(record);
-}
-
 template <typename Request, typename Response>
 void NotifierService::ChangeStateAndPublish(const Call& call,
                                             const Request& request,
@@ -59,7 +54,7 @@ void NotifierService::ChangeStateAndPublish(const Call& call,
           Finish(call, result.status());
           return;
         }
-        PublishRecord(result->record);
+        publisher_.PublishRecord(result->record);
         response->set_changed(result->changed);
         ToProto(result->counts, response->mutable_counts());
         Finish(call, absl::OkStatus());
@@ -157,7 +152,7 @@ void NotifierService::HandleDeleteNotifications(
                     Finish(call, result.status());
                     return;
                   }
-                  PublishRecord(result->record);
+                  publisher_.PublishRecord(result->record);
                   response->set_deleted(result->changed);
                   if (user) ToProto(result->counts, response->mutable_counts());
                   Finish(call, absl::OkStatus());

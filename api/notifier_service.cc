@@ -6,12 +6,11 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 
 #include <array>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "api/grpc_status.h"
@@ -70,28 +69,17 @@ class NotifierService::TypedReactor final : public NotifierService::Reactor {
   }
 };
 
-NotifierService::NotifierService(NotifierOptions options, storage::Store& store,
-                                 bus::Bus& bus, Metrics& metrics)
+NotifierService::NotifierService(NotifierOptions options, Publisher& publisher,
+                                 storage::Store& store, Metrics& metrics)
     : options_(std::move(options)),
+      publisher_(publisher),
       store_(store),
-      bus_(bus),
-      published_total_(metrics.GetCounter(
-          "notifyd_notifications_stored_total",
-          "Notifications committed to the store (duplicates excluded)")),
       counters_(metrics, {kMethodNames.begin(), kMethodNames.end()}),
-      anonymous_(counters_.Find(kAnonymousCaller)),
-      unauthenticated_(counters_.Find(kUnauthenticatedCaller)),
-      publish_rate_(options_.max_publish_rate),
-      api_keys_(options_.api_keys) {
+      unauthenticated_(counters_.Find(kUnauthenticatedCaller)) {
   static_assert(kMethodNames.size() == kMethodCount);
 }
 
 NotifierService::~NotifierService() = default;
-
-void NotifierService::SetApiKeys(std::shared_ptr<const ApiKeySet> keys) {
-  absl::MutexLock lock(&api_keys_mu_);
-  api_keys_ = std::move(keys);
-}
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* NotifierService::Serve(
@@ -122,24 +110,13 @@ bool NotifierService::Begin(grpc::CallbackServerContext* context, Call* call) {
 
 absl::Status NotifierService::Authenticate(grpc::CallbackServerContext* context,
                                            Call* call) {
-  std::shared_ptr<const ApiKeySet> keys;
-  {
-    absl::ReaderMutexLock lock(&api_keys_mu_);
-    keys = api_keys_;
-  }
-  if (!keys) {
-    call->caller = &anonymous_;
-    return absl::OkStatus();
-  }
   const auto& metadata = context->client_metadata();
   auto [first, last] = metadata.equal_range("authorization");
-  absl::StatusOr<std::string> caller =
-      absl::UnauthenticatedError(kInvalidApiKeyMessage);
-  // Exactly one header: with several, which one counts would be ambiguous.
-  if (first != last && std::next(first) == last) {
-    caller = keys->Authenticate(
-        absl::string_view(first->second.data(), first->second.size()));
+  std::vector<absl::string_view> authorization;
+  for (auto it = first; it != last; ++it) {
+    authorization.emplace_back(it->second.data(), it->second.size());
   }
+  absl::StatusOr<std::string> caller = publisher_.Authenticate(authorization);
   if (!caller.ok()) {
     if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
       spdlog::warn("rejected {} from {}: {}{}",
@@ -172,18 +149,19 @@ void NotifierService::CountRejectedAtMetadata(absl::string_view path) {
   }
 }
 
-absl::Status NotifierService::CheckPublishRate(
-    grpc::CallbackServerContext* context, const Call& call) {
-  const std::string& caller = call.caller->name;
-  if (publish_rate_.TryAcquire(caller)) return absl::OkStatus();
-  counters_.RateLimited(*call.caller).Inc();
-  std::string message = absl::StrCat("publish rate for ", caller, " exceeded");
-  if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
-    spdlog::warn("rejected {} from {} ({}): {}{}",
-                 kMethodNames[static_cast<size_t>(call.method)], caller,
-                 context->peer(), message, LogLimiter::DroppedNote(dropped));
+void NotifierService::FinishRefused(grpc::CallbackServerContext* context,
+                                    const Call& call,
+                                    const absl::Status& refusal) {
+  if (absl::IsResourceExhausted(refusal)) {
+    if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
+      spdlog::warn("rejected {} from {} ({}): {}{}",
+                   kMethodNames[static_cast<size_t>(call.method)],
+                   call.caller->name, context->peer(),
+                   std::string(refusal.message()),
+                   LogLimiter::DroppedNote(dropped));
+    }
   }
-  return absl::ResourceExhaustedError(message);
+  Finish(call, refusal);
 }
 
 void NotifierService::Finish(const Call& call, const absl::Status& status) {
