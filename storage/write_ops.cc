@@ -40,7 +40,8 @@ std::vector<uint64_t> SortedIds(const WriteTransaction::Rows& rows) {
 // stream will carry it.
 absl::StatusOr<std::shared_ptr<const Notification>> InsertRecord(
     WriteTransaction& txn, const std::string& channel, Notification::Kind kind,
-    std::string data, int64_t now_ms, Counts counts) {
+    std::string data, int64_t now_ms, Counts counts,
+    const std::string& trace_id) {
   AppendRequest request;
   request.channel = channel;
   request.event = std::string(
@@ -57,19 +58,23 @@ absl::StatusOr<std::shared_ptr<const Notification>> InsertRecord(
   record->kind = kind;
   record->has_counts = true;
   record->counts = counts;
+  record->trace_id = trace_id;
   return record;
 }
 
 // Deletes `rows`' share of the counts of inbox `channel` and records the
-// deletion. Nothing for an empty `rows`.
+// deletion, for the request `trace_id` (empty: none). Nothing for an empty
+// `rows`.
 absl::StatusOr<std::shared_ptr<const Notification>> RecordDeletion(
     WriteTransaction& txn, const std::string& channel,
-    const WriteTransaction::Rows& rows, int64_t now_ms, Counts* counts) {
+    const WriteTransaction::Rows& rows, int64_t now_ms, Counts* counts,
+    const std::string& trace_id) {
   absl::StatusOr<Counts> after = txn.AddCounts(channel, Removed(rows));
   if (!after.ok()) return after.status();
   if (counts != nullptr) *counts = *after;
   return InsertRecord(txn, channel, Notification::Kind::kDeletionRecord,
-                      DeletionRecordData(SortedIds(rows)), now_ms, *after);
+                      DeletionRecordData(SortedIds(rows)), now_ms, *after,
+                      trace_id);
 }
 
 // One append's work inside a write op: the row, its inbox counts, and the
@@ -105,7 +110,7 @@ class OneAppend {
       if (inbox && !older->empty()) {
         absl::StatusOr<std::shared_ptr<const Notification>> record =
             RecordDeletion(txn, request_.channel, *older, created_at_ms_,
-                           nullptr);
+                           nullptr, request_.trace_id);
         if (!record.ok()) return record.status();
         replaced_ = *std::move(record);
       }
@@ -141,6 +146,7 @@ class OneAppend {
     n->created_at_ms = created_at_ms_;
     n->expires_at_ms = request_.expires_at_ms;
     n->collapse_key = std::move(request_.collapse_key);
+    n->trace_id = std::move(request_.trace_id);
     return AppendResult{std::move(n), /*duplicate=*/false,
                         std::move(replaced_)};
   }
@@ -292,7 +298,7 @@ class ChangeStateOp final : public ChangeOp {
         StateRecordData(ids, change_.up_to_id, seen,
                         change_.read.has_value() ? &read : nullptr,
                         change_.archived.has_value() ? &archived : nullptr),
-        now_ms, *counts);
+        now_ms, *counts, change_.trace_id);
     if (!record.ok()) return record.status();
     result_.record = *std::move(record);
     return absl::OkStatus();
@@ -315,8 +321,9 @@ class DeleteOp final : public ChangeOp {
     if (!rows.ok()) return rows.status();
     result_.changed = rows->size();
     if (rows->empty() || !IsInbox(request_.channel)) return absl::OkStatus();
-    absl::StatusOr<std::shared_ptr<const Notification>> record = RecordDeletion(
-        txn, request_.channel, *rows, options_.NowMs(), &result_.counts);
+    absl::StatusOr<std::shared_ptr<const Notification>> record =
+        RecordDeletion(txn, request_.channel, *rows, options_.NowMs(),
+                       &result_.counts, request_.trace_id);
     if (!record.ok()) return record.status();
     result_.record = *std::move(record);
     return absl::OkStatus();
@@ -347,7 +354,8 @@ class ExpireOp final : public WriteOp {
     }
     for (const auto& [channel, expired] : by_inbox) {
       absl::StatusOr<std::shared_ptr<const Notification>> record =
-          RecordDeletion(txn, channel, expired, now_ms, nullptr);
+          RecordDeletion(txn, channel, expired, now_ms, nullptr,
+                         /*trace_id=*/"");
       if (!record.ok()) return record.status();
       records_.push_back(*std::move(record));
     }
