@@ -18,6 +18,7 @@
 #include "api/notifier_convert.h"
 #include "api/notifier_service.h"
 #include "api/validation.h"
+#include "common/log.h"
 
 namespace notifyd::api {
 namespace {
@@ -49,16 +50,19 @@ absl::Status ValidateContent(const Request& request,
   return valid;
 }
 
-// What each recipient's row of a request stores on `channel`.
+// What each recipient's row of a request stores on `channel`, for the call
+// of `trace_id`.
 template <typename Request>
 storage::AppendRequest ToAppend(std::string channel, const Request& request,
-                                int64_t expires_at_ms) {
+                                int64_t expires_at_ms,
+                                absl::string_view trace_id) {
   return storage::AppendRequest{.channel = std::move(channel),
                                 .event = EffectiveEvent(request.event()),
                                 .data = request.data(),
                                 .idempotency_key = request.idempotency_key(),
                                 .expires_at_ms = expires_at_ms,
-                                .collapse_key = request.collapse_key()};
+                                .collapse_key = request.collapse_key(),
+                                .trace_id = std::string(trace_id)};
 }
 
 // OK while the caller still waits for the answer. A write is queued for the
@@ -100,7 +104,15 @@ void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
           PublishRecord(result->replaced);
           live = bus_.Publish(result->notification);
         }
-        ToProto(*result->notification, response->mutable_notification());
+        const storage::Notification& n = *result->notification;
+        Log(spdlog::level::debug, result->duplicate ? "duplicate" : "stored",
+            {{"method", MethodName(call.method)},
+             {"caller", call.caller->name},
+             {"id", n.id},
+             {"channel", n.channel},
+             {"live_recipients", live},
+             {"trace_id", call.trace_id}});
+        ToProto(n, response->mutable_notification());
         response->set_duplicate(result->duplicate);
         response->set_live_recipients(static_cast<uint32_t>(live));
         if constexpr (std::is_same_v<Response, pb::NotifyUserResponse>) {
@@ -140,8 +152,9 @@ void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
     Finish(call, valid);
     return;
   }
-  AppendAndPublish(call, ToAppend(std::move(channel), request, expires_at_ms),
-                   response);
+  AppendAndPublish(
+      call, ToAppend(std::move(channel), request, expires_at_ms, call.trace_id),
+      response);
 }
 
 void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
@@ -163,7 +176,8 @@ void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
   std::vector<storage::AppendRequest> appends;
   appends.reserve(request.user_ids_size());
   for (const std::string& user : request.user_ids()) {
-    appends.push_back(ToAppend(UserChannel(user), request, expires_at_ms));
+    appends.push_back(
+        ToAppend(UserChannel(user), request, expires_at_ms, call.trace_id));
   }
   store_.AppendMany(
       std::move(appends),
@@ -191,6 +205,15 @@ void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
         }
         response->set_stored(stored);
         response->set_live_recipients(static_cast<uint32_t>(live));
+        Log(spdlog::level::debug, "stored",
+            {{"method", MethodName(call.method)},
+             {"caller", call.caller->name},
+             {"users", results->size()},
+             {"stored", stored},
+             {"first_id",
+              results->empty() ? 0 : results->front().notification->id},
+             {"live_recipients", live},
+             {"trace_id", call.trace_id}});
         Finish(call, absl::OkStatus());
       });
 }

@@ -15,6 +15,7 @@
 #include "api/notifier_convert.h"
 #include "api/notifier_service.h"
 #include "api/validation.h"
+#include "common/log.h"
 
 namespace notifyd::api {
 namespace {
@@ -37,7 +38,14 @@ absl::Status ValidateChangeTargets(const Request& request) {
 
 void NotifierService::PublishRecord(
     const std::shared_ptr<const storage::Notification>& record) {
-  if (record != nullptr) bus_.Publish(record);
+  if (record == nullptr) return;
+  size_t live = bus_.Publish(record);
+  Log(spdlog::level::debug, "stored a record",
+      {{"event", record->event},
+       {"id", record->id},
+       {"channel", record->channel},
+       {"live_recipients", live},
+       {"trace_id", record->trace_id}});
 }
 
 template <typename Request, typename Response>
@@ -52,6 +60,7 @@ void NotifierService::ChangeStateAndPublish(const Call& call,
   change.channel = UserChannel(request.user_id());
   change.ids.assign(request.ids().begin(), request.ids().end());
   change.up_to_id = request.up_to_id();
+  change.trace_id = std::string(call.trace_id);
   store_.ChangeState(
       std::move(change),
       [this, call, response](absl::StatusOr<storage::ChangeResult> result) {
@@ -149,7 +158,8 @@ void NotifierService::HandleDeleteNotifications(
   storage::DeleteRequest remove{
       .channel = *std::move(channel),
       .ids = {request.ids().begin(), request.ids().end()},
-      .collapse_key = request.collapse_key()};
+      .collapse_key = request.collapse_key(),
+      .trace_id = std::string(call.trace_id)};
   store_.Delete(std::move(remove),
                 [this, call, response,
                  user](absl::StatusOr<storage::ChangeResult> result) {

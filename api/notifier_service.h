@@ -219,14 +219,19 @@ class NotifierService final : public RawNotifierService {
 
   friend class PublishStreamReactor;
 
-  // One call in progress: what Finish needs to answer and count it. Cheap
-  // to copy; valid until Finish. A message of PublishStream has no reactor
-  // of its own but an `item`, which Finish tells instead.
+  // One call in progress: what Finish needs to answer, count and log it.
+  // Cheap to copy; valid until Finish. A message of PublishStream has no
+  // reactor of its own but an `item`, which Finish tells instead.
   struct Call {
     Reactor* reactor = nullptr;
     Method method = Method::kNotifyUser;
     Caller* caller = nullptr;
     StreamItem* item = nullptr;
+    // The trace id of the call's `traceparent` metadata
+    // (common/trace_context.h), a view into the call's metadata; empty when
+    // absent, repeated or malformed. Logged with what the call does and
+    // carried by what it publishes.
+    absl::string_view trace_id;
   };
 
   // Creates the call's reactor, authenticates the caller, parses the
@@ -238,13 +243,17 @@ class NotifierService final : public RawNotifierService {
       void (NotifierService::*handle)(grpc::CallbackServerContext*, const Call&,
                                       const Request&, Response*));
 
-  // Authenticates the call and fills call->caller. False when rejected:
-  // the call is then finished (UNAUTHENTICATED, logged at warn).
-  // Authenticate does the same without finishing, returning the refusal.
+  // Authenticates the call and fills call->caller (and call->trace_id, so
+  // that a refusal's log line has it). False when rejected: the call is
+  // then finished (UNAUTHENTICATED, logged at warn). Authenticate does the
+  // same without finishing, returning the refusal.
   bool Begin(grpc::CallbackServerContext* context, Call* call);
   absl::Status Authenticate(grpc::CallbackServerContext* context, Call* call);
   // Counts a finished call (or stream message) under its caller and method.
   void Count(const Call& call, grpc::StatusCode code);
+  // Logs a call that failed with `status` (see Finish).
+  void LogFailure(const Call& call, const absl::Status& status);
+  static absl::string_view MethodName(Method method);
 
   void HandleNotifyUser(grpc::CallbackServerContext* context, const Call& call,
                         const notify::v1::NotifyUserRequest& request,
@@ -320,7 +329,9 @@ class NotifierService final : public RawNotifierService {
   void PublishRecord(
       const std::shared_ptr<const storage::Notification>& record);
 
-  // Finishes the call and counts it by method, code and caller.
+  // Finishes the call and counts it by method, code and caller. A failure
+  // is logged: at debug, or at warn (rate-limited) when the server is at
+  // fault (INTERNAL, UNAVAILABLE, DATA_LOSS, UNKNOWN: a store error).
   void Finish(const Call& call, const absl::Status& status);
 
   const NotifierOptions options_;
@@ -332,8 +343,10 @@ class NotifierService final : public RawNotifierService {
   Caller& anonymous_;        // kAnonymousCaller
   Caller& unauthenticated_;  // calls rejected before a caller was known
   RateLimiter publish_rate_;
-  // Rejected calls are logged, but a flood of them must not flood the log.
+  // Rejected calls are logged, but a flood of them must not flood the log;
+  // nor may failing store calls.
   LogLimiter rejected_log_;
+  LogLimiter failure_log_;
   // Starts as options_.api_keys; SetApiKeys swaps it.
   absl::Mutex api_keys_mu_;
   std::shared_ptr<const ApiKeySet> api_keys_ ABSL_GUARDED_BY(api_keys_mu_);
