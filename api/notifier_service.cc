@@ -32,6 +32,7 @@ bool IsServerFault(absl::StatusCode code) {
          code == absl::StatusCode::kDataLoss ||
          code == absl::StatusCode::kUnknown;
 }
+
 // Indexed by NotifierService::Method.
 // clang-format off
 constexpr std::array<const char*, 13> kMethodNames = {

@@ -113,7 +113,6 @@ inline std::string ErrorText(absl::string_view message) {
                       "\n");
 }
 
-// What InboxApi needs of `request` to `target`; views into both and `body`.
 // The trace id of the request's `traceparent` header
 // (common/trace_context.h), a view into the request; empty when it is
 // absent, repeated or malformed.
@@ -123,6 +122,7 @@ inline absl::string_view TraceIdOf(const Request& request) {
   return TraceIdFromTraceparent(View(first->value()));
 }
 
+// What InboxApi needs of `request` to `target`; views into both and `body`.
 inline InboxRequest InboxRequestOf(RouteId route, const Request& request,
                                    const HttpTarget& target,
                                    absl::string_view body, bool tls) {
