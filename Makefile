@@ -2,8 +2,9 @@
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CTEST_JOBS ?= 2
-# The whole suite again under ASan+UBSan (minus browser/interop), and the
-# libFuzzer targets (tests/fuzz), each in its own build tree.
+# The whole suite again under ASan+UBSan (minus browser, interop and
+# packaging), and the libFuzzer targets (tests/fuzz), each in its own build
+# tree.
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 TSA_BUILD ?= build-tsa
@@ -19,8 +20,8 @@ export CCACHE_BASEDIR := $(CURDIR)
 # entries.
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup test-setup configure build run test check-threads test-asan \
-  test-fuzz run-fuzz \
+.PHONY: all setup test-setup configure build run deb test check-threads \
+  test-asan test-fuzz run-fuzz \
   fuzz clean format
 
 all: build
@@ -42,6 +43,13 @@ build: setup configure
 run: build
 	@mkdir -p var
 	@bash scripts/run.sh $(BUILD)
+
+# The Debian package (packaging/): $(BUILD)/notifyd_<version>_<arch>.deb,
+# checked by lintian when it is installed (make test-setup installs it).
+deb: build
+	@cd $(BUILD) && cpack -G DEB
+	@if command -v lintian >/dev/null; then \
+	  lintian --fail-on error $(BUILD)/notifyd_*.deb; fi
 
 test: test-setup configure
 	@cmake --build $(BUILD)
@@ -66,7 +74,7 @@ test-asan:
 	  -DNOTIFYD_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD)
 	@cd $(ASAN_BUILD) && $(SANITIZER_ENV) \
-	  ctest --output-on-failure -j $(CTEST_JOBS) -LE "browser|interop"
+	  ctest --output-on-failure -j $(CTEST_JOBS) -LE "browser|interop|packaging"
 
 # Each fuzz target for FUZZ_TEST_SECONDS; `make fuzz` for FUZZ_SECONDS.
 test-fuzz:

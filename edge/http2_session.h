@@ -412,7 +412,12 @@ class Http2Session : public SessionBase,
     nghttp2_submit_goaway(h2_, NGHTTP2_FLAG_NONE,
                           nghttp2_session_get_last_proc_stream_id(h2_),
                           NGHTTP2_NO_ERROR, nullptr, 0);
-    for (auto& [id, r] : streams_) r->Close(/*graceful=*/true);
+    // A stream's Close may flush, and a stream that ends leaves streams_:
+    // iterate a copy.
+    std::vector<std::shared_ptr<H2Request>> streams;
+    streams.reserve(streams_.size());
+    for (auto& [id, r] : streams_) streams.push_back(r);
+    for (auto& r : streams) r->Close(/*graceful=*/true);
     Flush();
   }
 

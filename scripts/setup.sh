@@ -9,6 +9,7 @@ PACKAGES=(
   libabsl-dev libspdlog-dev libfmt-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libpq-dev libhiredis-dev libssl-dev libjwt-dev libnghttp2-dev
+  libsystemd-dev
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
   curl python3-grpcio nghttp2-client
@@ -20,6 +21,9 @@ PACKAGES=(
 if [[ "${NOTIFYD_TEST_DEPS:-0}" == 1 ]]; then
   # nghttp2-client: the `nghttp` HTTP/2 client of the edge's h2 tests.
   PACKAGES+=(chromium postgresql redis-server nginx nghttp2-client)
+  # sqlite3: the README's online backup, run by tests/server/backup_test;
+  # lintian and systemd-analyze (systemd) check the package and its unit.
+  PACKAGES+=(sqlite3 lintian systemd)
   command -v node >/dev/null || PACKAGES+=(nodejs)
   command -v npm >/dev/null || PACKAGES+=(npm)
 fi

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "api/api_keys.h"
 #include "api/auth_processor.h"
 #include "api/embedded_descriptors.h"
@@ -151,6 +152,8 @@ struct App::Parts {
   std::atomic<const AcceptGuard*> accept_guard_ready{nullptr};
   int grpc_port = 0;
   bool shut_down = false;
+  // Responsive()'s Ping in flight; set when the store answered it.
+  std::shared_ptr<absl::Notification> ping_answered;
 
   // Stops what has been started, in order: stop accepting gRPC calls and
   // finish those in flight, end every stream, then the bus, then the store.
@@ -457,6 +460,17 @@ const Metrics& App::metrics() const { return parts_->metrics; }
 std::string App::grpc_target() const {
   return absl::StrCat(HostOf(parts_->options.grpc_listen), ":",
                       parts_->grpc_port);
+}
+
+bool App::Responsive(absl::Duration deadline) {
+  Parts& p = *parts_;
+  if (!p.ping_answered || p.ping_answered->HasBeenNotified()) {
+    p.ping_answered = std::make_shared<absl::Notification>();
+    p.store->Ping([answered = p.ping_answered](absl::StatusOr<bool>) {
+      answered->Notify();
+    });
+  }
+  return p.ping_answered->WaitForNotificationWithTimeout(deadline);
 }
 
 void App::Shutdown() { parts_->Stop(); }

@@ -45,6 +45,15 @@ class App {
   // place; FAILED_PRECONDITION when started without a keys file.
   absl::StatusOr<size_t> ReloadApiKeys();
 
+  // Whether the process still does work, for a watchdog (systemd's): the
+  // store's threads answer a Ping within `deadline` (a Ping that answers
+  // "unavailable" counts: the database may be down while notifyd is well,
+  // and restarting notifyd would not bring it back). Blocks up to `deadline`; a
+  // Ping still unanswered from a previous call is waited for instead of sending
+  // another. Not from an I/O or store thread; one caller at a time; not
+  // after Shutdown().
+  bool Responsive(absl::Duration deadline);
+
   void Shutdown();
 
  private:

@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -18,6 +19,7 @@
 #include "common/log.h"
 #include "server/app.h"
 #include "server/library_logs.h"
+#include "server/service_notifier.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
@@ -290,12 +292,18 @@ int main(int argc, char** argv) {
       "notifyd: durable notifications over gRPC, delivered over SSE.\n"
       "Usage: notifyd [--flagfile=FILE] [--grpc_listen=HOST:PORT] "
       "[--http_listen=HOST:PORT] [--db=PATH] ...");
-  absl::FlagsUsageConfig usage_config;
-  usage_config.version_string = [] {
+  // --help lists the flags of this file (absl looks for a file named after
+  // the program by default, and finds none); --version names the build.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] {
     return absl::StrCat("notifyd ", notifyd::kBuildVersion, " (commit ",
                         notifyd::kBuildCommit, ")\n");
   };
-  absl::SetFlagsUsageConfig(usage_config);
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   // Debian's abseil is built with absl::Mutex deadlock detection on, which
   // records a lock graph on every acquisition of every mutex: too slow for
@@ -367,6 +375,15 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Under systemd (Type=notify): READY=1 now that every listener is bound
+  // and the store is open, watchdog pings while the store answers.
+  notifyd::server::ServiceNotifier systemd;
+  systemd.Ready(absl::StrCat("serving gRPC on port ", (*app)->grpc_port(),
+                             ", HTTP on port ", (*app)->http_port(),
+                             ", admin on port ", (*app)->admin_port()));
+  systemd.StartWatchdog([app = app->get()](absl::Duration deadline) {
+    return app->Responsive(deadline);
+  });
   int signal_number = 0;
   for (;;) {
     sigwait(&handled_signals, &signal_number);
@@ -384,6 +401,7 @@ int main(int argc, char** argv) {
   }
   notifyd::Log(spdlog::level::info, "shutting down",
                {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  systemd.Stopping();
   (*app)->Shutdown();
   return 0;
 }

@@ -47,6 +47,38 @@ static absl::StatusOr<std::shared_ptr<const Notification>> RowByKey(
   return std::make_shared<const Notification>(RowAt(*r, 0));
 }
 
+// RowByKey for every row with a key in one query (one round trip, not one
+// per row): the pairs as arrays, joined to the idempotency index, each
+// found row with its position.
+static absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
+RowsByKeys(PgWriter& writer, const std::vector<const AppendRequest*>& rows) {
+  std::vector<std::string> channels, keys;
+  std::vector<size_t> at;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i]->idempotency_key.empty()) continue;
+    channels.push_back(rows[i]->channel);
+    keys.push_back(rows[i]->idempotency_key);
+    at.push_back(i);
+  }
+  std::vector<std::shared_ptr<const Notification>> found(rows.size());
+  if (at.empty()) return found;
+  static const std::string* const sql = new std::string(absl::StrCat(
+      "SELECT t.o, ", Columns("n"),
+      " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(c, k, o)"
+      " JOIN notifications n ON n.channel = t.c AND n.idempotency_key = t.k"));
+  absl::StatusOr<PgResult> r = writer.db.Query(
+      *sql, {PgParam::TextArray(channels), PgParam::TextArray(keys)});
+  if (!r.ok()) return r.status();
+  for (int row = 0; row < r->rows(); ++row) {
+    const int64_t o = r->Int(row, 0);
+    if (o < 1 || o > static_cast<int64_t>(at.size())) {
+      return absl::InternalError("store: key lookup out of range");
+    }
+    found[at[o - 1]] = std::make_shared<const Notification>(RowAt(*r, row, 1));
+  }
+  return found;
+}
+
 // Inserts a new row stamped `now_ms` with the next id (writer.last_id + 1,
 // which it then advances) and returns the id. A failed insert takes no id.
 static absl::StatusOr<uint64_t> InsertNotification(PgWriter& writer,
@@ -99,6 +131,74 @@ static absl::StatusOr<Counts> AddToCounts(PgWriter& writer,
   }
   return Counts{static_cast<uint64_t>(r->Int(0, 0)),
                 static_cast<uint64_t>(r->Int(0, 1))};
+}
+
+// AppendMany's rows in one statement (one round trip, not one per row):
+// the channels and keys as arrays, the shared payload once, ids from
+// writer.last_id + 1 in array order (WITH ORDINALITY).
+static absl::StatusOr<std::vector<uint64_t>> InsertFanOutRows(
+    PgWriter& writer, const std::vector<const AppendRequest*>& rows,
+    int64_t now_ms) {
+  std::vector<std::string> channels, keys;
+  channels.reserve(rows.size());
+  keys.reserve(rows.size());
+  for (const AppendRequest* row : rows) {
+    channels.push_back(row->channel);
+    keys.push_back(row->idempotency_key);
+  }
+  const AppendRequest& first = *rows.front();
+  const int64_t first_id = writer.last_id + 1;
+  absl::StatusOr<PgResult> result = writer.db.Query(
+      "INSERT INTO notifications (id, channel, event, created_at_ms,"
+      " idempotency_key, box, expires_at_ms, collapse_key, data)"
+      " SELECT $1 + t.o - 1, t.c, $2, $3, NULLIF(t.k, ''), 0, $4, NULL, $5"
+      " FROM unnest($6::text[], $7::text[]) WITH ORDINALITY AS t(c, k, o)",
+      {PgParam::Int(first_id), PgParam::Text(first.event), PgParam::Int(now_ms),
+       PgParam::Int(first.expires_at_ms), PgParam::Bytes(first.data),
+       PgParam::TextArray(channels), PgParam::TextArray(keys)});
+  if (!result.ok()) return result.status();
+  std::vector<uint64_t> ids(rows.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = first_id + i;
+  writer.last_id = first_id + static_cast<int64_t>(rows.size()) - 1;
+  return ids;
+}
+
+// AddToCounts for every channel in one statement: the entries that exist
+// are updated, the others inserted (no channel is in both: they are
+// distinct), and the counts come back in the channels' order.
+static absl::StatusOr<std::vector<Counts>> AddToCountsEach(
+    PgWriter& writer, const std::vector<const std::string*>& channels,
+    CountDelta delta) {
+  std::vector<std::string> names;
+  names.reserve(channels.size());
+  for (const std::string* channel : channels) names.push_back(*channel);
+  absl::StatusOr<PgResult> r = writer.db.Query(
+      "WITH input AS (SELECT c, o FROM unnest($1::text[])"
+      " WITH ORDINALITY AS t(c, o)),"
+      " updated AS (UPDATE inbox_counts ic"
+      " SET unread = ic.unread + $2, unseen = ic.unseen + $3"
+      " FROM input WHERE ic.channel = input.c"
+      " RETURNING ic.channel, ic.unread, ic.unseen),"
+      " inserted AS (INSERT INTO inbox_counts (channel, unread, unseen)"
+      " SELECT c, $2, $3 FROM input"
+      " WHERE NOT EXISTS (SELECT 1 FROM updated WHERE updated.channel = c)"
+      " RETURNING channel, unread, unseen)"
+      " SELECT x.unread, x.unseen FROM input JOIN"
+      " (SELECT * FROM updated UNION ALL SELECT * FROM inserted) x"
+      " ON x.channel = input.c ORDER BY input.o",
+      {PgParam::TextArray(names), PgParam::Int(delta.unread),
+       PgParam::Int(delta.unseen)});
+  if (!r.ok()) return r.status();
+  if (r->rows() != static_cast<int>(channels.size())) {
+    return absl::InternalError("store: inbox_counts upsert lost entries");
+  }
+  std::vector<Counts> counts;
+  counts.reserve(channels.size());
+  for (int i = 0; i < r->rows(); ++i) {
+    counts.push_back(Counts{static_cast<uint64_t>(r->Int(i, 0)),
+                            static_cast<uint64_t>(r->Int(i, 1))});
+  }
+  return counts;
 }
 
 // Sets or clears `flag` on the notifications of `channel` named by `ids` or

@@ -54,6 +54,8 @@ absl::StatusOr<bool> Statement::Step() {
   return SqliteStatus(db_, rc, "database error");
 }
 
+void Statement::Reset() { sqlite3_reset(stmt_); }
+
 absl::Status Statement::Run() {
   for (;;) {
     absl::StatusOr<bool> row = Step();
@@ -80,6 +82,11 @@ bool Statement::ColumnIsNull(int index) {
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     const std::string& path, Mode mode) {
+  // Before SQLite initializes (its first open): no process-wide memory
+  // statistics, whose mutex every allocation of every connection took
+  // (docs/BENCHMARKS.md, Fan-out). Nothing reads them.
+  static const bool configured [[maybe_unused]] =
+      sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
   int flags = SQLITE_OPEN_NOMUTEX;
   flags |= mode == Mode::kReadWrite ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                                     : SQLITE_OPEN_READONLY;

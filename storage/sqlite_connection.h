@@ -45,6 +45,9 @@ class Statement {
   absl::StatusOr<bool> Step();
   // Steps to completion, for statements that return no rows.
   absl::Status Run();
+  // Makes the statement ready to run again, keeping its bindings (for a
+  // loop that binds only what changes).
+  void Reset();
 
   // Column indexes start at 0.
   int64_t ColumnInt(int index);

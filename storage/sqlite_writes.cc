@@ -20,6 +20,15 @@ using sqlite_rows::ClampId;
 using sqlite_rows::kColumns;
 using sqlite_rows::ReadRow;
 
+// Adds ?2 unread and ?3 unseen to the counts of inbox ?1 (AddToCounts).
+constexpr char kAddCountsSql[] =
+    "INSERT INTO inbox_counts (channel, unread, unseen)"
+    " VALUES (?1, max(?2, 0), max(?3, 0))"
+    " ON CONFLICT (channel) DO UPDATE SET"
+    " unread = unread + ?2, unseen = unseen + ?3";
+constexpr char kReadCountsSql[] =
+    "SELECT unread, unseen FROM inbox_counts WHERE channel = ?1";
+
 // What the deletes and flag changes return of each row, read by
 // ReadFlagRow.
 constexpr char kFlagColumns[] =
@@ -90,6 +99,21 @@ static absl::StatusOr<std::shared_ptr<const Notification>> RowByKey(
   return std::make_shared<const Notification>(ReadRow(*find));
 }
 
+// RowByKey for each row with a key: lookups in the local file are as
+// cheap one by one.
+static absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
+RowsByKeys(Connection& db, const std::vector<const AppendRequest*>& rows) {
+  std::vector<std::shared_ptr<const Notification>> found(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i]->idempotency_key.empty()) continue;
+    absl::StatusOr<std::shared_ptr<const Notification>> row =
+        RowByKey(db, rows[i]->channel, rows[i]->idempotency_key);
+    if (!row.ok()) return row.status();
+    found[i] = *std::move(row);
+  }
+  return found;
+}
+
 // Inserts a new row stamped `now_ms` and returns its id.
 static absl::StatusOr<uint64_t> InsertNotification(Connection& db,
                                                    const AppendRequest& request,
@@ -134,18 +158,13 @@ static absl::StatusOr<Counts> AddToCounts(Connection& db,
   // through the update alone (a missing entry never goes below zero). Not
   // RETURNING, whose temporary table costs every append an allocation the
   // size of a page cache (and the kernel a trim of it).
-  absl::StatusOr<Statement> upsert = db.Prepare(
-      "INSERT INTO inbox_counts (channel, unread, unseen)"
-      " VALUES (?1, max(?2, 0), max(?3, 0))"
-      " ON CONFLICT (channel) DO UPDATE SET"
-      " unread = unread + ?2, unseen = unseen + ?3");
+  absl::StatusOr<Statement> upsert = db.Prepare(kAddCountsSql);
   if (!upsert.ok()) return upsert.status();
   upsert->BindText(1, channel);
   upsert->BindInt(2, delta.unread);
   upsert->BindInt(3, delta.unseen);
   if (absl::Status s = upsert->Run(); !s.ok()) return s;
-  absl::StatusOr<Statement> read =
-      db.Prepare("SELECT unread, unseen FROM inbox_counts WHERE channel = ?1");
+  absl::StatusOr<Statement> read = db.Prepare(kReadCountsSql);
   if (!read.ok()) return read.status();
   read->BindText(1, channel);
   absl::StatusOr<bool> row = read->Step();
@@ -153,6 +172,76 @@ static absl::StatusOr<Counts> AddToCounts(Connection& db,
   if (!*row) return absl::InternalError("store: inbox_counts lost its row");
   return Counts{static_cast<uint64_t>(read->ColumnInt(0)),
                 static_cast<uint64_t>(read->ColumnInt(1))};
+}
+
+// AppendMany's rows: the next id read once (InsertNotification's two
+// seeks), then one prepared insert per row, bound with what differs.
+static absl::StatusOr<std::vector<uint64_t>> InsertFanOutRows(
+    Connection& db, const std::vector<const AppendRequest*>& rows,
+    int64_t now_ms) {
+  int64_t id = 0;
+  {
+    absl::StatusOr<Statement> next = db.Prepare(
+        "SELECT max(id, coalesce((SELECT max(id) FROM notifications), 0)) + 1"
+        " FROM id_high_water");
+    if (!next.ok()) return next.status();
+    absl::StatusOr<bool> row = next->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::InternalError("store: id_high_water is empty");
+    id = next->ColumnInt(0);
+  }
+  absl::StatusOr<Statement> insert = db.Prepare(
+      "INSERT INTO notifications"
+      " (id, channel, event, data, created_at_ms, idempotency_key, box,"
+      " expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)");
+  if (!insert.ok()) return insert.status();
+  const AppendRequest& first = *rows.front();
+  insert->BindText(3, first.event);
+  insert->BindText(4, first.data);
+  insert->BindInt(5, now_ms);
+  insert->BindInt(7, first.expires_at_ms);
+  std::vector<uint64_t> ids;
+  ids.reserve(rows.size());
+  for (const AppendRequest* row : rows) {
+    insert->BindInt(1, id);
+    insert->BindText(2, row->channel);
+    if (row->idempotency_key.empty()) {
+      insert->BindNull(6);
+    } else {
+      insert->BindText(6, row->idempotency_key);
+    }
+    if (absl::Status s = insert->Run(); !s.ok()) return s;
+    insert->Reset();
+    ids.push_back(static_cast<uint64_t>(id++));
+  }
+  return ids;
+}
+
+// AddToCounts for each channel, each statement prepared once.
+static absl::StatusOr<std::vector<Counts>> AddToCountsEach(
+    Connection& db, const std::vector<const std::string*>& channels,
+    CountDelta delta) {
+  absl::StatusOr<Statement> upsert = db.Prepare(kAddCountsSql);
+  if (!upsert.ok()) return upsert.status();
+  absl::StatusOr<Statement> read = db.Prepare(kReadCountsSql);
+  if (!read.ok()) return read.status();
+  upsert->BindInt(2, delta.unread);
+  upsert->BindInt(3, delta.unseen);
+  std::vector<Counts> counts;
+  counts.reserve(channels.size());
+  for (const std::string* channel : channels) {
+    upsert->BindText(1, *channel);
+    if (absl::Status s = upsert->Run(); !s.ok()) return s;
+    upsert->Reset();
+    read->BindText(1, *channel);
+    absl::StatusOr<bool> row = read->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::InternalError("store: inbox_counts lost its row");
+    counts.push_back(Counts{static_cast<uint64_t>(read->ColumnInt(0)),
+                            static_cast<uint64_t>(read->ColumnInt(1))});
+    read->Reset();
+  }
+  return counts;
 }
 
 // Sets or clears `flag` on the notifications named by `ids` or up to

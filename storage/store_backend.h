@@ -69,6 +69,54 @@ class WriteTransaction {
   // from zero) and returns them.
   virtual absl::StatusOr<Counts> AddCounts(const std::string& channel,
                                            CountDelta delta) = 0;
+  // FindByKey for each of `rows`' (channel, idempotency_key), in order;
+  // a row without a key finds nothing. The keys are distinct per channel.
+  // By default FindByKey per row; a backend that can look them up in one
+  // statement overrides it.
+  virtual absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
+  FindByKeys(const std::vector<const AppendRequest*>& rows) {
+    std::vector<std::shared_ptr<const Notification>> found(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i]->idempotency_key.empty()) continue;
+      absl::StatusOr<std::shared_ptr<const Notification>> row =
+          FindByKey(rows[i]->channel, rows[i]->idempotency_key);
+      if (!row.ok()) return row.status();
+      found[i] = *std::move(row);
+    }
+    return found;
+  }
+  // The fan-out of AppendMany (append_ops.h): stores one notification per
+  // request of `rows` (not empty), in order, stamped `now_ms`, with
+  // consecutive ids, and returns the ids. Every row has the first's event,
+  // data and expires_at_ms and no collapse key; channel and idempotency_key
+  // are its own. What a failure leaves in is undone by the caller's
+  // savepoint. By default, InsertRow per row; a backend that can store them
+  // in fewer statements overrides it.
+  virtual absl::StatusOr<std::vector<uint64_t>> InsertFanOut(
+      const std::vector<const AppendRequest*>& rows, int64_t now_ms) {
+    std::vector<uint64_t> ids;
+    ids.reserve(rows.size());
+    for (const AppendRequest* row : rows) {
+      absl::StatusOr<uint64_t> id =
+          InsertRow(*row, now_ms, Notification::Kind::kNotification);
+      if (!id.ok()) return id.status();
+      ids.push_back(*id);
+    }
+    return ids;
+  }
+  // AddCounts for each inbox of `channels` (distinct), returning their
+  // counts in order. Same defaults and failure as InsertFanOut.
+  virtual absl::StatusOr<std::vector<Counts>> AddCountsEach(
+      const std::vector<const std::string*>& channels, CountDelta delta) {
+    std::vector<Counts> counts;
+    counts.reserve(channels.size());
+    for (const std::string* channel : channels) {
+      absl::StatusOr<Counts> c = AddCounts(*channel, delta);
+      if (!c.ok()) return c.status();
+      counts.push_back(*c);
+    }
+    return counts;
+  }
   // Sets (at `now_ms`) or clears `flag` on the notifications of `channel`
   // named by `ids` or with ids up to `up_to_id` (0: none) whose flag is not
   // already so, and returns them as they are now. Never touches records.
@@ -257,9 +305,9 @@ class QueryReader final : public StoreReader {
 };
 
 // A WriteTransaction over `Db` (not owned) and the write queries found for
-// it by argument-dependent lookup: RowByKey, InsertNotification,
-// AddToCounts, SetFlagOn, DeleteNamed, DeleteExpiredBy,
-// DeleteOldestCreatedBefore, DeleteChannelUpTo.
+// it by argument-dependent lookup: RowByKey, RowsByKeys, InsertNotification,
+// InsertFanOutRows, AddToCounts, AddToCountsEach, SetFlagOn, DeleteNamed,
+// DeleteExpiredBy, DeleteOldestCreatedBefore, DeleteChannelUpTo.
 template <typename Db>
 class QueryTransaction final : public WriteTransaction {
  public:
@@ -277,6 +325,19 @@ class QueryTransaction final : public WriteTransaction {
   absl::StatusOr<Counts> AddCounts(const std::string& channel,
                                    CountDelta delta) override {
     return AddToCounts(db_, channel, delta);
+  }
+  absl::StatusOr<std::vector<std::shared_ptr<const Notification>>> FindByKeys(
+      const std::vector<const AppendRequest*>& rows) override {
+    return RowsByKeys(db_, rows);
+  }
+  absl::StatusOr<std::vector<uint64_t>> InsertFanOut(
+      const std::vector<const AppendRequest*>& rows, int64_t now_ms) override {
+    return InsertFanOutRows(db_, rows, now_ms);
+  }
+  absl::StatusOr<std::vector<Counts>> AddCountsEach(
+      const std::vector<const std::string*>& channels,
+      CountDelta delta) override {
+    return AddToCountsEach(db_, channels, delta);
   }
   absl::StatusOr<Rows> SetFlag(const std::string& channel,
                                const std::vector<uint64_t>& ids,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/thread_name.h"
+#include "storage/append_ops.h"
 #include "storage/inbox.h"
 #include "storage/write_ops.h"
 

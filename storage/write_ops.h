@@ -1,4 +1,5 @@
-// The write calls of the store engine (store_engine.h) as operations on the
+// The write calls of the store engine (store_engine.h) other than appends
+// (append_ops.h) as operations on the
 // primitives of WriteTransaction (store_backend.h): written once for every
 // database, so appends, state changes, deletes, expiry and retention keep an
 // inbox's counts and records the same way on SQLite, PostgreSQL and memory
@@ -23,18 +24,6 @@
 
 namespace notifyd::storage {
 
-// Store::Append: the notification, its inbox counts and, with a collapse
-// key, the deletion of the older ones it replaces (and its record).
-std::unique_ptr<WriteOp> MakeAppendOp(const StoreOptions& options,
-                                      AppendRequest request,
-                                      Callback<AppendResult> done);
-
-// Store::AppendMany, validated by the caller (CheckAppendMany): every
-// request's MakeAppendOp work, in one savepoint.
-std::unique_ptr<WriteOp> MakeAppendManyOp(
-    const StoreOptions& options, std::vector<AppendRequest> requests,
-    Callback<std::vector<AppendResult>> done);
-
 // Store::ChangeState, validated by the caller (CheckStateChange).
 std::unique_ptr<WriteOp> MakeChangeStateOp(const StoreOptions& options,
                                            StateChange change,
@@ -51,10 +40,7 @@ std::unique_ptr<WriteOp> MakeDeleteOp(const StoreOptions& options,
 std::unique_ptr<WriteOp> MakeExpireOp(const StoreOptions& options,
                                       int64_t limit, Callback<uint64_t> done);
 
-// The store.h limits of Append, AppendMany, ChangeState and Delete: OK, or
-// INVALID_ARGUMENT.
-absl::Status CheckAppend(const AppendRequest& request);
-absl::Status CheckAppendMany(const std::vector<AppendRequest>& requests);
+// The store.h limits of ChangeState and Delete: OK, or INVALID_ARGUMENT.
 absl::Status CheckStateChange(const StateChange& change);
 absl::Status CheckDelete(const DeleteRequest& request);
 

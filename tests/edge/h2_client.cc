@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "openssl/err.h"
 #include "openssl/ssl.h"
 
 namespace notifyd::edge::testing {
@@ -160,6 +159,11 @@ bool H2Client::RunUntil(const std::function<bool()>& done,
     char buf[16384];
     int n = SSL_read(ssl_, buf, sizeof(buf));
     if (n <= 0) {
+      // Part of a TLS record (or a renegotiation message): not an end.
+      const int error = SSL_get_error(ssl_, n);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+        continue;
+      }
       peer_closed_ = true;
       continue;
     }

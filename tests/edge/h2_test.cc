@@ -221,6 +221,55 @@ TEST_F(H2Test, StreamWithExhaustedWindowIsCutAloneWhileOthersFlow) {
   EXPECT_EQ(c.stream(health).status, 200);
 }
 
+// SIGTERM: every HTTP/2 connection gets GOAWAY NO_ERROR and its streams end
+// cleanly (END_STREAM, not a reset), after what was queued for them, so
+// browsers reconnect and resume instead of reporting an error.
+TEST_F(H2Test, ShutdownEndsStreamsCleanlyWithGoaway) {
+  Start();
+  H2Client c(ports_.http, ca_.ca_cert());
+  ASSERT_TRUE(c.ok()) << c.error();
+  std::vector<int32_t> streams;
+  for (int i = 0; i < 3; ++i) {
+    streams.push_back(
+        c.Get(absl::StrCat("/v1/stream?user=u", i, "&channels=news")));
+  }
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        for (int32_t s : streams) {
+          if (c.stream(s).status == 0) return false;
+        }
+        return true;
+      },
+      5s));
+  ASSERT_TRUE(testing::WaitForLiveStreams(*stub_, 3));
+  const uint64_t id = Publish("news", "before shutdown");
+  const std::string frame = absl::StrCat("id: ", id, "\n");
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        for (int32_t s : streams) {
+          if (c.stream(s).body.find(frame) == std::string::npos) return false;
+        }
+        return true;
+      },
+      5s));
+  server_->process().Signal(SIGTERM);
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        for (int32_t s : streams) {
+          if (!c.stream(s).closed) return false;
+        }
+        return c.got_goaway();
+      },
+      10s))
+      << "goaway " << c.got_goaway() << ", peer closed " << c.peer_closed();
+  EXPECT_EQ(c.goaway_error(), uint32_t{NGHTTP2_NO_ERROR});
+  for (int32_t s : streams) {
+    EXPECT_EQ(c.stream(s).error_code, uint32_t{NGHTTP2_NO_ERROR}) << s;
+    EXPECT_EQ(c.stream(s).status, 200) << s;
+  }
+  EXPECT_EQ(server_->process().Wait(10s), std::optional<int>(0));
+}
+
 TEST_F(H2Test, InboxApiAndErrorsOverH2AndHttp11OnTheSamePort) {
   Start();
   uint64_t id = 0;

@@ -85,6 +85,60 @@ TEST_P(StoreContractTest, AppendManyKeepsIdempotencyPerChannel) {
   EXPECT_EQ(*LastCommittedIdSync(*store), (*results)[1].notification->id);
 }
 
+// One payload for many channels (NotifyUsers): the rows go in together
+// (store_backend.h, InsertFanOut), keys already stored answer duplicates.
+TEST_P(StoreContractTest, AFanOutSkipsWhatItsKeysAlreadyStored) {
+  auto store = Open();
+  const AppendResult stored_b = Append(*store, "user:b", "e", "{}", "k1");
+  Append(*store, "user:c");
+  auto results = AppendManySync(*store, {To("user:a", "k1"), To("user:b", "k1"),
+                                         To("user:c", "k1"), To("news", "k1")});
+  ASSERT_TRUE(results.ok()) << results.status();
+  const auto& r = *results;
+  EXPECT_FALSE(r[0].duplicate);
+  EXPECT_TRUE(r[1].duplicate);
+  EXPECT_EQ(r[1].notification->id, stored_b.notification->id);
+  EXPECT_FALSE(r[2].duplicate);
+  EXPECT_FALSE(r[3].duplicate);
+  // The new rows take consecutive ids, in order, past the duplicate.
+  EXPECT_EQ(r[2].notification->id, r[0].notification->id + 1);
+  EXPECT_EQ(r[3].notification->id, r[0].notification->id + 2);
+  EXPECT_EQ(r[0].notification->counts, (Counts{1, 1}));
+  EXPECT_EQ(r[2].notification->counts, (Counts{2, 2}));
+  EXPECT_FALSE(r[3].notification->has_counts);
+  EXPECT_EQ(*GetCountsSync(*store, "user:b"), (Counts{1, 1}));
+  EXPECT_EQ(*GetCountsSync(*store, "user:c"), (Counts{2, 2}));
+  EXPECT_EQ(*LastCommittedIdSync(*store), r[3].notification->id);
+  // Each new row holds its key: the same fan-out again stores nothing.
+  auto again = AppendManySync(*store, {To("user:a", "k1"), To("user:b", "k1"),
+                                       To("user:c", "k1"), To("news", "k1")});
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (size_t i = 0; i < again->size(); ++i) {
+    EXPECT_TRUE((*again)[i].duplicate) << i;
+    EXPECT_EQ((*again)[i].notification->id, r[i].notification->id) << i;
+  }
+  EXPECT_EQ(*LastCommittedIdSync(*store), r[3].notification->id);
+}
+
+TEST_P(StoreContractTest, AFanOutThatFailsTakesNoIdAndNoCount) {
+  auto store = Open();
+  Append(*store, "user:a");
+  harness().RejectWrites(testing::StoreHarness::Write::kInsert, "bad");
+  auto failed =
+      AppendManySync(*store, {To("user:a", "", "bad"), To("user:b", "", "bad"),
+                              To("news", "", "bad")});
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(*GetCountsSync(*store, "user:a"), (Counts{1, 1}));
+  EXPECT_EQ(*GetCountsSync(*store, "user:b"), (Counts{0, 0}));
+  // The next rows continue from the last committed id.
+  const uint64_t last = *LastCommittedIdSync(*store);
+  auto next = AppendManySync(*store, {To("user:a"), To("user:b")});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ((*next)[0].notification->id, last + 1);
+  EXPECT_EQ((*next)[1].notification->id, last + 2);
+  EXPECT_EQ(*GetCountsSync(*store, "user:b"), (Counts{1, 1}));
+}
+
 TEST_P(StoreContractTest, AppendManyCollapsesEachInboxOnItsOwn) {
   auto store = Open();
   AppendRequest old_a = To("user:a");

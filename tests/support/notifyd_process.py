@@ -10,13 +10,16 @@ import time
 
 
 @contextlib.contextmanager
-def running_notifyd(notifyd, directory, *flags):
-    """Yields the ports notifyd bound ({"grpc_port", "http_port", ...})."""
+def running_notifyd(notifyd, directory, *flags, flagfile=None):
+    """Yields the ports notifyd bound ({"grpc_port", "http_port", ...}).
+    A flagfile is read first: the store, ports and flags given here win."""
     os.makedirs(directory, exist_ok=True)
     ready = os.path.join(directory, "ready.json")
     log = open(os.path.join(directory, "notifyd.log"), "w")
+    first = [f"--flagfile={flagfile}"] if flagfile else []
     server = subprocess.Popen(
-        [notifyd, f"--db={directory}/notify.db", "--grpc_listen=127.0.0.1:0",
+        [notifyd, *first, f"--db={directory}/notify.db",
+         "--grpc_listen=127.0.0.1:0",
          "--http_listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
          f"--ready_file={ready}", *flags],
         stdout=log, stderr=subprocess.STDOUT)

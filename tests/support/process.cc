@@ -45,6 +45,7 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path,
       struct rlimit rl = {options.fd_limit, options.fd_limit};
       if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(124);
     }
+    for (std::string& entry : options.env) putenv(entry.data());
     execv(args[0], args.data());
     _exit(127);
   }

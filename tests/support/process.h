@@ -32,6 +32,9 @@ struct ChildOptions {
   // RLIMIT_NOFILE (soft and hard) of the child, e.g. to flood a server
   // into its descriptor limit quickly. 0: inherited.
   uint64_t fd_limit = 0;
+  // "NAME=value" entries set in the child's environment (over the
+  // inherited one), e.g. NOTIFY_SOCKET for a systemd test.
+  std::vector<std::string> env;
 };
 
 class ChildProcess {
