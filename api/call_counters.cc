@@ -89,16 +89,6 @@ Counter& CallCounters::Calls(Caller& caller, size_t method,
   });
 }
 
-Counter& CallCounters::RateLimited(Caller& caller) {
-  return Resolve(caller.rate_limited, [&] {
-    return &metrics_.GetCounter(
-        "notifyd_publish_rate_limited_total",
-        "NotifyUser and Publish calls rejected by --max_publish_rate, by "
-        "caller",
-        {{"caller", caller.name}});
-  });
-}
-
 CallCounters::Caller* CallCounters::Lookup(const Table& table,
                                            absl::string_view name) {
   const size_t mask = table.size - 1;

@@ -1,5 +1,5 @@
 // The Notifier's per-caller counters: notifyd_grpc_calls_total{method,code,
-// caller} and notifyd_publish_rate_limited_total{caller}. Each counter is
+// caller}. Each counter is
 // looked up in the registry once per (method, code, caller) and counted
 // without a lock afterwards, so the hot path never takes the registry's
 // mutex (common/metrics.h).
@@ -10,8 +10,8 @@
 // full one is replaced by one twice its size, and the old one is kept for
 // readers still probing it (at most as many slots as the current one, in
 // all). Callers are never removed, like the publish-rate buckets
-// (api/rate_limiter.h): they are the names in the API keys file plus the
-// service's own two.
+// (api/rate_limiter.h): they are the names in the API keys file plus
+// "anonymous" and "unauthenticated".
 //
 // Thread-safe. The Metrics registry must outlive this object; a Caller
 // reference stays valid for its lifetime.
@@ -42,8 +42,6 @@ class CallCounters {
     const std::string name;
     // notifyd_grpc_calls_total, indexed by method * codes + code.
     const std::unique_ptr<std::atomic<Counter*>[]> calls;
-    // notifyd_publish_rate_limited_total.
-    std::atomic<Counter*> rate_limited{nullptr};
   };
 
   // `method_names` label the methods, indexed as Calls' `method`.
@@ -59,9 +57,6 @@ class CallCounters {
   // method names) that ended with `code`; a code that is not canonical
   // counts as UNKNOWN, as GrpcCodeName names it.
   Counter& Calls(Caller& caller, size_t method, grpc::StatusCode code);
-
-  // The counter of `caller`'s calls refused by the publish rate.
-  Counter& RateLimited(Caller& caller);
 
  private:
   struct Table;

@@ -10,54 +10,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "api/validation.h"
 
 namespace notifyd::api {
 namespace {
-
-// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
-bool IsValidUtf8(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto lead = static_cast<unsigned char>(s[i]);
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t tail = 0;           // continuation bytes that follow
-    unsigned char low = 0x80;  // bounds of the first of them
-    unsigned char high = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      tail = 1;
-    } else if (lead == 0xE0) {
-      tail = 2;
-      low = 0xA0;
-    } else if (lead == 0xED) {
-      tail = 2;
-      high = 0x9F;
-    } else if (lead >= 0xE1 && lead <= 0xEF) {
-      tail = 2;
-    } else if (lead == 0xF0) {
-      tail = 3;
-      low = 0x90;
-    } else if (lead == 0xF4) {
-      tail = 3;
-      high = 0x8F;
-    } else if (lead >= 0xF1 && lead <= 0xF3) {
-      tail = 3;
-    } else {
-      return false;
-    }
-    if (s.size() - i - 1 < tail) return false;
-    for (size_t k = 1; k <= tail; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (b < (k == 1 ? low : 0x80) || b > (k == 1 ? high : 0xBF)) {
-        return false;
-      }
-    }
-    i += tail + 1;
-  }
-  return true;
-}
 
 // Why `bytes` did not parse as `message`'s type.
 std::string ParseProblem(const std::string& bytes,

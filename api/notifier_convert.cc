@@ -100,13 +100,6 @@ absl::StatusOr<std::vector<uint64_t>> RecordIds(absl::string_view data) {
   return out;
 }
 
-absl::Status FirstError(std::initializer_list<absl::Status> checks) {
-  for (const absl::Status& s : checks) {
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateIdCount(absl::string_view field, size_t count,
                              absl::string_view more) {
   if (count <= storage::kMaxChangeIds) return absl::OkStatus();

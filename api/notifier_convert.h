@@ -5,7 +5,6 @@
 #define NOTIFYD_API_NOTIFIER_CONVERT_H_
 
 #include <cstdint>
-#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -56,9 +55,6 @@ absl::StatusOr<std::string> TargetChannel(const Request& request) {
   return absl::InvalidArgumentError(
       "target: one of user_id or channel is required");
 }
-
-// Runs the validations in order and returns the first failure.
-absl::Status FirstError(std::initializer_list<absl::Status> checks);
 
 // OK when `count` ids fit one call (storage::kMaxChangeIds), else
 // INVALID_ARGUMENT naming `field`; `more` is advice appended to it.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -18,7 +19,6 @@
 #include "api/notifier_convert.h"
 #include "api/notifier_service.h"
 #include "api/validation.h"
-#include "common/log.h"
 
 namespace notifyd::api {
 namespace {
@@ -30,39 +30,22 @@ constexpr uint32_t kMaxPageSize = 500;
 constexpr uint32_t kDefaultTopChannels = 10;
 constexpr uint32_t kMaxTopChannels = 1000;
 
-// The fields NotifyUser, Publish and NotifyUsers share: OK with the expiry
-// in Unix milliseconds (0: none) in *expires_at_ms, or the first violation.
+// The content fields of a NotifyUser, Publish or NotifyUsers request, as
+// the Publisher takes them (views into `request`), for the call of
+// `trace_id`.
 template <typename Request>
-absl::Status ValidateContent(const Request& request,
-                             const NotifierOptions& options,
-                             int64_t* expires_at_ms) {
-  *expires_at_ms = 0;
-  absl::Status valid = FirstError(
-      {ValidateEvent("event", request.event()),
-       ValidateData("data", request.data(), options.max_payload_bytes),
-       ValidateIdempotencyKey("idempotency_key", request.idempotency_key()),
-       ValidateCollapseKey("collapse_key", request.collapse_key())});
-  if (valid.ok() && request.has_expires_at()) {
-    valid = ValidateExpiresAt("expires_at", request.expires_at().seconds(),
-                              request.expires_at().nanos(), absl::Now(),
-                              options.retention, expires_at_ms);
+PublishContent ContentOf(const Request& request, absl::string_view trace_id) {
+  PublishContent content{.event = request.event(),
+                         .data = request.data(),
+                         .idempotency_key = request.idempotency_key(),
+                         .collapse_key = request.collapse_key(),
+                         .expires_at = std::nullopt,
+                         .trace_id = trace_id};
+  if (request.has_expires_at()) {
+    content.expires_at = Expiry{.seconds = request.expires_at().seconds(),
+                                .nanos = request.expires_at().nanos()};
   }
-  return valid;
-}
-
-// What each recipient's row of a request stores on `channel`, for the call
-// of `trace_id`.
-template <typename Request>
-storage::AppendRequest ToAppend(std::string channel, const Request& request,
-                                int64_t expires_at_ms,
-                                absl::string_view trace_id) {
-  return storage::AppendRequest{.channel = std::move(channel),
-                                .event = EffectiveEvent(request.event()),
-                                .data = request.data(),
-                                .idempotency_key = request.idempotency_key(),
-                                .expires_at_ms = expires_at_ms,
-                                .collapse_key = request.collapse_key(),
-                                .trace_id = std::string(trace_id)};
+  return content;
 }
 
 // OK while the caller still waits for the answer. A write is queued for the
@@ -85,36 +68,21 @@ absl::Status CallerStillWaits(grpc::CallbackServerContext* context) {
 
 }  // namespace
 
-template <typename Response>
-void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
-                                       Response* response) {
-  store_.Append(
-      std::move(append), [this, call = std::move(call), response](
-                             absl::StatusOr<storage::AppendResult> result) {
-        if (!result.ok()) {
-          Finish(call, result.status());
-          return;
-        }
-        size_t live = 0;
-        if (!result->duplicate) {
-          published_total_.Inc();
-          // Runs on the store's completer thread, in commit order, so the bus
-          // sees ids in order: the replaced notifications' deletion record
-          // (id one less) before the notification.
-          PublishRecord(result->replaced);
-          live = bus_.Publish(result->notification);
-        }
-        const storage::Notification& n = *result->notification;
-        Log(spdlog::level::debug, result->duplicate ? "duplicate" : "stored",
-            {{"method", MethodName(call.method)},
-             {"caller", call.caller->name},
-             {"id", n.id},
-             {"channel", n.channel},
-             {"live_recipients", live},
-             {"trace_id", call.trace_id}});
-        ToProto(n, response->mutable_notification());
+template <typename Request, typename Response>
+void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
+                                        const Call& call, Target target,
+                                        absl::string_view name,
+                                        const Request& request,
+                                        Response* response) {
+  absl::Status refused = publisher_.Publish(
+      call.caller->name, target, name, ContentOf(request, call.trace_id),
+      [context] { return CallerStillWaits(context); },
+      [this, call, response](absl::StatusOr<Published> result) {
+        if (!result.ok()) return Finish(call, result.status());
+        ToProto(*result->notification, response->mutable_notification());
         response->set_duplicate(result->duplicate);
-        response->set_live_recipients(static_cast<uint32_t>(live));
+        response->set_live_recipients(
+            static_cast<uint32_t>(result->live_recipients));
         if constexpr (std::is_same_v<Response, pb::NotifyUserResponse>) {
           if (!result->duplicate && result->notification->has_counts) {
             ToProto(result->notification->counts, response->mutable_counts());
@@ -132,72 +100,27 @@ void NotifierService::AppendAndPublish(Call call, storage::AppendRequest append,
         }
         Finish(call, absl::OkStatus());
       });
-}
-
-template <typename Request, typename Response>
-void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
-                                        const Call& call,
-                                        absl::Status target_valid,
-                                        std::string channel,
-                                        const Request& request,
-                                        Response* response) {
-  int64_t expires_at_ms = 0;
-  absl::Status valid = target_valid.ok()
-                           ? ValidateContent(request, options_, &expires_at_ms)
-                           : std::move(target_valid);
-  // Checked after validation: a malformed call costs the caller no token.
-  if (valid.ok()) valid = CheckPublishRate(context, call);
-  if (valid.ok()) valid = CallerStillWaits(context);
-  if (!valid.ok()) {
-    Finish(call, valid);
-    return;
-  }
-  AppendAndPublish(
-      call, ToAppend(std::move(channel), request, expires_at_ms, call.trace_id),
-      response);
+  if (!refused.ok()) FinishRefused(context, call, refused);
 }
 
 void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
                                         const Call& call,
                                         const pb::NotifyUsersRequest& request,
                                         pb::NotifyUsersResponse* response) {
-  int64_t expires_at_ms = 0;
-  absl::Status valid = ValidateUserIds(
-      "user_ids", {request.user_ids().begin(), request.user_ids().end()},
-      storage::kMaxAppendMany);
-  if (valid.ok()) valid = ValidateContent(request, options_, &expires_at_ms);
-  // One token for the call, like NotifyUser: the rate limits calls.
-  if (valid.ok()) valid = CheckPublishRate(context, call);
-  if (valid.ok()) valid = CallerStillWaits(context);
-  if (!valid.ok()) {
-    Finish(call, valid);
-    return;
-  }
-  std::vector<storage::AppendRequest> appends;
-  appends.reserve(request.user_ids_size());
-  for (const std::string& user : request.user_ids()) {
-    appends.push_back(
-        ToAppend(UserChannel(user), request, expires_at_ms, call.trace_id));
-  }
-  store_.AppendMany(
-      std::move(appends),
+  absl::Status refused = publisher_.PublishToUsers(
+      call.caller->name, "user_ids",
+      {request.user_ids().begin(), request.user_ids().end()},
+      ContentOf(request, call.trace_id),
+      [context] { return CallerStillWaits(context); },
       [this, call, response,
-       &request](absl::StatusOr<std::vector<storage::AppendResult>> results) {
-        if (!results.ok()) {
-          Finish(call, results.status());
-          return;
-        }
+       &request](absl::StatusOr<std::vector<Published>> results) {
+        if (!results.ok()) return Finish(call, results.status());
         size_t live = 0;
         uint32_t stored = 0;
         for (size_t i = 0; i < results->size(); ++i) {
-          const storage::AppendResult& r = (*results)[i];
-          if (!r.duplicate) {
-            ++stored;
-            published_total_.Inc();
-            // Completer thread, commit order: as AppendAndPublish.
-            PublishRecord(r.replaced);
-            live += bus_.Publish(r.notification);
-          }
+          const Published& r = (*results)[i];
+          if (!r.duplicate) ++stored;
+          live += r.live_recipients;
           pb::NotifyUsersResponse::Delivery* d = response->add_deliveries();
           d->set_user_id(request.user_ids(static_cast<int>(i)));
           d->set_id(r.notification->id);
@@ -205,34 +128,25 @@ void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
         }
         response->set_stored(stored);
         response->set_live_recipients(static_cast<uint32_t>(live));
-        Log(spdlog::level::debug, "stored",
-            {{"method", MethodName(call.method)},
-             {"caller", call.caller->name},
-             {"users", results->size()},
-             {"stored", stored},
-             {"first_id",
-              results->empty() ? 0 : results->front().notification->id},
-             {"live_recipients", live},
-             {"trace_id", call.trace_id}});
         Finish(call, absl::OkStatus());
       });
+  if (!refused.ok()) FinishRefused(context, call, refused);
 }
 
 void NotifierService::HandleNotifyUser(grpc::CallbackServerContext* context,
                                        const Call& call,
                                        const pb::NotifyUserRequest& request,
                                        pb::NotifyUserResponse* response) {
-  StoreNotification(context, call, ValidateUserId("user_id", request.user_id()),
-                    UserChannel(request.user_id()), request, response);
+  StoreNotification(context, call, Target::kUser, request.user_id(), request,
+                    response);
 }
 
 void NotifierService::HandlePublish(grpc::CallbackServerContext* context,
                                     const Call& call,
                                     const pb::PublishRequest& request,
                                     pb::PublishResponse* response) {
-  StoreNotification(context, call,
-                    ValidatePublicChannel("channel", request.channel()),
-                    request.channel(), request, response);
+  StoreNotification(context, call, Target::kChannel, request.channel(), request,
+                    response);
 }
 
 void NotifierService::HandleListNotifications(
@@ -335,7 +249,7 @@ void NotifierService::HandleGetStats(grpc::CallbackServerContext* /*context*/,
       out->set_subscribers(subscribers);
     }
   }
-  response->set_published_total(published_total_.Value());
+  response->set_published_total(publisher_.stored_total());
   store_.Stats(
       [this, call, response](absl::StatusOr<storage::StoreStats> stats) {
         if (stats.ok()) {

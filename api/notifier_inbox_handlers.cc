@@ -15,7 +15,6 @@
 #include "api/notifier_convert.h"
 #include "api/notifier_service.h"
 #include "api/validation.h"
-#include "common/log.h"
 
 namespace notifyd::api {
 namespace {
@@ -35,18 +34,6 @@ absl::Status ValidateChangeTargets(const Request& request) {
 }
 
 }  // namespace
-
-void NotifierService::PublishRecord(
-    const std::shared_ptr<const storage::Notification>& record) {
-  if (record == nullptr) return;
-  size_t live = bus_.Publish(record);
-  Log(spdlog::level::debug, "stored a record",
-      {{"event", record->event},
-       {"id", record->id},
-       {"channel", record->channel},
-       {"live_recipients", live},
-       {"trace_id", record->trace_id}});
-}
 
 template <typename Request, typename Response>
 void NotifierService::ChangeStateAndPublish(const Call& call,
@@ -68,7 +55,7 @@ void NotifierService::ChangeStateAndPublish(const Call& call,
           Finish(call, result.status());
           return;
         }
-        PublishRecord(result->record);
+        publisher_.PublishRecord(result->record);
         response->set_changed(result->changed);
         ToProto(result->counts, response->mutable_counts());
         Finish(call, absl::OkStatus());
@@ -167,7 +154,7 @@ void NotifierService::HandleDeleteNotifications(
                     Finish(call, result.status());
                     return;
                   }
-                  PublishRecord(result->record);
+                  publisher_.PublishRecord(result->record);
                   response->set_deleted(result->changed);
                   if (user) ToProto(result->counts, response->mutable_counts());
                   Finish(call, absl::OkStatus());

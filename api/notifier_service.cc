@@ -6,12 +6,11 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 
 #include <array>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "api/grpc_status.h"
@@ -80,28 +79,17 @@ class NotifierService::TypedReactor final : public NotifierService::Reactor {
   }
 };
 
-NotifierService::NotifierService(NotifierOptions options, storage::Store& store,
-                                 bus::Bus& bus, Metrics& metrics)
+NotifierService::NotifierService(NotifierOptions options, Publisher& publisher,
+                                 storage::Store& store, Metrics& metrics)
     : options_(std::move(options)),
+      publisher_(publisher),
       store_(store),
-      bus_(bus),
-      published_total_(metrics.GetCounter(
-          "notifyd_notifications_stored_total",
-          "Notifications committed to the store (duplicates excluded)")),
       counters_(metrics, {kMethodNames.begin(), kMethodNames.end()}),
-      anonymous_(counters_.Find(kAnonymousCaller)),
-      unauthenticated_(counters_.Find(kUnauthenticatedCaller)),
-      publish_rate_(options_.max_publish_rate),
-      api_keys_(options_.api_keys) {
+      unauthenticated_(counters_.Find(kUnauthenticatedCaller)) {
   static_assert(kMethodNames.size() == kMethodCount);
 }
 
 NotifierService::~NotifierService() = default;
-
-void NotifierService::SetApiKeys(std::shared_ptr<const ApiKeySet> keys) {
-  absl::MutexLock lock(&api_keys_mu_);
-  api_keys_ = std::move(keys);
-}
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* NotifierService::Serve(
@@ -141,23 +129,12 @@ absl::Status NotifierService::Authenticate(grpc::CallbackServerContext* context,
     call->trace_id = TraceIdFromTraceparent(
         absl::string_view(first->second.data(), first->second.size()));
   }
-  std::shared_ptr<const ApiKeySet> keys;
-  {
-    absl::ReaderMutexLock lock(&api_keys_mu_);
-    keys = api_keys_;
-  }
-  if (!keys) {
-    call->caller = &anonymous_;
-    return absl::OkStatus();
-  }
   auto [first, last] = metadata.equal_range("authorization");
-  absl::StatusOr<std::string> caller =
-      absl::UnauthenticatedError(kInvalidApiKeyMessage);
-  // Exactly one header: with several, which one counts would be ambiguous.
-  if (first != last && std::next(first) == last) {
-    caller = keys->Authenticate(
-        absl::string_view(first->second.data(), first->second.size()));
+  std::vector<absl::string_view> authorization;
+  for (auto it = first; it != last; ++it) {
+    authorization.emplace_back(it->second.data(), it->second.size());
   }
+  absl::StatusOr<std::string> caller = publisher_.Authenticate(authorization);
   if (!caller.ok()) {
     if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
       Log(spdlog::level::warn, "rejected an unauthenticated call",
@@ -194,21 +171,20 @@ void NotifierService::CountRejectedAtMetadata(absl::string_view path) {
   }
 }
 
-absl::Status NotifierService::CheckPublishRate(
-    grpc::CallbackServerContext* context, const Call& call) {
-  const std::string& caller = call.caller->name;
-  if (publish_rate_.TryAcquire(caller)) return absl::OkStatus();
-  counters_.RateLimited(*call.caller).Inc();
-  std::string message = absl::StrCat("publish rate for ", caller, " exceeded");
-  if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
-    Log(spdlog::level::warn, "rejected a call over its publish rate",
-        {{"method", MethodName(call.method)},
-         {"caller", caller},
-         {"peer", context->peer()},
-         {"trace_id", call.trace_id},
-         LogField::NonZero("dropped", dropped)});
+void NotifierService::FinishRefused(grpc::CallbackServerContext* context,
+                                    const Call& call,
+                                    const absl::Status& refusal) {
+  if (absl::IsResourceExhausted(refusal)) {
+    if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
+      Log(spdlog::level::warn, "rejected a call over its publish rate",
+          {{"method", MethodName(call.method)},
+           {"caller", call.caller->name},
+           {"peer", context->peer()},
+           {"trace_id", call.trace_id},
+           LogField::NonZero("dropped", dropped)});
+    }
   }
-  return absl::ResourceExhaustedError(message);
+  Finish(call, refusal);
 }
 
 void NotifierService::Finish(const Call& call, const absl::Status& status) {

@@ -7,13 +7,16 @@
 //
 // Publisher authentication (docs/DESIGN.md, Security) happens here rather
 // than in an interceptor: every call starts with Begin(), which resolves
-// the caller from the `authorization` metadata when API keys are configured
-// (or names it "anonymous" when not) and answers UNAUTHENTICATED otherwise.
+// the caller from the `authorization` metadata through the Publisher
+// (api/publisher.h: its API keys, or "anonymous" when none are configured)
+// and answers UNAUTHENTICATED otherwise.
 // With TLS, api/auth_processor.h refuses the same calls earlier, before
 // their message is read, and tells CountRejectedAtMetadata; Begin checks
 // the header all the same. Health and reflection are separate services and
-// stay open. NotifyUser, NotifyUsers and Publish then take a token from the
-// caller's publish-rate bucket.
+// stay open. NotifyUser, NotifyUsers and Publish are the Publisher's:
+// validation, the caller's publish-rate token, the store and the bus, the
+// same for HTTP publishing on the admin listener; the service adds what is
+// gRPC's (parsing, the call's deadline, the response message).
 //
 // The methods are registered raw (ByteBuffer in, ByteBuffer out) and the
 // service parses requests itself: for a request that does not parse, gRPC
@@ -40,7 +43,7 @@
 // inbox). Only NotifyUser, NotifyUsers and Publish take publish-rate
 // tokens, one per call.
 //
-// Thread-safe; the Store, Bus and Metrics must outlive the service.
+// Thread-safe; the Publisher, Store and Metrics must outlive the service.
 #ifndef NOTIFYD_API_NOTIFIER_SERVICE_H_
 #define NOTIFYD_API_NOTIFIER_SERVICE_H_
 
@@ -52,14 +55,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
-#include "api/api_keys.h"
 #include "api/call_counters.h"
-#include "api/rate_limiter.h"
-#include "bus/bus.h"
+#include "api/publisher.h"
 #include "common/log_limiter.h"
 #include "common/metrics.h"
 #include "notify/v1/notify.grpc.pb.h"
@@ -74,19 +72,9 @@ struct LiveStats {
   uint64_t delivered_total = 0;
 };
 
-// The caller name used when no API keys are configured.
-inline constexpr char kAnonymousCaller[] = "anonymous";
-
+// What the service adds to its Publisher (which holds the API keys, the
+// payload limit, the publish rate and the retention bound).
 struct NotifierOptions {
-  size_t max_payload_bytes = 64 * 1024;
-  // Required `authorization: Bearer <key>`; null: every caller is
-  // kAnonymousCaller (loopback, or --insecure).
-  std::shared_ptr<const ApiKeySet> api_keys;
-  // NotifyUser + Publish calls per second per caller; 0 = unlimited.
-  double max_publish_rate = 0;
-  // --retention: an expires_at may lie at most this far ahead; zero: no
-  // bound (history is kept forever).
-  absl::Duration retention = absl::ZeroDuration();
   // Answers for GetStats; absent means no edge is running.
   std::function<LiveStats(size_t top_n)> live_stats;
   // PublishStream: messages read ahead of their answers, at most.
@@ -135,8 +123,8 @@ class PublishStreamReactor;
 
 class NotifierService final : public RawNotifierService {
  public:
-  NotifierService(NotifierOptions options, storage::Store& store, bus::Bus& bus,
-                  Metrics& metrics);
+  NotifierService(NotifierOptions options, Publisher& publisher,
+                  storage::Store& store, Metrics& metrics);
   ~NotifierService() override;
 
   // gRPC's entry points: each authenticates the caller, parses its request
@@ -180,11 +168,6 @@ class NotifierService final : public RawNotifierService {
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
-
-  // Replaces the API keys that calls starting from now are checked against
-  // (the keys file was reloaded). Calls in flight keep the set they began
-  // with. Only meaningful when the service started with keys. Thread-safe.
-  void SetApiKeys(std::shared_ptr<const ApiKeySet> keys);
 
   // Counts and logs (rate-limited, like Begin's refusals) a call that
   // api/auth_processor.h refused before it reached the service: `path` is
@@ -296,25 +279,20 @@ class NotifierService final : public RawNotifierService {
                       const notify::v1::GetStatsRequest& request,
                       notify::v1::GetStatsResponse* response);
 
-  // Takes a publish token for the caller: RESOURCE_EXHAUSTED past the rate.
-  absl::Status CheckPublishRate(grpc::CallbackServerContext* context,
-                                const Call& call);
-
-  // NotifyUser and Publish: `target_valid` is the check of the field that
-  // names `channel`; then the shared fields, the publish rate, and the
-  // append, queued only while the caller still waits: a call whose deadline
-  // has passed answers DEADLINE_EXCEEDED (a cancelled one CANCELLED), saying
-  // nothing was stored, and is not stored.
+  // NotifyUser and Publish through the Publisher (`name` is the user id
+  // or the channel), queued for the store only while the caller still
+  // waits: a call whose deadline has passed answers DEADLINE_EXCEEDED (a
+  // cancelled one CANCELLED), saying nothing was stored, and is not
+  // stored. Fills the response once committed, then finishes the call.
   template <typename Request, typename Response>
   void StoreNotification(grpc::CallbackServerContext* context, const Call& call,
-                         absl::Status target_valid, std::string channel,
+                         Target target, absl::string_view name,
                          const Request& request, Response* response);
 
-  // Stores `append`, publishes it unless duplicate, fills the response
-  // fields shared by NotifyUser and Publish, then finishes the call.
-  template <typename Response>
-  void AppendAndPublish(Call call, storage::AppendRequest append,
-                        Response* response);
+  // Finishes a call the Publisher refused, logging (rate-limited) a refusal
+  // by the publish rate with the method, caller and peer.
+  void FinishRefused(grpc::CallbackServerContext* context, const Call& call,
+                     const absl::Status& refusal);
 
   // MarkRead, MarkSeen and SetArchived: checks the user and the ids
   // (`valid` is what the caller checked already), applies `change` on the
@@ -324,32 +302,21 @@ class NotifierService final : public RawNotifierService {
   void ChangeStateAndPublish(const Call& call, const Request& request,
                              storage::StateChange change, Response* response);
 
-  // Publishes a record the store committed (a state or deletion record),
-  // from the store's completer thread like a notification; null: nothing.
-  void PublishRecord(
-      const std::shared_ptr<const storage::Notification>& record);
-
   // Finishes the call and counts it by method, code and caller. A failure
   // is logged: at debug, or at warn (rate-limited) when the server is at
   // fault (INTERNAL, UNAVAILABLE, DATA_LOSS, UNKNOWN: a store error).
   void Finish(const Call& call, const absl::Status& status);
 
   const NotifierOptions options_;
+  Publisher& publisher_;
   storage::Store& store_;
-  bus::Bus& bus_;
-  Counter& published_total_;
-  // notifyd_grpc_calls_total and notifyd_publish_rate_limited_total.
+  // notifyd_grpc_calls_total.
   CallCounters counters_;
-  Caller& anonymous_;        // kAnonymousCaller
   Caller& unauthenticated_;  // calls rejected before a caller was known
-  RateLimiter publish_rate_;
   // Rejected calls are logged, but a flood of them must not flood the log;
   // nor may failing store calls.
   LogLimiter rejected_log_;
   LogLimiter failure_log_;
-  // Starts as options_.api_keys; SetApiKeys swaps it.
-  absl::Mutex api_keys_mu_;
-  std::shared_ptr<const ApiKeySet> api_keys_ ABSL_GUARDED_BY(api_keys_mu_);
 };
 
 }  // namespace notifyd::api

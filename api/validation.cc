@@ -28,6 +28,50 @@ absl::Status ValidateName(absl::string_view field, absl::string_view value,
 
 }  // namespace
 
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t tail = 0;           // continuation bytes that follow
+    unsigned char low = 0x80;  // bounds of the first of them
+    unsigned char high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      tail = 1;
+    } else if (lead == 0xE0) {
+      tail = 2;
+      low = 0xA0;
+    } else if (lead == 0xED) {
+      tail = 2;
+      high = 0x9F;
+    } else if (lead >= 0xE1 && lead <= 0xEF) {
+      tail = 2;
+    } else if (lead == 0xF0) {
+      tail = 3;
+      low = 0x90;
+    } else if (lead == 0xF4) {
+      tail = 3;
+      high = 0x8F;
+    } else if (lead >= 0xF1 && lead <= 0xF3) {
+      tail = 3;
+    } else {
+      return false;
+    }
+    if (s.size() - i - 1 < tail) return false;
+    for (size_t k = 1; k <= tail; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? low : 0x80) || b > (k == 1 ? high : 0xBF)) {
+        return false;
+      }
+    }
+    i += tail + 1;
+  }
+  return true;
+}
+
 absl::Status ValidateUserId(absl::string_view field, absl::string_view value) {
   return ValidateName(field, value, kMaxUserIdBytes, kUserIdPunctuation,
                       kUserIdCharset);
@@ -98,7 +142,12 @@ absl::Status ValidateData(absl::string_view field, absl::string_view value,
         absl::StrCat(field, " is ", value.size(), " bytes; at most ", max_bytes,
                      " are allowed (--max_payload_bytes)"));
   }
-  return absl::OkStatus();
+  return ValidateUtf8(field, value);
+}
+
+absl::Status ValidateUtf8(absl::string_view field, absl::string_view value) {
+  if (IsValidUtf8(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " is not valid UTF-8"));
 }
 
 absl::Status ValidateIdempotencyKey(absl::string_view field,
@@ -112,7 +161,7 @@ absl::Status ValidateIdempotencyKey(absl::string_view field,
     return absl::InvalidArgumentError(
         absl::StrCat(field, " may not contain NUL"));
   }
-  return absl::OkStatus();
+  return ValidateUtf8(field, value);
 }
 
 absl::Status ValidateCollapseKey(absl::string_view field,
@@ -133,7 +182,7 @@ absl::Status ValidateCollapseKey(absl::string_view field,
           absl::StrCat(field, " has a control character at byte ", i));
     }
   }
-  return absl::OkStatus();
+  return ValidateUtf8(field, value);
 }
 
 absl::Status ValidateExpiresAt(absl::string_view field, int64_t seconds,
@@ -172,6 +221,13 @@ absl::Status ValidateExpiresAt(absl::string_view field, int64_t seconds,
 
 std::string EffectiveEvent(absl::string_view event) {
   return std::string(event.empty() ? kDefaultEvent : event);
+}
+
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& s : checks) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace notifyd::api

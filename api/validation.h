@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -54,16 +55,25 @@ absl::Status ValidatePublicChannel(absl::string_view field,
 // Empty, or 1-64 bytes of [A-Za-z0-9._-], and none of kReservedEvents.
 absl::Status ValidateEvent(absl::string_view field, absl::string_view value);
 
-// At most max_bytes; any content.
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
+bool IsValidUtf8(absl::string_view s);
+
+// OK when `value` is valid UTF-8, else INVALID_ARGUMENT "<field> is not
+// valid UTF-8". The text fields below are checked with it: a gRPC request
+// cannot carry anything else (proto3 strings), and an HTTP one must not
+// store what a gRPC client could not read back.
+absl::Status ValidateUtf8(absl::string_view field, absl::string_view value);
+
+// At most max_bytes of UTF-8; any content.
 absl::Status ValidateData(absl::string_view field, absl::string_view value,
                           size_t max_bytes);
 
-// At most 128 bytes; any content but NUL.
+// At most 128 bytes of UTF-8; any content but NUL.
 absl::Status ValidateIdempotencyKey(absl::string_view field,
                                     absl::string_view value);
 
-// Empty (none), or 1-128 bytes without control characters (C0, DEL, and
-// C1 as UTF-8).
+// Empty (none), or 1-128 bytes of UTF-8 without control characters (C0,
+// DEL, and C1).
 absl::Status ValidateCollapseKey(absl::string_view field,
                                  absl::string_view value);
 
@@ -76,6 +86,9 @@ absl::Status ValidateExpiresAt(absl::string_view field, int64_t seconds,
                                int32_t nanos, absl::Time now,
                                absl::Duration retention,
                                int64_t* expires_at_ms);
+
+// The first failure of `checks` (validations run in order), or OK.
+absl::Status FirstError(std::initializer_list<absl::Status> checks);
 
 // The event name that is stored: `event`, or "notification" when empty.
 std::string EffectiveEvent(absl::string_view event);

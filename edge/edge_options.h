@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "edge/identity.h"
+#include "edge/publish_api.h"
 #include "edge/routes.h"
 #include "storage/notification.h"
 
@@ -106,6 +107,13 @@ struct EdgeOptions {
   // server's hub only (one instance, tests).
   std::function<void(std::shared_ptr<const storage::Notification>)>
       publish_record;
+  // HTTP publishing, POST /v1/notify/{user_id} and /v1/publish/{channel}
+  // (edge/publish_api.h; admin listener): App hands its Publisher in here
+  // (server/http_publishing.h). Empty: those routes answer 404.
+  PublishFunction publish;
+  // Largest body of the publishing routes: a notification's data
+  // (--max_payload_bytes); past it, 413 before the body is read.
+  size_t max_payload_bytes = 64 * 1024;
 
   // INVALID_ARGUMENT naming the flag of the first option out of range: a
   // stream's channels (its user channel plus max_channels_per_stream) must

@@ -2,7 +2,8 @@
 // HEADERS (and DATA) carry, turned into the same Beast request an HTTP/1.1
 // session reads, then routed and answered by the same parts: the route
 // table and router (request_router.h), the answers (http_responses.h), the
-// plain and inbox handlers, and, for GET /v1/stream, the same admission
+// plain and JSON (inbox_handler.h) handlers, and, for GET /v1/stream, the
+// same admission
 // (stream_admission.h) and an H2SseStream instead of an SseStream.
 //
 // Limits: its header list (names, values and 32 bytes each, as
@@ -153,6 +154,9 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
   // connections only; proxies speak HTTP/1.1 to notifyd).
   bool AdmitRequest(absl::string_view) { return true; }
 
+  // The client's address, for logs.
+  const std::string& PeerAddress() const { return address_; }
+
   // Most bytes of a body the request's route takes (0: none).
   size_t BodyLimit() const {
     absl::StatusOr<HttpTarget> target = ParseTarget(View(request_.target()));
@@ -160,7 +164,7 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
     std::optional<edge::Route> route =
         FindRoute(target->path, server_.options.role);
     return route && route->Allows(MethodOf(request_.method()))
-               ? route->max_body_bytes
+               ? edge::BodyLimit(*route, server_.options.max_payload_bytes)
                : 0;
   }
 

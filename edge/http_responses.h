@@ -1,6 +1,6 @@
 // How a request is answered, over HTTP/1.1 or HTTP/2: a plain response
 // (with CORS, nosniff and no-store; http_messages.h), an error as text or as
-// JSON (the inbox routes), a 405 with Allow, a CORS preflight from the route
+// JSON (the JSON routes), a 405 with Allow, a CORS preflight from the route
 // table. The session's WriteResponse then counts it in
 // notifyd_http_requests_total{path,code} and writes it: HttpSession
 // (http_session.h) on its connection, H2Request (h2_request.h) on its
@@ -70,11 +70,11 @@ class HttpResponses {
          std::move(fields));
   }
 
-  // 405 with Allow; JSON on the inbox routes, text elsewhere.
+  // 405 with Allow; JSON on the JSON routes, text elsewhere.
   void SendMethodNotAllowed(absl::string_view path, const edge::Route& route,
                             bool keep_alive) {
     ExtraFields allow = {{http::field::allow, AllowedMethods(route)}};
-    if (IsInboxRoute(route.id)) {
+    if (IsJsonRoute(route.id)) {
       return SendApiError(path, http::status::method_not_allowed,
                           "method not allowed", keep_alive, std::move(allow));
     }

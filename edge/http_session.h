@@ -265,7 +265,9 @@ class HttpSession : public SessionBase,
         target.ok() ? FindRoute(target->path, server_.options.role)
                     : std::nullopt;
     uint8_t method = MethodOf(parser_->get().method());
-    size_t limit = route && route->Allows(method) ? route->max_body_bytes : 0;
+    size_t limit = route && route->Allows(method)
+                       ? BodyLimit(*route, server_.options.max_payload_bytes)
+                       : 0;
     if (limit > 0 && *parser_->content_length() <= limit) {
       body_parser_ = std::make_unique<http::request_parser<http::string_body>>(
           std::move(*parser_));
@@ -396,6 +398,13 @@ class HttpSession : public SessionBase,
   }
 
   tcp::socket& Tcp() { return TcpOf(stream_); }
+
+  // The client's address for logs: the one the connection is counted
+  // under (behind a trusted proxy, the client it names), else the socket's
+  // peer "address:port"; empty when the peer is gone.
+  std::string PeerAddress() {
+    return entry_.address().empty() ? SocketPeer(stream_) : entry_.address();
+  }
 
   // True while a plain response is on the wire or being prepared (no read
   // is pending).

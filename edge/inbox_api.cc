@@ -206,26 +206,13 @@ class StateBodyHandler {
   std::string key_;
 };
 
-json::object NotificationJson(const storage::Notification& n) {
-  json::object o;
-  o["id"] = n.id;
-  o["channel"] = n.channel;
-  o["event"] = n.event;
-  o["data"] = n.data;
-  o["created_at"] = FormatRfc3339Millis(n.created_at_ms);
-  o["seen"] = n.seen();
-  o["read"] = n.read();
-  o["archived"] = n.archived();
-  if (n.expires_at_ms != 0) {
-    o["expires_at"] = FormatRfc3339Millis(n.expires_at_ms);
-  } else {
-    o["expires_at"] = nullptr;
-  }
-  return o;
-}
+constexpr absl::string_view kListParams[] = {"filter", "limit", "before_id",
+                                             "access_token", "user"};
+constexpr absl::string_view kCountsParams[] = {"access_token", "user"};
+constexpr absl::string_view kStateParams[] = {"user"};
 
-// A store failure as the client sees it: bad arguments and unavailability
-// as they are, anything else an internal error that names nothing.
+}  // namespace
+
 absl::Status StoreError(const absl::Status& s) {
   if (s.code() == absl::StatusCode::kInvalidArgument) return s;
   // Never destroyed: store threads may call this until the process ends.
@@ -237,13 +224,6 @@ absl::Status StoreError(const absl::Status& s) {
   if (s.code() == absl::StatusCode::kUnavailable) return s;
   return absl::InternalError("store error");
 }
-
-constexpr absl::string_view kListParams[] = {"filter", "limit", "before_id",
-                                             "access_token", "user"};
-constexpr absl::string_view kCountsParams[] = {"access_token", "user"};
-constexpr absl::string_view kStateParams[] = {"user"};
-
-}  // namespace
 
 absl::Status CheckParams(const HttpTarget& target,
                          absl::Span<const absl::string_view> allowed) {
@@ -355,6 +335,24 @@ std::string FormatRfc3339Millis(int64_t unix_ms) {
                           absl::UTCTimeZone());
 }
 
+json::object NotificationJson(const storage::Notification& n) {
+  json::object o;
+  o["id"] = n.id;
+  o["channel"] = n.channel;
+  o["event"] = n.event;
+  o["data"] = n.data;
+  o["created_at"] = FormatRfc3339Millis(n.created_at_ms);
+  o["seen"] = n.seen();
+  o["read"] = n.read();
+  o["archived"] = n.archived();
+  if (n.expires_at_ms != 0) {
+    o["expires_at"] = FormatRfc3339Millis(n.expires_at_ms);
+  } else {
+    o["expires_at"] = nullptr;
+  }
+  return o;
+}
+
 std::string EncodeInboxPage(const std::vector<storage::Notification>& rows,
                             uint32_t page_limit) {
   json::array list;
@@ -390,9 +388,9 @@ InboxApi::InboxApi(storage::Store& store, const IdentityOptions& identity,
       publish_(std::move(publish)) {}
 
 void InboxApi::Serve(const InboxRequest& request,
-                     std::function<void(InboxReply)> done) const {
+                     std::function<void(ApiReply)> done) const {
   auto refuse = [&done](absl::Status s) {
-    done(InboxReply{std::move(s), std::string()});
+    done(ApiReply{std::move(s), std::string()});
   };
   const HttpTarget& target = *request.target;
   const bool state = request.route == RouteId::kInboxState;

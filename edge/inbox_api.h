@@ -40,7 +40,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "boost/json/object.hpp"
 #include "edge/identity.h"
 #include "edge/routes.h"
 #include "edge/stream_request.h"
@@ -112,12 +114,16 @@ absl::Status CheckCookieOrigin(std::optional<absl::string_view> origin,
 // "2024-05-01T12:34:56.789Z".
 std::string FormatRfc3339Millis(int64_t unix_ms);
 
+// One notification as the JSON routes show it (an item of
+// EncodeInboxPage): id (number), channel, event, data (the payload text as
+// a JSON string), created_at (RFC 3339), seen, read, archived (booleans)
+// and expires_at (RFC 3339, or null: never).
+boost::json::object NotificationJson(const storage::Notification& n);
+
 // {"notifications":[…],"next_before_id":ID} from the rows a ListQuery of
 // limit `page_limit` + 1 returned (newest first): at most page_limit of
-// them, next_before_id the id of the last one shown when another row
-// followed, else 0. Each notification: id (number), channel, event, data
-// (the payload text as a JSON string), created_at (RFC 3339), seen, read,
-// archived (booleans) and expires_at (RFC 3339, or null: never).
+// them (each a NotificationJson), next_before_id the id of the last one
+// shown when another row followed, else 0.
 std::string EncodeInboxPage(const std::vector<storage::Notification>& rows,
                             uint32_t page_limit);
 std::string EncodeCounts(const storage::Counts& counts);  // {"unread","unseen"}
@@ -143,11 +149,19 @@ struct InboxRequest {
   absl::string_view trace_id;
 };
 
-// What to answer: OK and a JSON body (200), or a refusal (see above).
-struct InboxReply {
+// What a JSON route answers (the inbox's, and publishing's:
+// edge/publish_api.h): OK and a JSON body (200), or a refusal (see above).
+struct ApiReply {
   absl::Status status;
   std::string json;
+  // With a refusal: when a retry may pass, sent as Retry-After (whole
+  // seconds, rounded up); zero: not said.
+  absl::Duration retry_after = absl::ZeroDuration();
 };
+
+// A store failure as a client sees it: bad arguments and unavailability as
+// they are, anything else INTERNAL "store error", naming nothing inside.
+absl::Status StoreError(const absl::Status& s);
 
 // Runs inbox requests against the store. Thread-safe (immutable after
 // construction); the store, identity and publisher must outlive it.
@@ -165,7 +179,7 @@ class InboxApi {
   // change's record is published first, in commit order). `done` must not
   // block.
   void Serve(const InboxRequest& request,
-             std::function<void(InboxReply)> done) const;
+             std::function<void(ApiReply)> done) const;
 
  private:
   storage::Store& store_;

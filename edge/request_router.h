@@ -2,8 +2,8 @@
 // CORS preflight answered from the route table, 404 and 405 from it, and
 // every other request handed to its route's handler: the session's own
 // OpenStream for /v1/stream (HTTP/1.1 hands its socket to an SseStream,
-// HTTP/2 opens an SSE stream on its HTTP/2 stream), ServeInbox
-// (inbox_handler.h) and ServePlain (plain_handler.h).
+// HTTP/2 opens an SSE stream on its HTTP/2 stream), ServeInbox and
+// ServePublish (inbox_handler.h) and ServePlain (plain_handler.h).
 //
 // RequestRouter is a base of `Session` (CRTP): HttpSession<Stream>
 // (http_session.h) or H2Request (h2_request.h), which reaches its state as
@@ -62,6 +62,9 @@ class RequestRouter {
       case RouteId::kInboxCounts:
       case RouteId::kInboxState:
         return s.ServeInbox(route->id, *target);  // inbox_handler.h
+      case RouteId::kNotifyUser:
+      case RouteId::kPublish:
+        return s.ServePublish(route->id, *target);  // inbox_handler.h
       case RouteId::kHealth:
       case RouteId::kMetrics:
       case RouteId::kReady:

@@ -36,10 +36,7 @@ class StreamHandler {
   // connection to it, or answers the refusal.
   void OpenStream(const HttpTarget& target) {
     auto& s = session();
-    // The address the connection is counted under (behind a trusted proxy,
-    // the client it names), else the socket's peer.
-    std::string peer =
-        s.entry_.address().empty() ? SocketPeer(s.stream_) : s.entry_.address();
+    std::string peer = s.PeerAddress();
     auto admission = AdmitStream(s.server_, target, s.request_, peer);
     if (auto* refused = std::get_if<StreamRefusal>(&admission)) {
       if (refused->retry_body) {

@@ -18,6 +18,7 @@
 #include "api/auth_processor.h"
 #include "api/embedded_descriptors.h"
 #include "api/notifier_service.h"
+#include "api/publisher.h"
 #include "api/reflection_service.h"
 #include "bus/bus.h"
 #include "common/build_info.h"
@@ -29,6 +30,7 @@
 #include "server/accept_guard.h"
 #include "server/backends.h"
 #include "server/grpc_acceptor.h"
+#include "server/http_publishing.h"
 #include "server/tls.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
@@ -87,9 +89,11 @@ void ApplyGrpcLimits(const AppOptions& options, grpc::ServerBuilder& builder) {
 
 // The admin listener: the edge's options with the admin routes, a few
 // connections, one thread, plain HTTP (it belongs on loopback or a private
-// network), and the readiness of everything else.
+// network), the readiness of everything else, and HTTP publishing through
+// `publisher`.
 edge::EdgeOptions AdminOptions(const AppOptions& options,
-                               std::vector<edge::ReadyCheck> ready_checks) {
+                               std::vector<edge::ReadyCheck> ready_checks,
+                               api::Publisher& publisher) {
   edge::EdgeOptions admin;
   admin.listen = options.admin_listen;
   admin.role = edge::EdgeRole::kAdmin;
@@ -99,6 +103,8 @@ edge::EdgeOptions AdminOptions(const AppOptions& options,
   admin.idle_timeout = options.edge.idle_timeout;
   admin.write_timeout = options.edge.write_timeout;
   admin.ready_checks = std::move(ready_checks);
+  admin.publish = HttpPublishing(publisher, options.max_publish_rate);
+  admin.max_payload_bytes = options.max_payload_bytes;
   return admin;
 }
 
@@ -136,6 +142,9 @@ struct App::Parts {
   std::unique_ptr<bus::Bus> bus;
   std::function<void()> close_bus;
   std::unique_ptr<edge::Hub> hub;
+  // NotifyUser, Publish, NotifyUsers over gRPC and HTTP publishing on the
+  // admin listener (api/publisher.h); declared before what calls it.
+  std::unique_ptr<api::Publisher> publisher;
   std::unique_ptr<edge::EdgeServer> edge;
   std::unique_ptr<edge::EdgeServer> admin;  // --admin_listen
   std::unique_ptr<api::NotifierService> service;
@@ -319,19 +328,21 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
     ready_checks.push_back(
         {"HTTP listener", [public_edge] { return public_edge->accepting(); }});
   }
+  p.publisher = std::make_unique<api::Publisher>(
+      api::PublisherOptions{.max_payload_bytes = options.max_payload_bytes,
+                            .api_keys = api_keys,
+                            .max_publish_rate = options.max_publish_rate,
+                            .retention = options.retention},
+      *p.store, *p.bus, p.metrics);
   if (!options.admin_listen.empty()) {
     p.admin = std::make_unique<edge::EdgeServer>(
-        AdminOptions(options, std::move(ready_checks)), *p.store, *p.hub,
-        p.metrics);
+        AdminOptions(options, std::move(ready_checks), *p.publisher), *p.store,
+        *p.hub, p.metrics);
     if (absl::Status s = p.admin->Start(); !s.ok()) return p.Fail(s);
   }
 
   api::NotifierOptions service_options;
-  service_options.max_payload_bytes = options.max_payload_bytes;
-  service_options.api_keys = api_keys;
-  service_options.max_publish_rate = options.max_publish_rate;
   service_options.max_stream_inflight = options.max_stream_inflight;
-  service_options.retention = options.retention;
   service_options.live_stats = [hub](size_t top_n) {
     return api::LiveStats{.connections = hub->Connections(),
                           .top_channels = hub->TopChannels(top_n),
@@ -345,8 +356,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
       return authority->Issue(user_id, channels, absl::Seconds(ttl_seconds));
     };
   }
-  p.service = std::make_unique<api::NotifierService>(service_options, *p.store,
-                                                     *p.bus, p.metrics);
+  p.service = std::make_unique<api::NotifierService>(
+      service_options, *p.publisher, *p.store, p.metrics);
 
   if (api_keys && !own_grpc_listener) {
     api::NotifierService* service = p.service.get();
@@ -441,7 +452,7 @@ absl::StatusOr<size_t> App::ReloadApiKeys() {
   size_t count = loaded->size();
   auto keys = std::make_shared<const api::ApiKeySet>(*std::move(loaded));
   if (parts_->auth_processor) parts_->auth_processor->SetApiKeys(keys);
-  parts_->service->SetApiKeys(std::move(keys));
+  parts_->publisher->SetApiKeys(std::move(keys));
   return count;
 }
 

@@ -25,15 +25,11 @@ TEST(CallCountersTest, CountsByMethodCodeAndCaller) {
   EXPECT_EQ(&counters.Calls(alice, 1, grpc::StatusCode::OK), &ok);
   ok.Inc();
   counters.Calls(alice, 0, grpc::StatusCode::INVALID_ARGUMENT).Inc();
-  counters.RateLimited(alice).Inc();
   const std::string text = metrics.RenderText();
   EXPECT_THAT(text, HasSubstr("notifyd_grpc_calls_total{method=\"Publish\","
                               "code=\"OK\",caller=\"alice\"} 1"));
   EXPECT_THAT(text, HasSubstr("notifyd_grpc_calls_total{method=\"NotifyUser\","
                               "code=\"INVALID_ARGUMENT\",caller=\"alice\"} 1"));
-  EXPECT_THAT(
-      text,
-      HasSubstr("notifyd_publish_rate_limited_total{caller=\"alice\"} 1"));
 }
 
 TEST(CallCountersTest, AnUnknownCodeCountsAsUnknown) {

@@ -39,6 +39,8 @@ from google.protobuf import message_factory
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
 from notifyd_process import running_notifyd  # noqa: E402
+from readme_commands import expect_lines  # noqa: E402
+from readme_commands import section_commands, section_lines  # noqa: E402
 
 SECTION = "### Operating with grpcurl"
 README_ADDRESS = "127.0.0.1:50051"
@@ -70,50 +72,17 @@ SCALAR_NAMES = {
 }
 
 
-class Command:
-    """One grpcurl command of the README and the output printed under it."""
-
-    def __init__(self, text, expected):
-        self.text = text
-        self.expected = expected
-
-    def __repr__(self):
-        return self.text
-
-
 def readme_commands(readme):
     """The grpcurl commands of the section's ```sh blocks, in order."""
-    lines = readme.split("\n")
-    start = lines.index(SECTION)
-    section = []
-    for line in lines[start + 1:]:
-        if line.startswith("## ") or line.startswith("### "):
-            break
-        section.append(line)
-    commands, in_block, i = [], False, 0
-    while i < len(section):
-        line = section[i]
-        i += 1
-        if line.startswith("```"):
-            in_block = line == "```sh"
-            continue
-        if not in_block or not line.startswith("grpcurl "):
-            continue
-        text = line
-        while text.endswith("\\"):
-            text = text[:-1] + " " + section[i].strip()
-            i += 1
-        expected = []
-        while i < len(section) and section[i].startswith("#"):
-            expected.append(section[i][2:])
-            i += 1
-        commands.append(Command(text, expected))
+    commands = section_commands(readme, SECTION,
+                                lambda line: line.startswith("grpcurl "))
     # Runnable grpcurl lines elsewhere would be untested: there are none.
+    start, section = section_lines(readme, SECTION)
+    lines = readme.split("\n")
     outside = [
         l for l in lines[:start] if l.startswith("grpcurl ")
     ] + [l for l in lines[start + 1 + len(section):] if l.startswith("grpcurl ")]
     assert not outside, f"grpcurl lines outside {SECTION}: {outside}"
-    assert commands, f"no grpcurl command under {SECTION}"
     return commands
 
 
@@ -350,16 +319,7 @@ def check_output(command, code, lines):
     expect_error = any(e.startswith("ERROR:") or e.startswith('  "code"')
                        for e in command.expected)
     assert (code != 0) == expect_error, (command, code, lines)
-    at = 0
-    for expected in command.expected:
-        pattern = re.compile(".*".join(re.escape(p)
-                                       for p in expected.split("...")) + "$")
-        while at < len(lines) and not pattern.match(lines[at]):
-            at += 1
-        assert at < len(lines), (
-            f"{command.text}\n  expected line {expected!r} not found in "
-            f"(in order):\n" + "\n".join(lines))
-        at += 1
+    expect_lines(command, lines)
 
 
 def notifier_comment(proto_dir):

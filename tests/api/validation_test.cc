@@ -94,5 +94,29 @@ TEST(ValidationTest, ExpiresAtLiesAheadAndWithinRetention) {
                    .ok());
 }
 
+// HTTP publishing hands over bytes; what is stored must read back over
+// gRPC, whose strings are UTF-8.
+TEST(ValidationTest, TextFieldsMustBeUtf8) {
+  EXPECT_TRUE(IsValidUtf8("plain, \xc3\xa9t\xc3\xa9, \xf0\x9f\x94\x94"));
+  for (const char* bad : {"\xff", "\xc3\x28", "\xc0\xaf" /* overlong */,
+                          "\xed\xa0\x80" /* surrogate */,
+                          "\xf4\x90\x80\x80" /* past U+10FFFF */, "\xe2\x82"}) {
+    EXPECT_FALSE(IsValidUtf8(bad)) << bad;
+  }
+  EXPECT_EQ(ValidateData("data",
+                         "a\xff"
+                         "b",
+                         100)
+                .message(),
+            "data is not valid UTF-8");
+  EXPECT_EQ(ValidateIdempotencyKey("idempotency_key", "\xff").message(),
+            "idempotency_key is not valid UTF-8");
+  EXPECT_EQ(ValidateCollapseKey("collapse_key", "\xc3").message(),
+            "collapse_key is not valid UTF-8");
+  // The size comes first: an oversized payload is not scanned.
+  EXPECT_THAT(ValidateData("data", std::string(200, '\xff'), 100).message(),
+              HasSubstr("at most 100"));
+}
+
 }  // namespace
 }  // namespace notifyd::api

@@ -26,6 +26,7 @@ namespace {
 using ::notifyd::edge::testing::FakeStore;
 using ::notifyd::edge::testing::HttpGet;
 using ::notifyd::edge::testing::HttpResponse;
+using ::notifyd::edge::testing::HttpWithBody;
 using ::notifyd::edge::testing::RawExchange;
 using ::notifyd::edge::testing::SseClient;
 using ::notifyd::edge::testing::SseMessage;
@@ -780,6 +781,82 @@ TEST_F(EdgeServerTest, AdminEndpoints) {
   // Browsers' paths are not served here.
   EXPECT_EQ(HttpGet(port_, "/").status, 404);
   EXPECT_EQ(HttpGet(port_, "/v1/stream?user=a").status, 404);
+}
+
+// HTTP publishing as the edge serves it (edge/publish_api.h), with a
+// PublishFunction that answers what the test says; the real publisher is
+// tests/server/http_publish_test.cc's.
+TEST_F(EdgeServerTest, PublishingHandsTheRequestOverAndAnswersItsOutcome) {
+  options_.role = EdgeRole::kAdmin;
+  std::optional<PublishCall> seen;
+  std::string seen_data, seen_authorization;
+  absl::Status answer = absl::OkStatus();
+  options_.publish = [&](const PublishCall& call,
+                         std::function<void(PublishOutcome)> done) {
+    seen = call;
+    seen_data = std::string(call.data);
+    seen_authorization = std::string(call.authorization.value_or("<none>"));
+    PublishOutcome outcome;
+    outcome.status = answer;
+    if (answer.ok()) {
+      outcome.notification = store_.Add("news/eu", call.event, seen_data);
+    }
+    if (absl::IsResourceExhausted(answer)) {
+      outcome.retry_after = absl::Milliseconds(1500);
+    }
+    done(std::move(outcome));
+  };
+  Start();
+  server_->SetReady(true);
+  HttpResponse ok =
+      HttpWithBody(port_, "POST", "/v1/publish/news/eu?event=headline",
+                   {"Authorization: Bearer k"}, "body");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->target, PublishTarget::kChannel);
+  EXPECT_EQ(seen->name, "news/eu");
+  EXPECT_EQ(seen->event, "headline");
+  EXPECT_EQ(seen_data, "body");
+  EXPECT_EQ(seen_authorization, "Bearer k");
+  EXPECT_EQ(seen->peer, "127.0.0.1");
+  EXPECT_THAT(ok.body, HasSubstr("\"data\":\"body\""));
+
+  answer = absl::ResourceExhaustedError("publish rate for k exceeded");
+  HttpResponse limited = HttpWithBody(port_, "POST", "/v1/notify/a", {}, "x");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.headers["retry-after"], "2");  // rounded up
+  EXPECT_EQ(limited.body, "{\"error\":\"publish rate for k exceeded\"}");
+  EXPECT_EQ(seen_authorization, "<none>");
+
+  answer = absl::UnavailableError("store is closed");
+  EXPECT_EQ(HttpWithBody(port_, "POST", "/v1/notify/a", {}, "x").status, 503);
+  answer = absl::InternalError("database is locked");
+  HttpResponse broken = HttpWithBody(port_, "POST", "/v1/notify/a", {}, "x");
+  EXPECT_EQ(broken.status, 500);
+  EXPECT_EQ(broken.body, "{\"error\":\"store error\"}");
+}
+
+TEST_F(EdgeServerTest, PublishingWaitsForReadinessAndNeedsAPublisher) {
+  options_.role = EdgeRole::kAdmin;
+  int calls = 0;
+  options_.publish = [&calls](const PublishCall&,
+                              std::function<void(PublishOutcome)> done) {
+    ++calls;
+    PublishOutcome outcome;
+    outcome.status = absl::UnavailableError("x");
+    done(std::move(outcome));
+  };
+  Start();
+  // Starting (and, after SetReady(false), shutting down): 503, unasked.
+  HttpResponse starting = HttpWithBody(port_, "POST", "/v1/notify/a", {}, "x");
+  EXPECT_EQ(starting.status, 503);
+  EXPECT_THAT(starting.body, HasSubstr("starting or shutting down"));
+  EXPECT_EQ(calls, 0);
+  server_->Shutdown();
+  options_.publish = nullptr;
+  Start();
+  server_->SetReady(true);
+  EXPECT_EQ(HttpWithBody(port_, "POST", "/v1/notify/a", {}, "x").status, 404);
 }
 
 TEST_F(EdgeServerTest, ReadyNamesTheFirstCheckThatFails) {

@@ -88,6 +88,32 @@ TEST(RoutesTest, PathLabelsAreAFixedSet) {
   EXPECT_EQ(PathLabel("/"), "/");
   EXPECT_EQ(PathLabel("/inbox.js"), "other");
   EXPECT_EQ(PathLabel("/random/scan/1234"), "other");
+  // A pattern's label is the pattern, whatever the recipient.
+  EXPECT_EQ(PathLabel("/v1/notify/alice"), "/v1/notify/{user_id}");
+  EXPECT_EQ(PathLabel("/v1/publish/news/eu"), "/v1/publish/{channel}");
+  EXPECT_EQ(PathLabel("/v1/notify"), "other");
+}
+
+TEST(RoutesTest, PublishingIsOnTheAdminListenerOnlyAndTakesAPayload) {
+  std::optional<Route> notify = FindRoute("/v1/notify/alice", EdgeRole::kAdmin);
+  ASSERT_TRUE(notify.has_value());
+  EXPECT_EQ(notify->id, RouteId::kNotifyUser);
+  EXPECT_EQ(FindRoute("/v1/publish/news/eu", EdgeRole::kAdmin)->id,
+            RouteId::kPublish);
+  // The prefix itself matches: the empty recipient is the publisher's to
+  // refuse (400), not a 404.
+  EXPECT_EQ(FindRoute("/v1/notify/", EdgeRole::kAdmin)->id,
+            RouteId::kNotifyUser);
+  EXPECT_FALSE(FindRoute("/v1/notify", EdgeRole::kAdmin).has_value());
+  EXPECT_FALSE(FindRoute("/v1/notify/alice", EdgeRole::kPublic).has_value());
+  EXPECT_FALSE(FindRoute("/v1/publish/x", EdgeRole::kPublic).has_value());
+  EXPECT_EQ(AllowedMethods(*notify), "POST, OPTIONS");
+  EXPECT_TRUE(IsJsonRoute(RouteId::kPublish));
+  EXPECT_TRUE(IsPublishRoute(RouteId::kNotifyUser));
+  EXPECT_FALSE(IsInboxRoute(RouteId::kPublish));
+  EXPECT_EQ(BodyLimit(*notify, 1234), 1234u);
+  EXPECT_EQ(BodyLimit(*FindRoute("/v1/inbox/state", EdgeRole::kPublic), 1234),
+            kMaxInboxStateBodyBytes);
 }
 
 }  // namespace
