@@ -51,6 +51,9 @@ constexpr char kPublishTraceId[] = "4bf92f3577b34da6a3ce929d0e0e4736";
 constexpr char kStreamTraceparent[] =
     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
 constexpr char kStreamTraceId[] = "0af7651916cd43dd8448eb211c80319c";
+constexpr char kHttpPublishTraceparent[] =
+    "00-9f1e2d3c4b5a69788796a5b4c3d2e1f0-0102030405060708-01";
+constexpr char kHttpPublishTraceId[] = "9f1e2d3c4b5a69788796a5b4c3d2e1f0";
 constexpr char kStateTraceparent[] =
     "00-7d8e1f2a3b4c5d6e7f8091a2b3c4d5e6-1122334455667788-01";
 constexpr char kStateTraceId[] = "7d8e1f2a3b4c5d6e7f8091a2b3c4d5e6";
@@ -220,6 +223,11 @@ TEST(JsonLogTest, EveryLineOfARealRunIsJsonAndTracedWorkCarriesItsTraceId) {
                                       R"(],"read":true})"))
                 .status,
             200);
+  // A publish over HTTP (admin listener), traced the same way.
+  edge::testing::HttpResponse http_published = HttpWithBody(
+      static_cast<uint16_t>(ports->admin), "POST", "/v1/notify/ada",
+      {absl::StrCat("traceparent: ", kHttpPublishTraceparent)}, "over http");
+  EXPECT_EQ(http_published.status, 200) << http_published.body;
   // Bad requests: a user id the API refuses, and bytes protobuf complains
   // about in a line of its own.
   EXPECT_EQ(testing::NotifyUser(*stub, "not a user id", "x").error_code(),
@@ -250,9 +258,16 @@ TEST(JsonLogTest, EveryLineOfARealRunIsJsonAndTracedWorkCarriesItsTraceId) {
   auto stored = FindLine(lines, "stored",
                          {{"trace_id", kPublishTraceId},
                           {"channel", "user:ada"},
-                          {"method", "NotifyUser"}});
+                          {"caller", "anonymous"}});
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(Uint(*stored, "id"), traced.notification().id());
+  EXPECT_EQ(Uint(*stored, "live_recipients"), 1u);
+  EXPECT_TRUE(
+      FindLine(lines, "stored",
+               {{"trace_id", kHttpPublishTraceId}, {"channel", "user:ada"}})
+          .has_value());
+  EXPECT_TRUE(FindLine(lines, "delivered", {{"trace_id", kHttpPublishTraceId}})
+                  .has_value());
   auto delivered =
       FindLine(lines, "delivered", {{"trace_id", kPublishTraceId}});
   ASSERT_TRUE(delivered.has_value());
