@@ -236,9 +236,11 @@ void ConfigureLogging(LogFormat format, spdlog::level::level_enum level) {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     sink->set_formatter(std::make_unique<JsonLineFormatter>());
     spdlog::set_default_logger(std::make_shared<spdlog::logger>("", sink));
-    // Registered, so spdlog::set_level reaches it too; never destroyed.
-    auto* fields = new std::shared_ptr<spdlog::logger>(
-        std::make_shared<spdlog::logger>(kFieldsLoggerName, sink));
+    // Registered, so spdlog::set_level reaches it too; never destroyed
+    // (held from a static, so leak checkers see it reachable).
+    static std::shared_ptr<spdlog::logger>* const fields =
+        new std::shared_ptr<spdlog::logger>(
+            std::make_shared<spdlog::logger>(kFieldsLoggerName, sink));
     spdlog::register_logger(*fields);
     json_logger = fields->get();
   }
