@@ -31,14 +31,16 @@ constexpr uint32_t kDefaultTopChannels = 10;
 constexpr uint32_t kMaxTopChannels = 1000;
 
 // The content fields of a NotifyUser, Publish or NotifyUsers request, as
-// the Publisher takes them (views into `request`).
+// the Publisher takes them (views into `request`), for the call of
+// `trace_id`.
 template <typename Request>
-PublishContent ContentOf(const Request& request) {
+PublishContent ContentOf(const Request& request, absl::string_view trace_id) {
   PublishContent content{.event = request.event(),
                          .data = request.data(),
                          .idempotency_key = request.idempotency_key(),
                          .collapse_key = request.collapse_key(),
-                         .expires_at = std::nullopt};
+                         .expires_at = std::nullopt,
+                         .trace_id = trace_id};
   if (request.has_expires_at()) {
     content.expires_at = Expiry{.seconds = request.expires_at().seconds(),
                                 .nanos = request.expires_at().nanos()};
@@ -73,7 +75,7 @@ void NotifierService::StoreNotification(grpc::CallbackServerContext* context,
                                         const Request& request,
                                         Response* response) {
   absl::Status refused = publisher_.Publish(
-      call.caller->name, target, name, ContentOf(request),
+      call.caller->name, target, name, ContentOf(request, call.trace_id),
       [context] { return CallerStillWaits(context); },
       [this, call, response](absl::StatusOr<Published> result) {
         if (!result.ok()) return Finish(call, result.status());
@@ -108,7 +110,8 @@ void NotifierService::HandleNotifyUsers(grpc::CallbackServerContext* context,
   absl::Status refused = publisher_.PublishToUsers(
       call.caller->name, "user_ids",
       {request.user_ids().begin(), request.user_ids().end()},
-      ContentOf(request), [context] { return CallerStillWaits(context); },
+      ContentOf(request, call.trace_id),
+      [context] { return CallerStillWaits(context); },
       [this, call, response,
        &request](absl::StatusOr<std::vector<Published>> results) {
         if (!results.ok()) return Finish(call, results.status());

@@ -47,6 +47,7 @@ void NotifierService::ChangeStateAndPublish(const Call& call,
   change.channel = UserChannel(request.user_id());
   change.ids.assign(request.ids().begin(), request.ids().end());
   change.up_to_id = request.up_to_id();
+  change.trace_id = std::string(call.trace_id);
   store_.ChangeState(
       std::move(change),
       [this, call, response](absl::StatusOr<storage::ChangeResult> result) {
@@ -144,7 +145,8 @@ void NotifierService::HandleDeleteNotifications(
   storage::DeleteRequest remove{
       .channel = *std::move(channel),
       .ids = {request.ids().begin(), request.ids().end()},
-      .collapse_key = request.collapse_key()};
+      .collapse_key = request.collapse_key(),
+      .trace_id = std::string(call.trace_id)};
   store_.Delete(std::move(remove),
                 [this, call, response,
                  user](absl::StatusOr<storage::ChangeResult> result) {

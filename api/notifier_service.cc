@@ -15,13 +15,23 @@
 #include "absl/strings/strip.h"
 #include "api/grpc_status.h"
 #include "api/publish_stream.h"
-#include "spdlog/spdlog.h"
+#include "common/log.h"
+#include "common/trace_context.h"
 
 namespace notifyd::api {
 namespace {
 
 // Caller label of calls rejected before a caller was known.
 constexpr char kUnauthenticatedCaller[] = "unauthenticated";
+
+// A failure that is the server's, not the caller's.
+bool IsServerFault(absl::StatusCode code) {
+  return code == absl::StatusCode::kInternal ||
+         code == absl::StatusCode::kUnavailable ||
+         code == absl::StatusCode::kDataLoss ||
+         code == absl::StatusCode::kUnknown;
+}
+
 // Indexed by NotifierService::Method.
 // clang-format off
 constexpr std::array<const char*, 13> kMethodNames = {
@@ -90,7 +100,9 @@ grpc::ServerUnaryReactor* NotifierService::Serve(
   // Deleted by its OnDone, which gRPC runs only after Finish and after this
   // returns it.
   auto* reactor = new TypedReactor<Request, Response>(wire_response);
-  Call call{.reactor = reactor, .method = method};
+  Call call;
+  call.reactor = reactor;
+  call.method = method;
   if (!Begin(context, &call)) return reactor;
   if (absl::Status parsed = ParseRequest(wire_request, &reactor->request);
       !parsed.ok()) {
@@ -111,6 +123,12 @@ bool NotifierService::Begin(grpc::CallbackServerContext* context, Call* call) {
 absl::Status NotifierService::Authenticate(grpc::CallbackServerContext* context,
                                            Call* call) {
   const auto& metadata = context->client_metadata();
+  // One traceparent exactly: with several, which one counts is ambiguous.
+  if (auto [first, last] = metadata.equal_range("traceparent");
+      first != last && std::next(first) == last) {
+    call->trace_id = TraceIdFromTraceparent(
+        absl::string_view(first->second.data(), first->second.size()));
+  }
   auto [first, last] = metadata.equal_range("authorization");
   std::vector<absl::string_view> authorization;
   for (auto it = first; it != last; ++it) {
@@ -119,10 +137,12 @@ absl::Status NotifierService::Authenticate(grpc::CallbackServerContext* context,
   absl::StatusOr<std::string> caller = publisher_.Authenticate(authorization);
   if (!caller.ok()) {
     if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
-      spdlog::warn("rejected {} from {}: {}{}",
-                   kMethodNames[static_cast<size_t>(call->method)],
-                   context->peer(), std::string(caller.status().message()),
-                   LogLimiter::DroppedNote(dropped));
+      Log(spdlog::level::warn, "rejected an unauthenticated call",
+          {{"method", MethodName(call->method)},
+           {"peer", context->peer()},
+           {"error", caller.status().message()},
+           {"trace_id", call->trace_id},
+           LogField::NonZero("dropped", dropped)});
     }
     call->caller = &unauthenticated_;
     return caller.status();
@@ -144,8 +164,10 @@ void NotifierService::CountRejectedAtMetadata(absl::string_view path) {
     }
   }
   if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
-    spdlog::warn("rejected {} at its metadata: {}{}", method_name,
-                 kInvalidApiKeyMessage, LogLimiter::DroppedNote(dropped));
+    Log(spdlog::level::warn, "rejected a call at its metadata",
+        {{"method", method_name},
+         {"error", kInvalidApiKeyMessage},
+         LogField::NonZero("dropped", dropped)});
   }
 }
 
@@ -154,17 +176,19 @@ void NotifierService::FinishRefused(grpc::CallbackServerContext* context,
                                     const absl::Status& refusal) {
   if (absl::IsResourceExhausted(refusal)) {
     if (uint64_t dropped = 0; rejected_log_.Allow(&dropped)) {
-      spdlog::warn("rejected {} from {} ({}): {}{}",
-                   kMethodNames[static_cast<size_t>(call.method)],
-                   call.caller->name, context->peer(),
-                   std::string(refusal.message()),
-                   LogLimiter::DroppedNote(dropped));
+      Log(spdlog::level::warn, "rejected a call over its publish rate",
+          {{"method", MethodName(call.method)},
+           {"caller", call.caller->name},
+           {"peer", context->peer()},
+           {"trace_id", call.trace_id},
+           LogField::NonZero("dropped", dropped)});
     }
   }
   Finish(call, refusal);
 }
 
 void NotifierService::Finish(const Call& call, const absl::Status& status) {
+  if (!status.ok()) LogFailure(call, status);
   if (call.item != nullptr) {
     // A message of PublishStream: its response is in the item already.
     grpc::Status grpc_status = ToGrpcStatus(status);
@@ -175,6 +199,25 @@ void NotifierService::Finish(const Call& call, const absl::Status& status) {
   grpc::Status grpc_status = call.reactor->WriteResponse(ToGrpcStatus(status));
   Count(call, grpc_status.error_code());
   call.reactor->Finish(std::move(grpc_status));
+}
+
+absl::string_view NotifierService::MethodName(Method method) {
+  return kMethodNames[static_cast<size_t>(method)];
+}
+
+void NotifierService::LogFailure(const Call& call, const absl::Status& status) {
+  const bool server_fault = IsServerFault(status.code());
+  const auto level = server_fault ? spdlog::level::warn : spdlog::level::debug;
+  if (!LogEnabled(level)) return;
+  uint64_t dropped = 0;
+  if (server_fault && !failure_log_.Allow(&dropped)) return;
+  Log(level, "call failed",
+      {{"method", MethodName(call.method)},
+       {"caller", call.caller != nullptr ? call.caller->name : ""},
+       {"code", absl::StatusCodeToString(status.code())},
+       {"error", status.message()},
+       {"trace_id", call.trace_id},
+       LogField::NonZero("dropped", dropped)});
 }
 
 void NotifierService::Count(const Call& call, grpc::StatusCode code) {

@@ -202,14 +202,19 @@ class NotifierService final : public RawNotifierService {
 
   friend class PublishStreamReactor;
 
-  // One call in progress: what Finish needs to answer and count it. Cheap
-  // to copy; valid until Finish. A message of PublishStream has no reactor
-  // of its own but an `item`, which Finish tells instead.
+  // One call in progress: what Finish needs to answer, count and log it.
+  // Cheap to copy; valid until Finish. A message of PublishStream has no
+  // reactor of its own but an `item`, which Finish tells instead.
   struct Call {
     Reactor* reactor = nullptr;
     Method method = Method::kNotifyUser;
     Caller* caller = nullptr;
     StreamItem* item = nullptr;
+    // The trace id of the call's `traceparent` metadata
+    // (common/trace_context.h), a view into the call's metadata; empty when
+    // absent, repeated or malformed. Logged with what the call does and
+    // carried by what it publishes.
+    absl::string_view trace_id;
   };
 
   // Creates the call's reactor, authenticates the caller, parses the
@@ -221,13 +226,17 @@ class NotifierService final : public RawNotifierService {
       void (NotifierService::*handle)(grpc::CallbackServerContext*, const Call&,
                                       const Request&, Response*));
 
-  // Authenticates the call and fills call->caller. False when rejected:
-  // the call is then finished (UNAUTHENTICATED, logged at warn).
-  // Authenticate does the same without finishing, returning the refusal.
+  // Authenticates the call and fills call->caller (and call->trace_id, so
+  // that a refusal's log line has it). False when rejected: the call is
+  // then finished (UNAUTHENTICATED, logged at warn). Authenticate does the
+  // same without finishing, returning the refusal.
   bool Begin(grpc::CallbackServerContext* context, Call* call);
   absl::Status Authenticate(grpc::CallbackServerContext* context, Call* call);
   // Counts a finished call (or stream message) under its caller and method.
   void Count(const Call& call, grpc::StatusCode code);
+  // Logs a call that failed with `status` (see Finish).
+  void LogFailure(const Call& call, const absl::Status& status);
+  static absl::string_view MethodName(Method method);
 
   void HandleNotifyUser(grpc::CallbackServerContext* context, const Call& call,
                         const notify::v1::NotifyUserRequest& request,
@@ -293,7 +302,9 @@ class NotifierService final : public RawNotifierService {
   void ChangeStateAndPublish(const Call& call, const Request& request,
                              storage::StateChange change, Response* response);
 
-  // Finishes the call and counts it by method, code and caller.
+  // Finishes the call and counts it by method, code and caller. A failure
+  // is logged: at debug, or at warn (rate-limited) when the server is at
+  // fault (INTERNAL, UNAVAILABLE, DATA_LOSS, UNKNOWN: a store error).
   void Finish(const Call& call, const absl::Status& status);
 
   const NotifierOptions options_;
@@ -302,8 +313,10 @@ class NotifierService final : public RawNotifierService {
   // notifyd_grpc_calls_total.
   CallCounters counters_;
   Caller& unauthenticated_;  // calls rejected before a caller was known
-  // Rejected calls are logged, but a flood of them must not flood the log.
+  // Rejected calls are logged, but a flood of them must not flood the log;
+  // nor may failing store calls.
   LogLimiter rejected_log_;
+  LogLimiter failure_log_;
 };
 
 }  // namespace notifyd::api

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/validation.h"
+#include "common/log.h"
 
 namespace notifyd::api {
 namespace {
@@ -19,7 +20,8 @@ storage::AppendRequest ToAppend(std::string channel,
       .data = std::string(content.data),
       .idempotency_key = std::string(content.idempotency_key),
       .expires_at_ms = expires_at_ms,
-      .collapse_key = std::string(content.collapse_key)};
+      .collapse_key = std::string(content.collapse_key),
+      .trace_id = std::string(content.trace_id)};
 }
 
 }  // namespace
@@ -107,12 +109,14 @@ absl::Status Publisher::Publish(absl::string_view caller, Target target,
   if (!valid.ok()) return valid;
   std::string channel =
       target == Target::kUser ? UserChannel(name) : std::string(name);
-  store_.Append(ToAppend(std::move(channel), content, expires_at_ms),
-                [this, done = std::move(done)](
-                    absl::StatusOr<storage::AppendResult> result) {
-                  if (!result.ok()) return done(result.status());
-                  done(Deliver(*std::move(result)));
-                });
+  store_.Append(
+      ToAppend(std::move(channel), content, expires_at_ms),
+      [this, caller = std::string(caller),
+       trace_id = std::string(content.trace_id),
+       done = std::move(done)](absl::StatusOr<storage::AppendResult> result) {
+        if (!result.ok()) return done(result.status());
+        done(Deliver(caller, trace_id, *std::move(result)));
+      });
   return absl::OkStatus();
 }
 
@@ -135,20 +139,23 @@ absl::Status Publisher::PublishToUsers(
   }
   store_.AppendMany(
       std::move(appends),
-      [this, done = std::move(done)](
+      [this, caller = std::string(caller),
+       trace_id = std::string(content.trace_id), done = std::move(done)](
           absl::StatusOr<std::vector<storage::AppendResult>> results) {
         if (!results.ok()) return done(results.status());
         std::vector<Published> out;
         out.reserve(results->size());
         for (storage::AppendResult& r : *results) {
-          out.push_back(Deliver(std::move(r)));
+          out.push_back(Deliver(caller, trace_id, std::move(r)));
         }
         done(std::move(out));
       });
   return absl::OkStatus();
 }
 
-Published Publisher::Deliver(storage::AppendResult result) {
+Published Publisher::Deliver(absl::string_view caller,
+                             absl::string_view trace_id,
+                             storage::AppendResult result) {
   Published out{.notification = std::move(result.notification),
                 .duplicate = result.duplicate,
                 .replaced = std::move(result.replaced)};
@@ -160,12 +167,26 @@ Published Publisher::Deliver(storage::AppendResult result) {
     PublishRecord(out.replaced);
     out.live_recipients = bus_.Publish(out.notification);
   }
+  const storage::Notification& n = *out.notification;
+  Log(spdlog::level::debug, out.duplicate ? "duplicate" : "stored",
+      {{"caller", caller},
+       {"id", n.id},
+       {"channel", n.channel},
+       {"live_recipients", out.live_recipients},
+       {"trace_id", trace_id}});
   return out;
 }
 
 void Publisher::PublishRecord(
     const std::shared_ptr<const storage::Notification>& record) {
-  if (record != nullptr) bus_.Publish(record);
+  if (record == nullptr) return;
+  const size_t live = bus_.Publish(record);
+  Log(spdlog::level::debug, "stored a record",
+      {{"event", record->event},
+       {"id", record->id},
+       {"channel", record->channel},
+       {"live_recipients", live},
+       {"trace_id", record->trace_id}});
 }
 
 uint64_t Publisher::stored_total() const { return stored_total_.Value(); }

@@ -91,6 +91,9 @@ struct PublishContent {
   absl::string_view idempotency_key;  // empty: none
   absl::string_view collapse_key;     // empty: none
   std::optional<Expiry> expires_at;   // absent: never expires
+  // Of the request's traceparent (common/trace_context.h); empty: none.
+  // Not stored: logged with the publish and carried on the bus.
+  absl::string_view trace_id;
 };
 
 // One committed (or, with an idempotency key seen before, original)
@@ -156,8 +159,9 @@ class Publisher {
                               BeforeStore before_store, DoneMany done);
 
   // Publishes a record the store committed for another write (a state or
-  // deletion record of the inbox), as Publish does a notification: call
-  // it from the store's completer thread, in commit order. Null: nothing.
+  // deletion record of the inbox), as Publish does a notification, and logs
+  // it at debug: call it from the store's completer thread, in commit
+  // order. Null: nothing.
   void PublishRecord(
       const std::shared_ptr<const storage::Notification>& record);
 
@@ -173,8 +177,10 @@ class Publisher {
   // Takes a token from `caller`'s bucket: RESOURCE_EXHAUSTED (counted)
   // when it is empty.
   absl::Status TakeToken(absl::string_view caller);
-  // After a commit: publishes `result` unless it is a duplicate.
-  Published Deliver(storage::AppendResult result);
+  // After a commit: publishes `result` unless it is a duplicate, and logs
+  // it at debug for `caller` and the request's `trace_id`.
+  Published Deliver(absl::string_view caller, absl::string_view trace_id,
+                    storage::AppendResult result);
 
   const PublisherOptions options_;
   storage::Store& store_;

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/trace_context.h"
 
 namespace notifyd::bus {
 namespace {
@@ -58,6 +59,7 @@ std::string EncodeBusMessage(uint64_t origin, const storage::Notification& n) {
     o["unread"] = n.counts.unread;
     o["unseen"] = n.counts.unseen;
   }
+  if (!n.trace_id.empty()) o["trace_id"] = n.trace_id;
   return boost::json::serialize(o);
 }
 
@@ -129,6 +131,11 @@ absl::StatusOr<BusMessage> DecodeBusMessage(absl::string_view bytes) {
       return Malformed("bad counts");
     }
     n->has_counts = true;
+  }
+  if (const boost::json::string* trace_id = ReadString(*o, "trace_id");
+      trace_id != nullptr &&
+      IsValidTraceId(absl::string_view(trace_id->data(), trace_id->size()))) {
+    n->trace_id = std::string(*trace_id);
   }
   message.notification = std::move(n);
   return message;

@@ -3,8 +3,12 @@
 //   {"v":1,"origin":"<16 hex>","id":N,"channel":"...","event":"...",
 //    "data":"...","created_at_ms":N}
 // plus, only when set, the inbox fields: "kind" (a record, see
-// storage/notification.h), "expires_at_ms", "collapse_key", and the counts
-// after the entry, "unread" and "unseen".
+// storage/notification.h), "expires_at_ms", "collapse_key", the counts
+// after the entry, "unread" and "unseen", and "trace_id" (the W3C trace id
+// of the request that wrote it, so that every instance logs it with its
+// delivery). Messages without trace_id (from instances that predate it)
+// decode as before; a trace_id that is not 32 lowercase hex digits is
+// ignored, the notification delivered without it.
 // JSON because it is what an operator sees with `redis-cli SUBSCRIBE`, and
 // other tools can read it; `v` lets a later format coexist during a rolling
 // upgrade. `origin` names the sending bus so it can ignore its own echo.

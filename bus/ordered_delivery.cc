@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "spdlog/spdlog.h"
+#include "common/log.h"
 
 namespace notifyd::bus {
 namespace {
@@ -178,10 +178,11 @@ void OrderedDelivery::HoldLocked(NotificationPtr n) {
     ++stats_.overflow;
     fill_now_ = true;
     if (uint64_t dropped = 0; error_log_.Allow(&dropped)) {
-      spdlog::warn(
-          "bus: {} notifications held waiting for id {}; filling from the "
-          "store{}",
-          held_.size(), next_id_, LogLimiter::DroppedNote(dropped));
+      Log(spdlog::level::warn,
+          "bus: notifications held waiting for an id; filling from the store",
+          {{"held", held_.size()},
+           {"waiting_for_id", next_id_},
+           LogField::NonZero("dropped", dropped)});
     }
     return;
   }
@@ -225,8 +226,8 @@ size_t OrderedDelivery::Run(Actions actions,
                             const storage::Notification* mine) {
   if (actions.fill) {
     const FillCall call = *actions.fill;
-    spdlog::debug("bus: filling ids {}..{} from the store", call.after_id + 1,
-                  call.up_to_id);
+    Log(spdlog::level::debug, "bus: filling ids from the store",
+        {{"from_id", call.after_id + 1}, {"to_id", call.up_to_id}});
     std::weak_ptr<OrderedDelivery> weak = weak_from_this();
     options_.fill(call.after_id, call.up_to_id, options_.fill_limit,
                   [weak, call](absl::StatusOr<std::vector<NotificationPtr>> r) {
@@ -280,9 +281,9 @@ void OrderedDelivery::OnLastCommitted(absl::StatusOr<uint64_t> last,
     if (closed_) return;
     if (!last.ok()) {
       if (uint64_t dropped = 0; error_log_.Allow(&dropped)) {
-        spdlog::warn("bus: cannot read the last committed id: {}{}",
-                     last.status().ToString(),
-                     LogLimiter::DroppedNote(dropped));
+        Log(spdlog::level::warn, "bus: cannot read the last committed id",
+            {{"error", last.status().ToString()},
+             LogField::NonZero("dropped", dropped)});
       }
       return;
     }
@@ -308,9 +309,11 @@ void OrderedDelivery::OnFilled(
       // Retried after another gap_timeout, not in a tight loop.
       gap_since_ = options_.clock();
       if (uint64_t dropped = 0; error_log_.Allow(&dropped)) {
-        spdlog::warn("bus: cannot read ids {}..{} from the store: {}{}",
-                     call.after_id + 1, call.up_to_id, rows.status().ToString(),
-                     LogLimiter::DroppedNote(dropped));
+        Log(spdlog::level::warn, "bus: cannot read ids from the store",
+            {{"from_id", call.after_id + 1},
+             {"to_id", call.up_to_id},
+             {"error", rows.status().ToString()},
+             LogField::NonZero("dropped", dropped)});
       }
       return;
     }
@@ -345,7 +348,8 @@ void OrderedDelivery::OnFilled(
     ReleaseHeldLocked();
     NoteProgressLocked(old_next);
     if (next_id_ != old_next) {
-      spdlog::debug("bus: released up to id {} after a fill", next_id_ - 1);
+      Log(spdlog::level::debug, "bus: released ids after a fill",
+          {{"up_to_id", next_id_ - 1}});
     }
     if (full) fill_now_ = true;  // more rows wait past this page
     actions = FinishLocked();

@@ -15,8 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "bus/bus_codec.h"
+#include "common/log.h"
 #include "common/thread_name.h"
-#include "spdlog/spdlog.h"
 
 namespace notifyd::bus {
 namespace {
@@ -136,8 +136,10 @@ absl::Status RedisBus::Start() {
         "bus: cannot read the last committed id: ", last.status().message()));
   } else {
     delivery_->Start(*last);
-    spdlog::info("bus: subscribed to Redis channel {} at {}; live from id {}",
-                 options_.channel, endpoint_.HostPort(), *last + 1);
+    Log(spdlog::level::info, "bus: subscribed to Redis",
+        {{"redis", endpoint_.HostPort()},
+         {"redis_channel", options_.channel},
+         {"live_from_id", *last + 1}});
   }
   if (!failed.ok()) {
     redisFree(pub);
@@ -162,11 +164,15 @@ size_t RedisBus::Publish(std::shared_ptr<const storage::Notification> n) {
       // this id from the store within check_interval + gap_timeout.
       ++queue_overflow_;
       if (uint64_t dropped = 0; overflow_log_.Allow(&dropped)) {
-        spdlog::warn(
-            "bus: {} messages wait for Redis at {}; dropped id {}, other "
-            "instances will read it from the store{}",
-            queue_.size(), endpoint_.HostPort(), n->id,
-            LogLimiter::DroppedNote(dropped));
+        Log(spdlog::level::warn,
+            "bus: Redis publish queue full; dropped a message, other "
+            "instances will read it from the store",
+            {{"redis", endpoint_.HostPort()},
+             {"queued", queue_.size()},
+             {"id", n->id},
+             {"channel", n->channel},
+             {"trace_id", n->trace_id},
+             LogField::NonZero("dropped", dropped)});
       }
     } else {
       queue_.push_back(n);
@@ -299,8 +305,8 @@ void RedisBus::PublisherLoop(redisContext* c) {
       publisher_up_ = true;
       backoff = kFirstBackoff;
       if (in_outage) {
-        spdlog::info("bus: publishing to Redis at {} again",
-                     endpoint_.HostPort());
+        Log(spdlog::level::info, "bus: publishing to Redis again",
+            {{"redis", endpoint_.HostPort()}});
       }
       in_outage = false;
     }
@@ -331,10 +337,9 @@ void RedisBus::PublisherLoop(redisContext* c) {
     }
     // The whole batch is sent again: receivers drop what they already got.
     if (!in_outage) {
-      spdlog::warn(
-          "bus: lost the Redis publisher connection to {}: {}; "
-          "reconnecting",
-          endpoint_.HostPort(), c->errstr);
+      Log(spdlog::level::warn,
+          "bus: lost the Redis publisher connection; reconnecting",
+          {{"redis", endpoint_.HostPort()}, {"error", c->errstr}});
     }
     in_outage = true;
     publisher_up_ = false;
@@ -358,7 +363,8 @@ void RedisBus::SubscriberLoop(redisContext* c) {
         c = nullptr;
       }
       if (c == nullptr) {
-        spdlog::debug("bus: {}", error);
+        Log(spdlog::level::debug, "bus: cannot subscribe to Redis yet",
+            {{"redis", endpoint_.HostPort()}, {"error", error}});
         if (!WaitUnlessStopping(backoff)) break;
         backoff = std::min(backoff * 2, options_.max_backoff);
         continue;
@@ -366,19 +372,18 @@ void RedisBus::SubscriberLoop(redisContext* c) {
       backoff = kFirstBackoff;
       subscribed_ = true;
       ++reconnects_;
-      spdlog::info(
-          "bus: subscribed to Redis at {} again; catching up from "
-          "the store",
-          endpoint_.HostPort());
+      Log(spdlog::level::info,
+          "bus: subscribed to Redis again; catching up from the store",
+          {{"redis", endpoint_.HostPort()}});
       // What was published while we were away is gone from Redis.
       delivery_->CatchUp();
     }
     if (!ReadMessages(c)) {
       subscribed_ = false;
       if (Stopping()) break;
-      spdlog::warn("bus: lost the Redis subscription at {}: {}; reconnecting",
-                   endpoint_.HostPort(),
-                   c->err != 0 ? c->errstr : "connection closed");
+      Log(spdlog::level::warn, "bus: lost the Redis subscription; reconnecting",
+          {{"redis", endpoint_.HostPort()},
+           {"error", c->err != 0 ? c->errstr : "connection closed"}});
       redisFree(c);
       c = nullptr;
     }
@@ -415,9 +420,10 @@ void RedisBus::HandleMessage(absl::string_view payload) {
   if (!message.ok()) {
     ++malformed_;
     if (uint64_t dropped = 0; malformed_log_.Allow(&dropped)) {
-      spdlog::warn("bus: dropped a message on {}: {}{}", options_.channel,
-                   std::string(message.status().message()),
-                   LogLimiter::DroppedNote(dropped));
+      Log(spdlog::level::warn, "bus: dropped a malformed message",
+          {{"redis_channel", options_.channel},
+           {"error", message.status().message()},
+           LogField::NonZero("dropped", dropped)});
     }
     return;
   }

@@ -1,6 +1,7 @@
 #include "common/metrics.h"
 
 #include <bit>
+#include <charconv>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -15,12 +16,15 @@ struct Metrics::Family {
   std::map<MetricLabels, std::unique_ptr<Counter>> counters;
   std::map<MetricLabels, std::unique_ptr<Gauge>> gauges;
   std::map<MetricLabels, std::unique_ptr<Histogram>> histograms;
+  std::map<MetricLabels, std::unique_ptr<Sample>> samples;
 };
 
 namespace {
 
+// As "# TYPE" says it: a sample is a counter or a gauge.
 const char* TypeName(int type) {
-  static const char* const kNames[] = {"counter", "gauge", "histogram"};
+  static const char* const kNames[] = {"counter", "gauge", "histogram",
+                                       "counter", "gauge"};
   return kNames[type];
 }
 
@@ -59,6 +63,14 @@ std::string LabelText(const MetricLabels& labels, const std::string& extra) {
 }
 
 std::string FormatDouble(double v) { return absl::StrCat(v); }
+
+// The shortest text that reads back as `v` (a start time in seconds needs
+// more digits than FormatDouble's six).
+std::string FormatExact(double v) {
+  char text[32];
+  auto [end, ec] = std::to_chars(text, text + sizeof(text), v);
+  return ec == std::errc() ? std::string(text, end) : FormatDouble(v);
+}
 
 }  // namespace
 
@@ -147,6 +159,28 @@ Histogram& Metrics::GetHistogram(const std::string& name,
   return *slot;
 }
 
+Sample& Metrics::GetSample(const std::string& name, const std::string& help,
+                           Type type, const MetricLabels& labels) {
+  absl::MutexLock lock(&mu_);
+  Family* f = FindFamily(name, help, type);
+  if (f == nullptr) return orphan_sample_;
+  auto& slot = f->samples[labels];
+  if (!slot) slot = std::make_unique<Sample>();
+  return *slot;
+}
+
+Sample& Metrics::GetSampledCounter(const std::string& name,
+                                   const std::string& help,
+                                   const MetricLabels& labels) {
+  return GetSample(name, help, Type::kSampledCounter, labels);
+}
+
+Sample& Metrics::GetSampledGauge(const std::string& name,
+                                 const std::string& help,
+                                 const MetricLabels& labels) {
+  return GetSample(name, help, Type::kSampledGauge, labels);
+}
+
 void Metrics::AddCollector(std::function<void()> collect) {
   absl::MutexLock lock(&mu_);
   collectors_.push_back(std::move(collect));
@@ -170,6 +204,10 @@ std::string Metrics::RenderText() const {
     }
     for (const auto& [labels, g] : f->gauges) {
       absl::StrAppend(&out, name, LabelText(labels, ""), " ", g->Value(), "\n");
+    }
+    for (const auto& [labels, v] : f->samples) {
+      absl::StrAppend(&out, name, LabelText(labels, ""), " ",
+                      FormatExact(v->Value()), "\n");
     }
     for (const auto& [labels, h] : f->histograms) {
       // _count is rendered as the +Inf bucket (not count_) so the two always

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -42,6 +43,23 @@ class Gauge {
 
  private:
   std::atomic<int64_t> value_{0};
+};
+
+// A value copied in at scrape time, by a collector (Metrics::AddCollector),
+// from what the process does not count itself: its CPU seconds, its memory.
+// Rendered exactly (shortest round-trip form) as a counter or a gauge,
+// whichever it was registered as.
+class Sample {
+ public:
+  void Set(double v) {
+    bits_.store(std::bit_cast<uint64_t>(v), std::memory_order_relaxed);
+  }
+  double Value() const {
+    return std::bit_cast<double>(bits_.load(std::memory_order_relaxed));
+  }
+
+ private:
+  std::atomic<uint64_t> bits_{0};  // a double, bit-cast (0.0)
 };
 
 // Latency histogram in seconds with fixed buckets (the upper bounds below
@@ -84,6 +102,12 @@ class Metrics {
                   const MetricLabels& labels = {});
   Histogram& GetHistogram(const std::string& name, const std::string& help,
                           const MetricLabels& labels = {});
+  // A Sample rendered with "# TYPE counter" (it only rises, like CPU
+  // seconds) or "# TYPE gauge".
+  Sample& GetSampledCounter(const std::string& name, const std::string& help,
+                            const MetricLabels& labels = {});
+  Sample& GetSampledGauge(const std::string& name, const std::string& help,
+                          const MetricLabels& labels = {});
 
   // Runs `collect` at the start of every RenderText, on the rendering
   // thread and without the registry's lock, so values another module keeps
@@ -98,13 +122,21 @@ class Metrics {
   static bool IsValidName(const std::string& name);
 
  private:
-  enum class Type { kCounter, kGauge, kHistogram };
+  enum class Type {
+    kCounter,
+    kGauge,
+    kHistogram,
+    kSampledCounter,
+    kSampledGauge
+  };
   struct Family;
 
   // Returns the family's slot for `labels`, creating it; nullptr on a
   // name/type error.
   Family* FindFamily(const std::string& name, const std::string& help,
                      Type type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Sample& GetSample(const std::string& name, const std::string& help, Type type,
+                    const MetricLabels& labels);
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
@@ -113,6 +145,7 @@ class Metrics {
   Counter orphan_counter_;
   Gauge orphan_gauge_;
   Histogram orphan_histogram_;
+  Sample orphan_sample_;
 };
 
 }  // namespace notifyd

@@ -145,6 +145,16 @@ tcp::socket& TcpOf(Stream& stream) {
   }
 }
 
+// The peer of `stream`'s socket as "address:port", for logs; empty when
+// it is gone. One getpeername call: for the rare line, not every request.
+template <typename Stream>
+std::string SocketPeer(Stream& stream) {
+  error_code ec;
+  tcp::endpoint peer = TcpOf(stream).remote_endpoint(ec);
+  if (ec) return "";
+  return absl::StrCat(peer.address().to_string(), ":", peer.port());
+}
+
 // A connection's deadline, on its strand: Arm runs `on_expiry` once `d`
 // has passed, unless Disarm, Cancel or another Arm comes first.
 // `on_expiry` must hold its owner (a shared_ptr), which holds the Deadline.

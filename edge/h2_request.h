@@ -182,7 +182,7 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
   // H2SseStream sends the events on this HTTP/2 stream; refused, the
   // answer an HTTP/1.1 client gets.
   void OpenStream(const HttpTarget& target) {
-    auto admission = AdmitStream(server_, target, request_);
+    auto admission = AdmitStream(server_, target, request_, address_);
     if (auto* refused = std::get_if<StreamRefusal>(&admission)) {
       if (refused->retry_body) {
         return Send(target.path, refused->status, "text/event-stream",

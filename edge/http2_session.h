@@ -293,7 +293,7 @@ class Http2Session : public SessionBase,
     }
     int32_t id = frame->hd.stream_id;
     s.streams_[id] = std::make_shared<H2Request>(
-        s.server_, s.executor_, s.weak_from_this(), id, s.entry_.address());
+        s.server_, s.executor_, s.weak_from_this(), id, s.PeerForLog());
     s.idle_deadline_.Disarm();
     return 0;
   }
@@ -459,8 +459,18 @@ class Http2Session : public SessionBase,
     TcpOf(stream_).close(ec);
   }
 
+  // The client's address for logs: the one the connection is counted
+  // under (behind a trusted proxy, the client it names), else the socket's
+  // peer, read once.
+  const std::string& PeerForLog() {
+    if (!entry_.address().empty()) return entry_.address();
+    if (socket_peer_.empty()) socket_peer_ = SocketPeer(stream_);
+    return socket_peer_;
+  }
+
   Impl& server_;
   TlsStream stream_;
+  std::string socket_peer_;              // PeerForLog's cache
   const net::any_io_executor executor_;  // the strand
   Deadline write_deadline_;              // of the write in flight
   Deadline idle_deadline_;               // while no stream is open

@@ -2,12 +2,12 @@
 // read, and what it answers: plain responses
 // (with CORS, nosniff, no-store and any extra fields), CORS preflights from
 // the route table, the bodies of error answers (text, or JSON on the JSON
-// routes), and the InboxRequest (edge/inbox_api.h) a request to an inbox
-// route becomes. Pure functions; no I/O.
+// routes), the InboxRequest (edge/inbox_api.h) a request to an inbox
+// route becomes, and a request's trace id. Pure functions; no I/O.
 //
 // Internal: one of the parts of the one translation unit that compiles
-// Beast (included by http_session.h and its parts http_responses.h and
-// json_handler.h only).
+// Beast (included by http_session.h and its parts http_responses.h,
+// json_handler.h and stream_admission.h only).
 #ifndef NOTIFYD_EDGE_HTTP_MESSAGES_H_
 #define NOTIFYD_EDGE_HTTP_MESSAGES_H_
 
@@ -23,6 +23,7 @@
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
+#include "common/trace_context.h"
 #include "edge/edge_server_impl.h"
 #include "edge/inbox_api.h"
 #include "edge/routes.h"
@@ -112,6 +113,15 @@ inline std::string ErrorText(absl::string_view message) {
                       "\n");
 }
 
+// The trace id of the request's `traceparent` header
+// (common/trace_context.h), a view into the request; empty when it is
+// absent, repeated or malformed.
+inline absl::string_view TraceIdOf(const Request& request) {
+  auto [first, last] = request.equal_range("traceparent");
+  if (first == last || std::next(first) != last) return {};
+  return TraceIdFromTraceparent(View(first->value()));
+}
+
 // What InboxApi needs of `request` to `target`; views into both and `body`.
 inline InboxRequest InboxRequestOf(RouteId route, const Request& request,
                                    const HttpTarget& target,
@@ -132,6 +142,7 @@ inline InboxRequest InboxRequestOf(RouteId route, const Request& request,
   in.host = header(http::field::host);
   in.tls = tls;
   in.body = body;
+  in.trace_id = TraceIdOf(request);
   return in;
 }
 

@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "boost/asio/post.hpp"
 #include "common/listen_address.h"
+#include "common/log.h"
 #include "common/thread_name.h"
 #include "edge/edge_server_impl.h"
 #include "edge/http2_session.h"
@@ -275,8 +276,10 @@ void Impl::Accept() {
       // spare descriptor), then back off instead of spinning.
       accepting = false;
       if (uint64_t dropped = 0; accept_log.Allow(&dropped)) {
-        spdlog::warn("edge: accept failed: {}; retrying{}", ec.message(),
-                     LogLimiter::DroppedNote(dropped));
+        Log(spdlog::level::warn, "edge: accept failed; retrying",
+            {{"listen", options.listen},
+             {"error", ec.message()},
+             LogField::NonZero("dropped", dropped)});
       }
       ShedOne();
       accept_retry.expires_after(std::chrono::milliseconds(50));
@@ -365,8 +368,8 @@ void Impl::Shutdown() {
         sessions_mu.AwaitWithTimeout(absl::Condition(&no_sessions), grace);
   }
   if (!drained) {
-    spdlog::warn("edge: streams did not flush within {}; closing them",
-                 absl::FormatDuration(grace));
+    Log(spdlog::level::warn, "edge: streams did not flush; closing them",
+        {{"grace", absl::FormatDuration(grace)}});
     for_each_session(/*graceful=*/false);
   }
   {
@@ -376,7 +379,7 @@ void Impl::Shutdown() {
       return store_calls == 0;
     };
     if (!store_mu.AwaitWithTimeout(absl::Condition(&idle), kMaxShutdownGrace)) {
-      spdlog::warn("edge: store calls still pending at shutdown");
+      Log(spdlog::level::warn, "edge: store calls still pending at shutdown");
     }
   }
   ioc.stop();
@@ -410,8 +413,11 @@ absl::Status EdgeServer::Start() {
       impl.ioc.run();
     });
   }
-  spdlog::info("edge: serving {} on {} (port {})", impl.tls ? "HTTPS" : "HTTP",
-               impl.options.listen, impl.bound_port.load());
+  Log(spdlog::level::info, "edge: serving",
+      {{"role", impl.options.role == EdgeRole::kAdmin ? "admin" : "public"},
+       {"scheme", impl.tls ? "https" : "http"},
+       {"listen", impl.options.listen},
+       {"port", impl.bound_port.load()}});
   return absl::OkStatus();
 }
 

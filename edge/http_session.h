@@ -400,11 +400,11 @@ class HttpSession : public SessionBase,
 
   tcp::socket& Tcp() { return TcpOf(stream_); }
 
-  // The peer's address, for logs ("" when it is gone).
+  // The client's address for logs: the one the connection is counted
+  // under (behind a trusted proxy, the client it names), else the socket's
+  // peer "address:port"; empty when the peer is gone.
   std::string PeerAddress() {
-    error_code ec;
-    tcp::endpoint peer = Tcp().remote_endpoint(ec);
-    return ec ? std::string() : peer.address().to_string();
+    return entry_.address().empty() ? SocketPeer(stream_) : entry_.address();
   }
 
   // True while a plain response is on the wire or being prepared (no read

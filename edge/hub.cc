@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/hash/hash.h"
-#include "spdlog/spdlog.h"
+#include "common/log.h"
 
 namespace notifyd::edge {
 
@@ -24,25 +24,40 @@ size_t Hub::Publish(const std::shared_ptr<const storage::Notification>& n) {
   published_.Inc();
   absl::StatusOr<FramePtr> frame = EncodeNotification(*n);
   if (!frame.ok()) {
-    spdlog::error("hub: dropping notification {} on {}: {}", n->id, n->channel,
-                  frame.status().ToString());
+    Log(spdlog::level::err,
+        "hub: dropping a notification that cannot be framed",
+        {{"id", n->id},
+         {"channel", n->channel},
+         {"error", frame.status().message()},
+         {"trace_id", n->trace_id}});
     return 0;
   }
+  const size_t queued = FanOut(n->channel, *frame);
+  delivered_.Inc(queued);
+  Log(spdlog::level::debug, "delivered",
+      {{"id", n->id},
+       {"channel", n->channel},
+       {"streams", queued},
+       {"trace_id", n->trace_id}});
+  return queued;
+}
+
+size_t Hub::FanOut(const std::string& channel, const FramePtr& frame) {
   size_t queued = 0;
   std::vector<std::pair<const Subscriber*, std::weak_ptr<Subscriber>>> dead;
   // Strong references taken under the lock are released only after it: the
   // last reference to a session may be ours, and its destructor unsubscribes,
   // which takes this shard's writer lock.
   std::vector<std::shared_ptr<Subscriber>> alive;
-  Shard& shard = ShardFor(n->channel);
+  Shard& shard = ShardFor(channel);
   {
     absl::ReaderMutexLock lock(&shard.mu);
-    auto it = shard.channels.find(n->channel);
+    auto it = shard.channels.find(channel);
     if (it == shard.channels.end()) return 0;
     alive.reserve(it->second.size());
     for (const auto& [key, weak] : it->second) {
       std::shared_ptr<Subscriber> s = weak.lock();
-      if (s != nullptr && s->Deliver(*frame)) {
+      if (s != nullptr && s->Deliver(frame)) {
         ++queued;
       } else {
         dead.emplace_back(key, weak);
@@ -51,8 +66,7 @@ size_t Hub::Publish(const std::shared_ptr<const storage::Notification>& n) {
     }
   }
   alive.clear();
-  if (!dead.empty()) Prune(n->channel, dead);
-  delivered_.Inc(queued);
+  if (!dead.empty()) Prune(channel, dead);
   return queued;
 }
 

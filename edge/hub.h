@@ -51,8 +51,9 @@ class Hub {
   Hub& operator=(const Hub&) = delete;
 
   // Queues `n` to every subscriber of n->channel; returns how many accepted
-  // it. A notification whose event name cannot be framed is logged and
-  // dropped (returns 0); the store validated it, so this is a bug guard.
+  // it, and logs that at debug with n's id, channel and trace id. A
+  // notification whose event name cannot be framed is logged and dropped
+  // (returns 0); the store validated it, so this is a bug guard.
   size_t Publish(const std::shared_ptr<const storage::Notification>& n);
 
   // Registers `subscriber` on `channels` (distinct names). The hub keeps
@@ -81,6 +82,8 @@ class Hub {
   };
 
   Shard& ShardFor(const std::string& channel) const;
+  // Publish's fan-out of `frame` to the subscribers of `channel`.
+  size_t FanOut(const std::string& channel, const FramePtr& frame);
   // Removes entries whose subscriber is gone or refused a frame.
   void Prune(const std::string& channel,
              const std::vector<std::pair<const Subscriber*,

@@ -14,6 +14,8 @@
 #include "boost/json/object.hpp"
 #include "boost/json/serialize.hpp"
 #include "boost/json/value.hpp"
+#include "common/log.h"
+#include "common/log_limiter.h"
 #include "common/names.h"
 
 namespace notifyd::edge {
@@ -212,10 +214,14 @@ constexpr absl::string_view kStateParams[] = {"user"};
 }  // namespace
 
 absl::Status StoreError(const absl::Status& s) {
-  if (s.code() == absl::StatusCode::kInvalidArgument ||
-      s.code() == absl::StatusCode::kUnavailable) {
-    return s;
+  if (s.code() == absl::StatusCode::kInvalidArgument) return s;
+  // Never destroyed: store threads may call this until the process ends.
+  static LogLimiter* const log = new LogLimiter();
+  if (uint64_t dropped = 0; log->Allow(&dropped)) {
+    Log(spdlog::level::warn, "inbox: store call failed",
+        {{"error", s.ToString()}, LogField::NonZero("dropped", dropped)});
   }
+  if (s.code() == absl::StatusCode::kUnavailable) return s;
   return absl::InternalError("store error");
 }
 
@@ -472,6 +478,7 @@ void InboxApi::Serve(const InboxRequest& request,
   absl::StatusOr<storage::StateChange> change = ParseStateChange(request.body);
   if (!change.ok()) return refuse(change.status());
   change->channel = std::move(channel);
+  change->trace_id = std::string(request.trace_id);
   store_.ChangeState(*std::move(change),
                      [done = std::move(done), publish = &publish_](
                          absl::StatusOr<storage::ChangeResult> result) {
@@ -479,7 +486,14 @@ void InboxApi::Serve(const InboxRequest& request,
                          return done({StoreError(result.status()), ""});
                        // On the completer thread, in commit order, like the
                        // gRPC service.
-                       if (result->record) (*publish)(result->record);
+                       if (const auto& record = result->record) {
+                         (*publish)(record);
+                         Log(spdlog::level::debug, "inbox: state changed",
+                             {{"channel", record->channel},
+                              {"changed", result->changed},
+                              {"id", record->id},
+                              {"trace_id", record->trace_id}});
+                       }
                        done({absl::OkStatus(), EncodeChanged(result->changed)});
                      });
 }

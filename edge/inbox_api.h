@@ -144,6 +144,9 @@ struct InboxRequest {
   absl::string_view host;  // Host header, for the edge's own origin
   bool tls = false;        // the listener speaks HTTPS
   absl::string_view body;
+  // Of its traceparent header (common/trace_context.h); empty: none. Logged
+  // with a state change and carried by its record.
+  absl::string_view trace_id;
 };
 
 // What a JSON route answers (the inbox's, and publishing's:

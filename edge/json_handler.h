@@ -79,6 +79,7 @@ class JsonHandler {
       call->authorization = View(it->value());
     }
     call->peer = s.PeerAddress();
+    call->trace_id = TraceIdOf(s.request_);
     Answer(target.path, [&](std::function<void(ApiReply)> done) {
       publish(*call, [done = std::move(done)](PublishOutcome outcome) {
         done(ReplyOf(outcome));

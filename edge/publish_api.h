@@ -83,6 +83,9 @@ struct PublishCall {
   // when not sent.
   std::optional<absl::string_view> authorization;
   std::string peer;  // the client's address, for logs; may be empty
+  // Of the request's traceparent header (common/trace_context.h), a view
+  // like `data`; empty: none.
+  absl::string_view trace_id;
 };
 
 // What became of a PublishCall.
@@ -106,7 +109,8 @@ using PublishFunction = std::function<void(
 // The recipient, parameters and expiry a request to `route` (kNotifyUser
 // or kPublish) asks for; `raw_target` is its request-target as received
 // (the path's segments are checked before decoding), `target` the same
-// parsed. data, authorization and peer are left for the caller to fill.
+// parsed. data, authorization, peer and trace_id are left for the caller to
+// fill.
 // INVALID_ARGUMENT for the path rules above, a parameter not in
 // kPublishParams or given twice, or an expires_at ParseExpiresAt refuses.
 absl::StatusOr<PublishCall> ParsePublishRequest(RouteId route,

@@ -47,12 +47,13 @@ class SseStream : public SessionBase,
                   public StreamFeed {
  public:
   // From the HTTP session, on the strand: its socket and registry entry,
-  // and the stream's user, who already holds one place in
-  // max_streams_per_user (given back when the stream ends).
-  SseStream(Impl& server, Stream stream, RegistryEntry entry, std::string user,
-            StreamRequest params)
+  // the client's address `peer` (for logs), and the stream's user, who
+  // already holds one place in max_streams_per_user (given back when the
+  // stream ends).
+  SseStream(Impl& server, Stream stream, RegistryEntry entry, std::string peer,
+            std::string user, StreamRequest params)
       : RegistryHolder{std::move(entry)},
-        StreamFeed(server, stream.get_executor(), entry_.address(),
+        StreamFeed(server, stream.get_executor(), std::move(peer),
                    std::move(user), std::move(params)),
         stream_(std::move(stream)),
         deadline_(executor_) {}

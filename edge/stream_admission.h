@@ -23,7 +23,9 @@
 #include "absl/time/time.h"
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/message.hpp"
+#include "common/log.h"
 #include "edge/edge_server_impl.h"
+#include "edge/http_messages.h"
 #include "edge/identity.h"
 #include "edge/stream_request.h"
 
@@ -47,11 +49,24 @@ struct StreamRefusal {
   bool retry_body = false;  // `message` is the SSE body of a 200
 };
 
-// Admits or refuses the stream `request` asks for at `target`. Never reads
-// the store. On the connection's strand.
+// The refusal, logged at debug with the client's address `peer`.
+inline StreamRefusal Refuse(StreamRefusal refusal, absl::string_view peer,
+                            absl::string_view trace_id) {
+  Log(spdlog::level::debug, "edge: stream refused",
+      {{"status", static_cast<unsigned>(refusal.status)},
+       {"error", refusal.retry_body ? "stream open rate" : refusal.message},
+       {"peer", peer},
+       {"trace_id", trace_id}});
+  return refusal;
+}
+
+// Admits or refuses the stream `request` asks for at `target`, from the
+// client at `peer` (for the log). Never reads the store. On the
+// connection's strand.
 inline std::variant<AdmittedStream, StreamRefusal> AdmitStream(
     Impl& server, const HttpTarget& target,
-    const http::request<http::empty_body>& request) {
+    const http::request<http::empty_body>& request, absl::string_view peer) {
+  const absl::string_view trace_id = TraceIdOf(request);
   // Last-Event-ID, Authorization and Cookie appear at most once here
   // (CheckRequestHeader), so find() cannot pick one copy of several.
   std::optional<absl::string_view> header_id;
@@ -64,8 +79,9 @@ inline std::variant<AdmittedStream, StreamRefusal> AdmitStream(
     if (params.status().code() == absl::StatusCode::kResourceExhausted) {
       server.LimitRejected(kLimitChannelsPerStream);
     }
-    return StreamRefusal{http::status::bad_request,
-                         std::string(params.status().message())};
+    return Refuse(
+        {http::status::bad_request, std::string(params.status().message())},
+        peer, trace_id);
   }
   AuthInputs auth;
   if (auto it = request.find(http::field::authorization); it != request.end()) {
@@ -85,8 +101,8 @@ inline std::variant<AdmittedStream, StreamRefusal> AdmitStream(
   absl::Status allowed =
       id.ok() ? Authorize(*id, params->channels) : id.status();
   if (!allowed.ok()) {
-    return StreamRefusal{HttpStatusFor(allowed),
-                         std::string(allowed.message())};
+    return Refuse({HttpStatusFor(allowed), std::string(allowed.message())},
+                  peer, trace_id);
   }
   if (absl::Duration wait = server.stream_opens.TryAcquire(id->user);
       wait > absl::ZeroDuration()) {
@@ -96,17 +112,19 @@ inline std::variant<AdmittedStream, StreamRefusal> AdmitStream(
     int64_t retry_ms = std::max<int64_t>(
         server.options.retry_ms,
         absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1))));
-    return StreamRefusal{
-        http::status::ok,
-        absl::StrCat("retry: ", retry_ms,
-                     "\n: too many stream opens, retry later\n\n"),
-        /*retry_body=*/true};
+    return Refuse({http::status::ok,
+                   absl::StrCat("retry: ", retry_ms,
+                                "\n: too many stream opens, retry later\n\n"),
+                   /*retry_body=*/true},
+                  peer, trace_id);
   }
   if (!server.AcquireStream(id->user)) {
     server.LimitRejected(kLimitStreamsPerUser);
-    return StreamRefusal{http::status::too_many_requests,
-                         "too many streams for this user"};
+    return Refuse(
+        {http::status::too_many_requests, "too many streams for this user"},
+        peer, trace_id);
   }
+  params->trace_id = std::string(trace_id);
   return AdmittedStream{std::move(id->user), *std::move(params)};
 }
 

@@ -33,6 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "common/log.h"
 #include "common/names.h"
 #include "edge/edge_server_impl.h"
 #include "edge/hub.h"
@@ -40,7 +41,6 @@
 #include "edge/stream_queue.h"
 #include "edge/stream_request.h"
 #include "edge/stream_start.h"
-#include "spdlog/spdlog.h"
 #include "storage/store.h"
 
 namespace notifyd::edge::internal {
@@ -62,7 +62,8 @@ class StreamFeed : public Subscriber,
         start_(channels_, params.last_event_id,
                {.replay_page = server.options.replay_page,
                 .max_queue_bytes = server.options.max_queue_bytes}),
-        user_(std::move(user)) {
+        user_(std::move(user)),
+        trace_id_(std::move(params.trace_id)) {
     // Live frames are only held until the first store read (StreamStart):
     // a resume's pages, or a fresh stream's counts.
     queue_.BeginReplay(0);
@@ -74,6 +75,8 @@ class StreamFeed : public Subscriber,
     if (subscribed_) server_.hub.Unsubscribe(this, channels_);
     ReleaseUser();
     (replaying_ ? server_.streams_replaying : server_.streams_live).Add(-1);
+    Log(spdlog::level::debug, "edge: stream closed",
+        {{"user", user_}, {"peer", address_}, {"trace_id", trace_id_}});
   }
 
   // Hub thread. Never blocks: queues and, when the writer is idle, wakes
@@ -111,6 +114,12 @@ class StreamFeed : public Subscriber,
     // replay ends), so nothing falls between the two.
     server_.hub.Subscribe(shared_from_this(), channels_);
     subscribed_ = true;
+    Log(spdlog::level::debug, "edge: stream opened",
+        {{"user", user_},
+         {"peer", address_},
+         {"channels", channels_.size()},
+         {"resuming", start_.resuming()},
+         {"trace_id", trace_id_}});
     if (head) Push(queue_.PushControl(head));
     ReadStart();
     ArmHeartbeat();
@@ -180,10 +189,11 @@ class StreamFeed : public Subscriber,
   void OnOverflow() {
     server_.slow_consumers.Inc();
     if (uint64_t dropped = 0; server_.slow_consumer_log.Allow(&dropped)) {
-      spdlog::info("edge: closing slow SSE consumer on {}{}{}{}",
-                   channels_.empty() ? "" : channels_.front(),
-                   address_.empty() ? "" : " from ", address_,
-                   LogLimiter::DroppedNote(dropped));
+      Log(spdlog::level::info, "edge: closing a slow SSE consumer",
+          {{"user", user_},
+           {"peer", address_},
+           {"trace_id", trace_id_},
+           LogField::NonZero("dropped", dropped)});
     }
     net::post(executor_, [self = shared_from_this()] {
       if (!self->stopped_) self->OnCut();
@@ -229,8 +239,10 @@ class StreamFeed : public Subscriber,
     if (stopped_ || closing_) return;
     if (!page.ok()) {
       // The client will reconnect (with its Last-Event-ID) and try again.
-      spdlog::warn("edge: reading the stream's start failed: {}",
-                   page.status().ToString());
+      Log(spdlog::level::warn, "edge: reading the stream's start failed",
+          {{"user", user_},
+           {"error", page.status().ToString()},
+           {"trace_id", trace_id_}});
       return OnCut();
     }
     const StreamStart::Step step = start_.OnPage(*page, queue_);
@@ -267,9 +279,9 @@ class StreamFeed : public Subscriber,
 
   // Gives back this stream's place in the user's max_streams_per_user.
   void ReleaseUser() {
-    if (user_.empty()) return;
+    if (!holds_place_) return;
     server_.ReleaseStream(user_);
-    user_.clear();
+    holds_place_ = false;
   }
 
   const std::string address_;  // the client's, for the log
@@ -278,8 +290,10 @@ class StreamFeed : public Subscriber,
   StreamStart start_;                        // what it reads before live
   // Counted in streams_replaying until a resume's start ends, else live.
   bool replaying_ = start_.resuming();
-  std::string user_;     // counted in streams_per_user; empty: not (any more)
-  CountsCursor counts_;  // which counts it has written
+  const std::string user_;
+  const std::string trace_id_;  // of the request that opened it; for logs
+  bool holds_place_ = true;     // counted in the user's streams_per_user
+  CountsCursor counts_;         // which counts it has written
   bool subscribed_ = false;
   bool start_pending_ = false;  // a read of the start in flight
   bool start_more_ = false;     // another page to read once written

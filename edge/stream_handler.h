@@ -36,7 +36,8 @@ class StreamHandler {
   // connection to it, or answers the refusal.
   void OpenStream(const HttpTarget& target) {
     auto& s = session();
-    auto admission = AdmitStream(s.server_, target, s.request_);
+    std::string peer = s.PeerAddress();
+    auto admission = AdmitStream(s.server_, target, s.request_, peer);
     if (auto* refused = std::get_if<StreamRefusal>(&admission)) {
       if (refused->retry_body) {
         return s.Send(target.path, refused->status, "text/event-stream",
@@ -50,7 +51,7 @@ class StreamHandler {
     // The socket, its registry entry and the user's place in
     // max_streams_per_user go to the stream; this session is done.
     auto sse = std::make_shared<SseStream<Stream>>(
-        s.server_, std::move(s.stream_), std::move(s.entry_),
+        s.server_, std::move(s.stream_), std::move(s.entry_), std::move(peer),
         std::move(admitted.user), std::move(admitted.params));
     s.sse_ = sse;
     s.closed_ = true;

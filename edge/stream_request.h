@@ -87,6 +87,10 @@ absl::StatusOr<std::optional<uint64_t>> ParseLastEventId(
 struct StreamRequest {
   std::vector<std::string> channels;  // extra channels, validated
   std::optional<uint64_t> last_event_id;
+  // Of the request's traceparent (common/trace_context.h), for the
+  // stream's log lines; empty: none. Not parsed by ParseStreamRequest: the
+  // caller sets it from the header.
+  std::string trace_id;
 };
 
 // The Last-Event-ID header (when present) wins over ?last_event_id=: a

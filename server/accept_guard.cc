@@ -23,8 +23,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/log.h"
 #include "common/log_limiter.h"
-#include "spdlog/spdlog.h"
 
 namespace notifyd::server {
 
@@ -250,8 +250,11 @@ int GuardedAccept4(AcceptGuard::State& guard, int listen_fd, sockaddr* addr,
   if (shed > 0) {
     if (guard.on_shed) guard.on_shed(shed);
     if (uint64_t dropped = 0; ShedLog().Allow(&dropped)) {
-      spdlog::warn("grpc: closed {} connection(s) at accept on port {}: {}{}",
-                   shed, guard.port, why, LogLimiter::DroppedNote(dropped));
+      Log(spdlog::level::warn, "grpc: closed connections at accept",
+          {{"port", guard.port},
+           {"connections", shed},
+           {"reason", why},
+           LogField::NonZero("dropped", dropped)});
     }
   }
   if (result < 0) errno = result_errno;

@@ -21,8 +21,11 @@
 #include "api/publisher.h"
 #include "api/reflection_service.h"
 #include "bus/bus.h"
+#include "common/build_info.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "common/names.h"
+#include "common/process_metrics.h"
 #include "edge/hub.h"
 #include "server/accept_guard.h"
 #include "server/backends.h"
@@ -176,7 +179,7 @@ void App::Parts::Stop() {
   if (shut_down) return;
   shut_down = true;
   if (grpc_server) {
-    spdlog::info("notifyd shutting down: draining gRPC calls");
+    Log(spdlog::level::info, "notifyd shutting down: draining gRPC calls");
   }
   if (edge) edge->SetReady(false);
   if (admin) admin->SetReady(false);
@@ -194,7 +197,7 @@ void App::Parts::Stop() {
     accept_guard.reset();
   }
   if (edge) {
-    spdlog::info("notifyd shutting down: ending streams");
+    Log(spdlog::level::info, "notifyd shutting down: ending streams");
     edge->Shutdown();
   }
   if (admin) admin->Shutdown();
@@ -203,7 +206,7 @@ void App::Parts::Stop() {
   if (close_bus) close_bus();
   if (store) {
     store->Close();
-    if (grpc_server) spdlog::info("notifyd stopped; store closed");
+    if (grpc_server) Log(spdlog::level::info, "notifyd stopped; store closed");
   }
 }
 
@@ -212,30 +215,18 @@ App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 App::~App() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
-  // Publishers are authenticated by an API key or a client certificate;
-  // on loopback only local processes can call, which the host already
-  // trusts.
-  const bool authenticated =
-      !options.api_keys_file.empty() || !options.tls_client_ca_file.empty();
-  if (!IsLoopbackListen(options.grpc_listen) && !authenticated &&
-      !options.insecure) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to serve gRPC on non-loopback --grpc_listen=",
-        options.grpc_listen,
-        " without publisher authentication; configure --api_keys_file or "
-        "mutual TLS (--tls_cert, --tls_key, --tls_client_ca), or pass "
-        "--insecure to allow unauthenticated publishers"));
-  }
+  if (absl::Status s = ValidateExposure(options); !s.ok()) return s;
   if (absl::Status s = ValidateLimits(options); !s.ok()) return s;
   if (absl::Status s = ValidateStoreAndBus(options); !s.ok()) return s;
   absl::StatusOr<FdBudget> fds = PlanDescriptors(options);
   if (!fds.ok()) return fds.status();
   options.edge.max_connections = fds->http;
   options.max_grpc_connections = fds->grpc;
-  spdlog::info(
-      "descriptors: limit {}, up to {} HTTP and {} gRPC connections, {} "
-      "reserved",
-      fds->limit, fds->http, fds->grpc, fds->reserve);
+  Log(spdlog::level::info, "descriptors planned",
+      {{"fd_limit", fds->limit},
+       {"http_connections", fds->http},
+       {"grpc_connections", fds->grpc},
+       {"fd_reserve", fds->reserve}});
   // Files are read before anything starts, so a bad one leaves nothing
   // running.
   std::shared_ptr<const api::ApiKeySet> api_keys;
@@ -265,6 +256,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   if (!store.ok()) return store.status();
   p.store = std::move(*store);
 
+  // The process, and what it was built from (common/process_metrics.h).
+  AddProcessMetrics(p.metrics);
+  p.metrics
+      .GetGauge("notifyd_build_info",
+                "The running binary: always 1, with its version and commit",
+                {{"version", kBuildVersion}, {"commit", kBuildCommit}})
+      .Set(1);
   p.hub = std::make_unique<edge::Hub>(p.metrics);
   edge::Hub* hub = p.hub.get();
   absl::StatusOr<OpenedBus> bus =
@@ -403,7 +401,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
         [&rejected](uint64_t shed) { rejected.Inc(shed); });
     p.accept_guard_ready = p.accept_guard.get();
     if (!AcceptGuard::Interposed()) {
-      spdlog::warn(
+      Log(spdlog::level::warn,
           "grpc: the accept guard is not in effect in this executable (it "
           "does not export accept4): a connection flood can stop the TLS "
           "listener");
@@ -420,21 +418,26 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   health->SetServingStatus(kServiceName, true);
   if (p.edge) p.edge->SetReady(true);
   if (p.admin) p.admin->SetReady(true);
-  spdlog::info(
-      "notifyd serving gRPC on {} (port {}, {}, {}), SSE on port {}, admin on "
-      "port {}, store {}, bus {}",
-      options.grpc_listen, p.grpc_port,
-      options.tls_client_ca_file.empty()
-          ? (options.tls_cert_file.empty() ? "plaintext" : "TLS")
-          : "mutual TLS",
-      api_keys ? absl::StrCat(api_keys->size(), " API keys")
-               : std::string("no API keys"),
-      p.edge ? p.edge->port() : 0, p.admin ? p.admin->port() : 0,
-      // A URL may hold a password: name the kind only.
-      IsPostgresUrl(options.store) ? std::string("postgres")
-      : options.store == "memory"  ? std::string("in memory (not durable)")
-                                   : options.db,
-      options.bus == "local" ? "local" : "redis");
+  Log(spdlog::level::info, "notifyd serving",
+      {{"version", kBuildVersion},
+       {"commit", kBuildCommit},
+       {"grpc_listen", options.grpc_listen},
+       {"grpc_port", p.grpc_port},
+       {"grpc_security",
+        options.tls_client_ca_file.empty()
+            ? (options.tls_cert_file.empty() ? "plaintext" : "TLS")
+            : "mutual TLS"},
+       {"api_keys", api_keys ? api_keys->size() : 0},
+       {"http_port", p.edge ? p.edge->port() : 0},
+       {"admin_port", p.admin ? p.admin->port() : 0},
+       // A URL may hold a password: name the kind only.
+       {"store", IsPostgresUrl(options.store) ? "postgres"
+                 : options.store == "memory"  ? "memory (not durable)"
+                                              : "sqlite"},
+       {"db", IsPostgresUrl(options.store) || options.store == "memory"
+                  ? ""
+                  : options.db},
+       {"bus", options.bus == "local" ? "local" : "redis"}});
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 

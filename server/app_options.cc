@@ -43,6 +43,36 @@ bool IsLoopbackListen(const std::string& listen) {
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
+absl::Status ValidateExposure(const AppOptions& options) {
+  // Publishers are authenticated by an API key or a client certificate; on
+  // loopback only local processes can call, which the host already trusts.
+  const bool authenticated =
+      !options.api_keys_file.empty() || !options.tls_client_ca_file.empty();
+  if (!IsLoopbackListen(options.grpc_listen) && !authenticated &&
+      !options.insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve gRPC on non-loopback --grpc_listen=",
+        options.grpc_listen,
+        " without publisher authentication; configure --api_keys_file or "
+        "mutual TLS (--tls_cert, --tls_key, --tls_client_ca), or pass "
+        "--insecure to allow unauthenticated publishers"));
+  }
+  // The admin listener is plain HTTP: a client certificate cannot reach
+  // it, so only API keys count.
+  if (!options.admin_listen.empty() &&
+      !IsLoopbackListen(options.admin_listen) &&
+      options.api_keys_file.empty() && !options.insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve the admin listener (/metrics, /readyz; plain "
+        "HTTP) on non-loopback --admin_listen=",
+        options.admin_listen,
+        " without API keys; keep it on loopback (the default, "
+        "127.0.0.1:8081), configure --api_keys_file, or pass --insecure to "
+        "allow it anyway"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateLimits(const AppOptions& options) {
   if (options.max_payload_bytes == 0 ||
       options.max_payload_bytes > kMaxPayloadBytesLimit) {

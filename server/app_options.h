@@ -43,7 +43,8 @@ struct AppOptions {
   std::string tls_cert_file;  // PEM; with tls_key_file: gRPC over TLS
   std::string tls_key_file;
   std::string tls_client_ca_file;  // PEM CAs; non-empty: mutual TLS
-  // Serve gRPC on a non-loopback address without publisher authentication.
+  // Serve gRPC (and the admin listener) on a non-loopback address without
+  // publisher authentication.
   bool insecure = false;
   // NotifyUser + Publish per second per API key (one shared "anonymous"
   // bucket without keys); 0 = unlimited.
@@ -56,8 +57,8 @@ struct AppOptions {
   bool enable_edge = true;
   edge::EdgeOptions edge;
   // /metrics, /healthz and /readyz for operators, away from the browsers'
-  // port (plain HTTP: keep it on loopback or a private network). Empty: no
-  // admin listener.
+  // port (plain HTTP: on loopback, or elsewhere with api_keys_file or
+  // `insecure`; see ValidateExposure). Empty: no admin listener.
   std::string admin_listen = "127.0.0.1:8081";
   // gRPC connections in total, refused at accept past it (plaintext:
   // server/grpc_acceptor.h; TLS: server/accept_guard.h); with
@@ -78,6 +79,13 @@ struct AppOptions {
   // flight): a caller holding calls open without finishing them is cut off.
   absl::Duration grpc_max_connection_age = absl::Minutes(30);
 };
+
+// FAILED_PRECONDITION, naming the flags that would fix it, when a listener
+// would be open to other machines without authentication: gRPC on a
+// non-loopback address without API keys or mutual TLS, or the admin
+// listener on one without API keys (docs/DESIGN.md, Security). `insecure`
+// allows both. App::Start checks this first.
+absl::Status ValidateExposure(const AppOptions& options);
 
 // INVALID_ARGUMENT naming the flag of the first option out of range: the
 // service's own limits, the edge's (EdgeOptions::Validate), and the rules

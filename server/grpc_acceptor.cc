@@ -20,8 +20,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/listen_address.h"
+#include "common/log.h"
 #include "common/thread_name.h"
-#include "spdlog/spdlog.h"
 
 namespace notifyd::server {
 namespace {
@@ -160,8 +160,9 @@ void GrpcAcceptor::Run(grpc::Server* server) {
           errno == ENOMEM) {
         accepting_ = false;
         if (uint64_t dropped = 0; log_.Allow(&dropped)) {
-          spdlog::warn("grpc: accept failed: {}; retrying{}",
-                       std::strerror(errno), LogLimiter::DroppedNote(dropped));
+          Log(spdlog::level::warn, "grpc: accept failed; retrying",
+              {{"error", std::strerror(errno)},
+               LogField::NonZero("dropped", dropped)});
         }
         ShedOne();
       }
@@ -184,10 +185,10 @@ void GrpcAcceptor::Admit(grpc::Server* server, int fd) {
   if (!admitted) {
     rejected_.Inc();
     if (uint64_t dropped = 0; log_.Allow(&dropped)) {
-      spdlog::warn(
-          "grpc: refusing a connection: --max_grpc_connections={} are "
-          "open{}",
-          max_connections_, LogLimiter::DroppedNote(dropped));
+      Log(spdlog::level::warn,
+          "grpc: refusing a connection: --max_grpc_connections are open",
+          {{"max_grpc_connections", max_connections_},
+           LogField::NonZero("dropped", dropped)});
     }
     close(fd);
     return;

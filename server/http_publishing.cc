@@ -10,8 +10,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/log.h"
 #include "common/log_limiter.h"
-#include "spdlog/spdlog.h"
 
 namespace notifyd::server {
 namespace {
@@ -52,10 +52,12 @@ edge::PublishFunction HttpPublishing(api::Publisher& publisher,
              std::function<void(edge::PublishOutcome)> done) {
     auto refuse = [&](absl::Status status) {
       if (uint64_t dropped = 0; log->Allow(&dropped)) {
-        spdlog::warn("rejected {} from {}: {}{}", RouteName(call.target),
-                     call.peer.empty() ? "unknown peer" : call.peer,
-                     std::string(status.message()),
-                     LogLimiter::DroppedNote(dropped));
+        Log(spdlog::level::warn, "rejected an HTTP publish",
+            {{"route", RouteName(call.target)},
+             {"peer", call.peer},
+             {"error", status.message()},
+             {"trace_id", call.trace_id},
+             LogField::NonZero("dropped", dropped)});
       }
       edge::PublishOutcome refused = Refused(std::move(status));
       if (absl::IsResourceExhausted(refused.status)) {
@@ -72,6 +74,7 @@ edge::PublishFunction HttpPublishing(api::Publisher& publisher,
     content.data = call.data;
     content.idempotency_key = call.idempotency_key;
     content.collapse_key = call.collapse_key;
+    content.trace_id = call.trace_id;
     if (call.expires_at) content.expires_at = ExpiryOf(*call.expires_at);
     absl::Status refused = publisher.Publish(
         *caller,

@@ -8,8 +8,10 @@
 #include <string_view>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/log.h"
 #include "common/log_limiter.h"
 #include "spdlog/spdlog.h"
 
@@ -35,16 +37,13 @@ LogLimiter& GrpcLimiter() {
 void Emit(spdlog::level::level_enum level, LogLimiter* limiter,
           const char* library, const char* file, int line,
           absl::string_view message) {
-  spdlog::logger* logger = spdlog::default_logger_raw();
-  if (logger == nullptr || !logger->should_log(level)) return;
+  if (!LogEnabled(level)) return;
   uint64_t dropped = 0;
   if (limiter != nullptr && !limiter->Allow(&dropped)) return;
-  message = absl::StripTrailingAsciiWhitespace(message);
-  // fmt formats std::string_view, not (Debian's) absl::string_view.
-  logger->log(level, "{}: {} ({}:{}){}", library,
-              std::string_view(message.data(), message.size()),
-              file != nullptr ? file : "?", line,
-              LogLimiter::DroppedNote(dropped));
+  Log(level, absl::StripTrailingAsciiWhitespace(message),
+      {{"library", library},
+       {"source", absl::StrCat(file != nullptr ? file : "?", ":", line)},
+       LogField::NonZero("dropped", dropped)});
 }
 
 void ProtobufLogHandler(google::protobuf::LogLevel level, const char* file,

@@ -8,8 +8,10 @@
 //
 // Each library has its own LogLimiter: at most kLibraryLogBurst lines per
 // kLibraryLogInterval; the next line that passes after some were dropped
-// ends with " (N similar lines dropped)". Lines keep their library's
-// severity and are tagged "protobuf" or "grpc" with the source file:line.
+// says how many (field `dropped`). Lines keep their library's severity and
+// are logged like notifyd's own (common/log.h: text or JSON), the library's
+// message as the message, with fields `library` ("protobuf" or "grpc") and
+// `source` (its file:line).
 // Which lines gRPC produces is still decided by its own verbosity setting
 // (GRPC_VERBOSITY, default ERROR); spdlog's level then filters as usual,
 // before the limiter counts a line. libprotobuf's FATAL lines are never
@@ -28,7 +30,7 @@ inline constexpr absl::Duration kLibraryLogInterval = absl::Seconds(1);
 // main, after spdlog is configured and before any thread uses protobuf or
 // gRPC (libprotobuf's SetLogHandler is not thread-safe); calling it again
 // changes nothing. The handlers themselves are thread-safe and log through
-// spdlog's default logger.
+// common/log.h.
 void RouteLibraryLogsToSpdlog();
 
 }  // namespace notifyd::server

@@ -14,7 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/build_info.h"
 #include "common/flag_file.h"
+#include "common/log.h"
 #include "server/app.h"
 #include "server/library_logs.h"
 #include "server/service_notifier.h"
@@ -26,7 +28,8 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "host:port of the SSE edge and the inbox page");
 ABSL_FLAG(std::string, admin_listen, "127.0.0.1:8081",
           "host:port of /metrics, /healthz and /readyz for operators (plain "
-          "HTTP; keep it private); empty: none");
+          "HTTP; a non-loopback address needs --api_keys_file or "
+          "--insecure); empty: none");
 ABSL_FLAG(std::string, store, "sqlite",
           "sqlite (the file at --db), memory (for tests and demos, not "
           "durable) or postgres://user:password@host/db (shared by several "
@@ -51,7 +54,8 @@ ABSL_FLAG(uint64_t, max_payload_bytes, 64 * 1024,
           "largest accepted `data`, in bytes");
 ABSL_FLAG(bool, insecure, false,
           "allow gRPC on a non-loopback address without publisher auth "
-          "(no --api_keys_file and no --tls_client_ca)");
+          "(no --api_keys_file and no --tls_client_ca), and the admin "
+          "listener without --api_keys_file");
 ABSL_FLAG(std::string, api_keys_file, "",
           "publisher API keys, one name:key per line (keys >= 16 bytes); "
           "callers send `authorization: Bearer <key>`");
@@ -143,6 +147,9 @@ ABSL_FLAG(std::string, ready_file, "",
           "once serving, write the bound ports here as JSON (for scripts "
           "and tests that listen on port 0)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, log_format, "text",
+          "text, or json: one JSON object per line (ts, level, msg and "
+          "fields such as user, channel, id, peer, trace_id)");
 
 namespace {
 
@@ -286,12 +293,16 @@ int main(int argc, char** argv) {
       "Usage: notifyd [--flagfile=FILE] [--grpc_listen=HOST:PORT] "
       "[--http_listen=HOST:PORT] [--db=PATH] ...");
   // --help lists the flags of this file (absl looks for a file named after
-  // the program by default, and finds none).
+  // the program by default, and finds none); --version names the build.
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::EndsWith(file, "server/main.cc");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] {
+    return absl::StrCat("notifyd ", notifyd::kBuildVersion, " (commit ",
+                        notifyd::kBuildCommit, ")\n");
+  };
   absl::SetFlagsUsageConfig(usage);
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   // Debian's abseil is built with absl::Mutex deadlock detection on, which
@@ -302,18 +313,32 @@ int main(int argc, char** argv) {
 #ifdef NDEBUG
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "notifyd: unexpected argument %s (flags only)\n",
-                 rest[1]);
+  // Logging first, so that every later line (a bad flag's included) is in
+  // the chosen format.
+  absl::StatusOr<notifyd::LogFormat> log_format =
+      notifyd::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  absl::StatusOr<spdlog::level::level_enum> log_level =
+      notifyd::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!log_format.ok() || !log_level.ok()) {
+    std::fprintf(
+        stderr, "notifyd: %s\n",
+        std::string((log_format.ok() ? log_level.status() : log_format.status())
+                        .message())
+            .c_str());
     return 2;
   }
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  notifyd::ConfigureLogging(*log_format, *log_level);
   notifyd::server::RouteLibraryLogsToSpdlog();
+  if (rest.size() > 1) {
+    notifyd::Log(spdlog::level::err, "unexpected argument (flags only)",
+                 {{"argument", rest[1]}});
+    return 2;
+  }
 
   absl::StatusOr<notifyd::server::AppOptions> options = OptionsFromFlags();
   if (!options.ok()) {
-    spdlog::error("{}", options.status().ToString());
+    notifyd::Log(spdlog::level::err, "invalid flags",
+                 {{"error", options.status().ToString()}});
     return 2;
   }
 
@@ -329,7 +354,8 @@ int main(int argc, char** argv) {
 
   auto app = notifyd::server::App::Start(*std::move(options));
   if (!app.ok()) {
-    spdlog::error("cannot start: {}", app.status().ToString());
+    notifyd::Log(spdlog::level::err, "cannot start",
+                 {{"error", app.status().ToString()}});
     return 1;
   }
   if (std::string path = absl::GetFlag(FLAGS_ready_file); !path.empty()) {
@@ -343,7 +369,8 @@ int main(int argc, char** argv) {
                      (*app)->grpc_port(), (*app)->http_port(),
                      (*app)->admin_port()) < 0 ||
         std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
-      spdlog::error("cannot write --ready_file={}", path);
+      notifyd::Log(spdlog::level::err, "cannot write --ready_file",
+                   {{"path", path}});
       (*app)->Shutdown();
       return 1;
     }
@@ -364,14 +391,16 @@ int main(int argc, char** argv) {
     // SIGHUP: rotate API keys without dropping a stream or a call.
     absl::StatusOr<size_t> keys = (*app)->ReloadApiKeys();
     if (keys.ok()) {
-      spdlog::info("received SIGHUP, reloaded {} API keys", *keys);
+      notifyd::Log(spdlog::level::info, "received SIGHUP, reloaded API keys",
+                   {{"api_keys", *keys}});
     } else {
-      spdlog::error("received SIGHUP, kept the previous API keys: {}",
-                    keys.status().ToString());
+      notifyd::Log(spdlog::level::err,
+                   "received SIGHUP, kept the previous API keys",
+                   {{"error", keys.status().ToString()}});
     }
   }
-  spdlog::info("received {}, shutting down",
-               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  notifyd::Log(spdlog::level::info, "shutting down",
+               {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   systemd.Stopping();
   (*app)->Shutdown();
   return 0;

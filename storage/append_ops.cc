@@ -44,7 +44,7 @@ class OneAppend {
       if (inbox && !older->empty()) {
         absl::StatusOr<std::shared_ptr<const Notification>> record =
             RecordDeletion(txn, request_.channel, *older, created_at_ms_,
-                           nullptr);
+                           nullptr, request_.trace_id);
         if (!record.ok()) return record.status();
         replaced_ = *std::move(record);
       }
@@ -94,6 +94,7 @@ class OneAppend {
     n->created_at_ms = created_at_ms_;
     n->expires_at_ms = request_.expires_at_ms;
     n->collapse_key = std::move(request_.collapse_key);
+    n->trace_id = std::move(request_.trace_id);
     return AppendResult{std::move(n), /*duplicate=*/false,
                         std::move(replaced_)};
   }

@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "spdlog/spdlog.h"
+#include "common/log.h"
 
 namespace notifyd::storage {
 namespace {
@@ -96,7 +96,8 @@ absl::Status ApplyNewer(
   for (const Migration& m : migrations) {
     if (m.version <= current) continue;
     if (absl::Status s = apply(m); !s.ok()) return s;
-    spdlog::info("store: applied migration {}", m.name);
+    Log(spdlog::level::info, "store: applied a migration",
+        {{"migration", m.name}});
   }
   return absl::OkStatus();
 }

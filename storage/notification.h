@@ -55,6 +55,12 @@ struct Notification {
   bool has_counts = false;
   Counts counts;
 
+  // The W3C trace id (common/trace_context.h) of the request that wrote
+  // this entry, for the logs of every instance that delivers it; empty
+  // when it came without one. Not stored: only the entry a write returns
+  // (and the bus carries) has it, never a row read back.
+  std::string trace_id;
+
   bool read() const { return read_at_ms != 0; }
   bool seen() const { return seen_at_ms != 0; }
   bool archived() const { return archived_at_ms != 0; }

@@ -14,7 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
-#include "spdlog/spdlog.h"
+#include "common/log.h"
 
 namespace notifyd::storage {
 namespace {
@@ -78,8 +78,8 @@ std::string CleanMessage(absl::string_view message, absl::string_view url) {
 }
 
 void LogNotice(void*, const char* message) {
-  spdlog::debug("postgres: {}",
-                std::string(absl::StripTrailingAsciiWhitespace(message)));
+  Log(spdlog::level::debug, "postgres notice",
+      {{"notice", absl::StripTrailingAsciiWhitespace(message)}});
 }
 
 absl::StatusCode CodeFor(absl::string_view sqlstate, bool broken) {
@@ -356,7 +356,8 @@ absl::Status PgConnection::EnsureOpen() {
         absl::StrCat("cannot reconnect to PostgreSQL at ", description_, ": ",
                      OneLine(PQerrorMessage(conn_))));
   }
-  spdlog::warn("store: reconnected to PostgreSQL at {}", description_);
+  Log(spdlog::level::warn, "store: reconnected to PostgreSQL",
+      {{"postgres", description_}});
   return absl::OkStatus();
 }
 

@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "spdlog/spdlog.h"
+#include "common/log.h"
 #include "storage/postgres_connection.h"
 #include "storage/postgres_migrations.h"
 #include "storage/postgres_queries.h"
@@ -108,10 +108,10 @@ absl::StatusOr<StoreParts> PostgresBackend::Open(
   absl::StatusOr<bool> sync_off = SynchronousCommitIsOff(writer);
   if (!sync_off.ok()) return sync_off.status();
   if (*sync_off) {
-    spdlog::warn(
-        "store: synchronous_commit is off on {}; turning it on for notifyd's "
+    Log(spdlog::level::warn,
+        "store: synchronous_commit is off; turning it on for notifyd's "
         "writes, which are acknowledged only once durable",
-        writer.description());
+        {{"postgres", writer.description()}});
     // Per transaction, so it holds on a reconnected session too.
     backend->force_synchronous_commit_ = true;
   }
@@ -179,8 +179,8 @@ bool PostgresBackend::CommitBatch(
           "not be stored)"));
     }
     if (failed == pending.size()) {
-      spdlog::error("store: commit of {} calls failed: {}", pending.size(),
-                    status.ToString());
+      Log(spdlog::level::err, "store: commit failed",
+          {{"calls", pending.size()}, {"error", status.ToString()}});
       for (size_t p : position) results[p] = status;
       return false;
     }

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "spdlog/spdlog.h"
+#include "common/log.h"
 #include "storage/migrations.h"
 #include "storage/sqlite_connection.h"
 #include "storage/sqlite_queries.h"
@@ -151,8 +151,8 @@ bool SqliteBackend::CommitBatch(
   }
   if (txn.ok()) txn = db.Exec("COMMIT");
   if (txn.ok()) return true;
-  spdlog::error("store: commit of {} calls failed: {}", ops.size(),
-                txn.ToString());
+  Log(spdlog::level::err, "store: commit failed",
+      {{"calls", ops.size()}, {"error", txn.ToString()}});
   RollBack(db);
   for (absl::Status& r : results) r = txn;
   return false;

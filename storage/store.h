@@ -65,6 +65,9 @@ struct AppendRequest {
   // same key on its channel, in the same commit. At most
   // kMaxCollapseKeyBytes.
   std::string collapse_key;
+  // Not stored: copied to the returned notification and to the record of
+  // what its collapse key replaced (Notification::trace_id).
+  std::string trace_id;
 };
 
 struct AppendResult {
@@ -139,6 +142,7 @@ struct StateChange {
   bool seen = false;          // true: set seen (it is never unset)
   std::optional<bool> read;
   std::optional<bool> archived;
+  std::string trace_id;  // not stored: copied to the record
 };
 
 struct MarkReadRequest {
@@ -153,6 +157,7 @@ struct DeleteRequest {
   std::string channel;
   std::vector<uint64_t> ids;  // at most kMaxChangeIds
   std::string collapse_key;
+  std::string trace_id;  // not stored: copied to the record
 };
 
 // What a state change or a delete did.

@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/thread_name.h"
-#include "spdlog/spdlog.h"
 #include "storage/append_ops.h"
 #include "storage/inbox.h"
 #include "storage/write_ops.h"
@@ -384,7 +384,8 @@ void StoreEngine::ExpirerLoop() {
     }
     absl::StatusOr<uint64_t> deleted = ExpireNow();
     if (!deleted.ok()) {
-      spdlog::warn("store: expiry failed: {}", deleted.status().ToString());
+      Log(spdlog::level::warn, "store: expiry failed",
+          {{"error", deleted.status().ToString()}});
     }
   }
 }

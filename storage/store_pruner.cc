@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "common/thread_name.h"
-#include "spdlog/spdlog.h"
 #include "storage/write_ops.h"
 
 namespace notifyd::storage {
@@ -65,10 +65,11 @@ void StorePruner::Loop() {
     absl::MutexLock lock(&pass_mu_);
     absl::StatusOr<uint64_t> deleted = PassLocked();
     if (!deleted.ok()) {
-      spdlog::warn("store: retention pass failed: {}",
-                   deleted.status().ToString());
+      Log(spdlog::level::warn, "store: retention pass failed",
+          {{"error", deleted.status().ToString()}});
     } else if (*deleted > 0) {
-      spdlog::info("store: retention removed {} notifications", *deleted);
+      Log(spdlog::level::info, "store: retention removed notifications",
+          {{"deleted", *deleted}});
     }
   }
 }

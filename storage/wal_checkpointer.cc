@@ -6,8 +6,8 @@
 #include <chrono>
 #include <utility>
 
+#include "common/log.h"
 #include "common/thread_name.h"
-#include "spdlog/spdlog.h"
 #include "storage/sqlite_connection.h"
 
 namespace notifyd::storage {
@@ -93,8 +93,9 @@ void WalCheckpointer::Loop() {
     uint64_t dropped = 0;
     if (r.rc != SQLITE_OK && r.rc != SQLITE_BUSY) {
       if (failure_log_.Allow(&dropped)) {
-        spdlog::warn("store: background checkpoint failed: {}{}",
-                     sqlite3_errstr(r.rc), LogLimiter::DroppedNote(dropped));
+        Log(spdlog::level::warn, "store: background checkpoint failed",
+            {{"error", sqlite3_errstr(r.rc)},
+             LogField::NonZero("dropped", dropped)});
       }
     } else if (r.rc == SQLITE_OK) {
       background_runs_.fetch_add(1, std::memory_order_relaxed);
@@ -114,8 +115,9 @@ void WalCheckpointer::OnWriterIdle() {
     // A full or failing disk fails this after every batch: say so, not
     // thousands of times a second.
     if (uint64_t dropped = 0; failure_log_.Allow(&dropped)) {
-      spdlog::warn("store: checkpoint failed: {}{}", sqlite3_errstr(r.rc),
-                   LogLimiter::DroppedNote(dropped));
+      Log(spdlog::level::warn, "store: checkpoint failed",
+          {{"error", sqlite3_errstr(r.rc)},
+           LogField::NonZero("dropped", dropped)});
     }
     return;
   }

@@ -92,7 +92,7 @@ class ChangeStateOp final : public ChangeOp {
         StateRecordData(ids, change_.up_to_id, seen,
                         change_.read.has_value() ? &read : nullptr,
                         change_.archived.has_value() ? &archived : nullptr),
-        now_ms, *counts);
+        now_ms, *counts, change_.trace_id);
     if (!record.ok()) return record.status();
     result_.record = *std::move(record);
     return absl::OkStatus();
@@ -115,8 +115,9 @@ class DeleteOp final : public ChangeOp {
     if (!rows.ok()) return rows.status();
     result_.changed = rows->size();
     if (rows->empty() || !IsInbox(request_.channel)) return absl::OkStatus();
-    absl::StatusOr<std::shared_ptr<const Notification>> record = RecordDeletion(
-        txn, request_.channel, *rows, options_.NowMs(), &result_.counts);
+    absl::StatusOr<std::shared_ptr<const Notification>> record =
+        RecordDeletion(txn, request_.channel, *rows, options_.NowMs(),
+                       &result_.counts, request_.trace_id);
     if (!record.ok()) return record.status();
     result_.record = *std::move(record);
     return absl::OkStatus();
@@ -147,7 +148,8 @@ class ExpireOp final : public WriteOp {
     }
     for (const auto& [channel, expired] : by_inbox) {
       absl::StatusOr<std::shared_ptr<const Notification>> record =
-          RecordDeletion(txn, channel, expired, now_ms, nullptr);
+          RecordDeletion(txn, channel, expired, now_ms, nullptr,
+                         /*trace_id=*/"");
       if (!record.ok()) return record.status();
       records_.push_back(*std::move(record));
     }

@@ -27,7 +27,8 @@ std::vector<uint64_t> SortedIds(const WriteTransaction::Rows& rows) {
 
 absl::StatusOr<std::shared_ptr<const Notification>> InsertRecord(
     WriteTransaction& txn, const std::string& channel, Notification::Kind kind,
-    std::string data, int64_t now_ms, Counts counts) {
+    std::string data, int64_t now_ms, Counts counts,
+    const std::string& trace_id) {
   AppendRequest request;
   request.channel = channel;
   request.event = std::string(
@@ -44,17 +45,20 @@ absl::StatusOr<std::shared_ptr<const Notification>> InsertRecord(
   record->kind = kind;
   record->has_counts = true;
   record->counts = counts;
+  record->trace_id = trace_id;
   return record;
 }
 
 absl::StatusOr<std::shared_ptr<const Notification>> RecordDeletion(
     WriteTransaction& txn, const std::string& channel,
-    const WriteTransaction::Rows& rows, int64_t now_ms, Counts* counts) {
+    const WriteTransaction::Rows& rows, int64_t now_ms, Counts* counts,
+    const std::string& trace_id) {
   absl::StatusOr<Counts> after = txn.AddCounts(channel, Removed(rows));
   if (!after.ok()) return after.status();
   if (counts != nullptr) *counts = *after;
   return InsertRecord(txn, channel, Notification::Kind::kDeletionRecord,
-                      DeletionRecordData(SortedIds(rows)), now_ms, *after);
+                      DeletionRecordData(SortedIds(rows)), now_ms, *after,
+                      trace_id);
 }
 
 }  // namespace notifyd::storage

@@ -29,17 +29,21 @@ inline CountDelta Plus(CountDelta a, CountDelta b) {
 
 // Commits a record of `kind` (a state or a deletion record) on inbox
 // `channel`, stamped `now_ms`, and returns it as the stream will carry it,
-// with `counts`.
+// with `counts` and the trace id of the request that caused it (empty:
+// none; not stored).
 absl::StatusOr<std::shared_ptr<const Notification>> InsertRecord(
     WriteTransaction& txn, const std::string& channel, Notification::Kind kind,
-    std::string data, int64_t now_ms, Counts counts);
+    std::string data, int64_t now_ms, Counts counts,
+    const std::string& trace_id);
 
 // Takes `rows` (deleted from inbox `channel`, not empty) out of its counts
-// and commits the deletion record naming them. On success *counts (when
-// not null) holds the counts after.
+// and commits the deletion record naming them, for the request of
+// `trace_id` (as InsertRecord). On success *counts (when not null) holds
+// the counts after.
 absl::StatusOr<std::shared_ptr<const Notification>> RecordDeletion(
     WriteTransaction& txn, const std::string& channel,
-    const WriteTransaction::Rows& rows, int64_t now_ms, Counts* counts);
+    const WriteTransaction::Rows& rows, int64_t now_ms, Counts* counts,
+    const std::string& trace_id);
 
 }  // namespace notifyd::storage
 

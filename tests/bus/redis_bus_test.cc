@@ -445,6 +445,44 @@ TEST(BusCodecTest, RoundTripsTheInboxFields) {
   EXPECT_FALSE(decoded_plain->notification->is_record());
 }
 
+// The trace id of the request that wrote a notification travels with it,
+// so the delivering instance can log it; only when there is one.
+TEST(BusCodecTest, RoundTripsTheTraceId) {
+  storage::Notification n{.id = 9, .channel = "user:ada", .event = "e"};
+  n.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string bytes = EncodeBusMessage(1, n);
+  EXPECT_NE(bytes.find(R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736")"),
+            std::string::npos);
+  absl::StatusOr<BusMessage> decoded = DecodeBusMessage(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->notification->trace_id, n.trace_id);
+  n.trace_id.clear();
+  EXPECT_EQ(EncodeBusMessage(1, n).find("trace_id"), std::string::npos);
+}
+
+// An instance that predates trace ids sends none, and is read as before;
+// a trace id that is not one is dropped, and the notification delivered.
+TEST(BusCodecTest, AMissingOrMalformedTraceIdLeavesTheNotificationWithout) {
+  constexpr char kWithout[] =
+      R"({"v":1,"origin":"00000000000000aa","id":5,"channel":"news",)"
+      R"("event":"e","data":"d","created_at_ms":1700000000123})";
+  absl::StatusOr<BusMessage> old = DecodeBusMessage(kWithout);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->notification->id, 5u);
+  EXPECT_EQ(old->notification->trace_id, "");
+  for (const char* trace_id :
+       {R"("4BF92F3577B34DA6A3CE929D0E0E4736")", R"("")", R"("not hex")",
+        R"("00000000000000000000000000000000")", "7", "null",
+        R"("4bf92f3577b34da6a3ce929d0e0e4736\n")"}) {
+    std::string bytes = kWithout;
+    bytes.insert(bytes.size() - 1, absl::StrCat(R"(,"trace_id":)", trace_id));
+    absl::StatusOr<BusMessage> decoded = DecodeBusMessage(bytes);
+    ASSERT_TRUE(decoded.ok()) << bytes << ": " << decoded.status();
+    EXPECT_EQ(decoded->notification->trace_id, "") << bytes;
+    EXPECT_EQ(decoded->notification->data, "d");
+  }
+}
+
 TEST(BusCodecTest, RefusesWhatIsNotANotification) {
   for (const char* bytes :
        {"", "[]", "{\"v\":2}", R"({"v":1,"origin":"1","id":0,"channel":"c",

@@ -97,6 +97,22 @@ TEST(MetricsTest, CollectorsRunBeforeEachRendering) {
   EXPECT_THAT(m.RenderText(), HasSubstr("held 5\n"));
 }
 
+// Samples (CPU seconds, a start time) are rendered exactly, as the counter
+// or gauge they were registered as; asking for one under another type's
+// name gets an orphan.
+TEST(MetricsTest, SamplesRenderExactlyAsCounterOrGauge) {
+  Metrics m;
+  m.GetSampledGauge("start_seconds", "s").Set(1714566896.789);
+  m.GetSampledCounter("cpu_seconds_total", "c").Set(0.25);
+  m.GetSampledCounter("start_seconds", "s").Set(9);  // orphan
+  std::string text = m.RenderText();
+  EXPECT_THAT(text, HasSubstr("# TYPE start_seconds gauge\n"
+                              "start_seconds 1714566896.789\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE cpu_seconds_total counter\n"
+                              "cpu_seconds_total 0.25\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("start_seconds 9")));
+}
+
 TEST(MetricsTest, ConcurrentUpdates) {
   Metrics m;
   Counter& c = m.GetCounter("c", "c");

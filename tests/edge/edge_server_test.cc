@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "edge/http_server.h"
 #include "edge/routes.h"
@@ -818,7 +819,7 @@ TEST_F(EdgeServerTest, PublishingHandsTheRequestOverAndAnswersItsOutcome) {
   EXPECT_EQ(seen->event, "headline");
   EXPECT_EQ(seen_data, "body");
   EXPECT_EQ(seen_authorization, "Bearer k");
-  EXPECT_EQ(seen->peer, "127.0.0.1");
+  EXPECT_TRUE(absl::StartsWith(seen->peer, "127.0.0.1:")) << seen->peer;
   EXPECT_THAT(ok.body, HasSubstr("\"data\":\"body\""));
 
   answer = absl::ResourceExhaustedError("publish rate for k exceeded");

@@ -156,6 +156,29 @@ TEST(StartupTest, NonLoopbackGrpcNeedsInsecure) {
   EXPECT_THAT(log, HasSubstr("--tls_client_ca"));
 }
 
+TEST(StartupTest, NonLoopbackAdminListenerNeedsApiKeys) {
+  testing::TempDir dir;
+  std::string log;
+  EXPECT_EQ(RunToExit(dir.path(),
+                      {"--db=" + (dir.path() / "n.db").string(),
+                       "--grpc_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
+                       "--admin_listen=0.0.0.0:0"},
+                      &log),
+            1);
+  EXPECT_THAT(log, HasSubstr("--admin_listen=0.0.0.0:0"));
+  EXPECT_THAT(log, HasSubstr("--api_keys_file"));
+  EXPECT_THAT(log, HasSubstr("--insecure"));
+}
+
+TEST(StartupTest, AnUnknownLogFormatOrLevelIsRefused) {
+  testing::TempDir dir;
+  std::string log;
+  EXPECT_EQ(RunToExit(dir.path(), {"--log_format=xml"}, &log), 2);
+  EXPECT_THAT(log, HasSubstr("--log_format must be text or json, not xml"));
+  EXPECT_EQ(RunToExit(dir.path(), {"--log_level=verbose"}, &log), 2);
+  EXPECT_THAT(log, HasSubstr("--log_level must be"));
+}
+
 constexpr char kPublisherKey[] = "publisher-key-0123456789";
 
 std::string WriteKeysFile(const std::filesystem::path& dir) {
@@ -201,7 +224,8 @@ TEST(StartupTest, NonLoopbackGrpcStartsWithApiKeysAndChecksThem) {
   EXPECT_EQ(code, 0) << log;
   EXPECT_THAT(log, HasSubstr("1 unread"));
   // Rejections are logged with the method, successes are not.
-  EXPECT_THAT(notifyd.process().Log(), HasSubstr("rejected NotifyUser from"));
+  EXPECT_THAT(notifyd.process().Log(),
+              HasSubstr("rejected an unauthenticated call method=NotifyUser"));
   EXPECT_THAT(notifyd.process().Log(), Not(HasSubstr(kPublisherKey)));
 }
 
@@ -228,7 +252,8 @@ TEST(StartupTest, SighupReloadsTheApiKeysFile) {
   EXPECT_EQ(
       testing::NotifyUser(*stub, "bob", "x", nullptr, old_key).error_code(),
       grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(notifyd.process().Log(), HasSubstr("reloaded 1 API keys"));
+  EXPECT_THAT(notifyd.process().Log(),
+              HasSubstr("received SIGHUP, reloaded API keys api_keys=1"));
   // A broken file is reported and changes nothing.
   std::ofstream(keys) << "garbage\n";
   notifyd.process().Signal(SIGHUP);

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/edge/sse_client.h"
+#include "tests/server/json_log.h"
 #include "tests/server/notifyd_binary.h"
 #include "tests/server/test_server.h"
 #include "tests/support/postgres_server.h"
@@ -84,11 +85,12 @@ class MultiInstanceTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status();
     for (int i = 0; i < 2; ++i) {
       std::filesystem::create_directories(dir_.path() / std::to_string(i));
+      std::vector<std::string> flags = {"--store=" + *db,
+                                        "--bus=" + services->redis->url(),
+                                        "--insecure_dev_identity"};
+      for (const std::string& flag : ExtraFlags()) flags.push_back(flag);
       instances_.push_back(std::make_unique<NotifydBinary>(
-          dir_.path() / std::to_string(i),
-          std::vector<std::string>{"--store=" + *db,
-                                   "--bus=" + services->redis->url(),
-                                   "--insecure_dev_identity"}));
+          dir_.path() / std::to_string(i), std::move(flags)));
     }
     for (auto& instance : instances_) {
       auto ports = instance->WaitForPorts();
@@ -101,11 +103,15 @@ class MultiInstanceTest : public ::testing::Test {
     }
   }
 
+  // Flags every instance gets besides the shared store and bus.
+  virtual std::vector<std::string> ExtraFlags() const { return {}; }
+
   uint64_t Notify(int instance, const std::string& user,
-                  const std::string& data) {
+                  const std::string& data,
+                  const std::string& traceparent = "") {
     pb::NotifyUserResponse response;
-    grpc::Status status =
-        testing::NotifyUser(*stubs_[instance], user, data, &response);
+    grpc::Status status = testing::NotifyUser(*stubs_[instance], user, data,
+                                              &response, "", "", traceparent);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response.notification().id();
   }
@@ -327,6 +333,49 @@ TEST_F(MultiInstanceTest, ALostBusIsNotReadyAndWhatItMissedArrivesAfter) {
   const std::string metrics = HttpGet(admin_[1], "/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("notifyd_bus_connected 1\n"));
   EXPECT_THAT(metrics, Not(HasSubstr("notifyd_bus_reconnects_total 0\n")));
+}
+
+// Instances logging JSON at debug, so that each one's lines about a
+// notification can be read.
+class TracedMultiInstanceTest : public MultiInstanceTest {
+ protected:
+  std::vector<std::string> ExtraFlags() const override {
+    return {"--log_format=json", "--log_level=debug"};
+  }
+};
+
+// The trace id of a traceparent sent with a publish travels with the
+// notification on the Redis bus: the instance that delivers it logs it too.
+TEST_F(TracedMultiInstanceTest, TheDeliveringInstanceLogsThePublishsTraceId) {
+  constexpr char kTraceparent[] =
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  constexpr char kTraceId[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+  SseClient on_b;
+  ASSERT_EQ(on_b.Open(http_[1], "/v1/stream?user=tia"), 200);
+  ASSERT_TRUE(testing::WaitForLiveStreams(*stubs_[1], 1));
+  const uint64_t id = Notify(0, "tia", "traced", kTraceparent);
+  std::optional<SseMessage> got = on_b.NextEvent(seconds(10));
+  ASSERT_TRUE(got.has_value()) << Logs();
+  EXPECT_EQ(got->id, std::to_string(id));
+
+  // Publishing instance: stored with the trace id.
+  auto published = testing::ParseJsonLog(instances_[0]->process().Log());
+  auto stored = testing::FindLine(
+      published, "stored", {{"trace_id", kTraceId}, {"channel", "user:tia"}});
+  ASSERT_TRUE(stored.has_value()) << Logs();
+  EXPECT_EQ(stored->at("id").to_number<uint64_t>(), id);
+  // Delivering instance: the line of its delivery, with the trace id, is
+  // written once the frame is queued; wait for it.
+  std::optional<boost::json::object> delivered;
+  for (int i = 0; i < 100 && !delivered; ++i) {
+    delivered = testing::FindLine(
+        testing::ParseJsonLog(instances_[1]->process().Log()), "delivered",
+        {{"trace_id", kTraceId}, {"channel", "user:tia"}});
+    if (!delivered) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(delivered.has_value()) << Logs();
+  EXPECT_EQ(delivered->at("id").to_number<uint64_t>(), id);
+  EXPECT_EQ(delivered->at("streams").to_number<uint64_t>(), 1u);
 }
 
 }  // namespace

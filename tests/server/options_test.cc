@@ -74,6 +74,39 @@ TEST(OptionsTest, EdgeValuesOutOfRangeNameTheirFlag) {
   }
 }
 
+// A listener reachable from other machines needs authentication: gRPC
+// API keys or mutual TLS, the admin listener (plain HTTP) API keys; or
+// --insecure, which allows both.
+TEST(OptionsTest, AnAdminListenerOffLoopbackNeedsApiKeysOrInsecure) {
+  for (const char* exposed : {"0.0.0.0:8081", "192.0.2.7:8081", "[::]:8081",
+                              ":8081", "example.com:8081"}) {
+    server::AppOptions options;
+    options.admin_listen = exposed;
+    absl::Status s = server::ValidateExposure(options);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << exposed;
+    EXPECT_THAT(s.message(),
+                HasSubstr(absl::StrCat("--admin_listen=", exposed)));
+    EXPECT_THAT(s.message(), HasSubstr("--api_keys_file"));
+    EXPECT_THAT(s.message(), HasSubstr("--insecure"));
+    // A client certificate does not reach a plain HTTP listener.
+    options.tls_client_ca_file = "ca.pem";
+    EXPECT_EQ(server::ValidateExposure(options).code(),
+              absl::StatusCode::kFailedPrecondition);
+    options.tls_client_ca_file.clear();
+    options.api_keys_file = "keys";
+    EXPECT_TRUE(server::ValidateExposure(options).ok()) << exposed;
+    options.api_keys_file.clear();
+    options.insecure = true;
+    EXPECT_TRUE(server::ValidateExposure(options).ok()) << exposed;
+  }
+  for (const char* local :
+       {"127.0.0.1:8081", "127.0.0.2:0", "[::1]:8081", "localhost:8081", ""}) {
+    server::AppOptions options;
+    options.admin_listen = local;
+    EXPECT_TRUE(server::ValidateExposure(options).ok()) << local;
+  }
+}
+
 // The largest channel set a stream may ask for resumes from the store and
 // gets what was published to its last channel while it was away.
 TEST(OptionsTest, TheLargestAllowedChannelSetResumesAndGetsItsEvents) {

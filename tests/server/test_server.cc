@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,7 +49,8 @@ grpc::Status NotifyUser(notify::v1::Notifier::Stub& stub,
                         const std::string& user, const std::string& data,
                         notify::v1::NotifyUserResponse* response,
                         const std::string& authorization,
-                        const std::string& idempotency_key) {
+                        const std::string& idempotency_key,
+                        const std::string& traceparent) {
   notify::v1::NotifyUserRequest request;
   request.set_user_id(user);
   request.set_data(data);
@@ -59,6 +62,7 @@ grpc::Status NotifyUser(notify::v1::Notifier::Stub& stub,
   if (!authorization.empty()) {
     context.AddMetadata("authorization", authorization);
   }
+  if (!traceparent.empty()) context.AddMetadata("traceparent", traceparent);
   return stub.NotifyUser(&context, request, response ? response : &ignored);
 }
 
@@ -91,6 +95,24 @@ std::string FromByteBuffer(const grpc::ByteBuffer& buffer) {
     out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   return out;
+}
+
+std::string InvalidUtf8NotifyUserRequest() {
+  std::string bytes;
+  bytes += '\x0a';  // field 1 (user_id), length-delimited
+  bytes += '\x05';
+  bytes += "alice";
+  bytes += '\x1a';  // field 3 (data), length-delimited
+  bytes += '\x04';
+  bytes += "\xff\xfe\xc3\x28";
+  return bytes;
+}
+
+double SeriesValue(const std::string& metrics, const std::string& series) {
+  const std::string prefix = "\n" + series + " ";
+  size_t at = metrics.find(prefix);
+  if (at == std::string::npos) return std::nan("");
+  return std::strtod(metrics.c_str() + at + prefix.size(), nullptr);
 }
 
 }  // namespace notifyd::testing

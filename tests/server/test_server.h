@@ -45,13 +45,14 @@ class TestServer {
 };
 
 // One NotifyUser call of `data` to `user` on `stub`. `response`, when
-// given, receives the answer; `authorization`, when not empty, is sent as
-// that metadata ("Bearer <key>").
+// given, receives the answer; `authorization` and `traceparent`, when not
+// empty, are sent as that metadata ("Bearer <key>", a W3C traceparent).
 grpc::Status NotifyUser(notify::v1::Notifier::Stub& stub,
                         const std::string& user, const std::string& data,
                         notify::v1::NotifyUserResponse* response = nullptr,
                         const std::string& authorization = "",
-                        const std::string& idempotency_key = "");
+                        const std::string& idempotency_key = "",
+                        const std::string& traceparent = "");
 
 // Waits up to 5 s until GetStats on `stub` reports at least `n` live
 // streams, so a notification sent next is certainly delivered live. False
@@ -63,6 +64,15 @@ uint64_t StoredCount(notify::v1::Notifier::Stub& stub);
 
 // The bytes of a raw gRPC message, for calls made through GenericStub.
 std::string FromByteBuffer(const grpc::ByteBuffer& buffer);
+
+// NotifyUserRequest{user_id: "alice", data: <invalid UTF-8>} as bytes, to
+// send through GenericStub: the client's protobuf never sees (or logs
+// about) the bad string; the server's protobuf logs an error for it.
+std::string InvalidUtf8NotifyUserRequest();
+
+// The value of `series` (a name, with its labels if any) in Prometheus
+// text `metrics`; NaN when it is not there.
+double SeriesValue(const std::string& metrics, const std::string& series);
 
 }  // namespace notifyd::testing
 
