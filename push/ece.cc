@@ -16,8 +16,8 @@ namespace notifyd::push {
 namespace {
 
 constexpr size_t kTagBytes = 16;
-constexpr size_t kKeyBytes = 16;    // AES-128
-constexpr size_t kNonceBytes = 12;  // AES-GCM IV
+constexpr size_t kKeyBytes = 16;          // AES-128
+constexpr size_t kNonceBytes = 12;        // AES-GCM IV
 constexpr char kPaddingDelimiter = 0x02;  // the last (and only) record
 
 struct KdfDeleter {
@@ -48,8 +48,8 @@ absl::StatusOr<std::string> Hkdf(absl::string_view salt, absl::string_view ikm,
   if (!ctx) return OpenSslError("HKDF");
   char digest[] = "SHA256";
   auto octets = [](const char* name, absl::string_view s) {
-    return OSSL_PARAM_construct_octet_string(
-        name, const_cast<char*>(s.data()), s.size());
+    return OSSL_PARAM_construct_octet_string(name, const_cast<char*>(s.data()),
+                                             s.size());
   };
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
@@ -74,15 +74,14 @@ absl::StatusOr<ContentKeys> DeriveKeys(absl::string_view ecdh_secret,
                                        absl::string_view ua_public,
                                        absl::string_view as_public,
                                        absl::string_view salt) {
-  const std::string key_info(
-      absl::StrCat(absl::string_view("WebPush: info\0", 14), ua_public,
-                   as_public));
+  const std::string key_info(absl::StrCat(
+      absl::string_view("WebPush: info\0", 14), ua_public, as_public));
   absl::StatusOr<std::string> ikm =
       Hkdf(auth_secret, ecdh_secret, key_info, 32);
   if (!ikm.ok()) return ikm.status();
-  absl::StatusOr<std::string> cek = Hkdf(
-      salt, *ikm, absl::string_view("Content-Encoding: aes128gcm\0", 28),
-      kKeyBytes);
+  absl::StatusOr<std::string> cek =
+      Hkdf(salt, *ikm, absl::string_view("Content-Encoding: aes128gcm\0", 28),
+           kKeyBytes);
   if (!cek.ok()) return cek.status();
   absl::StatusOr<std::string> nonce =
       Hkdf(salt, *ikm, absl::string_view("Content-Encoding: nonce\0", 24),
@@ -107,12 +106,11 @@ absl::StatusOr<std::string> Seal(const ContentKeys& keys,
   std::string out(plaintext.size() + kTagBytes, '\0');
   int length = 0, final_length = 0;
   if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_gcm(), nullptr,
-                         Bytes(keys.cek), Bytes(keys.nonce)) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_gcm(), nullptr, Bytes(keys.cek),
+                         Bytes(keys.nonce)) != 1 ||
       EVP_EncryptUpdate(ctx.get(), Bytes(out), &length, Bytes(plaintext),
                         static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), Bytes(out) + length, &final_length) !=
-          1 ||
+      EVP_EncryptFinal_ex(ctx.get(), Bytes(out) + length, &final_length) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes,
                           Bytes(out) + plaintext.size()) != 1) {
     return OpenSslError("AES-128-GCM encryption");
@@ -129,16 +127,15 @@ absl::StatusOr<std::string> Open(const ContentKeys& keys,
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int length = 0, final_length = 0;
   if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_128_gcm(), nullptr,
-                         Bytes(keys.cek), Bytes(keys.nonce)) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_128_gcm(), nullptr, Bytes(keys.cek),
+                         Bytes(keys.nonce)) != 1 ||
       EVP_DecryptUpdate(ctx.get(), Bytes(out), &length, Bytes(sealed),
                         static_cast<int>(size)) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes,
                           Bytes(tag)) != 1) {
     return OpenSslError("AES-128-GCM decryption");
   }
-  if (EVP_DecryptFinal_ex(ctx.get(), Bytes(out) + length, &final_length) !=
-      1) {
+  if (EVP_DecryptFinal_ex(ctx.get(), Bytes(out) + length, &final_length) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(
         "the push message does not authenticate (wrong key or auth secret, "
@@ -180,10 +177,10 @@ absl::StatusOr<std::string> EncryptWith(absl::string_view plaintext,
                                         absl::string_view auth_secret,
                                         const EceSenderKeys& sender) {
   if (plaintext.size() > kMaxPlaintextBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the push payload is ", plaintext.size(), " bytes; at most ",
-        kMaxPlaintextBytes, " fit a ", kMaxBodyBytes,
-        "-byte encrypted push message"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the push payload is ", plaintext.size(),
+                     " bytes; at most ", kMaxPlaintextBytes, " fit a ",
+                     kMaxBodyBytes, "-byte encrypted push message"));
   }
   if (absl::Status s = CheckAuthSecret(auth_secret); !s.ok()) return s;
   if (sender.salt.size() != kSaltBytes) {
@@ -197,8 +194,8 @@ absl::StatusOr<std::string> EncryptWith(absl::string_view plaintext,
   if (!as_public.ok()) return as_public.status();
   absl::StatusOr<std::string> secret = P256Ecdh(as->get(), ua->get());
   if (!secret.ok()) return secret.status();
-  absl::StatusOr<ContentKeys> keys = DeriveKeys(
-      *secret, auth_secret, ua_public_key, *as_public, sender.salt);
+  absl::StatusOr<ContentKeys> keys =
+      DeriveKeys(*secret, auth_secret, ua_public_key, *as_public, sender.salt);
   if (!keys.ok()) return keys.status();
 
   absl::StatusOr<std::string> sealed =

@@ -39,8 +39,8 @@ inline constexpr size_t kEceHeaderBytes = kSaltBytes + 4 + 1 + 65;
 // plaintext (RFC 8291 section 4). The single record is then well within
 // rs = 4096.
 inline constexpr size_t kMaxBodyBytes = 4096;
-inline constexpr size_t kMaxPlaintextBytes = kMaxBodyBytes - kEceHeaderBytes -
-                                             1 - 16;  // = 3993
+inline constexpr size_t kMaxPlaintextBytes =
+    kMaxBodyBytes - kEceHeaderBytes - 1 - 16;  // = 3993
 
 // The sender's ephemeral key and salt, when a test fixes them.
 struct EceSenderKeys {

@@ -22,16 +22,16 @@ constexpr uint32_t V4(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
 }
 
 constexpr std::array<V4Block, 14> kNonPublicV4 = {{
-    {V4(0, 0, 0, 0), 8},       // "this network"
-    {V4(10, 0, 0, 0), 8},      // private
-    {V4(100, 64, 0, 0), 10},   // carrier-grade NAT
-    {V4(127, 0, 0, 0), 8},     // loopback
-    {V4(169, 254, 0, 0), 16},  // link-local
-    {V4(172, 16, 0, 0), 12},   // private
-    {V4(192, 0, 0, 0), 24},    // IETF protocol assignments
-    {V4(192, 0, 2, 0), 24},    // documentation
-    {V4(192, 168, 0, 0), 16},  // private
-    {V4(198, 18, 0, 0), 15},   // benchmarking
+    {V4(0, 0, 0, 0), 8},        // "this network"
+    {V4(10, 0, 0, 0), 8},       // private
+    {V4(100, 64, 0, 0), 10},    // carrier-grade NAT
+    {V4(127, 0, 0, 0), 8},      // loopback
+    {V4(169, 254, 0, 0), 16},   // link-local
+    {V4(172, 16, 0, 0), 12},    // private
+    {V4(192, 0, 0, 0), 24},     // IETF protocol assignments
+    {V4(192, 0, 2, 0), 24},     // documentation
+    {V4(192, 168, 0, 0), 16},   // private
+    {V4(198, 18, 0, 0), 15},    // benchmarking
     {V4(198, 51, 100, 0), 24},  // documentation
     {V4(203, 0, 113, 0), 24},   // documentation
     {V4(224, 0, 0, 0), 4},      // multicast
@@ -91,12 +91,11 @@ bool PlainHostName(absl::string_view name) {
 
 absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view url) {
   auto invalid = [](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("push endpoint ", why));
+    return absl::InvalidArgumentError(absl::StrCat("push endpoint ", why));
   };
   if (url.size() > kMaxEndpointBytes) {
-    return invalid(absl::StrCat("is longer than ", kMaxEndpointBytes,
-                                " bytes"));
+    return invalid(
+        absl::StrCat("is longer than ", kMaxEndpointBytes, " bytes"));
   }
   auto parsed =
       boost::urls::parse_absolute_uri(std::string_view(url.data(), url.size()));
@@ -136,7 +135,7 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view url) {
       e.port == 443 ? url_host : absl::StrCat(url_host, ":", e.port);
   e.origin = absl::StrCat("https://", e.host_header);
   e.target = std::string(u.encoded_target());
-  if (e.target.empty()) e.target = "/";
+  if (e.target.empty()) e.target.push_back('/');
   return e;
 }
 

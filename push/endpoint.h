@@ -24,13 +24,13 @@ namespace notifyd::push {
 inline constexpr size_t kMaxEndpointBytes = 2048;
 
 struct Endpoint {
-  std::string host;    // to resolve: a name, or an address without brackets
+  std::string host;  // to resolve: a name, or an address without brackets
   uint16_t port = 443;
   std::string target;  // path and query, "/" when empty
   // "https://host[:port]" with the port only when not 443 and IPv6 hosts in
   // brackets: the VAPID `aud` and the HTTP Host header (without the scheme).
   std::string origin;
-  std::string host_header;  // host[:port] as sent in Host
+  std::string host_header;       // host[:port] as sent in Host
   bool host_is_address = false;  // an IP literal: no SNI
 };
 

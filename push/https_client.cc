@@ -166,8 +166,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     addresses_.clear();
     for (const auto& entry : results) {
       const tcp::endpoint& address = entry.endpoint();
-      if (client_.options.allow_private ||
-          IsPublicAddress(address.address())) {
+      if (client_.options.allow_private || IsPublicAddress(address.address())) {
         addresses_.push_back(address);
       } else {
         refused.push_back(address.address().to_string());
@@ -194,12 +193,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     }
     auto& tcp_stream = beast::get_lowest_layer(connection_->stream);
     tcp_stream.expires_at(deadline_);
-    tcp_stream.async_connect(
-        addresses_,
-        [self = shared_from_this()](beast::error_code ec,
-                                    const tcp::endpoint&) {
-          self->OnConnect(ec);
-        });
+    tcp_stream.async_connect(addresses_,
+                             [self = shared_from_this()](beast::error_code ec,
+                                                         const tcp::endpoint&) {
+                               self->OnConnect(ec);
+                             });
   }
 
   void OnConnect(beast::error_code ec) {
@@ -213,7 +211,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   void OnHandshake(beast::error_code ec) {
     if (!ec) return Write();
-    const long verify = SSL_get_verify_result(connection_->stream.native_handle());
+    const long verify =
+        SSL_get_verify_result(connection_->stream.native_handle());
     if (ec != beast::error::timeout && verify != X509_V_OK) {
       return Finish(absl::FailedPreconditionError(absl::StrCat(
           "the TLS certificate of ", endpoint_.host_header,
@@ -227,10 +226,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         .expires_after(
             absl::ToChronoNanoseconds(client_.options.request_timeout));
     http::async_write(connection_->stream, request_,
-                      [self = shared_from_this()](beast::error_code ec,
-                                                  size_t) {
-                        self->OnWrite(ec);
-                      });
+                      [self = shared_from_this()](
+                          beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -239,8 +236,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     parser_->header_limit(kMaxResponseHeaderBytes);
     parser_->body_limit(kMaxResponseBytes);
     http::async_read(connection_->stream, connection_->buffer, *parser_,
-                     [self = shared_from_this()](beast::error_code ec,
-                                                 size_t) {
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
                        self->OnRead(ec);
                      });
   }
@@ -272,8 +268,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     }
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       return Finish(absl::OutOfRangeError(
-          absl::StrCat("the answer of ", endpoint_.host_header,
-                       " is over ", kMaxResponseBytes, " bytes")));
+          absl::StrCat("the answer of ", endpoint_.host_header, " is over ",
+                       kMaxResponseBytes, " bytes")));
     }
     Finish(TransportError(ec, doing));
   }

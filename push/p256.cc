@@ -102,10 +102,9 @@ absl::StatusOr<PkeyPtr> GenerateP256Key() {
 
 absl::StatusOr<PkeyPtr> P256PublicKey(absl::string_view point) {
   if (point.size() != kP256PointBytes || point[0] != 0x04) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a P-256 public key is an uncompressed point of ",
-                     kP256PointBytes, " bytes starting with 0x04; got ",
-                     point.size(), " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a P-256 public key is an uncompressed point of ", kP256PointBytes,
+        " bytes starting with 0x04; got ", point.size(), " bytes"));
   }
   // Decoding checks that the point is on the curve; the public check adds
   // that it is not the point at infinity and is in the right subgroup.
@@ -124,8 +123,8 @@ absl::StatusOr<PkeyPtr> P256PublicKey(absl::string_view point) {
 absl::StatusOr<PkeyPtr> P256PrivateKey(absl::string_view scalar) {
   if (scalar.size() != kP256ScalarBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("a P-256 private key is ", kP256ScalarBytes, " bytes; got ",
-                     scalar.size()));
+        absl::StrCat("a P-256 private key is ", kP256ScalarBytes,
+                     " bytes; got ", scalar.size()));
   }
   GroupPtr group = P256Group();
   std::unique_ptr<BN_CTX, BnCtxDeleter> bn_ctx(BN_CTX_new());
@@ -135,7 +134,8 @@ absl::StatusOr<PkeyPtr> P256PrivateKey(absl::string_view scalar) {
   if (!group || !bn_ctx || !d || !point) {
     return OpenSslError("preparing a P-256 key");
   }
-  if (BN_is_zero(d.get()) || BN_cmp(d.get(), EC_GROUP_get0_order(group.get())) >= 0) {
+  if (BN_is_zero(d.get()) ||
+      BN_cmp(d.get(), EC_GROUP_get0_order(group.get())) >= 0) {
     return absl::InvalidArgumentError(
         "a P-256 private key must be between 1 and the group order - 1");
   }
@@ -186,7 +186,8 @@ absl::StatusOr<std::string> P256Ecdh(EVP_PKEY* own, EVP_PKEY* peer) {
     return OpenSslError("ECDH");
   }
   std::string secret(length, '\0');
-  if (EVP_PKEY_derive(ctx.get(), reinterpret_cast<unsigned char*>(secret.data()),
+  if (EVP_PKEY_derive(ctx.get(),
+                      reinterpret_cast<unsigned char*>(secret.data()),
                       &length) != 1) {
     return OpenSslError("ECDH");
   }

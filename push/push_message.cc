@@ -52,9 +52,8 @@ absl::Status ValidateMessage(const Message& message) {
         kMaxPlaintextBytes, " fit an encrypted push message"));
   }
   if (message.ttl < absl::ZeroDuration() || message.ttl > kMaxTtl) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("push TTL must be between 0 and ",
-                     absl::FormatDuration(kMaxTtl)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "push TTL must be between 0 and ", absl::FormatDuration(kMaxTtl)));
   }
   if (message.collapse_key.size() > kMaxCollapseKeyBytes) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -91,9 +91,8 @@ void Sender::Impl::Pump() {
 
 void Sender::Impl::Attempt(std::shared_ptr<Job> job) {
   if (job->body.empty()) {
-    absl::StatusOr<std::string> body =
-        Encrypt(job->message.payload, job->subscription.p256dh,
-                job->subscription.auth);
+    absl::StatusOr<std::string> body = Encrypt(
+        job->message.payload, job->subscription.p256dh, job->subscription.auth);
     if (!body.ok()) {
       Release();
       return Finish(job, Outcome::kRejected, body.status());
@@ -155,8 +154,7 @@ void Sender::Impl::OnAnswer(std::shared_ptr<Job> job,
                   absl::UnavailableError(absl::StrCat(
                       said, " after ", job->attempts, " attempt(s)")));
   }
-  Retry(std::move(job), ParseRetryAfter(answer->retry_after, absl::Now()),
-        why);
+  Retry(std::move(job), ParseRetryAfter(answer->retry_after, absl::Now()), why);
 }
 
 void Sender::Impl::Retry(std::shared_ptr<Job> job,
@@ -167,16 +165,16 @@ void Sender::Impl::Retry(std::shared_ptr<Job> job,
     absl::MutexLock lock(&mu);
     jitter = absl::Uniform(random, 0.0, 1.0);
   }
-  absl::Duration delay = Backoff(job->attempts, options.backoff_base,
-                                 options.backoff_cap, jitter);
+  absl::Duration delay =
+      Backoff(job->attempts, options.backoff_base, options.backoff_cap, jitter);
   if (asked.has_value()) {
     // Never earlier than the push service asked; never held past the cap.
     if (*asked > options.backoff_cap) {
-      return Finish(job, Outcome::kFailed,
-                    absl::UnavailableError(absl::StrCat(
-                        why.message(), " with Retry-After ",
-                        absl::FormatDuration(*asked),
-                        ", past --push_backoff_cap; not retried")));
+      return Finish(
+          job, Outcome::kFailed,
+          absl::UnavailableError(absl::StrCat(
+              why.message(), " with Retry-After ", absl::FormatDuration(*asked),
+              ", past --push_backoff_cap; not retried")));
     }
     delay = std::max(delay, *asked);
   }
@@ -323,9 +321,9 @@ absl::Status Sender::Send(Subscription subscription, Message message,
       return absl::FailedPreconditionError("the push sender is stopped");
     }
     if (impl_->jobs.size() >= impl_->options.max_queue) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the push queue is full: ", impl_->options.max_queue,
-          " messages pending (--push_max_queue)"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the push queue is full: ", impl_->options.max_queue,
+                       " messages pending (--push_max_queue)"));
     }
     job->id = impl_->next_id++;
     impl_->jobs.emplace(job->id, job);

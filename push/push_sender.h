@@ -69,8 +69,7 @@ class Sender {
   // Endpoints that resolve to non-public addresses (unless allow_private)
   // and keys that are not valid P-256 points are reported through `done`
   // as kRejected (PERMISSION_DENIED, INVALID_ARGUMENT).
-  absl::Status Send(Subscription subscription, Message message,
-                    Callback done);
+  absl::Status Send(Subscription subscription, Message message, Callback done);
 
   // Stops the threads (requests under way are abandoned) and reports every
   // pending message as kFailed / CANCELLED on this thread. Idempotent.

@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/flag_file.h"
 
 namespace notifyd::push {
@@ -63,8 +64,8 @@ absl::StatusOr<VapidKey> VapidKey::FromPem(absl::string_view pem) {
   }
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return OpenSslError("reading the VAPID key");
-  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase,
-                                          nullptr);
+  EVP_PKEY* raw =
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr);
   ERR_clear_error();
   if (raw == nullptr) {
     if (absl::StrContains(pem, "PUBLIC KEY-----")) {
@@ -84,8 +85,8 @@ absl::StatusOr<VapidKey> VapidKey::FromFile(const std::string& path) {
   if (!pem.ok()) return pem.status();
   absl::StatusOr<VapidKey> key = FromPem(*pem);
   if (!key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--vapid_key_file=", path, ": ", key.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--vapid_key_file=", path, ": ", key.status().message()));
   }
   return key;
 }
@@ -98,8 +99,8 @@ absl::StatusOr<VapidKey> VapidKey::Generate() {
 
 absl::StatusOr<std::string> VapidKey::ToPem() const {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr,
-                                       nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr,
+                                       0, nullptr, nullptr) != 1) {
     return OpenSslError("writing the VAPID key");
   }
   char* data = nullptr;
@@ -154,8 +155,8 @@ absl::Status ValidateVapidSubject(absl::string_view subject) {
   };
   if (subject.empty()) return invalid("is empty");
   if (subject.size() > kMaxVapidSubjectBytes) {
-    return invalid(absl::StrCat("is longer than ", kMaxVapidSubjectBytes,
-                                " bytes"));
+    return invalid(
+        absl::StrCat("is longer than ", kMaxVapidSubjectBytes, " bytes"));
   }
   for (char c : subject) {
     if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
@@ -188,9 +189,9 @@ absl::StatusOr<std::string> MakeVapidJwt(const VapidKey& key,
       {"aud", boost::json::string_view(audience.data(), audience.size())},
       {"exp", absl::ToUnixSeconds(expires)},
       {"sub", boost::json::string_view(subject.data(), subject.size())}};
-  std::string input = absl::StrCat(Base64Url(boost::json::serialize(header)),
-                                   ".",
-                                   Base64Url(boost::json::serialize(claims)));
+  std::string input =
+      absl::StrCat(Base64Url(boost::json::serialize(header)), ".",
+                   Base64Url(boost::json::serialize(claims)));
   absl::StatusOr<std::string> signature = key.SignEs256(input);
   if (!signature.ok()) return signature.status();
   return absl::StrCat(input, ".", Base64Url(*signature));
