@@ -37,9 +37,10 @@ PushService::PushService(const TestCa& ca, PushServiceOptions options) {
   if (!options.retry_after.empty()) {
     argv.push_back("--retry-after=" + options.retry_after);
   }
+  ChildOptions child;
+  child.parent_death_signal = SIGKILL;
   process_ = std::make_unique<ChildProcess>(
-      argv, (dir_.path() / "push_service.log").string(),
-      ChildOptions{.parent_death_signal = SIGKILL});
+      argv, (dir_.path() / "push_service.log").string(), child);
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
