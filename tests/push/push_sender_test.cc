@@ -201,6 +201,44 @@ TEST_F(PushSenderTest, KeepsTheConnectionForTheNextMessage) {
   EXPECT_EQ(received[0].at("client_port"), received[1].at("client_port"));
 }
 
+TEST_F(PushSenderTest, AKeptConnectionTheServerClosedIsReplacedUnseen) {
+  PushServiceOptions closing;
+  closing.close_after_answer = true;
+  PushService service(ca_, closing);
+  ASSERT_TRUE(service.ok()) << service.Log();
+  auto sender = Start(Options());
+  for (int i = 1; i <= 2; ++i) {
+    ASSERT_TRUE(
+        sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
+            .ok());
+    ASSERT_EQ(outcomes_.Await(i).size(), static_cast<size_t>(i));
+  }
+  for (const Result& result : outcomes_.Await(2)) {
+    EXPECT_EQ(result.outcome, Outcome::kDelivered) << result.status;
+    EXPECT_EQ(result.attempts, 1);  // the reconnection is not a retry
+  }
+  std::vector<boost::json::object> received = service.Received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_NE(received[0].at("client_port"), received[1].at("client_port"));
+}
+
+TEST_F(PushSenderTest, AConnectionIdlePastIdleTimeoutIsNotReused) {
+  PushService service(ca_);
+  ASSERT_TRUE(service.ok()) << service.Log();
+  PushOptions options = Options();
+  options.idle_timeout = absl::ZeroDuration();
+  auto sender = Start(options);
+  for (int i = 1; i <= 2; ++i) {
+    ASSERT_TRUE(
+        sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
+            .ok());
+    ASSERT_EQ(outcomes_.Await(i).size(), static_cast<size_t>(i));
+  }
+  std::vector<boost::json::object> received = service.Received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_NE(received[0].at("client_port"), received[1].at("client_port"));
+}
+
 TEST_F(PushSenderTest, ReportsAGoneSubscription) {
   PushService service(ca_, [] {
     PushServiceOptions options;

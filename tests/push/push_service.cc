@@ -34,6 +34,7 @@ PushService::PushService(const TestCa& ca, PushServiceOptions options) {
   for (const std::string& path : options.gone_paths) {
     argv.push_back("--gone=" + path);
   }
+  if (options.close_after_answer) argv.push_back("--close-after-answer");
   if (!options.retry_after.empty()) {
     argv.push_back("--retry-after=" + options.retry_after);
   }

@@ -24,6 +24,8 @@ struct PushServiceOptions {
   int fail_first = 0;                   // the first N requests get...
   int fail_status = 429;                // ...this status,
   std::string retry_after;              // ...with this Retry-After if set
+  // Close each connection after one answer, without Connection: close.
+  bool close_after_answer = false;
 };
 
 class PushService {

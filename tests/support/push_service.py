@@ -22,7 +22,8 @@ errors found.
 
 It can be told to answer 410 for some paths (--gone), or a status (--fail-
 status, 429 by default, with --retry-after) for the first --fail-first
-requests; everything else valid is answered 201.
+requests; everything else valid is answered 201. With --close-after-answer
+it closes every connection after one answer, unannounced.
 
 When ready it prints one JSON line on stdout: {"port", "origin", "p256dh",
 "auth", "private_key"} (keys base64url). Stop it with a signal.
@@ -190,6 +191,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Retry-After", retry_after)
         self.send_header("Content-Length", "0")
         self.end_headers()
+        # Closed without saying so, as a server timing out an idle
+        # connection does: the client finds out when it reuses it.
+        self.close_connection = self.server.state.args.close_after_answer
 
     def do_POST(self):
         state = self.server.state
@@ -254,6 +258,9 @@ def main():
     parser.add_argument("--fail-status", type=int, default=429)
     parser.add_argument("--retry-after", default=None,
                         help="Retry-After sent with those answers")
+    parser.add_argument("--close-after-answer", action="store_true",
+                        help="close each connection after one answer, "
+                        "without a Connection: close header")
     args = parser.parse_args()
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
