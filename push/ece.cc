@@ -20,16 +20,7 @@ constexpr size_t kKeyBytes = 16;          // AES-128
 constexpr size_t kNonceBytes = 12;        // AES-GCM IV
 constexpr char kPaddingDelimiter = 0x02;  // the last (and only) record
 
-struct KdfDeleter {
-  void operator()(EVP_KDF* k) const { EVP_KDF_free(k); }
-};
-struct KdfCtxDeleter {
-  void operator()(EVP_KDF_CTX* c) const { EVP_KDF_CTX_free(c); }
-};
-struct CipherCtxDeleter {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
+using CipherCtxPtr = OpenSslPtr<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
 
 unsigned char* Bytes(std::string& s) {
   return reinterpret_cast<unsigned char*>(s.data());
@@ -41,9 +32,9 @@ const unsigned char* Bytes(absl::string_view s) {
 // HKDF-SHA256 (RFC 5869), extract then expand, `length` bytes.
 absl::StatusOr<std::string> Hkdf(absl::string_view salt, absl::string_view ikm,
                                  absl::string_view info, size_t length) {
-  std::unique_ptr<EVP_KDF, KdfDeleter> kdf(
+  OpenSslPtr<EVP_KDF, EVP_KDF_free> kdf(
       EVP_KDF_fetch(nullptr, "HKDF", nullptr));
-  std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> ctx(
+  OpenSslPtr<EVP_KDF_CTX, EVP_KDF_CTX_free> ctx(
       kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
   if (!ctx) return OpenSslError("HKDF");
   char digest[] = "SHA256";

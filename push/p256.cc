@@ -14,27 +14,9 @@
 namespace notifyd::push {
 namespace {
 
-struct GroupDeleter {
-  void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
-};
-struct PointDeleter {
-  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct BnCtxDeleter {
-  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
-};
-struct ParamBldDeleter {
-  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamDeleter {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-using GroupPtr = std::unique_ptr<EC_GROUP, GroupDeleter>;
-using PointPtr = std::unique_ptr<EC_POINT, PointDeleter>;
-using BnPtr = std::unique_ptr<BIGNUM, BnDeleter>;
+using GroupPtr = OpenSslPtr<EC_GROUP, EC_GROUP_free>;
+using PointPtr = OpenSslPtr<EC_POINT, EC_POINT_free>;
+using BnPtr = OpenSslPtr<BIGNUM, BN_free>;
 
 constexpr char kGroupName[] = "prime256v1";
 
@@ -58,7 +40,7 @@ absl::StatusOr<std::string> Uncompressed(const EC_GROUP* group,
 // the private scalar.
 absl::StatusOr<PkeyPtr> FromData(absl::string_view point,
                                  const BIGNUM* private_scalar) {
-  std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
+  OpenSslPtr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> bld(OSSL_PARAM_BLD_new());
   if (!bld ||
       !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME,
                                        kGroupName, 0) ||
@@ -69,7 +51,7 @@ absl::StatusOr<PkeyPtr> FromData(absl::string_view point,
                                private_scalar))) {
     return OpenSslError("building P-256 key parameters");
   }
-  std::unique_ptr<OSSL_PARAM, ParamDeleter> params(
+  OpenSslPtr<OSSL_PARAM, OSSL_PARAM_free> params(
       OSSL_PARAM_BLD_to_param(bld.get()));
   PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* raw = nullptr;
@@ -127,7 +109,7 @@ absl::StatusOr<PkeyPtr> P256PrivateKey(absl::string_view scalar) {
                      " bytes; got ", scalar.size()));
   }
   GroupPtr group = P256Group();
-  std::unique_ptr<BN_CTX, BnCtxDeleter> bn_ctx(BN_CTX_new());
+  OpenSslPtr<BN_CTX, BN_CTX_free> bn_ctx(BN_CTX_new());
   BnPtr d(BN_bin2bn(reinterpret_cast<const unsigned char*>(scalar.data()),
                     static_cast<int>(scalar.size()), nullptr));
   PointPtr point(group ? EC_POINT_new(group.get()) : nullptr);

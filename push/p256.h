@@ -24,15 +24,17 @@ namespace notifyd::push {
 inline constexpr size_t kP256PointBytes = 65;   // 0x04 || X || Y
 inline constexpr size_t kP256ScalarBytes = 32;  // a private key
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+// An OpenSSL object owned by a unique_ptr that releases it with `Free`,
+// e.g. OpenSslPtr<BIO, BIO_free>.
+template <typename T, auto Free>
+struct OpenSslFree {
+  void operator()(T* object) const { Free(object); }
 };
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+template <typename T, auto Free>
+using OpenSslPtr = std::unique_ptr<T, OpenSslFree<T, Free>>;
 
-struct PkeyCtxDeleter {
-  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
-};
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
+using PkeyPtr = OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using PkeyCtxPtr = OpenSslPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
 
 // INTERNAL "<what>: <OpenSSL's first queued error>", clearing the queue.
 absl::Status OpenSslError(absl::string_view what);

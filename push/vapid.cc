@@ -20,16 +20,7 @@
 namespace notifyd::push {
 namespace {
 
-struct BioDeleter {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct EcdsaSigDeleter {
-  void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
-};
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+using BioPtr = OpenSslPtr<BIO, BIO_free>;
 
 // Never prompt for a passphrase: an encrypted key is an error.
 int NoPassphrase(char*, int, int, void*) { return 0; }
@@ -113,7 +104,7 @@ std::string VapidKey::public_key_base64url() const {
 }
 
 absl::StatusOr<std::string> VapidKey::SignEs256(absl::string_view input) const {
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
   size_t length = 0;
   const auto* bytes = reinterpret_cast<const unsigned char*>(input.data());
   if (!ctx ||
@@ -130,7 +121,7 @@ absl::StatusOr<std::string> VapidKey::SignEs256(absl::string_view input) const {
   // OpenSSL gives DER (SEQUENCE of r, s); JWS wants the two 32-byte
   // big-endian integers side by side (RFC 7518 section 3.4).
   const unsigned char* p = der.data();
-  std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter> sig(
+  OpenSslPtr<ECDSA_SIG, ECDSA_SIG_free> sig(
       d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(length)));
   if (!sig) return OpenSslError("decoding an ES256 signature");
   const BIGNUM* r = nullptr;

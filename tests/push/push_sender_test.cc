@@ -121,6 +121,38 @@ class PushSenderTest : public ::testing::Test {
     return sender.ok() ? *std::move(sender) : nullptr;
   }
 
+  // Sends `message` to `subscription` and waits for its result; a
+  // DEADLINE_EXCEEDED failure when none came.
+  Result SendAndWait(Sender& sender, const Subscription& subscription,
+                     const Message& message = Hello()) {
+    const size_t before = outcomes_.count();
+    absl::Status sent = sender.Send(subscription, message, outcomes_.Collect());
+    EXPECT_TRUE(sent.ok()) << sent;
+    std::vector<Result> results = outcomes_.Await(before + 1);
+    if (!sent.ok() || results.size() <= before) {
+      return Result{Outcome::kFailed, 0, 0,
+                    absl::DeadlineExceededError("no result")};
+    }
+    return results[before];
+  }
+
+  // Sends two messages to `service`, the second once the first is
+  // reported: their results, and what the service received.
+  struct TwoInTurn {
+    std::vector<Result> results;
+    std::vector<boost::json::object> received;
+  };
+  TwoInTurn SendTwoInTurn(const PushService& service,
+                          const PushOptions& options) {
+    auto sender = Start(options);
+    TwoInTurn two;
+    for (int i = 0; i < 2; ++i) {
+      two.results.push_back(SendAndWait(*sender, service.Subscribe("/push/a")));
+    }
+    two.received = service.Received();
+    return two;
+  }
+
   static Message Hello() {
     Message message;
     message.payload = R"({"title":"Hello","body":"from notifyd"})";
@@ -140,16 +172,12 @@ TEST_F(PushSenderTest, DeliversWhatTheBrowserDecrypts) {
   message.ttl = absl::Seconds(60);
   message.urgency = Urgency::kHigh;
   message.collapse_key = "order:42";
-  ASSERT_TRUE(
-      sender->Send(service.Subscribe("/push/a"), message, outcomes_.Collect())
-          .ok());
-
-  std::vector<Result> results = outcomes_.Await(1);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].outcome, Outcome::kDelivered) << results[0].status;
-  EXPECT_EQ(results[0].http_status, 201);
-  EXPECT_EQ(results[0].attempts, 1);
-  EXPECT_TRUE(results[0].status.ok());
+  const Result result =
+      SendAndWait(*sender, service.Subscribe("/push/a"), message);
+  EXPECT_EQ(result.outcome, Outcome::kDelivered) << result.status;
+  EXPECT_EQ(result.http_status, 201);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_TRUE(result.status.ok());
 
   std::vector<boost::json::object> received = service.Received();
   ASSERT_EQ(received.size(), 1u) << service.Log();
@@ -175,10 +203,9 @@ TEST_F(PushSenderTest, TheLargestPayloadArrivesWhole) {
   auto sender = Start(Options());
   Message message;
   message.payload = std::string(kMaxPlaintextBytes, 'p');
-  ASSERT_TRUE(
-      sender->Send(service.Subscribe("/push/big"), message, outcomes_.Collect())
-          .ok());
-  ASSERT_EQ(outcomes_.Await(1).at(0).outcome, Outcome::kDelivered);
+  EXPECT_EQ(
+      SendAndWait(*sender, service.Subscribe("/push/big"), message).outcome,
+      Outcome::kDelivered);
   std::vector<boost::json::object> received = service.Received();
   ASSERT_EQ(received.size(), 1u);
   EXPECT_EQ(received[0].at("body_bytes").to_number<int64_t>(),
@@ -189,16 +216,10 @@ TEST_F(PushSenderTest, TheLargestPayloadArrivesWhole) {
 TEST_F(PushSenderTest, KeepsTheConnectionForTheNextMessage) {
   PushService service(ca_);
   ASSERT_TRUE(service.ok()) << service.Log();
-  auto sender = Start(Options());
-  for (int i = 1; i <= 2; ++i) {
-    ASSERT_TRUE(
-        sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
-            .ok());
-    ASSERT_EQ(outcomes_.Await(i).size(), static_cast<size_t>(i));
-  }
-  std::vector<boost::json::object> received = service.Received();
-  ASSERT_EQ(received.size(), 2u);
-  EXPECT_EQ(received[0].at("client_port"), received[1].at("client_port"));
+  TwoInTurn two = SendTwoInTurn(service, Options());
+  ASSERT_EQ(two.received.size(), 2u);
+  EXPECT_EQ(two.received[0].at("client_port"),
+            two.received[1].at("client_port"));
 }
 
 TEST_F(PushSenderTest, AKeptConnectionTheServerClosedIsReplacedUnseen) {
@@ -206,20 +227,14 @@ TEST_F(PushSenderTest, AKeptConnectionTheServerClosedIsReplacedUnseen) {
   closing.close_after_answer = true;
   PushService service(ca_, closing);
   ASSERT_TRUE(service.ok()) << service.Log();
-  auto sender = Start(Options());
-  for (int i = 1; i <= 2; ++i) {
-    ASSERT_TRUE(
-        sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
-            .ok());
-    ASSERT_EQ(outcomes_.Await(i).size(), static_cast<size_t>(i));
-  }
-  for (const Result& result : outcomes_.Await(2)) {
+  TwoInTurn two = SendTwoInTurn(service, Options());
+  for (const Result& result : two.results) {
     EXPECT_EQ(result.outcome, Outcome::kDelivered) << result.status;
     EXPECT_EQ(result.attempts, 1);  // the reconnection is not a retry
   }
-  std::vector<boost::json::object> received = service.Received();
-  ASSERT_EQ(received.size(), 2u);
-  EXPECT_NE(received[0].at("client_port"), received[1].at("client_port"));
+  ASSERT_EQ(two.received.size(), 2u);
+  EXPECT_NE(two.received[0].at("client_port"),
+            two.received[1].at("client_port"));
 }
 
 TEST_F(PushSenderTest, AConnectionIdlePastIdleTimeoutIsNotReused) {
@@ -227,16 +242,10 @@ TEST_F(PushSenderTest, AConnectionIdlePastIdleTimeoutIsNotReused) {
   ASSERT_TRUE(service.ok()) << service.Log();
   PushOptions options = Options();
   options.idle_timeout = absl::ZeroDuration();
-  auto sender = Start(options);
-  for (int i = 1; i <= 2; ++i) {
-    ASSERT_TRUE(
-        sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
-            .ok());
-    ASSERT_EQ(outcomes_.Await(i).size(), static_cast<size_t>(i));
-  }
-  std::vector<boost::json::object> received = service.Received();
-  ASSERT_EQ(received.size(), 2u);
-  EXPECT_NE(received[0].at("client_port"), received[1].at("client_port"));
+  TwoInTurn two = SendTwoInTurn(service, options);
+  ASSERT_EQ(two.received.size(), 2u);
+  EXPECT_NE(two.received[0].at("client_port"),
+            two.received[1].at("client_port"));
 }
 
 TEST_F(PushSenderTest, ReportsAGoneSubscription) {
@@ -247,16 +256,11 @@ TEST_F(PushSenderTest, ReportsAGoneSubscription) {
   }());
   ASSERT_TRUE(service.ok()) << service.Log();
   auto sender = Start(Options());
-  ASSERT_TRUE(
-      sender
-          ->Send(service.Subscribe("/push/gone"), Hello(), outcomes_.Collect())
-          .ok());
-  std::vector<Result> results = outcomes_.Await(1);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].outcome, Outcome::kGone);
-  EXPECT_EQ(results[0].http_status, 410);
-  EXPECT_EQ(results[0].attempts, 1);  // not retried
-  EXPECT_EQ(results[0].status.code(), absl::StatusCode::kNotFound);
+  const Result result = SendAndWait(*sender, service.Subscribe("/push/gone"));
+  EXPECT_EQ(result.outcome, Outcome::kGone);
+  EXPECT_EQ(result.http_status, 410);
+  EXPECT_EQ(result.attempts, 1);  // not retried
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(sender->stats().gone, 1u);
 }
 
@@ -264,13 +268,9 @@ TEST_F(PushSenderTest, RetriesA429NoSoonerThanRetryAfterThenDelivers) {
   PushService service(ca_, Failing(1, 429, "1"));
   ASSERT_TRUE(service.ok()) << service.Log();
   auto sender = Start(Options());  // backoff 20 ms: Retry-After rules
-  ASSERT_TRUE(
-      sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
-          .ok());
-  std::vector<Result> results = outcomes_.Await(1);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].outcome, Outcome::kDelivered) << results[0].status;
-  EXPECT_EQ(results[0].attempts, 2);
+  const Result result = SendAndWait(*sender, service.Subscribe("/push/a"));
+  EXPECT_EQ(result.outcome, Outcome::kDelivered) << result.status;
+  EXPECT_EQ(result.attempts, 2);
   std::vector<boost::json::object> received = service.Received();
   ASSERT_EQ(received.size(), 2u);
   EXPECT_EQ(received[0].at("status").to_number<int>(), 429);
@@ -288,14 +288,10 @@ TEST_F(PushSenderTest, ServerErrorsAreRetriedUpToMaxAttempts) {
   PushOptions options = Options();
   options.max_attempts = 3;
   auto sender = Start(options);
-  ASSERT_TRUE(
-      sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
-          .ok());
-  std::vector<Result> results = outcomes_.Await(1);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].outcome, Outcome::kFailed);
-  EXPECT_EQ(results[0].http_status, 500);
-  EXPECT_EQ(results[0].attempts, 3);
+  const Result result = SendAndWait(*sender, service.Subscribe("/push/a"));
+  EXPECT_EQ(result.outcome, Outcome::kFailed);
+  EXPECT_EQ(result.http_status, 500);
+  EXPECT_EQ(result.attempts, 3);
   EXPECT_EQ(service.Received().size(), 3u);
 }
 
@@ -303,28 +299,20 @@ TEST_F(PushSenderTest, ARetryAfterPastTheCapEndsTheMessage) {
   PushService service(ca_, Failing(1, 429, "3600"));
   ASSERT_TRUE(service.ok()) << service.Log();
   auto sender = Start(Options());  // cap 10 s
-  ASSERT_TRUE(
-      sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
-          .ok());
-  std::vector<Result> results = outcomes_.Await(1);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].outcome, Outcome::kFailed);
-  EXPECT_EQ(results[0].attempts, 1);
-  EXPECT_THAT(results[0].status.message(), HasSubstr("Retry-After"));
+  const Result result = SendAndWait(*sender, service.Subscribe("/push/a"));
+  EXPECT_EQ(result.outcome, Outcome::kFailed);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_THAT(result.status.message(), HasSubstr("Retry-After"));
 }
 
 TEST_F(PushSenderTest, OtherClientErrorsAreRejectedWithoutRetry) {
   PushService service(ca_, Failing(100, 413, ""));
   ASSERT_TRUE(service.ok()) << service.Log();
   auto sender = Start(Options());
-  ASSERT_TRUE(
-      sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
-          .ok());
-  std::vector<Result> results = outcomes_.Await(1);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].outcome, Outcome::kRejected);
-  EXPECT_EQ(results[0].http_status, 413);
-  EXPECT_EQ(results[0].attempts, 1);
+  const Result result = SendAndWait(*sender, service.Subscribe("/push/a"));
+  EXPECT_EQ(result.outcome, Outcome::kRejected);
+  EXPECT_EQ(result.http_status, 413);
+  EXPECT_EQ(result.attempts, 1);
 }
 
 TEST_F(PushSenderTest, RefusesNonHttpsEndpointsAndBadKeysAtOnce) {
@@ -360,11 +348,9 @@ TEST_F(PushSenderTest, AKeyOffTheCurveIsRejected) {
   auto sender = Start(Options());
   Subscription subscription = service.Subscribe("/push/a");
   subscription.p256dh.back() ^= 1;
-  ASSERT_TRUE(sender->Send(subscription, Hello(), outcomes_.Collect()).ok());
-  std::vector<Result> results = outcomes_.Await(1);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].outcome, Outcome::kRejected);
-  EXPECT_EQ(results[0].status.code(), absl::StatusCode::kInvalidArgument);
+  const Result result = SendAndWait(*sender, subscription);
+  EXPECT_EQ(result.outcome, Outcome::kRejected);
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(service.Received(), IsEmpty());
 }
 
@@ -397,14 +383,10 @@ TEST_F(PushSenderTest, ACertificateFromAnotherCaDoesNotVerify) {
   PushOptions options = Options();
   options.ca_file = ca_.rogue_cert();
   auto sender = Start(options);
-  ASSERT_TRUE(
-      sender->Send(service.Subscribe("/push/a"), Hello(), outcomes_.Collect())
-          .ok());
-  std::vector<Result> results = outcomes_.Await(1);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].outcome, Outcome::kFailed);
-  EXPECT_EQ(results[0].status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(results[0].status.message(), HasSubstr("does not verify"));
+  const Result result = SendAndWait(*sender, service.Subscribe("/push/a"));
+  EXPECT_EQ(result.outcome, Outcome::kFailed);
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status.message(), HasSubstr("does not verify"));
   EXPECT_THAT(service.Received(), IsEmpty());
 }
 
@@ -428,12 +410,10 @@ TEST_F(PushSenderTest, ASilentServerTimesOutAndIsRetried) {
       .endpoint = absl::StrCat("https://127.0.0.1:", silent.port(), "/p"),
       .p256dh = P256PublicFromPrivate(std::string(31, '\0') + "\x07").value(),
       .auth = std::string(kAuthSecretBytes, 'a')};
-  ASSERT_TRUE(sender->Send(subscription, Hello(), outcomes_.Collect()).ok());
-  std::vector<Result> results = outcomes_.Await(1);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].outcome, Outcome::kFailed);
-  EXPECT_EQ(results[0].status.code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(results[0].attempts, 2);
+  const Result result = SendAndWait(*sender, subscription);
+  EXPECT_EQ(result.outcome, Outcome::kFailed);
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(result.attempts, 2);
 }
 
 TEST_F(PushSenderTest, AFullQueueRefusesAndStopCancelsWhatIsPending) {
