@@ -34,8 +34,8 @@ absl::StatusOr<std::string> Hkdf(absl::string_view salt, absl::string_view ikm,
                                  absl::string_view info, size_t length) {
   OpenSslPtr<EVP_KDF, EVP_KDF_free> kdf(
       EVP_KDF_fetch(nullptr, "HKDF", nullptr));
-  OpenSslPtr<EVP_KDF_CTX, EVP_KDF_CTX_free> ctx(
-      kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
+  OpenSslPtr<EVP_KDF_CTX, EVP_KDF_CTX_free> ctx(kdf ? EVP_KDF_CTX_new(kdf.get())
+                                                    : nullptr);
   if (!ctx) return OpenSslError("HKDF");
   char digest[] = "SHA256";
   auto octets = [](const char* name, absl::string_view s) {

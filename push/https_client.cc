@@ -187,6 +187,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
                                             endpoint_.host.c_str()) == 1
             : SSL_set_tlsext_host_name(ssl, endpoint_.host.c_str()) == 1 &&
                   SSL_set1_host(ssl, endpoint_.host.c_str()) == 1;
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (!checks) {
       return Finish(absl::InternalError(
           absl::StrCat("cannot set up TLS for ", endpoint_.host)));

@@ -2,6 +2,9 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <tuple>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -43,6 +46,25 @@ absl::string_view OutcomeName(Outcome outcome) {
       return "failed";
   }
   return "failed";
+}
+
+absl::StatusOr<Subscription> SubscriptionFromJsonKeys(std::string endpoint,
+                                                      absl::string_view p256dh,
+                                                      absl::string_view auth) {
+  Subscription subscription;
+  subscription.endpoint = std::move(endpoint);
+  for (auto [name, text, out] :
+       {std::make_tuple("p256dh", p256dh, &subscription.p256dh),
+        std::make_tuple("auth", auth, &subscription.auth)}) {
+    const bool alphabet = std::all_of(text.begin(), text.end(), [](char c) {
+      return IsBase64UrlChar(c) || c == '=';
+    });
+    if (!alphabet || !absl::WebSafeBase64Unescape(text, out)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("subscription key ", name, " is not base64url"));
+    }
+  }
+  return subscription;
 }
 
 absl::Status ValidateMessage(const Message& message) {

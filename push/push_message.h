@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -28,6 +29,14 @@ struct Subscription {
   std::string p256dh;    // the user agent's P-256 public key, 65 bytes
   std::string auth;      // the auth secret, 16 bytes
 };
+
+// A Subscription from what PushSubscription.toJSON() gives: the endpoint
+// and the keys `p256dh` and `auth` in base64url (padding optional).
+// INVALID_ARGUMENT when a key is not base64url; lengths and the endpoint
+// are checked by Sender::Send.
+absl::StatusOr<Subscription> SubscriptionFromJsonKeys(std::string endpoint,
+                                                      absl::string_view p256dh,
+                                                      absl::string_view auth);
 
 enum class Urgency { kVeryLow, kLow, kNormal, kHigh };
 
@@ -54,7 +63,9 @@ absl::string_view OutcomeName(Outcome outcome);
 struct Result {
   Outcome outcome = Outcome::kFailed;
   int http_status = 0;  // of the last answer; 0 when there was none
-  int attempts = 0;     // requests made (0 when refused before sending)
+  // Tries made: requests, and refusals by the SSRF guard; 0 when the
+  // message never got that far (a key off the curve, a stop).
+  int attempts = 0;
   // OK when delivered; otherwise why (the push service's status, the
   // connection error, the SSRF refusal, CANCELLED when the sender stopped).
   absl::Status status;

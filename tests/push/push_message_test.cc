@@ -84,6 +84,23 @@ TEST(PushMessageTest, ValidateHoldsTheLimits) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(PushMessageTest, SubscriptionFromJsonKeysDecodesBase64Url) {
+  absl::StatusOr<Subscription> s = SubscriptionFromJsonKeys(
+      "https://push.example.net/x", "BP8-_w", "AAEC");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->endpoint, "https://push.example.net/x");
+  EXPECT_EQ(s->p256dh, std::string("\x04\xff\x3e\xff", 4));
+  EXPECT_EQ(s->auth, std::string("\x00\x01\x02", 3));
+  EXPECT_EQ(SubscriptionFromJsonKeys("https://h.example/", "BP8+/w", "AAEC")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);  // standard base64
+  EXPECT_EQ(SubscriptionFromJsonKeys("https://h.example/", "BP8-_w", "A A")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(RetryPolicyTest, ClassifiesPushServiceAnswers) {
   for (int s : {200, 201, 202}) {
     EXPECT_EQ(ClassifyHttpStatus(s), Outcome::kDelivered) << s;

@@ -377,16 +377,30 @@ TEST_F(PushSenderTest, PrivateAddressesAreRefusedUnlessAllowed) {
   EXPECT_THAT(service.Received(), IsEmpty());
 }
 
-TEST_F(PushSenderTest, ACertificateFromAnotherCaDoesNotVerify) {
-  PushService service(ca_);
+TEST_F(PushSenderTest, CertificatesThatDoNotVerifyAreRefused) {
+  PushService service(ca_);  // its certificate names 127.0.0.1 only
   ASSERT_TRUE(service.ok()) << service.Log();
-  PushOptions options = Options();
-  options.ca_file = ca_.rogue_cert();
-  auto sender = Start(options);
-  const Result result = SendAndWait(*sender, service.Subscribe("/push/a"));
-  EXPECT_EQ(result.outcome, Outcome::kFailed);
-  EXPECT_EQ(result.status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(result.status.message(), HasSubstr("does not verify"));
+  PushOptions rogue_ca = Options();
+  rogue_ca.ca_file = ca_.rogue_cert();
+  Subscription by_name = service.Subscribe("/push/a");
+  by_name.endpoint =
+      absl::StrCat("https://localhost:", service.port(), "/push/a");
+  struct Case {
+    const char* what;
+    PushOptions options;
+    Subscription subscription;
+  };
+  for (const Case& c :
+       {Case{"signed by another CA", rogue_ca, service.Subscribe("/push/a")},
+        Case{"for another host", Options(), by_name}}) {
+    auto sender = Start(c.options);
+    const Result result = SendAndWait(*sender, c.subscription);
+    EXPECT_EQ(result.outcome, Outcome::kFailed) << c.what;
+    EXPECT_EQ(result.status.code(), absl::StatusCode::kFailedPrecondition)
+        << c.what;
+    EXPECT_THAT(result.status.message(), HasSubstr("does not verify"))
+        << c.what;
+  }
   EXPECT_THAT(service.Received(), IsEmpty());
 }
 
