@@ -38,6 +38,9 @@ struct Job {
   std::string body;  // encrypted at the first attempt, reused by retries
   int attempts = 0;
   int last_status = 0;
+  // Send's time plus the message's TTL: a retry is not sent after it, and
+  // one sent before carries only the TTL left.
+  absl::Time expires;
   std::unique_ptr<asio::steady_timer> retry_timer;
 };
 
@@ -105,6 +108,10 @@ void Sender::Impl::Attempt(std::shared_ptr<Job> job) {
   if (!authorization.ok()) {
     Release();
     return Finish(job, Outcome::kFailed, authorization.status());
+  }
+  if (job->attempts > 0) {  // a retry: the TTL left
+    job->message.ttl =
+        std::max(absl::ZeroDuration(), job->expires - absl::Now());
   }
   HttpsClient::Request request{job->endpoint, PushHeaders(job->message),
                                job->body};
@@ -177,6 +184,13 @@ void Sender::Impl::Retry(std::shared_ptr<Job> job,
               ", past --push_backoff_cap; not retried")));
     }
     delay = std::max(delay, *asked);
+  }
+  if (absl::Now() + delay > job->expires) {
+    return Finish(job, Outcome::kFailed,
+                  absl::UnavailableError(
+                      absl::StrCat(why.message(),
+                                   "; the message's TTL runs out before "
+                                   "the next attempt, not retried")));
   }
   job->retry_timer = std::make_unique<asio::steady_timer>(
       *io, absl::ToChronoNanoseconds(delay));
@@ -314,6 +328,7 @@ absl::Status Sender::Send(Subscription subscription, Message message,
   job->subscription = std::move(subscription);
   job->endpoint = *std::move(endpoint);
   job->message = std::move(message);
+  job->expires = absl::Now() + job->message.ttl;
   job->done = std::move(done);
   {
     absl::MutexLock lock(&impl_->mu);

@@ -2,7 +2,8 @@
 // message is encrypted for its subscription (RFC 8291, push/ece.h), signed
 // for with VAPID (RFC 8292, push/vapid.h) and POSTed to the subscription's
 // endpoint over HTTPS (push/https_client.h), retried with backoff on 429,
-// 5xx and connection errors, and its outcome reported to a callback
+// 5xx and connection errors (while its TTL lasts; a retry carries the TTL
+// left), and its outcome reported to a callback
 // (push/push_message.h): delivered, gone (the caller removes the
 // subscription), rejected, or failed.
 //

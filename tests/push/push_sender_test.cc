@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "push/ece.h"
@@ -280,6 +281,37 @@ TEST_F(PushSenderTest, RetriesA429NoSoonerThanRetryAfterThenDelivers) {
                 received[0].at("time").to_number<double>(),
             1.0);
   EXPECT_EQ(sender->stats().retries, 1u);
+}
+
+TEST_F(PushSenderTest, ARetryCarriesTheTtlLeft) {
+  PushService service(ca_, Failing(1, 503, "1"));
+  ASSERT_TRUE(service.ok()) << service.Log();
+  auto sender = Start(Options());
+  Message message = Hello();
+  message.ttl = absl::Seconds(60);
+  EXPECT_EQ(SendAndWait(*sender, service.Subscribe("/push/a"), message).outcome,
+            Outcome::kDelivered);
+  std::vector<boost::json::object> received = service.Received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[0].at("ttl").as_string(), "60");
+  int left = 0;
+  ASSERT_TRUE(
+      absl::SimpleAtoi(std::string(received[1].at("ttl").as_string()), &left));
+  EXPECT_LE(left, 59);  // at least Retry-After's second later
+}
+
+TEST_F(PushSenderTest, NoRetryOnceTheTtlHasRunOut) {
+  PushService service(ca_, Failing(1, 429, "1"));
+  ASSERT_TRUE(service.ok()) << service.Log();
+  auto sender = Start(Options());
+  Message message = Hello();
+  message.ttl = absl::ZeroDuration();  // now or never
+  const Result result =
+      SendAndWait(*sender, service.Subscribe("/push/a"), message);
+  EXPECT_EQ(result.outcome, Outcome::kFailed);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_THAT(result.status.message(), HasSubstr("TTL"));
+  EXPECT_EQ(service.Received().size(), 1u);
 }
 
 TEST_F(PushSenderTest, ServerErrorsAreRetriedUpToMaxAttempts) {
