@@ -105,6 +105,12 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view url) {
     return invalid("must be an https URL");
   }
   if (u.has_userinfo()) return invalid("must not carry user information");
+  // Boost.URL 1.81 ends the authority at the first byte it cannot take and
+  // reads the rest as a rootless path ("https://h:12x/p" is port 12, path
+  // "x/p"): after an authority, a path must start with '/'.
+  if (!u.encoded_path().empty() && u.encoded_path().front() != '/') {
+    return invalid("has an invalid authority (host or port)");
+  }
   if (u.has_fragment()) return invalid("must not carry a fragment");
   Endpoint e;
   std::string url_host;
@@ -134,8 +140,9 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view url) {
   e.host_header =
       e.port == 443 ? url_host : absl::StrCat(url_host, ":", e.port);
   e.origin = absl::StrCat("https://", e.host_header);
+  // An empty path is "/", also before a query.
   e.target = std::string(u.encoded_target());
-  if (e.target.empty()) e.target.push_back('/');
+  if (e.target.empty() || e.target.front() != '/') e.target.insert(0, 1, '/');
   return e;
 }
 

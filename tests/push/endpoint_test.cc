@@ -31,6 +31,7 @@ TEST(EndpointTest, OriginCarriesAnExplicitPortAndLowercasesTheHost) {
   EXPECT_EQ(e.origin, "https://push.example.net:8443");
   EXPECT_EQ(ParseEndpoint("https://push.example.net:443/x")->origin,
             "https://push.example.net");
+  EXPECT_EQ(ParseEndpoint("https://push.example.net?id=1")->target, "/?id=1");
 }
 
 TEST(EndpointTest, AddressHostsResolveAsThemselves) {
@@ -53,7 +54,10 @@ TEST(EndpointTest, RefusesWhatIsNotAnHttpsUrlWithAHost) {
         std::string("https://h.example/x#frag"),
         std::string("https://h.example:0/"),
         std::string("https://h.example:70000/"),
-        std::string("https://h%0d%0aX:1.example/"), std::string("")}) {
+        std::string("https://h%0d%0aX:1.example/"),
+        std::string("https://h.example:12x/p"),
+        std::string("https://push.example:host.example/p"),
+        std::string("https://[2001:db8::1]junk:8443/p"), std::string("")}) {
     absl::StatusOr<Endpoint> e = ParseEndpoint(url);
     EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument) << url;
   }
