@@ -63,7 +63,9 @@ void PublishStreamReactor::OnReadDone(bool ok) {
   absl::Status parsed = ParseRequest(read_buffer_, &entry->request);
   {
     absl::MutexLock lock(&mu_);
-    reading_ = false;
+    // reading_ stays true until the message is dispatched: an Advance on
+    // another thread (a commit's answer) must not start the next read, or
+    // the next message could reach the store first and commit first.
     queued_bytes_ += entry->bytes;
     queue_.push_back(std::move(owned));
     ++running_;  // until its Done
@@ -75,7 +77,7 @@ void PublishStreamReactor::OnReadDone(bool ok) {
   } else {
     Dispatch(entry);
   }
-  Advance([] {});
+  Advance([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { reading_ = false; });
 }
 
 void PublishStreamReactor::Dispatch(Entry* entry) {
