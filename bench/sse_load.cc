@@ -392,9 +392,8 @@ class GrpcPublisher final : public Publisher {
       c->req.set_data(std::move(data));
       stub->async()->NotifyUsers(
           &c->ctx, &c->req, &c->resp, [c, finish](grpc::Status s) {
-            finish(s, c->resp.deliveries_size() > 0
-                          ? c->resp.deliveries(0).id()
-                          : 0);
+            finish(s, c->resp.deliveries_size() > 0 ? c->resp.deliveries(0).id()
+                                                    : 0);
             delete c;
           });
     } else if (notify_user_) {

@@ -45,8 +45,8 @@
 
 #include "boost/asio/buffer.hpp"
 #include "boost/asio/compose.hpp"
-#include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/defer.hpp"
+#include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/ssl/context.hpp"
 #include "boost/asio/ssl/stream_base.hpp"
 #include "boost/system/error_code.hpp"

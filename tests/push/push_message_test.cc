@@ -85,8 +85,8 @@ TEST(PushMessageTest, ValidateHoldsTheLimits) {
 }
 
 TEST(PushMessageTest, SubscriptionFromJsonKeysDecodesBase64Url) {
-  absl::StatusOr<Subscription> s = SubscriptionFromJsonKeys(
-      "https://push.example.net/x", "BP8-_w", "AAEC");
+  absl::StatusOr<Subscription> s =
+      SubscriptionFromJsonKeys("https://push.example.net/x", "BP8-_w", "AAEC");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->endpoint, "https://push.example.net/x");
   EXPECT_EQ(s->p256dh, std::string("\x04\xff\x3e\xff", 4));

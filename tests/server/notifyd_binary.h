@@ -63,10 +63,10 @@ class NotifydBinary {
   std::unique_ptr<testing::ChildProcess> process_;
 };
 
-// Every id stored for `user`, paging through ListNotifications.
-inline std::set<uint64_t> AllIds(pb::Notifier::Stub& stub,
-                                 const std::string& user) {
-  std::set<uint64_t> ids;
+// Calls `fn` with every notification stored for `user`, newest first,
+// paging through ListNotifications.
+template <typename Fn>
+void ForEachStored(pb::Notifier::Stub& stub, const std::string& user, Fn fn) {
   uint64_t before = 0;
   for (;;) {
     pb::ListNotificationsRequest request;
@@ -77,10 +77,19 @@ inline std::set<uint64_t> AllIds(pb::Notifier::Stub& stub,
     grpc::ClientContext context;
     grpc::Status status = stub.ListNotifications(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
-    for (const auto& n : response.notifications()) ids.insert(n.id());
-    if (!status.ok() || response.next_before_id() == 0) return ids;
+    for (const auto& n : response.notifications()) fn(n);
+    if (!status.ok() || response.next_before_id() == 0) return;
     before = response.next_before_id();
   }
+}
+
+// Every id stored for `user`.
+inline std::set<uint64_t> AllIds(pb::Notifier::Stub& stub,
+                                 const std::string& user) {
+  std::set<uint64_t> ids;
+  ForEachStored(stub, user,
+                [&](const pb::Notification& n) { ids.insert(n.id()); });
+  return ids;
 }
 
 }  // namespace notifyd

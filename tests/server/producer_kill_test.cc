@@ -45,20 +45,9 @@ uint64_t Unread(pb::Notifier::Stub& stub, const std::string& user) {
 std::map<std::string, int> StoredData(pb::Notifier::Stub& stub,
                                       const std::string& user) {
   std::map<std::string, int> seen;
-  uint64_t before = 0;
-  for (;;) {
-    pb::ListNotificationsRequest request;
-    request.set_user_id(user);
-    request.set_limit(500);
-    request.set_before_id(before);
-    pb::ListNotificationsResponse response;
-    grpc::ClientContext context;
-    grpc::Status status = stub.ListNotifications(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    for (const auto& n : response.notifications()) ++seen[n.data()];
-    if (!status.ok() || response.next_before_id() == 0) return seen;
-    before = response.next_before_id();
-  }
+  ForEachStored(stub, user,
+                [&](const pb::Notification& n) { ++seen[n.data()]; });
+  return seen;
 }
 
 TEST(ProducerKillTest, AKilledProducerRunAgainStoresEveryLineOnce) {
