@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "storage/flag_sql.h"
 #include "storage/inbox.h"
+#include "storage/postgres_push.h"
 #include "storage/postgres_rows.h"
 
 // The reads of the PostgreSQL store (postgres_queries.h); the writes are in
