@@ -36,6 +36,8 @@ struct AppOptions {
   uint64_t max_per_channel = 0;                     // zero: unlimited
   absl::Duration prune_interval = absl::Seconds(30);
   size_t max_payload_bytes = 64 * 1024;
+  // Most Web Push subscriptions per user (storage/push.h).
+  size_t max_push_subscriptions = storage::kDefaultMaxPushSubscriptions;
   // Publisher authentication (docs/DESIGN.md, Security). gRPC on a
   // non-loopback address needs api_keys_file or tls_client_ca_file, or
   // `insecure`.
