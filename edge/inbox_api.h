@@ -166,12 +166,12 @@ absl::StatusOr<std::string> AuthenticateChange(
 struct ApiReply {
   absl::Status status;
   std::string json;
-  // Of a success: 200, 201 (created) or 204 (no content: `json` is not
-  // sent).
-  int http_status = 200;
   // With a refusal: when a retry may pass, sent as Retry-After (whole
   // seconds, rounded up); zero: not said.
   absl::Duration retry_after = absl::ZeroDuration();
+  // Of a success: 200, 201 (created) or 204 (no content: `json` is not
+  // sent).
+  int http_status = 200;
 };
 
 // A store failure as a client sees it: bad arguments and unavailability as

@@ -78,7 +78,7 @@ void PushApi::Subscribe(std::string channel, absl::string_view body,
             {{"channel", log_channel}, {"created", put->created}});
         done({absl::OkStatus(),
               json::serialize(json::object{{"credential", credential}}),
-              put->created ? 201 : 200});
+              absl::ZeroDuration(), put->created ? 201 : 200});
       });
 }
 
@@ -94,7 +94,7 @@ void PushApi::Unsubscribe(std::string channel, absl::string_view body,
           return done(
               Refusal(absl::NotFoundError("no such push subscription")));
         }
-        done({absl::OkStatus(), "", 204});
+        done({absl::OkStatus(), "", absl::ZeroDuration(), 204});
       });
 }
 
