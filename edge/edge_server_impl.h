@@ -45,8 +45,8 @@
 #include "edge/hub.h"
 #include "edge/identity.h"
 #include "edge/inbox_api.h"
-#include "edge/push_api.h"
 #include "edge/open_rate_limiter.h"
+#include "edge/push_api.h"
 #include "edge/routes.h"
 #include "edge/trusted_proxies.h"
 

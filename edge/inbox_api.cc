@@ -410,8 +410,9 @@ absl::StatusOr<std::string> AuthenticateChange(
   // Without an Authorization header the token came from the cookie, which
   // a browser sends on its own: only from an allowed Origin. The
   // development identity (?user=) proves nothing anyway.
-  bool by_cookie = request.authorization.empty() &&
-                   !TokenFromCookie(request.cookie, identity.cookie_name).empty();
+  bool by_cookie =
+      request.authorization.empty() &&
+      !TokenFromCookie(request.cookie, identity.cookie_name).empty();
   if (by_cookie) {
     std::string self_origin;
     if (!request.host.empty()) {
@@ -525,8 +526,8 @@ void InboxApi::ServePushCredential(const InboxRequest& request,
       [this, change = *std::move(change), done = std::move(done)](
           absl::StatusOr<storage::PushSubscription> found) mutable {
         if (found.status().code() == absl::StatusCode::kNotFound) {
-          return done({absl::UnauthenticatedError("unknown push credential"),
-                       ""});
+          return done(
+              {absl::UnauthenticatedError("unknown push credential"), ""});
         }
         if (!found.ok()) return done({StoreError(found.status()), ""});
         change.channel = found->channel;

@@ -59,8 +59,7 @@ class PlainHandler {
     }
     auto res = MakeResponse(s.request_, s.server_.options.cors_origins,
                             http::status::ok, file->content_type,
-                            std::move(file->body), s.request_.keep_alive(),
-                            {});
+                            std::move(file->body), s.request_.keep_alive(), {});
     res->set("Service-Worker-Allowed", "/");
     s.WriteResponse(path, std::move(res));
   }

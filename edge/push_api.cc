@@ -68,8 +68,8 @@ void PushApi::Subscribe(std::string channel, absl::string_view body,
   store_.PutPushSubscription(
       std::move(subscription),
       [done = std::move(done), credential = *std::move(credential),
-       log_channel = std::move(log_channel)](
-          absl::StatusOr<storage::PushPutResult> put) {
+       log_channel =
+           std::move(log_channel)](absl::StatusOr<storage::PushPutResult> put) {
         if (put.status().code() == absl::StatusCode::kResourceExhausted) {
           return done(Refusal(put.status()));  // the per-user limit: 429
         }

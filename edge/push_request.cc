@@ -44,8 +44,8 @@ absl::StatusOr<json::object> ParseObject(absl::string_view body) {
 absl::StatusOr<std::string> StringMember(const json::object& object,
                                          absl::string_view name,
                                          absl::string_view path) {
-  const json::value* v = object.if_contains(
-      json::string_view(name.data(), name.size()));
+  const json::value* v =
+      object.if_contains(json::string_view(name.data(), name.size()));
   if (v == nullptr || !v->is_string()) {
     return Invalid(absl::StrCat(path, " must be a string"));
   }
@@ -100,9 +100,9 @@ bool IsNonPublicV6(const std::array<unsigned char, 16>& b) {
   if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) {
     return IsNonPublicV4(v4_at_end());  // 64:ff9b::a.b.c.d
   }
-  if ((b[0] & 0xfe) == 0xfc) return true;                   // fc00::/7
-  if (b[0] == 0xfe && (b[1] & 0x80) == 0x80) return true;   // fe80::/9
-  if (b[0] == 0xff) return true;                            // ff00::/8
+  if ((b[0] & 0xfe) == 0xfc) return true;                  // fc00::/7
+  if (b[0] == 0xfe && (b[1] & 0x80) == 0x80) return true;  // fe80::/9
+  if (b[0] == 0xff) return true;                           // ff00::/8
   if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) {
     return true;  // 2001:db8::/32
   }
@@ -164,8 +164,8 @@ absl::StatusOr<std::string> DecodeBase64Url(absl::string_view text,
   const bool alphabet =
       !digits.empty() && padding <= 2 &&
       std::all_of(digits.begin(), digits.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-               c == '-' || c == '_';
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+               c == '_';
       });
   std::string raw;
   if (!alphabet || digits.size() % 4 == 1 ||
@@ -174,8 +174,8 @@ absl::StatusOr<std::string> DecodeBase64Url(absl::string_view text,
     return Invalid(absl::StrCat(name, " must be base64url"));
   }
   if (raw.size() != bytes) {
-    return Invalid(absl::StrCat(name, " must decode to ", bytes,
-                                " bytes, not ", raw.size()));
+    return Invalid(absl::StrCat(name, " must decode to ", bytes, " bytes, not ",
+                                raw.size()));
   }
   return raw;
 }

@@ -39,11 +39,11 @@ absl::StatusOr<std::optional<PushSubscription>> OneSubscription(
 
 absl::StatusOr<std::vector<PushSubscription>> PushSubscriptionRows(
     PgConnection& db, const std::string& channel) {
-  absl::StatusOr<PgResult> r = db.Query(
-      absl::StrCat("SELECT ", kSubscriptionColumns,
-                   " FROM push_subscriptions WHERE channel = $1"
-                   " ORDER BY created_at_ms, endpoint"),
-      {PgParam::Text(channel)});
+  absl::StatusOr<PgResult> r =
+      db.Query(absl::StrCat("SELECT ", kSubscriptionColumns,
+                            " FROM push_subscriptions WHERE channel = $1"
+                            " ORDER BY created_at_ms, endpoint"),
+               {PgParam::Text(channel)});
   if (!r.ok()) return r.status();
   std::vector<PushSubscription> rows;
   rows.reserve(r->rows());
@@ -104,17 +104,17 @@ absl::StatusOr<uint64_t> CountPushSubscriptionsOf(PgWriter& writer,
 absl::Status UpsertPushSubscriptionRow(PgWriter& writer,
                                        const PushSubscription& s) {
   return writer.db
-      .Query(absl::StrCat("INSERT INTO push_subscriptions (",
-                          kSubscriptionColumns,
-                          ") VALUES ($1, $2, $3, $4, $5, $6)"
-                          " ON CONFLICT (endpoint) DO UPDATE SET"
-                          " channel = EXCLUDED.channel,"
-                          " p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,"
-                          " secret_sha256 = EXCLUDED.secret_sha256,"
-                          " created_at_ms = EXCLUDED.created_at_ms"),
-             {PgParam::Text(s.channel), PgParam::Text(s.endpoint),
-              PgParam::Bytes(s.p256dh), PgParam::Bytes(s.auth),
-              PgParam::Bytes(s.secret_sha256), PgParam::Int(s.created_at_ms)})
+      .Query(
+          absl::StrCat("INSERT INTO push_subscriptions (", kSubscriptionColumns,
+                       ") VALUES ($1, $2, $3, $4, $5, $6)"
+                       " ON CONFLICT (endpoint) DO UPDATE SET"
+                       " channel = EXCLUDED.channel,"
+                       " p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,"
+                       " secret_sha256 = EXCLUDED.secret_sha256,"
+                       " created_at_ms = EXCLUDED.created_at_ms"),
+          {PgParam::Text(s.channel), PgParam::Text(s.endpoint),
+           PgParam::Bytes(s.p256dh), PgParam::Bytes(s.auth),
+           PgParam::Bytes(s.secret_sha256), PgParam::Int(s.created_at_ms)})
       .status();
 }
 

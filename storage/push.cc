@@ -32,8 +32,8 @@ absl::Status CheckPushSubscription(const PushSubscription& subscription) {
   auto sized = [](const std::string& value, size_t bytes,
                   absl::string_view name) -> absl::Status {
     if (value.size() == bytes) return absl::OkStatus();
-    return Invalid(absl::StrCat(name, " has ", bytes, " bytes, not ",
-                                value.size()));
+    return Invalid(
+        absl::StrCat(name, " has ", bytes, " bytes, not ", value.size()));
   };
   if (absl::Status s = sized(subscription.p256dh, kPushP256dhBytes, "p256dh");
       !s.ok()) {

@@ -58,9 +58,9 @@ std::unique_ptr<WriteOp> MakePutPushSubscriptionOp(
           txn.CountPushSubscriptions(subscription.channel);
       if (!count.ok()) return count.status();
       if (*count >= options.max_push_subscriptions) {
-        answer = absl::ResourceExhaustedError(absl::StrCat(
-            "a user has at most ", options.max_push_subscriptions,
-            " push subscriptions; remove one first"));
+        answer = absl::ResourceExhaustedError(
+            absl::StrCat("a user has at most ", options.max_push_subscriptions,
+                         " push subscriptions; remove one first"));
         return absl::OkStatus();
       }
     }

@@ -30,10 +30,9 @@ PushSubscription ReadSubscription(Statement& stmt) {
 // `blob`), or nullopt.
 absl::StatusOr<std::optional<PushSubscription>> OneSubscription(
     Connection& db, const char* column, const std::string& value, bool blob) {
-  absl::StatusOr<Statement> stmt =
-      db.Prepare(absl::StrCat("SELECT ", kSubscriptionColumns,
-                              " FROM push_subscriptions WHERE ", column,
-                              " = ?1"));
+  absl::StatusOr<Statement> stmt = db.Prepare(
+      absl::StrCat("SELECT ", kSubscriptionColumns,
+                   " FROM push_subscriptions WHERE ", column, " = ?1"));
   if (!stmt.ok()) return stmt.status();
   if (blob) {
     stmt->BindBlob(1, value);
@@ -50,10 +49,10 @@ absl::StatusOr<std::optional<PushSubscription>> OneSubscription(
 
 absl::StatusOr<std::vector<PushSubscription>> PushSubscriptionRows(
     Connection& db, const std::string& channel) {
-  absl::StatusOr<Statement> stmt = db.Prepare(
-      absl::StrCat("SELECT ", kSubscriptionColumns,
-                   " FROM push_subscriptions WHERE channel = ?1"
-                   " ORDER BY created_at_ms, endpoint"));
+  absl::StatusOr<Statement> stmt =
+      db.Prepare(absl::StrCat("SELECT ", kSubscriptionColumns,
+                              " FROM push_subscriptions WHERE channel = ?1"
+                              " ORDER BY created_at_ms, endpoint"));
   if (!stmt.ok()) return stmt.status();
   stmt->BindText(1, channel);
   std::vector<PushSubscription> rows;
@@ -105,8 +104,8 @@ absl::StatusOr<std::optional<PushSubscription>> PushSubscriptionByEndpoint(
 
 absl::StatusOr<uint64_t> CountPushSubscriptionsOf(Connection& db,
                                                   const std::string& channel) {
-  absl::StatusOr<Statement> stmt = db.Prepare(
-      "SELECT count(*) FROM push_subscriptions WHERE channel = ?1");
+  absl::StatusOr<Statement> stmt =
+      db.Prepare("SELECT count(*) FROM push_subscriptions WHERE channel = ?1");
   if (!stmt.ok()) return stmt.status();
   stmt->BindText(1, channel);
   absl::StatusOr<bool> row = stmt->Step();
@@ -116,9 +115,9 @@ absl::StatusOr<uint64_t> CountPushSubscriptionsOf(Connection& db,
 
 absl::Status UpsertPushSubscriptionRow(Connection& db,
                                        const PushSubscription& s) {
-  absl::StatusOr<Statement> stmt = db.Prepare(absl::StrCat(
-      "INSERT OR REPLACE INTO push_subscriptions (", kSubscriptionColumns,
-      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  absl::StatusOr<Statement> stmt = db.Prepare(
+      absl::StrCat("INSERT OR REPLACE INTO push_subscriptions (",
+                   kSubscriptionColumns, ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
   if (!stmt.ok()) return stmt.status();
   stmt->BindText(1, s.channel);
   stmt->BindText(2, s.endpoint);

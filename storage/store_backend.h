@@ -330,7 +330,8 @@ class QueryReader final : public StoreReader {
   }
   absl::StatusOr<std::optional<PushSubscription>> PushSubscriptionBySecret(
       const std::string& secret_sha256) override {
-    return Read([&] { return PushSubscriptionBySecretRow(*db_, secret_sha256); });
+    return Read(
+        [&] { return PushSubscriptionBySecretRow(*db_, secret_sha256); });
   }
   absl::StatusOr<Rows> PushCandidates(const PushCandidatesQuery& query,
                                       int64_t now_ms) override {

@@ -369,11 +369,11 @@ TEST_F(H2Test, PushRoutesAndTheServiceWorkerOverH2) {
 
   H2Headers remove = post;
   remove[0].second = "DELETE";
-  int32_t removed = c.Submit(
-      remove, absl::StrCat(R"({"endpoint":")", endpoint, R"("})"));
+  int32_t removed =
+      c.Submit(remove, absl::StrCat(R"({"endpoint":")", endpoint, R"("})"));
   ASSERT_TRUE(c.RunUntil(closed({removed}), 5s));
-  int32_t again = c.Submit(
-      remove, absl::StrCat(R"({"endpoint":")", endpoint, R"("})"));
+  int32_t again =
+      c.Submit(remove, absl::StrCat(R"({"endpoint":")", endpoint, R"("})"));
   ASSERT_TRUE(c.RunUntil(closed({again}), 5s));
   EXPECT_EQ(c.stream(removed).status, 204);
   EXPECT_EQ(c.stream(removed).body, "");

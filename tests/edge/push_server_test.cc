@@ -48,7 +48,8 @@ const std::string kOffCurve =
 const std::string kEndpoint = "https://push.example.net/send/abc";
 
 // PushSubscription.toJSON() as a browser sends it.
-std::string Body(const std::string& endpoint, const std::string& p256dh = kP256dh,
+std::string Body(const std::string& endpoint,
+                 const std::string& p256dh = kP256dh,
                  const std::string& auth = kAuth) {
   return absl::StrCat(R"({"endpoint":")", endpoint,
                       R"(","expirationTime":null,"keys":{"p256dh":")", p256dh,
@@ -272,13 +273,15 @@ TEST_F(PushServerTest, KeysThatAreNotABrowsersAreRefused) {
       {Body(kEndpoint, kOffCurve), "point on P-256"},
       {Body(kEndpoint, kP256dh, "BTBZMqHH6r4Tts7J_aSI"), "16 bytes, not 15"},
       {Body(kEndpoint, kP256dh, kAuth + "AAA"), "keys.auth must be base64url"},
-      {Body(kEndpoint, kP256dh, "BTBZMqHH6r4Tts7J_aSIgg0A"), "16 bytes, not 18"},
+      {Body(kEndpoint, kP256dh, "BTBZMqHH6r4Tts7J_aSIgg0A"),
+       "16 bytes, not 18"},
       {Body(kEndpoint, kP256dh, ""), "keys.auth must be base64url"},
       {absl::StrCat(R"({"endpoint":")", kEndpoint, R"("})"), "keys must be"},
-      {absl::StrCat(R"({"endpoint":")", kEndpoint,
-                    R"(","keys":{"auth":")", kAuth, R"("}})"),
+      {absl::StrCat(R"({"endpoint":")", kEndpoint, R"(","keys":{"auth":")",
+                    kAuth, R"("}})"),
        "keys.p256dh must be a string"},
-      {absl::StrCat(R"({"endpoint":7,"keys":{}})"), "endpoint must be a string"},
+      {absl::StrCat(R"({"endpoint":7,"keys":{}})"),
+       "endpoint must be a string"},
       {absl::StrCat(R"({"endpoint":")", kEndpoint,
                     R"(","expirationTime":"soon","keys":{}})"),
        "expirationTime"},
@@ -302,8 +305,8 @@ TEST_F(PushServerTest, OversizeEndpointsAndBodiesAreRefused) {
                 "at most 2048 bytes");
   EXPECT_EQ(Subscribe(Body(longest)).status, 201);  // the limit itself
   // A body over kMaxPushBodyBytes is refused before it is read.
-  HttpResponse big = Subscribe(Body(kEndpoint) +
-                               std::string(kMaxPushBodyBytes, ' '));
+  HttpResponse big =
+      Subscribe(Body(kEndpoint) + std::string(kMaxPushBodyBytes, ' '));
   ExpectRefused(big, 413, "request body over 4096 bytes");
   EXPECT_EQ(Stored("alice").size(), 1u);
 }
@@ -311,14 +314,13 @@ TEST_F(PushServerTest, OversizeEndpointsAndBodiesAreRefused) {
 TEST_F(PushServerTest, SubscribingNeedsATokenAndCookiesAnAllowedOrigin) {
   Start();
   ExpectRefused(Subscribe(Body(kEndpoint), {kJson}), 401, "");
-  ExpectRefused(Subscribe(Body(kEndpoint),
-                          {"Authorization: Bearer forged", kJson}),
-                401, "bad token");
   ExpectRefused(
-      HttpWithBody(port_, "POST",
-                   "/v1/push/subscriptions?access_token=tok-alice", {kJson},
-                   Body(kEndpoint)),
-      400, "access_token is not accepted");
+      Subscribe(Body(kEndpoint), {"Authorization: Bearer forged", kJson}), 401,
+      "bad token");
+  ExpectRefused(HttpWithBody(port_, "POST",
+                             "/v1/push/subscriptions?access_token=tok-alice",
+                             {kJson}, Body(kEndpoint)),
+                400, "access_token is not accepted");
   const std::string cookie = "Cookie: access_token=tok-alice";
   ExpectRefused(Subscribe(Body(kEndpoint), {cookie, kJson}), 403,
                 "Authorization header");
@@ -328,22 +330,23 @@ TEST_F(PushServerTest, SubscribingNeedsATokenAndCookiesAnAllowedOrigin) {
   ExpectRefused(Unsubscribe(EndpointBody(kEndpoint),
                             {cookie, kJson, "Origin: https://evil.example"}),
                 403, "Origin not allowed");
-  ExpectRefused(Subscribe(Body(kEndpoint), {kAlice, "Content-Type: text/plain"}),
-                415, "application/json");
+  ExpectRefused(
+      Subscribe(Body(kEndpoint), {kAlice, "Content-Type: text/plain"}), 415,
+      "application/json");
   EXPECT_THAT(Stored("alice"), IsEmpty());
   // The cookie from an allowed Origin is fine.
-  EXPECT_EQ(Subscribe(Body(kEndpoint),
-                      {cookie, kJson, "Origin: https://app.example"})
-                .status,
-            201);
+  EXPECT_EQ(
+      Subscribe(Body(kEndpoint), {cookie, kJson, "Origin: https://app.example"})
+          .status,
+      201);
 }
 
 TEST_F(PushServerTest, PreflightsAllowPostAndDeleteWithAuthorization) {
   Start();
-  HttpResponse r = HttpGet(port_, "/v1/push/subscriptions",
-                           {"Origin: https://app.example",
-                            "Access-Control-Request-Method: DELETE"},
-                           "OPTIONS");
+  HttpResponse r = HttpGet(
+      port_, "/v1/push/subscriptions",
+      {"Origin: https://app.example", "Access-Control-Request-Method: DELETE"},
+      "OPTIONS");
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(r.headers["access-control-allow-methods"], "POST, DELETE, OPTIONS");
   EXPECT_EQ(r.headers["access-control-allow-headers"],
@@ -404,23 +407,23 @@ TEST_F(PushServerTest, ThePushCredentialDoesNothingElse) {
     return HttpWithBody(port_, "POST", "/v1/inbox/state", {auth, kJson}, body);
   };
   const std::string ids = absl::StrCat(R"({"ids":[)", id, "]");
-  ExpectRefused(post("Authorization: Push " + credential,
-                     ids + R"(,"archived":true})"),
-                403, "only marks notifications seen or read");
-  ExpectRefused(post("Authorization: Push " + credential,
-                     ids + R"(,"read":false})"),
-                403, "only marks notifications seen or read");
+  ExpectRefused(
+      post("Authorization: Push " + credential, ids + R"(,"archived":true})"),
+      403, "only marks notifications seen or read");
+  ExpectRefused(
+      post("Authorization: Push " + credential, ids + R"(,"read":false})"), 403,
+      "only marks notifications seen or read");
   ExpectRefused(post("Authorization: Push forged", ids + R"(,"seen":true})"),
                 401, "unknown push credential");
   // Not a token either: no stream, no listing.
-  ExpectRefused(HttpGet(port_, "/v1/inbox",
-                        {"Authorization: Push " + credential}),
-                401, "");
+  ExpectRefused(
+      HttpGet(port_, "/v1/inbox", {"Authorization: Push " + credential}), 401,
+      "");
   // Gone with its subscription.
   ASSERT_EQ(Unsubscribe(EndpointBody(kEndpoint)).status, 204);
-  ExpectRefused(post("Authorization: Push " + credential,
-                     ids + R"(,"seen":true})"),
-                401, "unknown push credential");
+  ExpectRefused(
+      post("Authorization: Push " + credential, ids + R"(,"seen":true})"), 401,
+      "unknown push credential");
   EXPECT_EQ(storage::GetCountsSync(store_, "user:alice")->unseen, 1u);
 }
 

@@ -75,10 +75,10 @@ class PushContract {
   static std::vector<uint64_t> Candidates(Store& store, int64_t created_by_ms,
                                           uint64_t after_id = 0,
                                           uint32_t limit = 100) {
-    absl::StatusOr<Rows> rows = PushCandidatesSync(
-        store, {.after_id = after_id,
-                .created_at_or_before_ms = created_by_ms,
-                .limit = limit});
+    absl::StatusOr<Rows> rows =
+        PushCandidatesSync(store, {.after_id = after_id,
+                                   .created_at_or_before_ms = created_by_ms,
+                                   .limit = limit});
     EXPECT_TRUE(rows.ok()) << rows.status();
     std::vector<uint64_t> ids;
     if (!rows.ok()) return ids;
@@ -167,12 +167,14 @@ TEST_P(StoreContractTest, ARefusedSubscriptionLeavesItsBatchAlone) {
   auto store = Open(settings);
   ASSERT_TRUE(PushContract::Put(*store, Subscription("alice", kA)));
   testing::Hold hold = harness().HoldWriter(*store);
-  auto promise = std::make_shared<std::promise<absl::StatusOr<PushPutResult>>>();
+  auto promise =
+      std::make_shared<std::promise<absl::StatusOr<PushPutResult>>>();
   store->PutPushSubscription(Subscription("alice", kB),
                              [promise](absl::StatusOr<PushPutResult> r) {
                                promise->set_value(std::move(r));
                              });
-  auto appended = StoreTestHelpers::AppendAsync(*store, {"user:bob", "e", "{}"});
+  auto appended =
+      StoreTestHelpers::AppendAsync(*store, {"user:bob", "e", "{}"});
   hold.release->Notify();
 
   ASSERT_TRUE(hold.append.get().ok());
@@ -223,11 +225,11 @@ TEST_P(StoreContractTest, ASubscriptionIsFoundByItsSecretUntilRemoved) {
   EXPECT_EQ(found->channel, "user:alice");
   EXPECT_EQ(found->endpoint, kA);
 
-  EXPECT_EQ(FindPushSubscriptionSync(*store,
-                                     std::string(kPushSecretHashBytes, '?'))
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      FindPushSubscriptionSync(*store, std::string(kPushSecretHashBytes, '?'))
+          .status()
+          .code(),
+      absl::StatusCode::kNotFound);
   ASSERT_TRUE(*RemovePushSubscriptionSync(*store, {kA, ""}));
   EXPECT_EQ(FindPushSubscriptionSync(*store, a.secret_sha256).status().code(),
             absl::StatusCode::kNotFound);
@@ -316,10 +318,10 @@ TEST_P(StoreContractTest, PushCandidatesAreTheUnseenOfSubscribedUsers) {
   soon.expires_at_ms = harness().NowMs() + 1000;
   ASSERT_TRUE(AppendSync(*store, soon).ok());
   const uint64_t deleted = Append(*store, "user:alice").notification->id;
-  ASSERT_TRUE(ChangeStateSync(*store, {.channel = "user:alice",
-                                       .ids = {seen},
-                                       .seen = true})
-                  .ok());
+  ASSERT_TRUE(
+      ChangeStateSync(*store,
+                      {.channel = "user:alice", .ids = {seen}, .seen = true})
+          .ok());
   StateChange read_change{.channel = "user:alice", .ids = {read}};
   read_change.read = true;
   ASSERT_TRUE(ChangeStateSync(*store, read_change).ok());
@@ -346,8 +348,8 @@ TEST_P(StoreContractTest, PushCandidatesPageByIdAndLimit) {
   ASSERT_TRUE(PushContract::Put(*store, Subscription("bob", kB)));
   std::vector<uint64_t> ids;
   for (int i = 0; i < 5; ++i) {
-    ids.push_back(
-        Append(*store, i % 2 == 0 ? "user:alice" : "user:bob").notification->id);
+    ids.push_back(Append(*store, i % 2 == 0 ? "user:alice" : "user:bob")
+                      .notification->id);
   }
   const int64_t now = harness().NowMs();
 
@@ -418,14 +420,14 @@ TEST_P(StoreContractTest, PushedNotificationsAreDeletedLikeAnyOther) {
   const uint64_t by_id = Append(*store, "user:alice").notification->id;
   ASSERT_EQ(*MarkPushedSync(*store, {old, collapsed, expiring, by_id}), 4u);
 
-  auto deleted =
-      DeleteSync(*store, {.channel = "user:alice", .ids = {by_id}});
+  auto deleted = DeleteSync(*store, {.channel = "user:alice", .ids = {by_id}});
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(deleted->changed, 1u);
   auto replacing = AppendSync(*store, keyed);  // replaces `collapsed`
   ASSERT_TRUE(replacing.ok()) << replacing.status();
   ASSERT_NE(replacing->replaced, nullptr);
-  EXPECT_EQ(replacing->replaced->data, absl::StrCat("{\"ids\":[", collapsed, "]}"));
+  EXPECT_EQ(replacing->replaced->data,
+            absl::StrCat("{\"ids\":[", collapsed, "]}"));
   auto expired = harness().ExpireNow(*store);
   ASSERT_TRUE(expired.ok()) << expired.status();
   EXPECT_EQ(*expired, 1u);
