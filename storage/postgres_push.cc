@@ -12,7 +12,7 @@ using pg_rows::ClampId;
 using pg_rows::ClampIds;
 using pg_rows::Columns;
 using pg_rows::Live;
-using pg_rows::RowAt;
+using pg_rows::SharedRows;
 
 // The columns of a subscription, in the order SubscriptionAt reads them.
 constexpr char kSubscriptionColumns[] =
@@ -71,17 +71,10 @@ PushCandidateRows(PgConnection& db, const PushCandidatesQuery& query,
       " WHERE s.channel = n.channel)"
       " AND NOT EXISTS (SELECT 1 FROM push_sent p WHERE p.id = n.id)"
       " ORDER BY n.id LIMIT $3"));
-  absl::StatusOr<PgResult> r =
+  return SharedRows(
       db.Query(*sql, {PgParam::Int(ClampId(query.after_id)),
                       PgParam::Int(query.created_at_or_before_ms),
-                      PgParam::Int(query.limit), PgParam::Int(now_ms)});
-  if (!r.ok()) return r.status();
-  std::vector<std::shared_ptr<const Notification>> rows;
-  rows.reserve(r->rows());
-  for (int i = 0; i < r->rows(); ++i) {
-    rows.push_back(std::make_shared<const Notification>(RowAt(*r, i)));
-  }
-  return rows;
+                      PgParam::Int(query.limit), PgParam::Int(now_ms)}));
 }
 
 absl::StatusOr<std::optional<PushSubscription>> PushSubscriptionByEndpoint(

@@ -19,6 +19,7 @@
 #include "storage/push.h"
 #include "storage/store.h"
 #include "tests/edge/fake_store.h"
+#include "tests/edge/json_api_server_test.h"
 #include "tests/edge/sse_client.h"
 
 namespace notifyd::edge {
@@ -31,9 +32,9 @@ using ::notifyd::edge::testing::HttpWithBody;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const std::string kAlice = "Authorization: Bearer tok-alice";
-const std::string kBob = "Authorization: Bearer tok-bob";
-const std::string kJson = "Content-Type: application/json";
+using ::notifyd::edge::testing::kAlice;
+using ::notifyd::edge::testing::kBob;
+using ::notifyd::edge::testing::kJson;
 
 // A browser's keys: the user agent's public key and auth secret of RFC 8291,
 // Appendix A.
@@ -60,30 +61,8 @@ std::string EndpointBody(const std::string& endpoint) {
   return absl::StrCat(R"({"endpoint":")", endpoint, R"("})");
 }
 
-class PushServerTest : public ::testing::Test {
+class PushServerTest : public testing::JsonApiServerTest {
  protected:
-  PushServerTest() {
-    options_.listen = "127.0.0.1:0";
-    options_.heartbeat = absl::Seconds(30);
-    options_.cors_origins = {"https://app.example"};
-    options_.token_verifier =
-        [](absl::string_view token) -> absl::StatusOr<Identity> {
-      if (token == "tok-alice") return Identity{"alice", {}, false};
-      if (token == "tok-bob") return Identity{"bob", {}, false};
-      return absl::UnauthenticatedError("bad token");
-    };
-  }
-  ~PushServerTest() override {
-    if (server_) server_->Shutdown();
-  }
-
-  void Start() {
-    server_ = std::make_unique<EdgeServer>(options_, store_, hub_, metrics_);
-    absl::Status s = server_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    port_ = server_->port();
-  }
-
   HttpResponse Subscribe(const std::string& body,
                          std::vector<std::string> headers = {kAlice, kJson}) {
     return HttpWithBody(port_, "POST", "/v1/push/subscriptions", headers, body);
@@ -100,36 +79,11 @@ class PushServerTest : public ::testing::Test {
     return list.ok() ? *list : std::vector<storage::PushSubscription>{};
   }
 
-  static boost::json::value Json(const HttpResponse& r) {
-    EXPECT_EQ(
-        r.headers.count("content-type") ? r.headers.at("content-type") : "",
-        "application/json");
-    boost::json::error_code ec;
-    boost::json::value v = boost::json::parse(r.body, ec);
-    EXPECT_FALSE(ec) << r.body;
-    return v;
-  }
-  // A refusal: its status and a JSON {"error": …} that says `what`.
-  static void ExpectRefused(const HttpResponse& r, int status,
-                            const std::string& what) {
-    EXPECT_EQ(r.status, status) << r.body;
-    boost::json::value v = Json(r);
-    ASSERT_TRUE(v.is_object()) << r.body;
-    ASSERT_TRUE(v.as_object().contains("error")) << r.body;
-    EXPECT_THAT(std::string(v.at("error").as_string()), HasSubstr(what));
-  }
   static std::string Credential(const HttpResponse& r) {
     boost::json::value v = Json(r);
     if (!v.is_object() || !v.as_object().contains("credential")) return "";
     return std::string(v.at("credential").as_string());
   }
-
-  FakeStore store_;
-  Metrics metrics_;
-  Hub hub_{metrics_};
-  EdgeOptions options_;
-  std::unique_ptr<EdgeServer> server_;
-  uint16_t port_ = 0;
 };
 
 // --- Subscribing and unsubscribing
