@@ -380,6 +380,32 @@ TEST_F(H2Test, PushRoutesAndTheServiceWorkerOverH2) {
   EXPECT_EQ(c.stream(again).status, 404);
 }
 
+// The binary's push flags: --push_allow_private admits a push service on
+// loopback, --max_push_subscriptions bounds each user's.
+TEST_F(H2Test, PushFlagsOfTheBinary) {
+  Start({"--push_allow_private", "--max_push_subscriptions=1"});
+  H2Client c(ports_.http, ca_.ca_cert());
+  ASSERT_TRUE(c.ok()) << c.error();
+  auto subscribe = [&c](const std::string& endpoint) {
+    int32_t id = c.Submit(
+        {{":method", "POST"},
+         {":scheme", "https"},
+         {":authority", "127.0.0.1"},
+         {":path", "/v1/push/subscriptions?user=alice"},
+         {"content-type", "application/json"}},
+        absl::StrCat(R"({"endpoint":")", endpoint,
+                     R"(","keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-)"
+                     R"(VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SR)"
+                     R"(pkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}})"));
+    EXPECT_TRUE(c.RunUntil([&c, id] { return c.stream(id).closed; }, 5s));
+    return c.stream(id);
+  };
+  EXPECT_EQ(subscribe("https://127.0.0.1:4443/push/1").status, 201);
+  auto second = subscribe("https://localhost:4443/push/2");
+  EXPECT_EQ(second.status, 429);
+  EXPECT_THAT(second.body, HasSubstr("at most 1 push subscriptions"));
+}
+
 TEST_F(H2Test, StreamsPastTheConnectionLimitAreRefused) {
   Start({"--h2_max_concurrent_streams=4"});
   H2Client c(ports_.http, ca_.ca_cert());
