@@ -24,7 +24,7 @@ TEST(PushEndpointTest, PublicHttpsHostsAreAccepted) {
   EXPECT_TRUE(Accepted("https://fcm.googleapis.com/fcm/send/abc:def"));
   EXPECT_TRUE(Accepted("https://updates.push.services.mozilla.com/wpush/v2/x"));
   EXPECT_TRUE(Accepted("https://push.example.net./x"));  // absolute name
-  EXPECT_TRUE(Accepted("https://push.example.net:8443/x?q=1#f"));
+  EXPECT_TRUE(Accepted("https://push.example.net:8443/x?q=1"));
   EXPECT_TRUE(Accepted("https://[2606:4700::1111]/x"));
   EXPECT_TRUE(Accepted("https://[64:ff9b::808:808]/x"));  // NAT64 of 8.8.8.8
   EXPECT_TRUE(Accepted("https://11.0.0.1/x"));
@@ -60,6 +60,7 @@ TEST(PushEndpointTest, LocalNamesAreRefusedUnlessAllowed) {
   EXPECT_FALSE(Accepted("http://localhost/x", true));
   EXPECT_FALSE(Accepted("https://u@push.example.net/x", true));
   EXPECT_FALSE(Accepted("https://push.example.net/a b", true));
+  EXPECT_FALSE(Accepted("https://push.example.net/x#fragment", true));
   EXPECT_FALSE(Accepted("", true));
 }
 
