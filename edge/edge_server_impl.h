@@ -35,10 +35,10 @@
 #include "boost/asio/ssl/context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
+#include "boost/beast/core/error.hpp"
 #include "boost/beast/core/string.hpp"
 #include "boost/beast/http/field.hpp"
 #include "boost/beast/http/status.hpp"
-#include "boost/beast/ssl/ssl_stream.hpp"
 #include "common/log_limiter.h"
 #include "common/metrics.h"
 #include "edge/http_server.h"
@@ -48,6 +48,7 @@
 #include "edge/open_rate_limiter.h"
 #include "edge/push_api.h"
 #include "edge/routes.h"
+#include "edge/tls_socket.h"
 #include "edge/trusted_proxies.h"
 
 namespace notifyd::edge {
@@ -58,10 +59,9 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using beast::error_code;
-// beast::ssl_stream (not net::ssl::stream): it flattens a scatter write into
-// one TLS record instead of one record per buffer, which matters for a
-// stream's coalesced batches of small frames.
-using TlsStream = beast::ssl_stream<tcp::socket>;
+// OpenSSL on the socket itself (tls_socket.h): a TLS connection keeps no
+// buffers while idle, and a scatter write of small frames is one record.
+using TlsStream = TlsSocket;
 using Impl = EdgeServer::Impl;
 
 // Names of notifyd_limit_rejections_total{limit=...}.

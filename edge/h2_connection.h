@@ -70,23 +70,19 @@ class H2Output {
     return buffers_;
   }
 
-  // After the write: lets go of everything, and of the memory a burst
-  // needed, so an idle connection holds little.
+  // After the write: lets go of everything, memory included. Most
+  // connections are idle between writes (a stream's events are seconds
+  // apart), and three small allocations per write cost less than every
+  // idle connection keeping the capacity of its largest burst.
   void Clear() {
-    pieces_.clear();
-    holds_.clear();
-    buffers_.clear();
-    owned_.clear();
+    std::vector<Piece>().swap(pieces_);
+    std::vector<std::shared_ptr<const void>>().swap(holds_);
+    std::vector<net::const_buffer>().swap(buffers_);
+    std::string().swap(owned_);
     size_ = 0;
-    if (owned_.capacity() > kKeepCapacity) owned_.shrink_to_fit();
-    if (pieces_.capacity() > 64) {
-      pieces_.shrink_to_fit();
-      buffers_.shrink_to_fit();
-    }
   }
 
  private:
-  static constexpr size_t kKeepCapacity = 4096;
   struct Piece {
     const char* data;  // null: at `offset` in owned_
     size_t offset;

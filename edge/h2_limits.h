@@ -34,6 +34,11 @@ inline constexpr uint32_t kH2MaxControlFramesPerSecond = 1000;
 // The HPACK dynamic table the server allows the client (bytes): an HPACK
 // bomb references at most this much per field.
 inline constexpr uint32_t kH2HeaderTableBytes = 4096;
+// The server's own HPACK table for the heads it sends: none. A connection's
+// heads are few (one per stream, and streams last), so indexing them saves
+// a few dozen bytes each, while every connection would keep a table of
+// entries for as long as it lives (docs/BENCHMARKS.md, HTTP/2 memory).
+inline constexpr size_t kH2DeflateTableBytes = 0;
 
 // A server session with `callbacks` and `user_data`, its SETTINGS queued
 // (sent by the first nghttp2_session_send); null when nghttp2 fails.

@@ -208,6 +208,12 @@ class H2Request : public std::enable_shared_from_this<H2Request>,
     AddCors(head, request_, server_.options.cors_origins);
     connection->SubmitResponse(stream_id_, head, /*has_body=*/true);
     sse_->Start();
+    // The request is not needed again while the stream lives (hours, for
+    // most): its fields and target go now.
+    request_ = Request();
+    std::string().swap(body_);
+    std::string().swap(authority_);
+    std::string().swap(cookie_);
   }
 
   // Every answer of HttpResponses ends here.

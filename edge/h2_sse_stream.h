@@ -65,6 +65,7 @@ class H2SseStream : public StreamFeed {
       piece_ = offset_ = 0;
       if (!TakeBytes(batch_.get(), &pieces_)) {
         batch_.reset();
+        pieces_.shrink_to_fit();
         *eof = closing();
         return 0;
       }

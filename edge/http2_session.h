@@ -87,8 +87,9 @@ class Http2Session : public SessionBase,
     entry_.Transfer(shared_from_this());
     if (!NewSession()) return Abort();
     ArmIdle();
-    Read();
-    Flush();
+    // Reads first, then waits: the client's preface may already be here.
+    reading_ = true;
+    OnReadable({});
   }
 
   void Close(bool graceful) override {
@@ -179,35 +180,45 @@ class Http2Session : public SessionBase,
 
   // ---- Reading -------------------------------------------------------------
 
-  void Read() {
+  // Waits until the socket is readable, then reads everything that can be
+  // read now through a per-thread buffer into nghttp2 (which keeps what it
+  // needs): a connection keeps no read buffer of its own while it waits,
+  // which it does nearly all the time.
+  void Read(bool wait_write = false) {
     reading_ = true;
-    stream_.async_read_some(
-        net::buffer(read_buffer_),
-        [self = shared_from_this()](error_code ec, size_t n) {
-          self->OnRead(ec, n);
-        });
+    stream_.AsyncWait(wait_write, [self = shared_from_this()](error_code ec) {
+      self->OnReadable(ec);
+    });
   }
 
-  void OnRead(error_code ec, size_t n) {
+  void OnReadable(error_code ec) {
     reading_ = false;
     if (closed_) return;
-    if (ec) {
-      if (ec != net::error::operation_aborted) {
+    if (ec) return Abort();
+    thread_local std::array<char, 16 * 1024> buffer;
+    bool wait_write = false;
+    for (;;) {
+      size_t n =
+          stream_.ReadNow(buffer.data(), buffer.size(), &ec, &wait_write);
+      if (ec) {
         spdlog::debug("edge: h2 read ended: {}", ec.message());
+        return Abort();
       }
-      return Abort();
+      if (n == 0) break;  // nothing more until the socket is ready again
+      in_nghttp2_ = true;
+      ssize_t rv = nghttp2_session_mem_recv(
+          h2_, reinterpret_cast<const uint8_t*>(buffer.data()), n);
+      in_nghttp2_ = false;
+      if (closed_) return;
+      if (rv < 0) {
+        // Bad preface, flooding, a connection error: nghttp2 has queued the
+        // GOAWAY it owes, if any; it goes out, then the connection closes.
+        spdlog::debug("edge: h2 connection error: {}", nghttp2_strerror(rv));
+        terminating_ = true;
+      }
+      if (terminating_ || !nghttp2_session_want_read(h2_)) break;
     }
-    in_nghttp2_ = true;
-    ssize_t rv = nghttp2_session_mem_recv(
-        h2_, reinterpret_cast<const uint8_t*>(read_buffer_.data()), n);
-    in_nghttp2_ = false;
-    if (rv < 0) {
-      // Bad preface, flooding, a connection error: nghttp2 has queued the
-      // GOAWAY it owes, if any; it goes out, then the connection closes.
-      spdlog::debug("edge: h2 connection error: {}", nghttp2_strerror(rv));
-      terminating_ = true;
-    }
-    if (!terminating_ && nghttp2_session_want_read(h2_)) Read();
+    if (!terminating_ && nghttp2_session_want_read(h2_)) Read(wait_write);
     Flush();
   }
 
@@ -439,8 +450,9 @@ class Http2Session : public SessionBase,
     Drain();
   }
   void Drain() {
+    if (!drain_buffer_) drain_buffer_ = std::make_unique<char[]>(kDrainBytes);
     TcpOf(stream_).async_read_some(
-        net::buffer(read_buffer_),
+        net::buffer(drain_buffer_.get(), kDrainBytes),
         [self = shared_from_this()](error_code ec, size_t) {
           if (ec || self->closed_) return self->Abort();
           self->Drain();
@@ -476,11 +488,12 @@ class Http2Session : public SessionBase,
   Deadline idle_deadline_;               // while no stream is open
   nghttp2_session* h2_ = nullptr;
   absl::flat_hash_map<int32_t, std::shared_ptr<H2Request>> streams_;
-  std::array<char, 4096> read_buffer_;
+  static constexpr size_t kDrainBytes = 4096;
+  std::unique_ptr<char[]> drain_buffer_;  // only while Finish drains
   H2Output out_;  // the write in flight, or being gathered
   ControlFrameBudget control_frames_;
   bool in_nghttp2_ = false;  // inside mem_recv or send: no re-entry
-  bool reading_ = false;     // a read of the TLS stream is pending
+  bool reading_ = false;     // waiting for the TLS stream to be readable
   bool lingering_ = false;   // draining before the close (Finish)
   bool writing_ = false;
   bool closing_ = false;      // GOAWAY sent by Close(graceful)

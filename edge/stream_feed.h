@@ -55,11 +55,11 @@ class StreamFeed : public Subscriber,
              std::string user, StreamRequest params)
       : server_(server),
         executor_(std::move(strand)),
-        address_(std::move(address)),
         queue_(server.options.max_queue_bytes),
+        address_(std::move(address)),
         heartbeat_(executor_),
         channels_(OwnChannelFirst(std::move(params.channels), user)),
-        start_(channels_, params.last_event_id,
+        start_(params.last_event_id,
                {.replay_page = server.options.replay_page,
                 .max_queue_bytes = server.options.max_queue_bytes}),
         user_(std::move(user)),
@@ -215,7 +215,7 @@ class StreamFeed : public Subscriber,
   void ReadStart() {
     start_pending_ = true;
     server_.StoreCallStarted();
-    server_.store.Replay(start_.NextQuery(queue_),
+    server_.store.Replay(start_.NextQuery(channels_, queue_),
                          [self = shared_from_this()](
                              absl::StatusOr<storage::ReplayPage> page) mutable {
                            Impl& server = self->server_;

@@ -18,24 +18,23 @@ void Note(StreamQueue::PushResult r, StreamStart::Step& step) {
 
 }  // namespace
 
-StreamStart::StreamStart(std::vector<std::string> channels,
-                         std::optional<uint64_t> last_event_id, Limits limits)
-    : channels_(std::move(channels)),
-      limits_(limits),
+StreamStart::StreamStart(std::optional<uint64_t> last_event_id, Limits limits)
+    : limits_(limits),
       resuming_(last_event_id.has_value()),
       last_event_id_(last_event_id.value_or(0)) {}
 
-storage::ReplayQuery StreamStart::NextQuery(const StreamQueue& queue) const {
+storage::ReplayQuery StreamStart::NextQuery(
+    const std::vector<std::string>& channels, const StreamQueue& queue) const {
   storage::ReplayQuery q;
-  q.counts_channel = channels_.front();
+  q.counts_channel = channels.front();
   if (!resuming_) {
     // No rows: only the counts, and the newest id they are as of.
-    q.channels = {channels_.front()};
+    q.channels = {channels.front()};
     q.after_id = std::numeric_limits<uint64_t>::max();
     q.limit = 0;
     return q;
   }
-  q.channels = channels_;
+  q.channels = channels;
   q.after_id = std::max(last_event_id_, queue.last_id());
   q.limit = std::max<uint32_t>(1, limits_.replay_page);
   // Half the queue's bound: the page fits beside the live frames held

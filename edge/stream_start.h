@@ -44,22 +44,22 @@ class StreamStart {
     uint64_t replayed = 0;  // notification and record frames queued
   };
 
-  // `channels` are the stream's, its user's own first; `last_event_id` is
-  // the client's, absent for a fresh stream.
-  StreamStart(std::vector<std::string> channels,
-              std::optional<uint64_t> last_event_id, Limits limits);
+  // `last_event_id` is the client's, absent for a fresh stream.
+  StreamStart(std::optional<uint64_t> last_event_id, Limits limits);
 
   bool resuming() const { return resuming_; }
 
-  // The next store read; `queue` tells where the replay stands.
-  storage::ReplayQuery NextQuery(const StreamQueue& queue) const;
+  // The next store read of a stream on `channels` (its user's own first;
+  // the stream keeps them, so every stream does not hold a second copy);
+  // `queue` tells where the replay stands.
+  storage::ReplayQuery NextQuery(const std::vector<std::string>& channels,
+                                 const StreamQueue& queue) const;
 
   // Queues what `page` (the answer to NextQuery) holds into `queue`:
   // reset, counts, and the page's frames within the queue's bound.
   Step OnPage(const storage::ReplayPage& page, StreamQueue& queue);
 
  private:
-  const std::vector<std::string> channels_;
   const Limits limits_;
   const bool resuming_;
   // The client's id, moved past rows that were read but never queued (so

@@ -33,11 +33,12 @@ std::vector<std::string> Taken(StreamQueue& queue) {
 }
 
 TEST(StreamStartTest, AFreshStreamReadsOnlyItsCounts) {
-  StreamStart start({"user:alice", "news"}, std::nullopt, {});
+  const std::vector<std::string> channels = {"user:alice", "news"};
+  StreamStart start(std::nullopt, {});
   StreamQueue queue(1 << 20);
   queue.BeginReplay(0);
 
-  storage::ReplayQuery q = start.NextQuery(queue);
+  storage::ReplayQuery q = start.NextQuery(channels, queue);
   EXPECT_EQ(q.limit, 0u);
   EXPECT_EQ(q.counts_channel, "user:alice");
   EXPECT_THAT(q.channels, ElementsAre("user:alice"));
@@ -55,10 +56,11 @@ TEST(StreamStartTest, AFreshStreamReadsOnlyItsCounts) {
 }
 
 TEST(StreamStartTest, AResumeStartsWithCountsThenWhatWasMissed) {
-  StreamStart start({"user:alice", "news"}, 4, {});
+  const std::vector<std::string> channels = {"user:alice", "news"};
+  StreamStart start(4, {});
   StreamQueue queue(1 << 20);
   queue.BeginReplay(0);
-  storage::ReplayQuery q = start.NextQuery(queue);
+  storage::ReplayQuery q = start.NextQuery(channels, queue);
   EXPECT_EQ(q.after_id, 4u);
   EXPECT_THAT(q.channels, ElementsAre("user:alice", "news"));
   EXPECT_EQ(q.max_bytes, (1u << 20) / 2);
@@ -81,7 +83,8 @@ TEST(StreamStartTest, AResumeStartsWithCountsThenWhatWasMissed) {
 TEST(StreamStartTest, PrunedHistoryOrAnotherStoresIdSendsAResetFirst) {
   for (uint64_t client_id : {2u, 99u}) {
     SCOPED_TRACE(client_id);
-    StreamStart start({"user:alice"}, client_id, {});
+    const std::vector<std::string> channels = {"user:alice"};
+    StreamStart start(client_id, {});
     StreamQueue queue(1 << 20);
     queue.BeginReplay(0);
     storage::ReplayPage page;
@@ -93,15 +96,17 @@ TEST(StreamStartTest, PrunedHistoryOrAnotherStoresIdSendsAResetFirst) {
     EXPECT_EQ(frames[0], "event: reset\ndata: 10\n\n");
     // After another store's id, the next page starts from this store's
     // newest.
-    if (client_id == 99) EXPECT_EQ(start.NextQuery(queue).after_id, 12u);
+    if (client_id == 99) {
+      EXPECT_EQ(start.NextQuery(channels, queue).after_id, 12u);
+    }
   }
 }
 
 // A page never takes the queue past its bound: what would not fit waits
 // for the next page, but the first frame always goes.
 TEST(StreamStartTest, APageStopsAtTheQueuesBound) {
-  StreamStart start({"user:alice"}, 0,
-                    {.replay_page = 500, .max_queue_bytes = 100});
+  const std::vector<std::string> channels = {"user:alice"};
+  StreamStart start(0, {.replay_page = 500, .max_queue_bytes = 100});
   StreamQueue queue(100);
   queue.BeginReplay(0);
   storage::ReplayPage page;
@@ -113,7 +118,7 @@ TEST(StreamStartTest, APageStopsAtTheQueuesBound) {
 
   EXPECT_TRUE(step.more);
   EXPECT_EQ(step.replayed, 1u);
-  EXPECT_EQ(start.NextQuery(queue).after_id, 1u);
+  EXPECT_EQ(start.NextQuery(channels, queue).after_id, 1u);
 }
 
 }  // namespace

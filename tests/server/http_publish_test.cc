@@ -414,8 +414,9 @@ TEST(HttpPublishBinaryTest, ReloadedKeysApplyToHttpAndRefusalsAreLogged) {
   EXPECT_TRUE(rotated) << notifyd.process().Log();
   EXPECT_EQ(post(kKey), "401");
   const std::string log = notifyd.process().Log();
-  EXPECT_THAT(log, HasSubstr("rejected POST /v1/notify from 127.0.0.1: "
-                             "missing or invalid API key"));
+  EXPECT_THAT(log, HasSubstr("rejected an HTTP publish "
+                             "route=\"POST /v1/notify\" peer=127.0.0.1:"));
+  EXPECT_THAT(log, HasSubstr("error=\"missing or invalid API key\""));
   EXPECT_THAT(log, Not(HasSubstr(kKey)));
   EXPECT_THAT(log, Not(HasSubstr(kRotated)));
   notifyd.process().Signal(SIGTERM);

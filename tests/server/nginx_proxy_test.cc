@@ -110,7 +110,10 @@ class NginxProxyTest : public ::testing::Test {
                                  (dir / "nginx-error.log").string(), "-c",
                                  (dir / "nginx.conf").string()},
         (dir / "nginx.log").string(),
-        testing::ChildOptions{.run_as = {}, .parent_death_signal = SIGKILL});
+        testing::ChildOptions{.run_as = {},
+                              .parent_death_signal = SIGKILL,
+                              .fd_limit = 0,
+                              .env = {}});
     for (int i = 0; i < 100; ++i) {
       if (Get("/healthz", "127.0.0.1") == "200 2") return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -143,7 +146,10 @@ class NginxProxyTest : public ::testing::Test {
                                  ca_.ca_cert(), "--interface", from, "-D", "-",
                                  Url("/v1/stream?user=" + user)},
         out.string(),
-        testing::ChildOptions{.run_as = {}, .parent_death_signal = SIGKILL});
+        testing::ChildOptions{.run_as = {},
+                              .parent_death_signal = SIGKILL,
+                              .fd_limit = 0,
+                              .env = {}});
   }
 
   // Waits up to 5 s for `text` in `path`.
