@@ -32,14 +32,33 @@ TEST(PushEndpointTest, PublicHttpsHostsAreAccepted) {
 }
 
 TEST(PushEndpointTest, EveryNonPublicRangeIsRefused) {
-  for (const char* host :
-       {"0.1.2.3", "10.0.0.1", "100.127.255.255", "127.8.8.8", "169.254.0.1",
-        "172.31.255.255", "192.0.0.8", "192.0.2.1", "192.168.0.1",
-        "198.18.0.1", "198.51.100.1", "203.0.113.1", "224.0.0.1",
-        "240.0.0.1", "255.255.255.255", "[::]", "[::1]", "[::127.0.0.1]",
-        "[::ffff:192.168.0.1]", "[64:ff9b::a00:1]", "[fc00::1]",
-        "[fdff::1]", "[fe80::1]", "[febf::1]", "[fec0::1]", "[ff02::1]",
-        "[2001:db8::1]"}) {
+  for (const char* host : {"0.1.2.3",
+                           "10.0.0.1",
+                           "100.127.255.255",
+                           "127.8.8.8",
+                           "169.254.0.1",
+                           "172.31.255.255",
+                           "192.0.0.8",
+                           "192.0.2.1",
+                           "192.168.0.1",
+                           "198.18.0.1",
+                           "198.51.100.1",
+                           "203.0.113.1",
+                           "224.0.0.1",
+                           "240.0.0.1",
+                           "255.255.255.255",
+                           "[::]",
+                           "[::1]",
+                           "[::127.0.0.1]",
+                           "[::ffff:192.168.0.1]",
+                           "[64:ff9b::a00:1]",
+                           "[fc00::1]",
+                           "[fdff::1]",
+                           "[fe80::1]",
+                           "[febf::1]",
+                           "[fec0::1]",
+                           "[ff02::1]",
+                           "[2001:db8::1]"}) {
     SCOPED_TRACE(host);
     absl::Status s = CheckPushEndpoint(std::string("https://") + host + "/x",
                                        /*allow_private=*/false);
@@ -69,15 +88,17 @@ TEST(Base64UrlTest, PaddingIsToleratedAndOtherAlphabetsAreNot) {
   EXPECT_EQ(*DecodeBase64Url("_-8=", "k", 2), "\xff\xef");
   EXPECT_EQ(*DecodeBase64Url("YQ", "k", 1), "a");
   EXPECT_EQ(*DecodeBase64Url("YQ==", "k", 1), "a");
-  for (const char* bad : {"/+8=", "YQ=", "YQ===", "Y", "", "==", "Y Q", "YQ\n"}) {
+  for (const char* bad :
+       {"/+8=", "YQ=", "YQ===", "Y", "", "==", "Y Q", "YQ\n"}) {
     SCOPED_TRACE(bad);
     absl::StatusOr<std::string> decoded = DecodeBase64Url(bad, "keys.auth", 1);
     EXPECT_EQ(decoded.status().message(), "keys.auth must be base64url");
   }
   EXPECT_EQ(DecodeBase64Url("YWI", "keys.auth", 1).status().message(),
             "keys.auth must decode to 1 bytes, not 2");
-  EXPECT_EQ(DecodeBase64Url(EncodeBase64Url("\x01\x02\x03\x04"), "k", 4).value(),
-            "\x01\x02\x03\x04");
+  EXPECT_EQ(
+      DecodeBase64Url(EncodeBase64Url("\x01\x02\x03\x04"), "k", 4).value(),
+      "\x01\x02\x03\x04");
 }
 
 TEST(P256PointTest, OnlyUncompressedPointsOnTheCurve) {
