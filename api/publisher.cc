@@ -128,6 +128,14 @@ absl::Status Publisher::PublishToUsers(
   absl::Status valid =
       ValidateUserIds(field, user_ids, storage::kMaxAppendMany);
   if (valid.ok()) valid = ValidateContent(content, &expires_at_ms);
+  if (valid.ok() &&
+      content.data.size() * user_ids.size() > options_.max_fanout_bytes) {
+    valid = absl::InvalidArgumentError(absl::StrCat(
+        "data: ", content.data.size(), " bytes to ", user_ids.size(),
+        " users is ", content.data.size() * user_ids.size(),
+        " bytes, over the ", options_.max_fanout_bytes,
+        " a NotifyUsers call may fan out (--max_fanout_bytes)"));
+  }
   // One token for the call, like NotifyUser: the rate limits calls.
   if (valid.ok()) valid = TakeToken(caller);
   if (valid.ok()) valid = before_store();

@@ -62,6 +62,9 @@ inline constexpr char kAnonymousCaller[] = "anonymous";
 struct PublisherOptions {
   // Largest `data` (--max_payload_bytes).
   size_t max_payload_bytes = 64 * 1024;
+  // NotifyUsers: most bytes of `data` times recipients in one call
+  // (--max_fanout_bytes): every user's row is a copy.
+  uint64_t max_fanout_bytes = 64 << 20;
   // Keys a caller must present ("Bearer <key>"); null: every caller is
   // kAnonymousCaller (loopback, or --insecure).
   std::shared_ptr<const ApiKeySet> api_keys;
@@ -151,7 +154,9 @@ class Publisher {
 
   // NotifyUsers: the same content to each of `user_ids` (the field
   // `field`: 1 to storage::kMaxAppendMany distinct valid ids; a violation
-  // names the entry), one publish-rate token for the call, in one commit;
+  // names the entry; `data` times their number at most max_fanout_bytes,
+  // else INVALID_ARGUMENT naming `data`), one publish-rate token for the
+  // call, in one commit;
   // `done` gets one Published per user, in order. Otherwise as Publish.
   absl::Status PublishToUsers(absl::string_view caller, absl::string_view field,
                               const std::vector<absl::string_view>& user_ids,

@@ -6,12 +6,15 @@
 #   bash bench/publishing.sh [BUILD] [notifyd flags...]
 #
 # BUILD (default: build) holds server/notifyd and bench/{publish_bench,
-# stream_bench,sqlite_peer,store_fanout}. In order:
+# stream_bench,sqlite_peer,store_fanout,sse_load}. In order:
 #  1. raw SQLite: sqlite_peer inserts NotifyUsers-like rows into a store
 #     notifyd created (its schema, WAL, synchronous=FULL), 1,000 rows per
 #     transaction: the store's own limit for fan-out;
 #  2. the store alone: store_fanout, AppendMany of 1,000, 8 threads;
 #  3. notifyd NotifyUsers: PER_CALL (1,000) users per call, 8 calls in flight;
+#     then one NotifyUsers to LIVE_USERS (10,000) users who each have an open
+#     stream (bench/sse_load): every delivery, and the last one's time after
+#     the call's answer;
 #  4. notifyd PublishStream: PRODUCERS (64) streams, WINDOW (4) unanswered
 #     messages each;
 #  5. notifyd unary NotifyUser, 64 in flight;
@@ -31,7 +34,7 @@ if [[ $# -gt 0 && $1 != --* ]]; then
 fi
 cd "$(dirname "$0")/.."
 for b in server/notifyd bench/publish_bench bench/stream_bench \
-  bench/sqlite_peer bench/store_fanout; do
+  bench/sqlite_peer bench/store_fanout bench/sse_load; do
   [[ -x $BUILD/$b ]] || { echo "publishing.sh: $BUILD/$b missing; build it first" >&2; exit 2; }
 done
 DURATION=${DURATION:-10}
@@ -80,6 +83,7 @@ start_notifyd() {  # $1: store directory; then notifyd flags
     sleep 0.05
   done
   GRPC=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["grpc_port"])' "$dir/ready.json")
+  HTTP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_port"])' "$dir/ready.json")
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 # The first number after `$2` in file $1.
@@ -102,6 +106,18 @@ echo "=== NotifyUsers (load: $(load))"
 "$BUILD/bench/publish_bench" --target="127.0.0.1:$GRPC" --rpc=notify_users \
   --users="$USERS" --users_per_call="$PER_CALL" --concurrency=8 \
   --duration="${DURATION}s" --health=false | grep -v '^#' | tee "$DIR/fanout.txt"
+stop_notifyd
+
+# 3b. One NotifyUsers to LIVE_USERS (10,000) users, each with an open stream:
+# when the last delivery arrives, counted from the call's answer.
+LIVE_USERS=${LIVE_USERS:-10000}
+ulimit -n 20000 2>/dev/null || true
+start_notifyd "$DIR/live" --insecure_dev_identity --stream_open_rate=0 "$@"
+echo "=== NotifyUsers to $LIVE_USERS live users (load: $(load))"
+"$BUILD/bench/sse_load" --target="127.0.0.1:$HTTP" --path='/v1/stream?user={user}' \
+  --connections="$LIVE_USERS" --users="$LIVE_USERS" --source_addrs=2 \
+  --server_pid="$PID" --publish=notify_users --pub_target="127.0.0.1:$GRPC" \
+  --rate=1 --warmup=0s --duration=1s | grep -v '^#' | tee "$DIR/live.txt"
 stop_notifyd
 
 # 4. PublishStream.
@@ -166,6 +182,8 @@ FANOUT=$(grep -o '= [0-9.]* notifications/s' "$DIR/fanout.txt" | grep -o '[0-9.]
 STREAM=$(grep -o '[0-9.]* notifications/s' "$DIR/stream.txt" | grep -o '^[0-9.]*')
 STREAM_P99=$(grep -o 'p99=[0-9.]*ms' "$DIR/stream.txt" | head -1)
 UNARY=$(grep -o 'NotifyUser *[0-9.]* calls/s' "$DIR/unary.txt" | grep -o '[0-9.]* calls' | grep -o '[0-9.]*')
+LIVE_LAST=$(grep -o 'last delivery [0-9.]* ms after' "$DIR/live.txt" | grep -o '[0-9.]*')
+LIVE_DELIVERED=$(grep -o '^deliveries: [0-9]* measured of [0-9]*' "$DIR/live.txt" | grep -o '[0-9]* measured of [0-9]*')
 ratio() { python3 -c "import sys; a,b=sys.argv[1:]; print('-' if '-' in (a,b) else f'{float(a)/float(b):.2f}x')" "$1" "$2"; }
 echo
 echo "| Path (durable, this machine, one run)            | notifications/s | vs |"
@@ -177,4 +195,6 @@ echo "| notifyd PublishStream x$PRODUCERS, window $WINDOW (ack $STREAM_P99) | $S
 echo "| notifyd NotifyUser, 64 in flight                  | $UNARY | $(ratio "$UNARY" "$PG_TPS") PostgreSQL INSERT |"
 echo "| PostgreSQL 15 single-row INSERT, 64 clients       | $PG_TPS | |"
 echo "| Redis XADD appendfsync always, 64 clients         | $REDIS_RPS | |"
+echo
+echo "One NotifyUsers to $LIVE_USERS users with a live stream each: $LIVE_DELIVERED delivered; the last ${LIVE_LAST:-?} ms after the call's answer (goal: all, <= 50 ms)."
 echo "publishing.sh: done (load: $(load))"

@@ -76,7 +76,9 @@ ABSL_FLAG(int, server_pid, 0,
 ABSL_FLAG(absl::Duration, settle, absl::Seconds(2),
           "wait after the last stream is up before reading RSS and publishing");
 ABSL_FLAG(std::string, publish, "none",
-          "none, notify_user (gRPC), publish (gRPC) or nchan (HTTP POST)");
+          "none, notify_user (gRPC), notify_users (gRPC: each publish is one "
+          "NotifyUsers call to every one of --users), publish (gRPC) or "
+          "nchan (HTTP POST)");
 ABSL_FLAG(std::string, pub_target, "127.0.0.1:50051",
           "notifyd gRPC host:port, or nginx host:port for --publish=nchan");
 ABSL_FLAG(std::string, pub_path, "/pub/{channel}",
@@ -362,9 +364,10 @@ class Publisher {
 
 class GrpcPublisher final : public Publisher {
  public:
+  // `all_users` non-empty: every publish is one NotifyUsers call to them.
   GrpcPublisher(std::vector<std::shared_ptr<grpc::Channel>> channels,
-                bool notify_user)
-      : notify_user_(notify_user) {
+                bool notify_user, std::vector<std::string> all_users = {})
+      : notify_user_(notify_user), all_users_(std::move(all_users)) {
     for (auto& c : channels) stubs_.push_back(notify::v1::Notifier::NewStub(c));
   }
 
@@ -378,7 +381,23 @@ class GrpcPublisher final : public Publisher {
            s.ok() ? std::string()
                   : absl::StrCat(s.error_code(), " ", s.error_message()));
     };
-    if (notify_user_) {
+    if (!all_users_.empty()) {
+      struct Call {
+        grpc::ClientContext ctx;
+        notify::v1::NotifyUsersRequest req;
+        notify::v1::NotifyUsersResponse resp;
+      };
+      auto* c = new Call;
+      for (const std::string& u : all_users_) c->req.add_user_ids(u);
+      c->req.set_data(std::move(data));
+      stub->async()->NotifyUsers(
+          &c->ctx, &c->req, &c->resp, [c, finish](grpc::Status s) {
+            finish(s, c->resp.deliveries_size() > 0
+                          ? c->resp.deliveries(0).id()
+                          : 0);
+            delete c;
+          });
+    } else if (notify_user_) {
       struct Call {
         grpc::ClientContext ctx;
         notify::v1::NotifyUserRequest req;
@@ -411,6 +430,7 @@ class GrpcPublisher final : public Publisher {
 
  private:
   const bool notify_user_;
+  const std::vector<std::string> all_users_;
   std::vector<std::unique_ptr<notify::v1::Notifier::Stub>> stubs_;
   std::atomic<uint64_t> next_{0};
 };
@@ -707,8 +727,12 @@ class Runner {
                    std::string(channels.status().message()).c_str());
       return 1;
     }
-    publisher_ = std::make_unique<GrpcPublisher>(*std::move(channels),
-                                                 o_.publish == "notify_user");
+    std::vector<std::string> all_users;
+    if (o_.publish == "notify_users") {
+      for (int u = 0; u < o_.users; ++u) all_users.push_back(UserOf(o_, u));
+    }
+    publisher_ = std::make_unique<GrpcPublisher>(
+        *std::move(channels), o_.publish == "notify_user", all_users);
     return 0;
   }
 
@@ -817,9 +841,12 @@ class Runner {
     auto& pending = ps->pending;
     const bool by_user =
         o_.pub_key.empty() ? o_.publish == "notify_user" : o_.pub_key == "user";
-    const int keys = by_user ? o_.users : o_.channels;
+    // notify_users: each publish reaches every stream.
+    const bool to_all = o_.publish == "notify_users";
+    const int keys = to_all ? 1 : by_user ? o_.users : o_.channels;
     // Streams per key: stream i has key i % keys.
     auto subscribers_of = [&](uint64_t k) -> uint64_t {
+      if (to_all) return o_.connections;
       return o_.connections / keys +
              (static_cast<int>(k) < o_.connections % keys ? 1 : 0);
     };
@@ -914,6 +941,13 @@ class Runner {
         deliveries_per_s);
     std::printf("end-to-end latency (publish -> parsed by reader): %s\n",
                 e2e.Summary().c_str());
+    if (o_.publish == "notify_users" && pub_ok.load() == 1) {
+      // One call: its last delivery, counted from the call's answer.
+      std::printf(
+          "one NotifyUsers to %d users: answered after %.2f ms; last "
+          "delivery %.2f ms after the answer\n",
+          o_.users, ack.max_ns() / 1e6, (e2e.max_ns() - ack.max_ns()) / 1e6);
+    }
     if (dropped_streams > 0) {
       std::printf("streams closed by the server during the run: %llu (%s)\n",
                   static_cast<unsigned long long>(dropped_streams),
@@ -1150,7 +1184,8 @@ int Main(int argc, char** argv) {
       o.source_addrs > 65000 || o.threads < 1 || o.connect_concurrency < 1 ||
       o.rate <= 0 || o.pub_connections < 1 || o.replay_events < 1 ||
       (o.publish != "none" && o.publish != "notify_user" &&
-       o.publish != "publish" && o.publish != "nchan") ||
+       o.publish != "notify_users" && o.publish != "publish" &&
+       o.publish != "nchan") ||
       (!o.pub_key.empty() && o.pub_key != "user" && o.pub_key != "channel")) {
     std::fprintf(stderr, "sse_load: invalid flags (see --help)\n");
     return 2;

@@ -46,6 +46,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "boost/asio/dispatch.hpp"
+#include "boost/asio/post.hpp"
 #include "boost/asio/write.hpp"
 #include "edge/edge_server_impl.h"
 #include "edge/h2_connection.h"
@@ -135,7 +136,7 @@ class Http2Session : public SessionBase,
   void ResumeData(int32_t stream_id) override {
     if (closed_ || !streams_.contains(stream_id)) return;
     nghttp2_session_resume_data(h2_, stream_id);
-    Flush();
+    FlushSoon();
   }
 
   void ResetStream(int32_t stream_id, uint32_t error_code) override {
@@ -248,6 +249,18 @@ class Http2Session : public SessionBase,
                      [self = shared_from_this()](error_code ec, size_t) {
                        self->OnWrite(ec);
                      });
+  }
+
+  // Flushes once the handlers already queued on the strand have run: a
+  // broadcast queues one delivery per stream of the connection back to
+  // back, and their frames then leave in one write instead of two.
+  void FlushSoon() {
+    if (writing_ || flush_pending_) return;  // a write's completion flushes
+    flush_pending_ = true;
+    net::post(executor_, [self = shared_from_this()] {
+      self->flush_pending_ = false;
+      self->Flush();
+    });
   }
 
   void OnWrite(error_code ec) {
@@ -492,9 +505,10 @@ class Http2Session : public SessionBase,
   std::unique_ptr<char[]> drain_buffer_;  // only while Finish drains
   H2Output out_;  // the write in flight, or being gathered
   ControlFrameBudget control_frames_;
-  bool in_nghttp2_ = false;  // inside mem_recv or send: no re-entry
-  bool reading_ = false;     // waiting for the TLS stream to be readable
-  bool lingering_ = false;   // draining before the close (Finish)
+  bool in_nghttp2_ = false;     // inside mem_recv or send: no re-entry
+  bool flush_pending_ = false;  // FlushSoon's Flush is queued
+  bool reading_ = false;        // waiting for the TLS stream to be readable
+  bool lingering_ = false;      // draining before the close (Finish)
   bool writing_ = false;
   bool closing_ = false;      // GOAWAY sent by Close(graceful)
   bool terminating_ = false;  // no more reading; close once flushed

@@ -24,6 +24,9 @@ if [[ "${NOTIFYD_TEST_DEPS:-0}" == 1 ]]; then
   # sqlite3: the README's online backup, run by tests/server/backup_test;
   # lintian and systemd-analyze (systemd) check the package and its unit.
   PACKAGES+=(sqlite3 lintian systemd)
+  # The push service stand-in of the Web Push tests
+  # (tests/support/push_service.py): VAPID JWTs and aes128gcm decryption.
+  PACKAGES+=(python3-cryptography python3-jwt)
   command -v node >/dev/null || PACKAGES+=(nodejs)
   command -v npm >/dev/null || PACKAGES+=(npm)
 fi

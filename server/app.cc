@@ -330,6 +330,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   }
   p.publisher = std::make_unique<api::Publisher>(
       api::PublisherOptions{.max_payload_bytes = options.max_payload_bytes,
+                            .max_fanout_bytes = options.max_fanout_bytes,
                             .api_keys = api_keys,
                             .max_publish_rate = options.max_publish_rate,
                             .retention = options.retention},

@@ -80,6 +80,10 @@ absl::Status ValidateLimits(const AppOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_payload_bytes must be between 1 and ", kMaxPayloadBytesLimit));
   }
+  if (options.max_fanout_bytes < options.max_payload_bytes) {
+    return absl::InvalidArgumentError(
+        "--max_fanout_bytes must be at least --max_payload_bytes");
+  }
   if (options.max_stream_inflight < 1 ||
       options.max_stream_inflight > 100'000) {
     return absl::InvalidArgumentError(

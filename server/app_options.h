@@ -38,6 +38,9 @@ struct AppOptions {
   size_t max_payload_bytes = 64 * 1024;
   // Most Web Push subscriptions per user (storage/push.h).
   size_t max_push_subscriptions = storage::kDefaultMaxPushSubscriptions;
+  // NotifyUsers: most bytes of `data` times recipients in one call (each
+  // user's row carries its own copy), at least max_payload_bytes.
+  uint64_t max_fanout_bytes = 64 << 20;
   // Publisher authentication (docs/DESIGN.md, Security). gRPC on a
   // non-loopback address needs api_keys_file or tls_client_ca_file, or
   // `insecure`.

@@ -57,6 +57,10 @@ ABSL_FLAG(bool, push_allow_private, false,
           "and single-label hosts (a push service stand-in on 127.0.0.1)");
 ABSL_FLAG(uint64_t, max_payload_bytes, 64 * 1024,
           "largest accepted `data`, in bytes");
+ABSL_FLAG(uint64_t, max_fanout_bytes, 64 << 20,
+          "NotifyUsers: most bytes of `data` times its user_ids in one call "
+          "(each user's copy is stored and delivered); at least "
+          "--max_payload_bytes");
 ABSL_FLAG(bool, insecure, false,
           "allow gRPC on a non-loopback address without publisher auth "
           "(no --api_keys_file and no --tls_client_ca), and the admin "
@@ -229,6 +233,7 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.prune_interval = absl::GetFlag(FLAGS_prune_interval);
   o.max_payload_bytes = absl::GetFlag(FLAGS_max_payload_bytes);
   o.max_push_subscriptions = absl::GetFlag(FLAGS_max_push_subscriptions);
+  o.max_fanout_bytes = absl::GetFlag(FLAGS_max_fanout_bytes);
   if (o.retention < absl::ZeroDuration() ||
       o.prune_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

@@ -386,6 +386,7 @@ int main(int argc, char** argv) {
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty()) return Usage("no command given");
+  if (args[0] == "vapid-keygen") return notifyd::tools::VapidKeygen(args);
   if (args[0] == "tail") {
     if (args.size() != 2) return Usage("tail takes a user_id");
     // HTTPS when asked by scheme, or implied by a CA to verify against.

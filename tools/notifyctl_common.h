@@ -65,6 +65,13 @@ int StreamLines(const StreamLinesOptions& options, std::istream& in,
                 notify::v1::Notifier::Stub& stub,
                 std::unique_ptr<grpc::ClientContext> context);
 
+// vapid-keygen [FILE]: writes a new VAPID private key (PEM) to FILE,
+// created with mode 0600 and never over an existing file, and prints the
+// public key (base64url, the browsers' applicationServerKey); without FILE
+// (or with -) the PEM goes to stdout and the public key to stderr. Exit
+// code 0, or 1 (after a message) when the file cannot be written.
+int VapidKeygen(const std::vector<std::string>& args);
+
 }  // namespace notifyd::tools
 
 #endif  // NOTIFYD_TOOLS_NOTIFYCTL_COMMON_H_

@@ -137,6 +137,26 @@ TEST_F(NotifyUsersRpcTest, ABadRequestIsRefusedWholeNamingTheFirstBadEntry) {
   EXPECT_THAT(Refusal(big), HasSubstr("data"));
 }
 
+// Every user's row carries its own copy of `data`: a call may fan out at
+// most --max_fanout_bytes (64 MiB by default), so 1,100 users of a 64 KiB
+// payload (72 MB) are refused whole, naming the limit.
+TEST_F(NotifyUsersRpcTest, DataTimesUsersIsBoundedByTheFanOutLimit) {
+  std::vector<std::string> users;
+  for (int i = 0; i < 1'100; ++i) users.push_back(absl::StrCat("u", i));
+  pb::NotifyUsersRequest request = To(users);
+  request.set_data(std::string(64 * 1024, 'x'));
+  EXPECT_EQ(Refusal(request),
+            "data: 65536 bytes to 1100 users is 72089600 bytes, over the "
+            "67108864 a NotifyUsers call may fan out (--max_fanout_bytes)");
+  request.set_data(std::string(61 * 1024, 'x'));  // 68.7 MB: still over
+  EXPECT_THAT(Refusal(request), HasSubstr("--max_fanout_bytes"));
+  request.set_data(std::string(1024, 'x'));  // 1.1 MB
+  pb::NotifyUsersResponse response;
+  grpc::Status status = Send(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.stored(), 1'100u);
+}
+
 TEST_F(NotifyUsersRpcTest, TenThousandUsersOfTheLongestIdsFitOneCall) {
   // 10,000 ids of 128 bytes: a 1.3 MB request, within the receive limit.
   std::vector<std::string> users;

@@ -51,6 +51,16 @@ TEST(OptionsTest, AFramedNotificationMustFitAStreamsQueue) {
   EXPECT_TRUE(Validate(options).ok());
 }
 
+TEST(OptionsTest, TheFanOutLimitHoldsAtLeastOnePayload) {
+  server::AppOptions options;
+  options.max_fanout_bytes = options.max_payload_bytes - 1;
+  absl::Status s = Validate(options);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("--max_fanout_bytes"));
+  options.max_fanout_bytes = options.max_payload_bytes;
+  EXPECT_TRUE(Validate(options).ok());
+}
+
 TEST(OptionsTest, EdgeValuesOutOfRangeNameTheirFlag) {
   struct Case {
     const char* flag;
