@@ -1,12 +1,6 @@
 #include "edge/push_request.h"
 
-#include <openssl/ec.h>
-#include <openssl/obj_mac.h>
-
 #include <algorithm>
-#include <array>
-#include <cstdint>
-#include <memory>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -17,6 +11,8 @@
 #include "boost/json/value.hpp"
 #include "boost/url/parse.hpp"
 #include "boost/url/url_view.hpp"
+#include "push/endpoint.h"
+#include "push/p256.h"
 #include "storage/push.h"
 
 namespace notifyd::edge {
@@ -61,54 +57,6 @@ absl::Status CheckEndpointSize(absl::string_view endpoint) {
   return absl::OkStatus();
 }
 
-// Whether an IPv4 address (host order) lies in a range no push service
-// uses: "this network", private, shared, loopback, link-local, the IETF
-// protocol block, documentation, benchmarking, multicast, reserved and
-// broadcast.
-bool IsNonPublicV4(uint32_t a) {
-  struct Range {
-    uint32_t base;
-    int bits;
-  };
-  static constexpr Range kRanges[] = {
-      {0x00000000, 8},  {0x0a000000, 8},  {0x64400000, 10}, {0x7f000000, 8},
-      {0xa9fe0000, 16}, {0xac100000, 12}, {0xc0000000, 24}, {0xc0000200, 24},
-      {0xc0a80000, 16}, {0xc6120000, 15}, {0xc6336400, 24}, {0xcb007100, 24},
-      {0xe0000000, 4},  {0xf0000000, 4},
-  };
-  for (const Range& r : kRanges) {
-    const uint32_t mask = ~uint32_t{0} << (32 - r.bits);
-    if ((a & mask) == r.base) return true;
-  }
-  return false;
-}
-
-// The same for IPv6: unspecified, loopback, IPv4-mapped and NAT64 forms
-// of a non-public IPv4 address, unique-local (fc00::/7), link-local
-// (fe80::/10), site-local (fec0::/10), multicast and documentation.
-bool IsNonPublicV6(const std::array<unsigned char, 16>& b) {
-  const auto v4_at_end = [&b] {
-    return uint32_t{b[12]} << 24 | uint32_t{b[13]} << 16 |
-           uint32_t{b[14]} << 8 | uint32_t{b[15]};
-  };
-  bool zero_prefix = true;
-  for (int i = 0; i < 10; ++i) zero_prefix = zero_prefix && b[i] == 0;
-  if (zero_prefix && b[10] == 0 && b[11] == 0) return true;  // ::, ::1, ::/96
-  if (zero_prefix && b[10] == 0xff && b[11] == 0xff) {
-    return IsNonPublicV4(v4_at_end());  // ::ffff:a.b.c.d
-  }
-  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) {
-    return IsNonPublicV4(v4_at_end());  // 64:ff9b::a.b.c.d
-  }
-  if ((b[0] & 0xfe) == 0xfc) return true;                  // fc00::/7
-  if (b[0] == 0xfe && (b[1] & 0x80) == 0x80) return true;  // fe80::/9
-  if (b[0] == 0xff) return true;                           // ff00::/8
-  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) {
-    return true;  // 2001:db8::/32
-  }
-  return false;
-}
-
 }  // namespace
 
 absl::Status CheckPushEndpoint(absl::string_view endpoint, bool allow_private) {
@@ -127,14 +75,18 @@ absl::Status CheckPushEndpoint(absl::string_view endpoint, bool allow_private) {
   if (allow_private) return absl::OkStatus();
   constexpr absl::string_view kPrivate =
       "endpoint host is a loopback, private or reserved address";
+  // The sender's rule for the addresses a name resolves to, applied to an
+  // address written in the URL.
   switch (url.host_type()) {
     case urls::host_type::ipv4:
-      if (IsNonPublicV4(url.host_ipv4_address().to_uint())) {
+      if (!push::IsPublicAddress(
+              boost::asio::ip::address_v4(url.host_ipv4_address().to_uint()))) {
         return Invalid(kPrivate);
       }
       return absl::OkStatus();
     case urls::host_type::ipv6:
-      if (IsNonPublicV6(url.host_ipv6_address().to_bytes())) {
+      if (!push::IsPublicAddress(boost::asio::ip::address_v6(
+              url.host_ipv6_address().to_bytes()))) {
         return Invalid(kPrivate);
       }
       return absl::OkStatus();
@@ -185,23 +137,8 @@ std::string EncodeBase64Url(absl::string_view raw) {
 }
 
 absl::Status CheckP256Point(absl::string_view raw) {
-  constexpr absl::string_view kNotOnCurve =
-      "keys.p256dh must be an uncompressed point on P-256";
-  if (raw.size() != storage::kPushP256dhBytes || raw[0] != '\x04') {
-    return Invalid(kNotOnCurve);
-  }
-  std::unique_ptr<EC_GROUP, decltype(&EC_GROUP_free)> group(
-      EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1), &EC_GROUP_free);
-  if (group == nullptr) return absl::InternalError("P-256 is not available");
-  std::unique_ptr<EC_POINT, decltype(&EC_POINT_free)> point(
-      EC_POINT_new(group.get()), &EC_POINT_free);
-  if (point == nullptr) return absl::InternalError("out of memory");
-  // oct2point refuses a point off the curve; is_on_curve says so again.
-  if (EC_POINT_oct2point(group.get(), point.get(),
-                         reinterpret_cast<const unsigned char*>(raw.data()),
-                         raw.size(), nullptr) != 1 ||
-      EC_POINT_is_on_curve(group.get(), point.get(), nullptr) != 1) {
-    return Invalid(kNotOnCurve);
+  if (!push::P256PublicKey(raw).ok()) {
+    return Invalid("keys.p256dh must be an uncompressed point on P-256");
   }
   return absl::OkStatus();
 }
