@@ -6,9 +6,9 @@
 // The endpoint must be an absolute https URL of at most
 // storage::kMaxPushEndpointBytes bytes, without user info, whose host is a
 // name with a dot (not `localhost`, `*.localhost` nor a single label an
-// internal resolver would complete) or an IP literal outside the loopback,
-// private, shared (100.64/10), link-local, unique-local, multicast and
-// reserved ranges: a subscription must not turn the sender into a way into
+// internal resolver would complete) or a globally routable IP literal
+// (push::IsPublicAddress, the rule the sender applies to the addresses a
+// name resolves to): a subscription must not turn the sender into a way into
 // the operator's network. `allow_private` (--push_allow_private, for tests
 // against a push service on loopback) lifts the host rules. (A public name
 // that resolves to a private address is the sender's to refuse when it
