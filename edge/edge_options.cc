@@ -3,7 +3,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "edge/h2_limits.h"
+#include "edge/push_request.h"
 #include "edge/trusted_proxies.h"
+#include "storage/push.h"
 #include "storage/store.h"
 
 namespace notifyd::edge {
@@ -61,6 +63,15 @@ absl::Status EdgeOptions::Validate() const {
       token_cookie.find_first_of("=; \t") != std::string::npos) {
     return invalid("--token_cookie",
                    "a cookie name without '=', ';' or spaces");
+  }
+  if (!push_public_key.empty()) {
+    absl::StatusOr<std::string> point = DecodeBase64Url(
+        push_public_key, "the push public key", storage::kPushP256dhBytes);
+    if (!point.ok()) return point.status();
+    if (!CheckP256Point(*point).ok()) {
+      return absl::InvalidArgumentError(
+          "the push public key must be a point on P-256");
+    }
   }
   return absl::OkStatus();
 }

@@ -114,6 +114,14 @@ struct EdgeOptions {
   // Largest body of the publishing routes: a notification's data
   // (--max_payload_bytes); past it, 413 before the body is read.
   size_t max_payload_bytes = 64 * 1024;
+  // Web Push (edge/push_api.h): the VAPID public key GET /v1/push/key
+  // hands browsers (base64url of its 65 bytes, an uncompressed P-256
+  // point); empty: push is not configured and that route answers 404.
+  std::string push_public_key;
+  // Accept push endpoints on loopback, private and single-label hosts
+  // (edge/push_request.h): for tests against a local push service only
+  // (--push_allow_private).
+  bool push_allow_private = false;
 
   // INVALID_ARGUMENT naming the flag of the first option out of range: a
   // stream's channels (its user channel plus max_channels_per_stream) must

@@ -46,6 +46,7 @@
 #include "edge/identity.h"
 #include "edge/inbox_api.h"
 #include "edge/open_rate_limiter.h"
+#include "edge/push_api.h"
 #include "edge/routes.h"
 #include "edge/tls_socket.h"
 #include "edge/trusted_proxies.h"
@@ -233,6 +234,8 @@ class EdgeServer::Impl {
                 ? this->options.publish_record
                 : [&hub](std::shared_ptr<const storage::Notification>
                              n) { hub.Publish(n); }),
+        push(store, identity, this->options.cors_origins,
+             this->options.push_public_key, this->options.push_allow_private),
         acceptor(boost::asio::make_strand(ioc)),
         accept_retry(acceptor.get_executor()) {
     identity.insecure_dev_identity = this->options.insecure_dev_identity;
@@ -372,6 +375,8 @@ class EdgeServer::Impl {
   std::optional<boost::asio::ssl::context> tls;
   // The JSON inbox routes (edge/inbox_api.h); thread-safe.
   const InboxApi inbox;
+  // The Web Push routes (edge/push_api.h); thread-safe.
+  const PushApi push;
 
   // Declared last so it is destroyed first: pending handlers own sessions
   // and streams, whose destructors still use the members above.

@@ -54,6 +54,8 @@ inline uint8_t MethodOf(http::verb verb) {
       return kHead;
     case http::verb::post:
       return kPost;
+    case http::verb::delete_:
+      return kDelete;
     default:
       return 0;
   }
@@ -132,6 +134,7 @@ inline InboxRequest InboxRequestOf(RouteId route, const Request& request,
   };
   InboxRequest in;
   in.route = route;
+  in.method = MethodOf(request.method());
   in.target = &target;
   in.authorization = header(http::field::authorization);
   in.cookie = header(http::field::cookie);

@@ -82,6 +82,17 @@ class HttpResponses {
          "method not allowed\n", keep_alive, std::move(allow));
   }
 
+  // 204: no body, so neither Content-Type nor Content-Length.
+  void SendNoContent(absl::string_view path) {
+    auto& s = session();
+    auto res = MakeResponse(s.request_, s.server_.options.cors_origins,
+                            http::status::no_content, "", "",
+                            s.request_.keep_alive(), {});
+    res->erase(http::field::content_type);
+    res->erase(http::field::content_length);
+    s.WriteResponse(path, std::move(res));
+  }
+
   void Send(absl::string_view path, http::status status,
             absl::string_view content_type, std::string body,
             std::optional<bool> keep_alive = std::nullopt,

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/log_limiter.h"
 #include "common/names.h"
+#include "edge/push_credential.h"
 
 namespace notifyd::edge {
 namespace {
@@ -387,24 +388,69 @@ InboxApi::InboxApi(storage::Store& store, const IdentityOptions& identity,
       cors_origins_(std::move(cors_origins)),
       publish_(std::move(publish)) {}
 
+absl::StatusOr<std::string> AuthenticateChange(
+    const InboxRequest& request, const IdentityOptions& identity,
+    const std::vector<std::string>& cors_origins) {
+  const HttpTarget& target = *request.target;
+  if (target.Find("access_token") != nullptr) {
+    return absl::InvalidArgumentError(
+        "access_token is not accepted on a change; send the token in the "
+        "Authorization header");
+  }
+  if (absl::Status s = CheckParams(target, kStateParams); !s.ok()) return s;
+  AuthInputs auth;
+  auth.authorization = request.authorization;
+  auth.cookie = request.cookie;
+  if (const std::string* u = target.Find("user")) {
+    auth.dev_user = *u;
+    auth.has_dev_user = true;
+  }
+  absl::StatusOr<Identity> id = Authenticate(auth, identity);
+  if (!id.ok()) return id.status();
+  // Without an Authorization header the token came from the cookie, which
+  // a browser sends on its own: only from an allowed Origin. The
+  // development identity (?user=) proves nothing anyway.
+  bool by_cookie =
+      request.authorization.empty() &&
+      !TokenFromCookie(request.cookie, identity.cookie_name).empty();
+  if (by_cookie) {
+    std::string self_origin;
+    if (!request.host.empty()) {
+      self_origin =
+          absl::StrCat(request.tls ? "https://" : "http://", request.host);
+    }
+    absl::Status s =
+        CheckCookieOrigin(request.origin, cors_origins, self_origin);
+    if (!s.ok()) return s;
+  }
+  if (absl::Status s = CheckJsonContentType(request.content_type); !s.ok()) {
+    return s;
+  }
+  return UserChannel(id->user);
+}
+
 void InboxApi::Serve(const InboxRequest& request,
                      std::function<void(ApiReply)> done) const {
   auto refuse = [&done](absl::Status s) {
     done(ApiReply{std::move(s), std::string()});
   };
   const HttpTarget& target = *request.target;
-  const bool state = request.route == RouteId::kInboxState;
-  if (state) {
-    if (target.Find("access_token") != nullptr) {
-      // A token in a URL is one a cross-site form could carry.
-      return refuse(absl::InvalidArgumentError(
-          "access_token is not accepted on POST; send the token in the "
-          "Authorization header"));
+  if (request.route == RouteId::kInboxState) {
+    absl::string_view credential = PushCredentialOf(request.authorization);
+    if (!credential.empty()) {
+      return ServePushCredential(request, credential, std::move(done));
     }
-    if (absl::Status s = CheckParams(target, kStateParams); !s.ok()) {
-      return refuse(s);
-    }
-  } else if (request.route == RouteId::kInboxCounts) {
+    absl::StatusOr<std::string> channel =
+        AuthenticateChange(request, identity_, cors_origins_);
+    if (!channel.ok()) return refuse(channel.status());
+    absl::StatusOr<storage::StateChange> change =
+        ParseStateChange(request.body);
+    if (!change.ok()) return refuse(change.status());
+    change->channel = *std::move(channel);
+    change->trace_id = std::string(request.trace_id);
+    return CommitChange(*std::move(change), std::move(done));
+  }
+  if (request.route == RouteId::kInboxCounts) {
     if (absl::Status s = CheckParams(target, kCountsParams); !s.ok()) {
       return refuse(s);
     }
@@ -413,7 +459,7 @@ void InboxApi::Serve(const InboxRequest& request,
   AuthInputs auth;
   auth.authorization = request.authorization;
   auth.cookie = request.cookie;
-  if (const std::string* t = target.Find("access_token"); t && !state) {
+  if (const std::string* t = target.Find("access_token")) {
     auth.access_token = *t;
   }
   if (const std::string* u = target.Find("user")) {
@@ -449,37 +495,49 @@ void InboxApi::Serve(const InboxRequest& request,
             done({absl::OkStatus(), EncodeCounts(*counts)});
           });
       return;
-    case RouteId::kInboxState:
-      break;
     default:
       return refuse(absl::NotFoundError("not found"));
   }
+}
 
-  // Without an Authorization header the token came from the cookie (the
-  // query's is refused above), which a browser sends on its own: only from
-  // an allowed Origin. The development identity (?user=) proves nothing
-  // anyway.
-  bool by_cookie =
-      request.authorization.empty() &&
-      !TokenFromCookie(request.cookie, identity_.cookie_name).empty();
-  if (by_cookie) {
-    std::string self_origin;
-    if (!request.host.empty()) {
-      self_origin =
-          absl::StrCat(request.tls ? "https://" : "http://", request.host);
-    }
-    absl::Status s =
-        CheckCookieOrigin(request.origin, cors_origins_, self_origin);
-    if (!s.ok()) return refuse(s);
+void InboxApi::ServePushCredential(const InboxRequest& request,
+                                   absl::string_view credential,
+                                   std::function<void(ApiReply)> done) const {
+  auto refuse = [&done](absl::Status s) {
+    done(ApiReply{std::move(s), std::string()});
+  };
+  // No query parameter at all: the credential names the user.
+  if (absl::Status s = CheckParams(*request.target, {}); !s.ok()) {
+    return refuse(s);
   }
   if (absl::Status s = CheckJsonContentType(request.content_type); !s.ok()) {
     return refuse(s);
   }
   absl::StatusOr<storage::StateChange> change = ParseStateChange(request.body);
   if (!change.ok()) return refuse(change.status());
-  change->channel = std::move(channel);
+  if (change->archived.has_value() ||
+      (change->read.has_value() && !*change->read)) {
+    return refuse(absl::PermissionDeniedError(
+        "a push credential only marks notifications seen or read"));
+  }
   change->trace_id = std::string(request.trace_id);
-  store_.ChangeState(*std::move(change),
+  store_.FindPushSubscription(
+      PushCredentialHash(credential),
+      [this, change = *std::move(change), done = std::move(done)](
+          absl::StatusOr<storage::PushSubscription> found) mutable {
+        if (found.status().code() == absl::StatusCode::kNotFound) {
+          return done(
+              {absl::UnauthenticatedError("unknown push credential"), ""});
+        }
+        if (!found.ok()) return done({StoreError(found.status()), ""});
+        change.channel = found->channel;
+        CommitChange(std::move(change), std::move(done));
+      });
+}
+
+void InboxApi::CommitChange(storage::StateChange change,
+                            std::function<void(ApiReply)> done) const {
+  store_.ChangeState(std::move(change),
                      [done = std::move(done), publish = &publish_](
                          absl::StatusOr<storage::ChangeResult> result) {
                        if (!result.ok())

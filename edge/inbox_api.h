@@ -136,6 +136,7 @@ std::string EncodeError(absl::string_view message);       // {"error":"…"}
 // views must stay valid during Serve only.
 struct InboxRequest {
   RouteId route = RouteId::kInboxList;  // kInboxList/Counts/State
+  uint8_t method = kGet;                // a Method bit (routes.h)
   const HttpTarget* target = nullptr;
   absl::string_view authorization;  // Authorization header, or empty
   absl::string_view cookie;         // Cookie header, or empty
@@ -149,14 +150,28 @@ struct InboxRequest {
   absl::string_view trace_id;
 };
 
-// What a JSON route answers (the inbox's, and publishing's:
-// edge/publish_api.h): OK and a JSON body (200), or a refusal (see above).
+// The user channel (user:<sub>) of a request that changes something
+// (POST /v1/inbox/state, the push subscription routes: edge/push_api.h),
+// checked to be CSRF-safe: no access_token in the query (a token in a URL
+// is one a cross-site form could carry), no query parameter but `user`,
+// the identity of Authenticate, with a cookie only from an allowed Origin
+// (CheckCookieOrigin), and a JSON Content-Type (CheckJsonContentType).
+absl::StatusOr<std::string> AuthenticateChange(
+    const InboxRequest& request, const IdentityOptions& identity,
+    const std::vector<std::string>& cors_origins);
+
+// What a JSON route answers (the inbox's, the push routes' and
+// publishing's: edge/publish_api.h): OK and a JSON body with http_status,
+// or a refusal (see above).
 struct ApiReply {
   absl::Status status;
   std::string json;
   // With a refusal: when a retry may pass, sent as Retry-After (whole
   // seconds, rounded up); zero: not said.
   absl::Duration retry_after = absl::ZeroDuration();
+  // Of a success: 200, 201 (created) or 204 (no content: `json` is not
+  // sent).
+  int http_status = 200;
 };
 
 // A store failure as a client sees it: bad arguments and unavailability as
@@ -178,10 +193,23 @@ class InboxApi {
   // before the store is asked, else on a store thread (where a state
   // change's record is published first, in commit order). `done` must not
   // block.
+  //
+  // POST /v1/inbox/state also takes a push subscription's credential
+  // (Authorization: Push <credential>; edge/push_credential.h) instead of
+  // a token: it acts for the subscription's user and may only set seen
+  // and read (true), what a click on a pushed notification does.
   void Serve(const InboxRequest& request,
              std::function<void(ApiReply)> done) const;
 
  private:
+  // POST /v1/inbox/state by push credential (see Serve).
+  void ServePushCredential(const InboxRequest& request,
+                           absl::string_view credential,
+                           std::function<void(ApiReply)> done) const;
+  // Commits `change` and answers {"changed":N}, publishing its record.
+  void CommitChange(storage::StateChange change,
+                    std::function<void(ApiReply)> done) const;
+
   storage::Store& store_;
   const IdentityOptions& identity_;
   const std::vector<std::string> cors_origins_;

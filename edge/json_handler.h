@@ -1,5 +1,6 @@
 // The JSON API routes of an HTTP session: the inbox's (GET /v1/inbox, GET
-// /v1/inbox/counts, POST /v1/inbox/state; public listener) and publishing
+// /v1/inbox/counts, POST /v1/inbox/state; public listener), Web Push's
+// (/v1/push/subscriptions, /v1/push/key; edge/push_api.h) and publishing
 // (POST /v1/notify/{user_id}, POST /v1/publish/{channel}; admin listener).
 // The request, with the body the session read within the route's limit,
 // goes to InboxApi (edge/inbox_api.h) or, parsed by edge/publish_api.h, to
@@ -32,6 +33,7 @@
 #include "edge/http_messages.h"
 #include "edge/inbox_api.h"
 #include "edge/publish_api.h"
+#include "edge/push_api.h"
 #include "edge/routes.h"
 #include "edge/stream_request.h"
 
@@ -41,13 +43,18 @@ namespace notifyd::edge::internal {
 template <typename Session>
 class JsonHandler {
  protected:
-  // Serves the request to `target`, routed to `id` (IsInboxRoute).
+  // Serves the request to `target`, routed to `id` (IsInboxRoute or
+  // IsPushRoute).
   void ServeInbox(RouteId id, const HttpTarget& target) {
     auto& s = session();
     Answer(target.path, [&](std::function<void(ApiReply)> done) {
-      s.server_.inbox.Serve(
-          InboxRequestOf(id, s.request_, target, s.body_, s.kTls),
-          std::move(done));
+      InboxRequest request =
+          InboxRequestOf(id, s.request_, target, s.body_, s.kTls);
+      if (IsPushRoute(id)) {
+        s.server_.push.Serve(request, std::move(done));
+      } else {
+        s.server_.inbox.Serve(request, std::move(done));
+      }
     });
   }
 
@@ -127,7 +134,9 @@ class JsonHandler {
                             reply.status.message(), s.request_.keep_alive(),
                             std::move(fields));
     }
-    s.Send(path, http::status::ok, "application/json", reply.json);
+    if (reply.http_status == 204) return s.SendNoContent(path);
+    s.Send(path, static_cast<http::status>(reply.http_status),
+           "application/json", reply.json);
   }
 };
 

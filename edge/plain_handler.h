@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "boost/asio/dispatch.hpp"
 #include "edge/edge_server_impl.h"
+#include "edge/http_messages.h"
 #include "edge/routes.h"
 #include "edge/web_assets.h"
 
@@ -52,7 +53,15 @@ class PlainHandler {
       return s.SendError(path, HttpStatusFor(file.status()),
                          file.status().message(), s.request_.keep_alive());
     }
-    s.Send(path, http::status::ok, file->content_type, std::move(file->body));
+    if (!file->service_worker) {
+      return s.Send(path, http::status::ok, file->content_type,
+                    std::move(file->body));
+    }
+    auto res = MakeResponse(s.request_, s.server_.options.cors_origins,
+                            http::status::ok, file->content_type,
+                            std::move(file->body), s.request_.keep_alive(), {});
+    res->set("Service-Worker-Allowed", "/");
+    s.WriteResponse(path, std::move(res));
   }
 
  private:

@@ -61,6 +61,8 @@ class RequestRouter {
       case RouteId::kInboxList:
       case RouteId::kInboxCounts:
       case RouteId::kInboxState:
+      case RouteId::kPushSubscriptions:
+      case RouteId::kPushKey:
         return s.ServeInbox(route->id, *target);  // json_handler.h
       case RouteId::kNotifyUser:
       case RouteId::kPublish:

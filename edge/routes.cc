@@ -41,8 +41,9 @@ std::optional<Route> FindRoute(absl::string_view path, EdgeRole role) {
 
 std::string AllowedMethods(const Route& route) {
   std::string out;
-  for (auto [bit, name] : {std::pair{kGet, "GET"}, std::pair{kHead, "HEAD"},
-                           std::pair{kPost, "POST"}}) {
+  for (auto [bit, name] :
+       {std::pair{kGet, "GET"}, std::pair{kHead, "HEAD"},
+        std::pair{kPost, "POST"}, std::pair{kDelete, "DELETE"}}) {
     if (route.Allows(bit)) absl::StrAppend(&out, name, ", ");
   }
   return absl::StrCat(out, "OPTIONS");

@@ -7,9 +7,13 @@
 //   GET /v1/inbox             inbox page (JSON; edge/inbox_api.h)
 //   GET /v1/inbox/counts      counts (JSON)
 //   POST /v1/inbox/state      state change (JSON)
+//   POST, DELETE /v1/push/subscriptions  Web Push subscriptions (JSON;
+//                             edge/push_api.h)
+//   GET /v1/push/key          the server's VAPID public key (JSON)
 //   GET /healthz              liveness
 //   GET /, assets             the inbox page
 //   GET /v1/client.js         the browser client (web/client.js)
+//   GET /v1/sw.js             its service worker (web/sw.js)
 //
 //   admin listener (operators and publishers)
 //   GET /metrics              Prometheus text
@@ -48,15 +52,20 @@ enum class RouteId : uint8_t {
   kWebFile,
   kNotifyUser,  // POST /v1/notify/{user_id}
   kPublish,     // POST /v1/publish/{channel}
+  kPushSubscriptions,
+  kPushKey,
 };
 
 // The methods a route answers, as a bit set (OPTIONS, the CORS preflight,
 // is answered on every route).
-enum Method : uint8_t { kGet = 1, kHead = 2, kPost = 4 };
+enum Method : uint8_t { kGet = 1, kHead = 2, kPost = 4, kDelete = 8 };
 
 // Most bytes of a request body on the routes that take one (the 413 past
 // it is answered before the body is read).
 inline constexpr size_t kMaxInboxStateBodyBytes = 16 * 1024;
+// A push subscription: an endpoint of at most 2048 bytes
+// (storage::kMaxPushEndpointBytes), two keys and JSON around them.
+inline constexpr size_t kMaxPushBodyBytes = 4 * 1024;
 // A route's max_body_bytes when its body is a notification's data: the
 // limit is --max_payload_bytes (EdgeOptions::max_payload_bytes; BodyLimit).
 inline constexpr size_t kPayloadBody = static_cast<size_t>(-1);
@@ -91,6 +100,9 @@ inline constexpr Route kRoutes[] = {
      "Authorization"},
     {"/v1/inbox/state", RouteId::kInboxState, true, false, kPost,
      "Authorization, Content-Type", kMaxInboxStateBodyBytes},
+    {"/v1/push/subscriptions", RouteId::kPushSubscriptions, true, false,
+     kPost | kDelete, "Authorization, Content-Type", kMaxPushBodyBytes},
+    {"/v1/push/key", RouteId::kPushKey, true, false, kGet},
     {"/healthz", RouteId::kHealth, true, true, kGet | kHead},
     {"/readyz", RouteId::kReady, false, true, kGet | kHead},
     {"/metrics", RouteId::kMetrics, false, true, kGet | kHead},
@@ -111,9 +123,14 @@ inline bool IsPublishRoute(RouteId id) {
   return id == RouteId::kNotifyUser || id == RouteId::kPublish;
 }
 
+// The Web Push routes (edge/push_api.h).
+inline bool IsPushRoute(RouteId id) {
+  return id == RouteId::kPushSubscriptions || id == RouteId::kPushKey;
+}
+
 // The routes that answer JSON, errors included ({"error":"..."}).
 inline bool IsJsonRoute(RouteId id) {
-  return IsInboxRoute(id) || IsPublishRoute(id);
+  return IsInboxRoute(id) || IsPublishRoute(id) || IsPushRoute(id);
 }
 
 // The most bytes of a request body `route` takes, with
@@ -128,8 +145,9 @@ inline size_t BodyLimit(const Route& route, size_t max_payload_bytes) {
 std::optional<Route> FindRoute(absl::string_view path, EdgeRole role);
 
 // The methods `route` answers, as a preflight's Access-Control-Allow-Methods
-// and a 405's Allow list them, in the order GET, HEAD, POST, OPTIONS: e.g.
-// "GET, HEAD, OPTIONS", "GET, OPTIONS" or "POST, OPTIONS".
+// and a 405's Allow list them, in the order GET, HEAD, POST, DELETE,
+// OPTIONS: e.g. "GET, HEAD, OPTIONS", "GET, OPTIONS" or "POST, DELETE,
+// OPTIONS".
 std::string AllowedMethods(const Route& route);
 
 // The label of notifyd_http_requests_total{path}: a route's path (a

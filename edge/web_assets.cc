@@ -26,6 +26,7 @@ struct Alias {
 constexpr Alias kAliases[] = {
     {"/", "index.html"},
     {"/v1/client.js", "client.js"},  // the versioned browser client (README)
+    {"/v1/sw.js", "sw.js"},          // its service worker (Web Push)
 };
 
 // The file name a URL path names, before the table lookup; empty: none.
@@ -68,6 +69,7 @@ absl::StatusOr<WebFile> LoadWebFile(absl::string_view url_path,
 
   WebFile out;
   out.content_type = ContentTypeFor(name);
+  out.service_worker = name == "sw.js";
   if (web_root.empty()) {
     out.body.assign(reinterpret_cast<const char*>(file->data), file->size);
     return out;

@@ -19,10 +19,14 @@ namespace notifyd::edge {
 struct WebFile {
   std::string content_type;
   std::string body;
+  // The service worker (/v1/sw.js): served with Service-Worker-Allowed: /,
+  // so that a page may register it for its whole origin, not only /v1/.
+  bool service_worker = false;
 };
 
-// Maps a URL path ("/" is index.html, "/v1/client.js" client.js, which
-// "/client.js" is not; any other file "/<name>") to a known file, from
+// Maps a URL path ("/" is index.html, "/v1/client.js" client.js and
+// "/v1/sw.js" sw.js, which "/client.js" and "/sw.js" are not; any other
+// file "/<name>") to a known file, from
 // `web_root` when it is not empty, else from the embedded copy. NOT_FOUND for
 // anything else; UNAVAILABLE when web_root is set but the file cannot be read.
 absl::StatusOr<WebFile> LoadWebFile(absl::string_view url_path,

@@ -35,6 +35,7 @@ StoreChoice StoreChoiceOf(const AppOptions& options) {
           .retention = options.retention,
           .max_per_channel = options.max_per_channel,
           .prune_interval = options.prune_interval,
+          .max_push_subscriptions = options.max_push_subscriptions,
           .on_records = nullptr};
 }
 

@@ -36,6 +36,8 @@ struct AppOptions {
   uint64_t max_per_channel = 0;                     // zero: unlimited
   absl::Duration prune_interval = absl::Seconds(30);
   size_t max_payload_bytes = 64 * 1024;
+  // Most Web Push subscriptions per user (storage/push.h).
+  size_t max_push_subscriptions = storage::kDefaultMaxPushSubscriptions;
   // NotifyUsers: most bytes of `data` times recipients in one call (each
   // user's row carries its own copy), at least max_payload_bytes.
   uint64_t max_fanout_bytes = 64 << 20;

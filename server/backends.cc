@@ -72,6 +72,7 @@ void SetStoreOptions(const StoreChoice& choice, Metrics& metrics,
   options.retention = choice.retention;
   options.max_per_channel = choice.max_per_channel;
   options.prune_interval = choice.prune_interval;
+  options.max_push_subscriptions = choice.max_push_subscriptions;
   options.commit_delay = absl::ZeroDuration();
   options.on_commit = CommitMetrics(metrics);
   options.on_records = choice.on_records;

@@ -31,6 +31,7 @@ struct StoreChoice {
   absl::Duration retention = absl::ZeroDuration();
   uint64_t max_per_channel = 0;
   absl::Duration prune_interval = absl::Seconds(30);
+  size_t max_push_subscriptions = storage::kDefaultMaxPushSubscriptions;
   // Where the records the store writes by itself go (StoreOptions).
   std::function<void(std::vector<std::shared_ptr<const storage::Notification>>)>
       on_records;

@@ -50,6 +50,11 @@ ABSL_FLAG(uint64_t, max_per_channel, 0,
           "keep at most this many newest notifications per channel; 0 = all");
 ABSL_FLAG(absl::Duration, prune_interval, absl::Seconds(30),
           "how often retention runs");
+ABSL_FLAG(uint64_t, max_push_subscriptions, 16,
+          "most Web Push subscriptions one user keeps (a browser each)");
+ABSL_FLAG(bool, push_allow_private, false,
+          "FOR TESTS ONLY: accept Web Push endpoints on loopback, private "
+          "and single-label hosts (a push service stand-in on 127.0.0.1)");
 ABSL_FLAG(uint64_t, max_payload_bytes, 64 * 1024,
           "largest accepted `data`, in bytes");
 ABSL_FLAG(uint64_t, max_fanout_bytes, 64 << 20,
@@ -227,6 +232,7 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.max_per_channel = absl::GetFlag(FLAGS_max_per_channel);
   o.prune_interval = absl::GetFlag(FLAGS_prune_interval);
   o.max_payload_bytes = absl::GetFlag(FLAGS_max_payload_bytes);
+  o.max_push_subscriptions = absl::GetFlag(FLAGS_max_push_subscriptions);
   o.max_fanout_bytes = absl::GetFlag(FLAGS_max_fanout_bytes);
   if (o.retention < absl::ZeroDuration() ||
       o.prune_interval <= absl::ZeroDuration()) {
@@ -276,6 +282,7 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   o.edge.write_timeout = absl::GetFlag(FLAGS_write_timeout);
   o.edge.insecure_dev_identity = absl::GetFlag(FLAGS_insecure_dev_identity);
+  o.edge.push_allow_private = absl::GetFlag(FLAGS_push_allow_private);
   o.edge.token_cookie = absl::GetFlag(FLAGS_token_cookie);
   o.edge.web_root = absl::GetFlag(FLAGS_web_root);
   auto tokens = TokensFromFlags();

@@ -1,6 +1,7 @@
 #include "storage/memory_backend.h"
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -225,7 +226,88 @@ class MemoryBackend final : public StoreBackend, public WriteTransaction {
     return EraseLogged(matched);
   }
 
+  absl::StatusOr<std::optional<PushSubscription>> FindPushEndpoint(
+      const std::string& endpoint) override {
+    MemoryDatabase& db = *db_;
+    db.mu_.AssertHeld();
+    auto held = db.push_subscriptions_.find(endpoint);
+    if (held == db.push_subscriptions_.end()) {
+      return std::optional<PushSubscription>();
+    }
+    return std::optional<PushSubscription>(held->second);
+  }
+
+  absl::StatusOr<uint64_t> CountPushSubscriptions(
+      const std::string& channel) override {
+    MemoryDatabase& db = *db_;
+    db.mu_.AssertHeld();
+    uint64_t count = 0;
+    for (const auto& [endpoint, s] : db.push_subscriptions_) {
+      if (s.channel == channel) ++count;
+    }
+    return count;
+  }
+
+  absl::Status UpsertPushSubscription(const PushSubscription& s) override {
+    MemoryDatabase& db = *db_;
+    db.mu_.AssertHeld();
+    LogSubscriptionUndo(s.endpoint);
+    db.push_subscriptions_[s.endpoint] = s;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> DeletePushSubscription(
+      const std::string& endpoint, const std::string& channel) override {
+    MemoryDatabase& db = *db_;
+    db.mu_.AssertHeld();
+    auto held = db.push_subscriptions_.find(endpoint);
+    if (held == db.push_subscriptions_.end() ||
+        (!channel.empty() && held->second.channel != channel)) {
+      return false;
+    }
+    LogSubscriptionUndo(endpoint);
+    db.push_subscriptions_.erase(held);
+    return true;
+  }
+
+  absl::StatusOr<uint64_t> InsertPushed(const std::vector<uint64_t>& ids,
+                                        int64_t now_ms) override {
+    MemoryDatabase& db = *db_;
+    db.mu_.AssertHeld();
+    uint64_t marked = 0;
+    for (uint64_t id : ids) {
+      auto row = db.rows_.find(id);
+      if (row == db.rows_.end() || row->second.pushed_at_ms != 0) continue;
+      const Notification& n = *row->second.notification;
+      if (n.is_record() || !IsInbox(n.channel)) continue;
+      row->second.pushed_at_ms = now_ms;
+      undo_.push_back([this, id] {
+        db_->mu_.AssertHeld();
+        db_->rows_.at(id).pushed_at_ms = 0;
+      });
+      ++marked;
+    }
+    return marked;
+  }
+
  private:
+  // Logs how to put back what `endpoint` holds now (or that it held none).
+  void LogSubscriptionUndo(const std::string& endpoint) {
+    MemoryDatabase& db = *db_;
+    db.mu_.AssertHeld();
+    auto held = db.push_subscriptions_.find(endpoint);
+    std::optional<PushSubscription> before;
+    if (held != db.push_subscriptions_.end()) before = held->second;
+    undo_.push_back([this, endpoint, before = std::move(before)] {
+      db_->mu_.AssertHeld();
+      if (before) {
+        db_->push_subscriptions_[endpoint] = *before;
+      } else {
+        db_->push_subscriptions_.erase(endpoint);
+      }
+    });
+  }
+
   // Deletes the rows `ids`, logging how to put them back.
   Rows EraseLogged(const std::set<uint64_t>& ids) {
     db_->mu_.AssertHeld();

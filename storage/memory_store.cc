@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "storage/flag_sql.h"
@@ -226,6 +230,52 @@ class MemoryReader final : public StoreReader {
   }
 
   absl::StatusOr<bool> Ping() override { return true; }
+
+  absl::StatusOr<std::vector<PushSubscription>> PushSubscriptionsOf(
+      const std::string& channel) override {
+    absl::ReaderMutexLock lock(&db_->mu_);
+    std::vector<PushSubscription> rows;
+    for (const auto& [endpoint, s] : db_->push_subscriptions_) {
+      if (s.channel == channel) rows.push_back(s);
+    }
+    std::sort(rows.begin(), rows.end(),
+              [](const PushSubscription& a, const PushSubscription& b) {
+                return std::tie(a.created_at_ms, a.endpoint) <
+                       std::tie(b.created_at_ms, b.endpoint);
+              });
+    return rows;
+  }
+
+  absl::StatusOr<std::optional<PushSubscription>> PushSubscriptionBySecret(
+      const std::string& secret_sha256) override {
+    absl::ReaderMutexLock lock(&db_->mu_);
+    for (const auto& [endpoint, s] : db_->push_subscriptions_) {
+      if (s.secret_sha256 == secret_sha256) return s;
+    }
+    return std::nullopt;
+  }
+
+  absl::StatusOr<Rows> PushCandidates(const PushCandidatesQuery& query,
+                                      int64_t now_ms) override {
+    absl::ReaderMutexLock lock(&db_->mu_);
+    std::set<std::string> subscribed;
+    for (const auto& [endpoint, s] : db_->push_subscriptions_) {
+      subscribed.insert(s.channel);
+    }
+    Rows rows;
+    for (auto it = db_->rows_.upper_bound(query.after_id);
+         it != db_->rows_.end() && rows.size() < query.limit; ++it) {
+      const Notification& n = *it->second.notification;
+      if (n.is_record() || n.seen() || n.read() || n.archived() ||
+          n.created_at_ms > query.created_at_or_before_ms ||
+          Expired(n, now_ms) || it->second.pushed_at_ms != 0 ||
+          subscribed.count(n.channel) == 0) {
+        continue;
+      }
+      rows.push_back(it->second.notification);
+    }
+    return rows;
+  }
 
  private:
   const std::shared_ptr<MemoryDatabase> db_;

@@ -9,7 +9,8 @@
 // records): dense ids in commit order that are never reused, idempotency
 // and collapse keys per channel, replay pages sized by rows and bytes,
 // listings by filter, state changes, deletes, ReadIdRange and
-// LastCommittedId, retention by age and max_per_channel. A call that fails
+// LastCommittedId, retention by age and max_per_channel, push
+// subscriptions and pushed marks. A call that fails
 // halfway is undone from a log of what it changed.
 //
 // The database outlives the stores opened on it, as a file does: a test can
@@ -32,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/inbox.h"
+#include "storage/push.h"
 #include "storage/store_engine.h"
 
 namespace notifyd::storage {
@@ -62,6 +64,7 @@ class MemoryDatabase {
   struct Row {
     std::shared_ptr<const Notification> notification;
     std::string idempotency_key;  // empty: none
+    int64_t pushed_at_ms = 0;     // 0: not pushed (storage/push.h)
   };
 
   // Adds `row` and everything that points at it.
@@ -88,6 +91,9 @@ class MemoryDatabase {
   std::set<std::pair<int64_t, uint64_t>> expiry_ ABSL_GUARDED_BY(mu_);
   // Each inbox's counts.
   std::map<std::string, Counts> counts_ ABSL_GUARDED_BY(mu_);
+  // Push subscriptions by endpoint.
+  std::map<std::string, PushSubscription> push_subscriptions_
+      ABSL_GUARDED_BY(mu_);
   // The largest id ever taken.
   uint64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;
   // What the rows' strings take, plus a fixed cost per row.

@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "storage/flag_sql.h"
 #include "storage/inbox.h"
+#include "storage/postgres_push.h"
 #include "storage/postgres_rows.h"
 
 // The reads of the PostgreSQL store (postgres_queries.h); the writes are in
@@ -23,6 +24,7 @@ using pg_rows::FlagRows;
 using pg_rows::Live;
 using pg_rows::OneInt;
 using pg_rows::RowAt;
+using pg_rows::SharedRows;
 
 // --- Reads: each one statement, and so one snapshot.
 
@@ -137,16 +139,9 @@ IdRangeRows(PgConnection& db, uint64_t after_id, uint64_t up_to_id,
       new std::string(absl::StrCat("SELECT ", Columns("n"),
                                    " FROM notifications n WHERE n.id > $1"
                                    " AND n.id <= $2 ORDER BY n.id LIMIT $3"));
-  absl::StatusOr<PgResult> r =
+  return SharedRows(
       db.Query(*sql, {PgParam::Int(ClampId(after_id)),
-                      PgParam::Int(ClampId(up_to_id)), PgParam::Int(limit)});
-  if (!r.ok()) return r.status();
-  std::vector<std::shared_ptr<const Notification>> rows;
-  rows.reserve(r->rows());
-  for (int i = 0; i < r->rows(); ++i) {
-    rows.push_back(std::make_shared<const Notification>(RowAt(*r, i)));
-  }
-  return rows;
+                      PgParam::Int(ClampId(up_to_id)), PgParam::Int(limit)}));
 }
 
 static absl::StatusOr<uint64_t> ReadLastId(PgConnection& db) {

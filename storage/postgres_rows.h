@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "storage/inbox.h"
 #include "storage/notification.h"
@@ -65,6 +67,18 @@ inline Notification RowAt(const PgResult& r, int row, int first_column = 0) {
   }
   n.data = r.Bytes(row, first_column + 10);
   return n;
+}
+
+// Every row of a query that selected Columns(), shared.
+inline absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
+SharedRows(absl::StatusOr<PgResult> r) {
+  if (!r.ok()) return r.status();
+  std::vector<std::shared_ptr<const Notification>> rows;
+  rows.reserve(r->rows());
+  for (int i = 0; i < r->rows(); ++i) {
+    rows.push_back(std::make_shared<const Notification>(RowAt(*r, i)));
+  }
+  return rows;
 }
 
 // What the deletes and flag changes return of each row (RETURNING), in the

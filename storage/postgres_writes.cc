@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "storage/flag_sql.h"
 #include "storage/inbox.h"
+#include "storage/postgres_push.h"
 #include "storage/postgres_queries.h"
 #include "storage/postgres_rows.h"
 

@@ -45,6 +45,11 @@ void Statement::BindText(int index, absl::string_view value) {
                     SQLITE_TRANSIENT);
 }
 
+void Statement::BindBlob(int index, absl::string_view value) {
+  sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()),
+                    SQLITE_TRANSIENT);
+}
+
 void Statement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
 
 absl::StatusOr<bool> Statement::Step() {

@@ -39,6 +39,7 @@ class Statement {
   // Parameter indexes start at 1, as in SQLite.
   void BindInt(int index, int64_t value);
   void BindText(int index, absl::string_view value);
+  void BindBlob(int index, absl::string_view value);
   void BindNull(int index);
 
   // True when a row is available, false when the statement is done.
@@ -49,7 +50,7 @@ class Statement {
   // loop that binds only what changes).
   void Reset();
 
-  // Column indexes start at 0.
+  // Column indexes start at 0. ColumnText reads a BLOB's bytes too.
   int64_t ColumnInt(int index);
   std::string ColumnText(int index);
   bool ColumnIsNull(int index);

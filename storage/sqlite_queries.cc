@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/flag_sql.h"
 #include "storage/inbox.h"
+#include "storage/sqlite_push.h"
 #include "storage/sqlite_rows.h"
 
 // The reads of the SQLite store (sqlite_queries.h); the writes are in

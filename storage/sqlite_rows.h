@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "storage/inbox.h"
 #include "storage/notification.h"
 #include "storage/sqlite_connection.h"
@@ -24,6 +27,16 @@ inline constexpr char kColumns[] =
 inline int64_t ClampId(uint64_t id) {
   return static_cast<int64_t>(
       std::min<uint64_t>(id, std::numeric_limits<int64_t>::max()));
+}
+
+// `ids` as the JSON array that json_each() takes.
+inline std::string JsonIds(const std::vector<uint64_t>& ids) {
+  std::string json = "[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    absl::StrAppend(&json, i == 0 ? "" : ",", ClampId(ids[i]));
+  }
+  json += "]";
+  return json;
 }
 
 // The row `stmt` is on, selected as kColumns.

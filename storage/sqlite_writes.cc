@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/flag_sql.h"
 #include "storage/inbox.h"
+#include "storage/sqlite_push.h"
 #include "storage/sqlite_queries.h"
 #include "storage/sqlite_rows.h"
 
@@ -17,6 +18,7 @@ namespace notifyd::storage {
 namespace {
 
 using sqlite_rows::ClampId;
+using sqlite_rows::JsonIds;
 using sqlite_rows::kColumns;
 using sqlite_rows::ReadRow;
 
@@ -50,16 +52,6 @@ absl::Status ReadFlagRows(Statement& stmt, std::vector<FlagRow>& out) {
     if (!*row) return absl::OkStatus();
     out.push_back(ReadFlagRow(stmt));
   }
-}
-
-// `ids` as the JSON array that json_each() takes.
-std::string JsonIds(const std::vector<uint64_t>& ids) {
-  std::string json = "[";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    absl::StrAppend(&json, i == 0 ? "" : ",", ClampId(ids[i]));
-  }
-  json += "]";
-  return json;
 }
 
 // Before any delete: the newest row may be among the deleted, and ids

@@ -117,4 +117,48 @@ absl::StatusOr<uint64_t> LastCommittedIdSync(Store& store) {
       [&](Callback<uint64_t> done) { store.LastCommittedId(std::move(done)); });
 }
 
+absl::StatusOr<PushPutResult> PutPushSubscriptionSync(
+    Store& store, PushSubscription subscription) {
+  return Wait<PushPutResult>([&](Callback<PushPutResult> done) {
+    store.PutPushSubscription(std::move(subscription), std::move(done));
+  });
+}
+
+absl::StatusOr<bool> RemovePushSubscriptionSync(Store& store,
+                                                PushRemoval removal) {
+  return Wait<bool>([&](Callback<bool> done) {
+    store.RemovePushSubscription(std::move(removal), std::move(done));
+  });
+}
+
+absl::StatusOr<std::vector<PushSubscription>> ListPushSubscriptionsSync(
+    Store& store, std::string channel) {
+  return Wait<std::vector<PushSubscription>>(
+      [&](Callback<std::vector<PushSubscription>> done) {
+        store.ListPushSubscriptions(std::move(channel), std::move(done));
+      });
+}
+
+absl::StatusOr<PushSubscription> FindPushSubscriptionSync(
+    Store& store, std::string secret_sha256) {
+  return Wait<PushSubscription>([&](Callback<PushSubscription> done) {
+    store.FindPushSubscription(std::move(secret_sha256), std::move(done));
+  });
+}
+
+absl::StatusOr<uint64_t> MarkPushedSync(Store& store,
+                                        std::vector<uint64_t> ids) {
+  return Wait<uint64_t>([&](Callback<uint64_t> done) {
+    store.MarkPushed(std::move(ids), std::move(done));
+  });
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
+PushCandidatesSync(Store& store, PushCandidatesQuery query) {
+  using Rows = std::vector<std::shared_ptr<const Notification>>;
+  return Wait<Rows>([&](Callback<Rows> done) {
+    store.PushCandidates(std::move(query), std::move(done));
+  });
+}
+
 }  // namespace notifyd::storage

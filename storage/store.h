@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "storage/notification.h"
+#include "storage/push.h"
 
 namespace notifyd::storage {
 
@@ -244,6 +245,44 @@ class Store {
   // notifications not yet removed are left out. Zero for other channels.
   virtual void GetCounts(std::string channel, Callback<Counts> done) = 0;
 
+  // --- Web Push (storage/push.h). Each fails with INVALID_ARGUMENT, touching
+  // nothing, for what Check* there refuses.
+
+  // Stores `subscription` (created_at_ms is set to now), replacing whatever
+  // its endpoint held, another user's included. Fails with
+  // RESOURCE_EXHAUSTED, storing nothing, when the endpoint is new to the
+  // user and they already have StoreOptions::max_push_subscriptions.
+  virtual void PutPushSubscription(PushSubscription subscription,
+                                   Callback<PushPutResult> done) = 0;
+
+  // Removes the subscription of removal.endpoint (only if it is
+  // removal.channel's, when that is given); answers whether one was.
+  virtual void RemovePushSubscription(PushRemoval removal,
+                                      Callback<bool> done) = 0;
+
+  // The subscriptions of inbox `channel`, oldest first; at most
+  // max_push_subscriptions (more only if the option was lowered since).
+  virtual void ListPushSubscriptions(
+      std::string channel, Callback<std::vector<PushSubscription>> done) = 0;
+
+  // The subscription whose secret_sha256 this is; NOT_FOUND when none.
+  virtual void FindPushSubscription(std::string secret_sha256,
+                                    Callback<PushSubscription> done) = 0;
+
+  // Records the notifications `ids` as pushed, now, so that PushCandidates
+  // leaves them out from then on; answers how many were not recorded yet.
+  // Records, notifications of named channels and unknown ids are skipped.
+  // The record goes with its notification (deleted, expired, pruned).
+  virtual void MarkPushed(std::vector<uint64_t> ids,
+                          Callback<uint64_t> done) = 0;
+
+  // The notifications PushCandidatesQuery describes, ascending by id. It
+  // walks the ids above query.after_id: a caller that keeps its place
+  // there reads only what is new since its last call.
+  virtual void PushCandidates(
+      PushCandidatesQuery query,
+      Callback<std::vector<std::shared_ptr<const Notification>>> done) = 0;
+
   // ChangeState(read: true) answering how many went from unread to read.
   void MarkRead(MarkReadRequest request, Callback<uint64_t> done);
 
@@ -290,6 +329,18 @@ absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
 ReadIdRangeSync(Store& store, uint64_t after_id, uint64_t up_to_id,
                 uint32_t limit);
 absl::StatusOr<uint64_t> LastCommittedIdSync(Store& store);
+absl::StatusOr<PushPutResult> PutPushSubscriptionSync(
+    Store& store, PushSubscription subscription);
+absl::StatusOr<bool> RemovePushSubscriptionSync(Store& store,
+                                                PushRemoval removal);
+absl::StatusOr<std::vector<PushSubscription>> ListPushSubscriptionsSync(
+    Store& store, std::string channel);
+absl::StatusOr<PushSubscription> FindPushSubscriptionSync(
+    Store& store, std::string secret_sha256);
+absl::StatusOr<uint64_t> MarkPushedSync(Store& store,
+                                        std::vector<uint64_t> ids);
+absl::StatusOr<std::vector<std::shared_ptr<const Notification>>>
+PushCandidatesSync(Store& store, PushCandidatesQuery query);
 
 }  // namespace notifyd::storage
 

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "storage/inbox.h"
+#include "storage/push.h"
 #include "storage/store.h"
 
 namespace notifyd::storage {
@@ -144,6 +146,27 @@ class WriteTransaction {
   virtual absl::StatusOr<Rows> DeleteFromChannel(const std::string& channel,
                                                  int64_t max_id,
                                                  int64_t limit) = 0;
+
+  // --- Web Push (push.h). Deleting a notification, by any of the deletes
+  // above, also deletes its pushed mark (the schema does it).
+
+  // The subscription stored under `endpoint`, nullopt when none.
+  virtual absl::StatusOr<std::optional<PushSubscription>> FindPushEndpoint(
+      const std::string& endpoint) = 0;
+  // How many subscriptions inbox `channel` has.
+  virtual absl::StatusOr<uint64_t> CountPushSubscriptions(
+      const std::string& channel) = 0;
+  // Stores `subscription` as it is, replacing what its endpoint held.
+  virtual absl::Status UpsertPushSubscription(
+      const PushSubscription& subscription) = 0;
+  // Deletes the subscription of `endpoint` when it is `channel`'s (any
+  // inbox's when empty); whether one was deleted.
+  virtual absl::StatusOr<bool> DeletePushSubscription(
+      const std::string& endpoint, const std::string& channel) = 0;
+  // Marks those of `ids` that are notifications of an inbox (not records)
+  // and not marked yet as pushed at `now_ms`; returns how many it marked.
+  virtual absl::StatusOr<uint64_t> InsertPushed(
+      const std::vector<uint64_t>& ids, int64_t now_ms) = 0;
 };
 
 // The reads of one reader thread, as store.h describes them. Each call
@@ -168,6 +191,14 @@ class StoreReader {
                                            uint32_t limit) = 0;
   virtual absl::StatusOr<uint64_t> LastCommittedId() = 0;
   virtual absl::StatusOr<bool> Ping() = 0;
+  // Web Push (push.h): a user's subscriptions, oldest first; the one with
+  // a secret hash (nullopt: none); the push candidates at `now_ms`.
+  virtual absl::StatusOr<std::vector<PushSubscription>> PushSubscriptionsOf(
+      const std::string& channel) = 0;
+  virtual absl::StatusOr<std::optional<PushSubscription>>
+  PushSubscriptionBySecret(const std::string& secret_sha256) = 0;
+  virtual absl::StatusOr<Rows> PushCandidates(const PushCandidatesQuery& query,
+                                              int64_t now_ms) = 0;
 };
 
 // Marks `status` (a failure) as one that left part of its call behind, so
@@ -256,7 +287,8 @@ struct StoreParts {
 
 // A StoreReader over a connection `Db` and the read queries found for it
 // by argument-dependent lookup: ListRows, ReplayRows, CountsRow,
-// HasExpired, ReadStats, IdRangeRows, ReadLastId, PingDatabase, and
+// HasExpired, ReadStats, IdRangeRows, ReadLastId, PingDatabase,
+// PushSubscriptionRows, PushSubscriptionBySecretRow, PushCandidateRows, and
 // ReadAgain(db), which says whether a failed read may run once more (a lost
 // connection was re-established).
 template <typename Db>
@@ -292,6 +324,19 @@ class QueryReader final : public StoreReader {
   absl::StatusOr<bool> Ping() override {
     return Read([&] { return PingDatabase(*db_); });
   }
+  absl::StatusOr<std::vector<PushSubscription>> PushSubscriptionsOf(
+      const std::string& channel) override {
+    return Read([&] { return PushSubscriptionRows(*db_, channel); });
+  }
+  absl::StatusOr<std::optional<PushSubscription>> PushSubscriptionBySecret(
+      const std::string& secret_sha256) override {
+    return Read(
+        [&] { return PushSubscriptionBySecretRow(*db_, secret_sha256); });
+  }
+  absl::StatusOr<Rows> PushCandidates(const PushCandidatesQuery& query,
+                                      int64_t now_ms) override {
+    return Read([&] { return PushCandidateRows(*db_, query, now_ms); });
+  }
 
  private:
   template <typename Fn>
@@ -307,7 +352,9 @@ class QueryReader final : public StoreReader {
 // A WriteTransaction over `Db` (not owned) and the write queries found for
 // it by argument-dependent lookup: RowByKey, RowsByKeys, InsertNotification,
 // InsertFanOutRows, AddToCounts, AddToCountsEach, SetFlagOn, DeleteNamed,
-// DeleteExpiredBy, DeleteOldestCreatedBefore, DeleteChannelUpTo.
+// DeleteExpiredBy, DeleteOldestCreatedBefore, DeleteChannelUpTo,
+// PushSubscriptionByEndpoint, CountPushSubscriptionsOf,
+// UpsertPushSubscriptionRow, DeletePushSubscriptionRow, InsertPushedRows.
 template <typename Db>
 class QueryTransaction final : public WriteTransaction {
  public:
@@ -360,6 +407,26 @@ class QueryTransaction final : public WriteTransaction {
                                          int64_t max_id,
                                          int64_t limit) override {
     return DeleteChannelUpTo(db_, channel, max_id, limit);
+  }
+  absl::StatusOr<std::optional<PushSubscription>> FindPushEndpoint(
+      const std::string& endpoint) override {
+    return PushSubscriptionByEndpoint(db_, endpoint);
+  }
+  absl::StatusOr<uint64_t> CountPushSubscriptions(
+      const std::string& channel) override {
+    return CountPushSubscriptionsOf(db_, channel);
+  }
+  absl::Status UpsertPushSubscription(
+      const PushSubscription& subscription) override {
+    return UpsertPushSubscriptionRow(db_, subscription);
+  }
+  absl::StatusOr<bool> DeletePushSubscription(
+      const std::string& endpoint, const std::string& channel) override {
+    return DeletePushSubscriptionRow(db_, endpoint, channel);
+  }
+  absl::StatusOr<uint64_t> InsertPushed(const std::vector<uint64_t>& ids,
+                                        int64_t now_ms) override {
+    return InsertPushedRows(db_, ids, now_ms);
   }
 
  private:

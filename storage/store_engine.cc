@@ -10,6 +10,7 @@
 #include "common/thread_name.h"
 #include "storage/append_ops.h"
 #include "storage/inbox.h"
+#include "storage/push_ops.h"
 #include "storage/write_ops.h"
 
 namespace notifyd::storage {
@@ -334,6 +335,71 @@ void StoreEngine::LastCommittedId(Callback<uint64_t> done) {
 
 void StoreEngine::Ping(Callback<bool> done) {
   SubmitRead<bool>([](StoreReader& r) { return r.Ping(); }, std::move(done));
+}
+
+// --- Web Push
+
+void StoreEngine::PutPushSubscription(PushSubscription subscription,
+                                      Callback<PushPutResult> done) {
+  if (absl::Status s = CheckPushSubscription(subscription); !s.ok()) {
+    return CallBackLater(std::move(done), std::move(s));
+  }
+  SubmitWrite(MakePutPushSubscriptionOp(options_, std::move(subscription),
+                                        std::move(done)));
+}
+
+void StoreEngine::RemovePushSubscription(PushRemoval removal,
+                                         Callback<bool> done) {
+  if (absl::Status s = CheckPushRemoval(removal); !s.ok()) {
+    return CallBackLater(std::move(done), std::move(s));
+  }
+  SubmitWrite(
+      MakeRemovePushSubscriptionOp(std::move(removal), std::move(done)));
+}
+
+void StoreEngine::ListPushSubscriptions(
+    std::string channel, Callback<std::vector<PushSubscription>> done) {
+  SubmitRead<std::vector<PushSubscription>>(
+      [channel = std::move(channel)](StoreReader& r) {
+        return r.PushSubscriptionsOf(channel);
+      },
+      std::move(done));
+}
+
+void StoreEngine::FindPushSubscription(std::string secret_sha256,
+                                       Callback<PushSubscription> done) {
+  SubmitRead<PushSubscription>(
+      [secret_sha256 = std::move(secret_sha256)](
+          StoreReader& r) -> absl::StatusOr<PushSubscription> {
+        absl::StatusOr<std::optional<PushSubscription>> found =
+            r.PushSubscriptionBySecret(secret_sha256);
+        if (!found.ok()) return found.status();
+        if (!found->has_value()) {
+          return absl::NotFoundError("no push subscription has this secret");
+        }
+        return **std::move(found);
+      },
+      std::move(done));
+}
+
+void StoreEngine::MarkPushed(std::vector<uint64_t> ids,
+                             Callback<uint64_t> done) {
+  if (absl::Status s = CheckMarkPushed(ids); !s.ok()) {
+    return CallBackLater(std::move(done), std::move(s));
+  }
+  SubmitWrite(MakeMarkPushedOp(options_, std::move(ids), std::move(done)));
+}
+
+void StoreEngine::PushCandidates(PushCandidatesQuery query,
+                                 Callback<StoreReader::Rows> done) {
+  if (absl::Status s = CheckPushCandidates(query); !s.ok()) {
+    return CallBackLater(std::move(done), std::move(s));
+  }
+  SubmitRead<StoreReader::Rows>(
+      [this, query](StoreReader& r) {
+        return r.PushCandidates(query, options_.NowMs());
+      },
+      std::move(done));
 }
 
 // --- Pruning

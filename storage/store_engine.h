@@ -13,7 +13,8 @@
 //    commit (id) order, only once the batch is committed, while the writer
 //    commits the next batch.
 //  - `readers` reader threads, one StoreReader each, serve List, Replay,
-//    ReadIdRange, LastCommittedId, GetCounts, Stats and Ping.
+//    ReadIdRange, LastCommittedId, GetCounts, Stats, Ping and the push
+//    reads (ListPushSubscriptions, FindPushSubscription, PushCandidates).
 //  - An expirer thread asks a reader every expiry_interval whether any
 //    notification expired and, if so, deletes them in writer batches of
 //    prune_batch (write_ops.h, MakeExpireOp).
@@ -80,6 +81,19 @@ class StoreEngine final : public Store {
       Callback<std::vector<std::shared_ptr<const Notification>>> done) override;
   void LastCommittedId(Callback<uint64_t> done) override;
   void Ping(Callback<bool> done) override;
+  void PutPushSubscription(PushSubscription subscription,
+                           Callback<PushPutResult> done) override;
+  void RemovePushSubscription(PushRemoval removal,
+                              Callback<bool> done) override;
+  void ListPushSubscriptions(
+      std::string channel,
+      Callback<std::vector<PushSubscription>> done) override;
+  void FindPushSubscription(std::string secret_sha256,
+                            Callback<PushSubscription> done) override;
+  void MarkPushed(std::vector<uint64_t> ids, Callback<uint64_t> done) override;
+  void PushCandidates(
+      PushCandidatesQuery query,
+      Callback<std::vector<std::shared_ptr<const Notification>>> done) override;
   void Close() override;
 
   // Runs one retention pass now, on the caller's thread (never a store

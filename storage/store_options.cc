@@ -23,6 +23,9 @@ absl::Status StoreOptions::Validate() const {
   if (max_batch < 1) return invalid("max_batch must be >= 1");
   if (commit_delay < absl::ZeroDuration()) return invalid("commit_delay < 0");
   if (commit_delay_batch < 1) return invalid("commit_delay_batch must be >= 1");
+  if (max_push_subscriptions < 1) {
+    return invalid("max_push_subscriptions must be >= 1");
+  }
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "storage/push.h"
 #include "storage/store.h"
 
 namespace notifyd::storage {
@@ -42,6 +43,9 @@ struct StoreOptions {
   // deletion record per inbox). Lists, counts and replay leave them out from
   // their expiry on regardless.
   absl::Duration expiry_interval = absl::Seconds(1);
+  // Most push subscriptions one user keeps (storage/push.h); a new one
+  // past it is refused with RESOURCE_EXHAUSTED. At least 1.
+  size_t max_push_subscriptions = kDefaultMaxPushSubscriptions;
   // Called on the completer thread, in commit order, with the records the
   // store wrote by itself (expiry), so that they reach live streams like
   // the records of state changes do. Must not block for long.

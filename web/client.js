@@ -17,6 +17,10 @@
 // sees one twice. Without Web Locks or BroadcastChannel each tab streams on
 // its own.
 //
+// Browser push: enablePush() registers the service worker notifyd serves at
+// /v1/sw.js and hands it what it needs to mark a clicked notification read;
+// disablePush() undoes it.
+//
 // Ids are unsigned 64-bit: they are decimal strings everywhere here.
 
 const STREAM_PATH = 'v1/stream';  // paths are relative to baseUrl
@@ -226,6 +230,82 @@ export class Client {
    */
   setArchived(target, archived = true) {
     return this._setState(target, 'archived', !!archived);
+  }
+
+  /**
+   * Turns on browser push (README, "Browser push"): registers notifyd's
+   * service worker, subscribes this browser profile with the server's key
+   * (GET /v1/push/key) and stores the subscription on the server (POST
+   * /v1/push/subscriptions); the worker keeps the credential the server
+   * answers, to mark a clicked notification read. Call it from a user
+   * gesture: the browser asks for the notification permission. Calling it
+   * again refreshes the subscription.
+   * @param {{serviceWorkerUrl?: string, scope?: string}} [options]
+   *   serviceWorkerUrl: where the PAGE's origin serves /v1/sw.js (a service
+   *   worker must come from the page's origin: proxy it, or serve a file
+   *   that runs importScripts('https://notify.example.com/v1/sw.js'));
+   *   default baseUrl + 'v1/sw.js', right when notifyd serves the page.
+   *   scope: the pages the worker serves, default '/'.
+   * @returns {Promise<{endpoint: string}>} The push service's endpoint.
+   * @throws {NotifydError} status 0 when the browser cannot push or the
+   *   permission was refused; the server's refusals otherwise (404 'push not
+   *   configured', 429 at the per-user limit...).
+   */
+  async enablePush({ serviceWorkerUrl, scope = '/' } = {}) {
+    if (typeof navigator === 'undefined' || !navigator.serviceWorker ||
+        typeof PushManager === 'undefined') {
+      throw new NotifydError(0, 'push is not supported in this browser');
+    }
+    const swUrl = serviceWorkerUrl ? new URL(serviceWorkerUrl, location.href).href
+                                   : new URL('v1/sw.js', this._base).href;
+    const registration = await activated(
+        await navigator.serviceWorker.register(swUrl, { scope }));
+    const { public_key: key } = await this._api('GET', 'v1/push/key');
+    const serverKey = base64UrlBytes(String(key || ''));
+    let sub = await registration.pushManager.getSubscription();
+    if (sub && !sameBytes(sub.options && sub.options.applicationServerKey, serverKey)) {
+      await sub.unsubscribe();  // made for another key: useless now
+      sub = null;
+    }
+    if (!sub) {
+      try {
+        sub = await registration.pushManager.subscribe({
+          userVisibleOnly: true, applicationServerKey: serverKey });
+      } catch (e) {
+        throw new NotifydError(0, 'the browser refused to subscribe: ' + (e && e.message));
+      }
+    }
+    const json = sub.toJSON();
+    const { credential } = await this._api('POST', 'v1/push/subscriptions', {},
+                                           JSON.stringify(json));
+    await tellWorker(registration, { server: this._base.href, credential,
+                                     endpoint: json.endpoint });
+    return { endpoint: json.endpoint };
+  }
+
+  /**
+   * Turns browser push off for this browser profile: removes the
+   * subscription from the server (DELETE /v1/push/subscriptions) and from
+   * the browser, and forgets the worker's credential.
+   * @param {{scope?: string}} [options] The scope enablePush() used.
+   * @returns {Promise<boolean>} false when push was not on.
+   * @throws {NotifydError}
+   */
+  async disablePush({ scope = '/' } = {}) {
+    if (typeof navigator === 'undefined' || !navigator.serviceWorker) return false;
+    const registration = await navigator.serviceWorker.getRegistration(
+        new URL(scope, location.href).href);
+    const sub = registration && await registration.pushManager.getSubscription();
+    if (!sub) return false;
+    try {
+      await this._api('DELETE', 'v1/push/subscriptions', {},
+                      JSON.stringify({ endpoint: sub.endpoint }));
+    } catch (e) {
+      if (e.status !== 404) throw e;  // 404: the server had dropped it
+    }
+    await sub.unsubscribe();
+    if (registration.active) await tellWorker(registration, null);
+    return true;
   }
 
   /**
@@ -506,6 +586,45 @@ export class Client {
 }
 
 // ------------------------------------------------------------- helpers --
+// `registration` once its worker is active (pushManager.subscribe needs one).
+function activated(registration) {
+  if (registration.active) return Promise.resolve(registration);
+  const worker = registration.installing || registration.waiting;
+  return new Promise((resolve, reject) => {
+    worker.addEventListener('statechange', () => {
+      if (worker.state === 'activated') resolve(registration);
+      if (worker.state === 'redundant') {
+        reject(new NotifydError(0, 'the service worker failed to install'));
+      }
+    });
+  });
+}
+
+// Hands the push configuration (or null: forget it) to the active worker
+// (web/sw.js keeps it in IndexedDB) and waits until it is stored.
+function tellWorker(registration, config) {
+  return new Promise((resolve, reject) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = (e) => (e.data && e.data.ok ? resolve()
+        : reject(new NotifydError(0, 'the service worker could not store the push settings')));
+    registration.active.postMessage({ type: 'notifyd-push-config', config },
+                                    [channel.port2]);
+  });
+}
+
+// base64url (padding tolerated) as bytes.
+function base64UrlBytes(text) {
+  const b64 = text.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  const bin = atob(b64 + '='.repeat((4 - b64.length % 4) % 4));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+function sameBytes(buffer, bytes) {
+  if (!buffer) return false;
+  const a = new Uint8Array(buffer);
+  return a.length === bytes.length && a.every((v, i) => v === bytes[i]);
+}
+
 function isId(v) {
   return typeof v === 'string' && /^[1-9][0-9]{0,19}$/.test(v);
 }

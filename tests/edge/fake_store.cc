@@ -106,6 +106,41 @@ void FakeStore::Ping(storage::Callback<bool> done) {
   });
 }
 
+void FakeStore::PutPushSubscription(
+    storage::PushSubscription subscription,
+    storage::Callback<storage::PushPutResult> done) {
+  store_->PutPushSubscription(std::move(subscription), std::move(done));
+}
+
+void FakeStore::RemovePushSubscription(storage::PushRemoval removal,
+                                       storage::Callback<bool> done) {
+  store_->RemovePushSubscription(std::move(removal), std::move(done));
+}
+
+void FakeStore::ListPushSubscriptions(
+    std::string channel,
+    storage::Callback<std::vector<storage::PushSubscription>> done) {
+  store_->ListPushSubscriptions(std::move(channel), std::move(done));
+}
+
+void FakeStore::FindPushSubscription(
+    std::string secret_sha256,
+    storage::Callback<storage::PushSubscription> done) {
+  store_->FindPushSubscription(std::move(secret_sha256), std::move(done));
+}
+
+void FakeStore::MarkPushed(std::vector<uint64_t> ids,
+                           storage::Callback<uint64_t> done) {
+  store_->MarkPushed(std::move(ids), std::move(done));
+}
+
+void FakeStore::PushCandidates(
+    storage::PushCandidatesQuery query,
+    storage::Callback<std::vector<std::shared_ptr<const storage::Notification>>>
+        done) {
+  store_->PushCandidates(std::move(query), std::move(done));
+}
+
 void FakeStore::Close() { store_->Close(); }
 
 }  // namespace notifyd::edge::testing

@@ -59,6 +59,24 @@ class FakeStore : public storage::Store {
           done) override;
   void LastCommittedId(storage::Callback<uint64_t> done) override;
   void Ping(storage::Callback<bool> done) override;
+  void PutPushSubscription(
+      storage::PushSubscription subscription,
+      storage::Callback<storage::PushPutResult> done) override;
+  void RemovePushSubscription(storage::PushRemoval removal,
+                              storage::Callback<bool> done) override;
+  void ListPushSubscriptions(
+      std::string channel,
+      storage::Callback<std::vector<storage::PushSubscription>> done) override;
+  void FindPushSubscription(
+      std::string secret_sha256,
+      storage::Callback<storage::PushSubscription> done) override;
+  void MarkPushed(std::vector<uint64_t> ids,
+                  storage::Callback<uint64_t> done) override;
+  void PushCandidates(
+      storage::PushCandidatesQuery query,
+      storage::Callback<
+          std::vector<std::shared_ptr<const storage::Notification>>>
+          done) override;
   void Close() override;
 
  private:

@@ -11,6 +11,8 @@
 //                   it on the same connection receives everything
 //   routes          /healthz, the inbox API (a POST with a body), 404, 405,
 //                   413 over h2; HTTP/1.1 still served on the same port
+//   push            the Web Push routes (POST 201, DELETE 204, the key's
+//                   404) and /v1/sw.js with Service-Worker-Allowed over h2
 //   limits          streams per connection, streams per user, header list
 //                   size, invalid pseudo-headers: each the right HTTP/2 or
 //                   HTTP error, and the server keeps serving
@@ -326,6 +328,82 @@ TEST_F(H2Test, InboxApiAndErrorsOverH2AndHttp11OnTheSamePort) {
   edge::testing::SseClient h1(ca_.ca_cert());
   EXPECT_EQ(h1.Open(ports_.http, "/v1/stream?user=alice"), 200)
       << h1.tls_error();
+}
+
+TEST_F(H2Test, PushRoutesAndTheServiceWorkerOverH2) {
+  Start();
+  H2Client c(ports_.http, ca_.ca_cert());
+  ASSERT_TRUE(c.ok()) << c.error();
+  H2Headers post = {{":method", "POST"},
+                    {":scheme", "https"},
+                    {":authority", "127.0.0.1"},
+                    {":path", "/v1/push/subscriptions?user=alice"},
+                    {"content-type", "application/json"}};
+  const std::string endpoint = "https://push.example.net/h2";
+  // RFC 8291's user agent key and auth secret (Appendix A).
+  int32_t subscribed = c.Submit(
+      post, absl::StrCat(R"({"endpoint":")", endpoint,
+                         R"(","keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-)"
+                         R"(VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SR)"
+                         R"(pkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}})"));
+  int32_t key = c.Get("/v1/push/key");
+  int32_t worker = c.Get("/v1/sw.js");
+  auto closed = [&c](std::vector<int32_t> ids) {
+    return [&c, ids] {
+      for (int32_t i : ids) {
+        if (!c.stream(i).closed) return false;
+      }
+      return true;
+    };
+  };
+  ASSERT_TRUE(c.RunUntil(closed({subscribed, key, worker}), 5s));
+  EXPECT_EQ(c.stream(subscribed).status, 201) << c.stream(subscribed).body;
+  EXPECT_THAT(c.stream(subscribed).body, HasSubstr("\"credential\":"));
+  EXPECT_EQ(c.stream(key).status, 404);
+  EXPECT_EQ(c.stream(key).body, R"({"error":"push not configured"})");
+  EXPECT_EQ(c.stream(worker).status, 200);
+  EXPECT_EQ(c.stream(worker).headers.at("service-worker-allowed"), "/");
+  EXPECT_THAT(c.stream(worker).headers.at("content-type"),
+              HasSubstr("text/javascript"));
+  EXPECT_THAT(c.stream(worker).body, HasSubstr("notificationclick"));
+
+  H2Headers remove = post;
+  remove[0].second = "DELETE";
+  int32_t removed =
+      c.Submit(remove, absl::StrCat(R"({"endpoint":")", endpoint, R"("})"));
+  ASSERT_TRUE(c.RunUntil(closed({removed}), 5s));
+  int32_t again =
+      c.Submit(remove, absl::StrCat(R"({"endpoint":")", endpoint, R"("})"));
+  ASSERT_TRUE(c.RunUntil(closed({again}), 5s));
+  EXPECT_EQ(c.stream(removed).status, 204);
+  EXPECT_EQ(c.stream(removed).body, "");
+  EXPECT_EQ(c.stream(again).status, 404);
+}
+
+// The binary's push flags: --push_allow_private admits a push service on
+// loopback, --max_push_subscriptions bounds each user's.
+TEST_F(H2Test, PushFlagsOfTheBinary) {
+  Start({"--push_allow_private", "--max_push_subscriptions=1"});
+  H2Client c(ports_.http, ca_.ca_cert());
+  ASSERT_TRUE(c.ok()) << c.error();
+  auto subscribe = [&c](const std::string& endpoint) {
+    int32_t id = c.Submit(
+        {{":method", "POST"},
+         {":scheme", "https"},
+         {":authority", "127.0.0.1"},
+         {":path", "/v1/push/subscriptions?user=alice"},
+         {"content-type", "application/json"}},
+        absl::StrCat(R"({"endpoint":")", endpoint,
+                     R"(","keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-)"
+                     R"(VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SR)"
+                     R"(pkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}})"));
+    EXPECT_TRUE(c.RunUntil([&c, id] { return c.stream(id).closed; }, 5s));
+    return c.stream(id);
+  };
+  EXPECT_EQ(subscribe("https://127.0.0.1:4443/push/1").status, 201);
+  auto second = subscribe("https://localhost:4443/push/2");
+  EXPECT_EQ(second.status, 429);
+  EXPECT_THAT(second.body, HasSubstr("at most 1 push subscriptions"));
 }
 
 TEST_F(H2Test, StreamsPastTheConnectionLimitAreRefused) {

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "storage/store.h"
 #include "tests/edge/fake_store.h"
+#include "tests/edge/json_api_server_test.h"
 #include "tests/edge/sse_client.h"
 
 namespace notifyd::edge {
@@ -31,37 +32,12 @@ using ::notifyd::edge::testing::SseClient;
 using ::notifyd::edge::testing::SseMessage;
 using ::testing::HasSubstr;
 
-const std::string kAlice = "Authorization: Bearer tok-alice";
-const std::string kBob = "Authorization: Bearer tok-bob";
-const std::string kJson = "Content-Type: application/json";
+using ::notifyd::edge::testing::kAlice;
+using ::notifyd::edge::testing::kBob;
+using ::notifyd::edge::testing::kJson;
 
-class InboxServerTest : public ::testing::Test {
+class InboxServerTest : public testing::JsonApiServerTest {
  protected:
-  InboxServerTest() {
-    options_.listen = "127.0.0.1:0";
-    options_.heartbeat = absl::Seconds(30);
-    options_.cors_origins = {"https://app.example"};
-    options_.token_verifier =
-        [](absl::string_view token) -> absl::StatusOr<Identity> {
-      if (token == "tok-alice") return Identity{"alice", {}, false};
-      if (token == "tok-bob") return Identity{"bob", {}, false};
-      if (token == "tok-expired") {
-        return absl::UnauthenticatedError("token expired");
-      }
-      return absl::UnauthenticatedError("bad token");
-    };
-  }
-  ~InboxServerTest() override {
-    if (server_) server_->Shutdown();
-  }
-
-  void Start() {
-    server_ = std::make_unique<EdgeServer>(options_, store_, hub_, metrics_);
-    absl::Status s = server_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    port_ = server_->port();
-  }
-
   uint64_t Add(const std::string& user, const std::string& data = "{}") {
     return store_.Add("user:" + user, "notification", data)->id;
   }
@@ -76,16 +52,6 @@ class InboxServerTest : public ::testing::Test {
     return HttpWithBody(port_, "POST", target, headers, body);
   }
 
-  // The response's JSON body; fails the test when it is not JSON.
-  static boost::json::value Json(const HttpResponse& r) {
-    EXPECT_EQ(
-        r.headers.count("content-type") ? r.headers.at("content-type") : "",
-        "application/json");
-    boost::json::error_code ec;
-    boost::json::value v = boost::json::parse(r.body, ec);
-    EXPECT_FALSE(ec) << r.body;
-    return v;
-  }
   static std::vector<uint64_t> Ids(const HttpResponse& r) {
     std::vector<uint64_t> ids;
     boost::json::value v = Json(r);
@@ -97,27 +63,11 @@ class InboxServerTest : public ::testing::Test {
   static uint64_t Next(const HttpResponse& r) {
     return Json(r).at("next_before_id").to_number<uint64_t>();
   }
-  // A refusal: its status and a JSON {"error": …} that says `what`.
-  static void ExpectRefused(const HttpResponse& r, int status,
-                            const std::string& what) {
-    EXPECT_EQ(r.status, status) << r.body;
-    boost::json::value v = Json(r);
-    ASSERT_TRUE(v.is_object()) << r.body;
-    ASSERT_TRUE(v.as_object().contains("error")) << r.body;
-    EXPECT_THAT(std::string(v.at("error").as_string()), HasSubstr(what));
-  }
   std::string Counts(const std::string& auth = kAlice) {
     HttpResponse r = Get("/v1/inbox/counts", {auth});
     EXPECT_EQ(r.status, 200) << r.body;
     return r.body;
   }
-
-  FakeStore store_;
-  Metrics metrics_;
-  Hub hub_{metrics_};
-  EdgeOptions options_;
-  std::unique_ptr<EdgeServer> server_;
-  uint16_t port_ = 0;
 };
 
 TEST_F(InboxServerTest, ListsTheCallersInboxNewestFirst) {

@@ -31,6 +31,24 @@ TEST(RoutesTest, OperatorsGetMetricsReadinessAndLiveness) {
   EXPECT_FALSE(FindRoute("/v1/client.js", EdgeRole::kAdmin).has_value());
 }
 
+TEST(RoutesTest, PushRoutesAreForBrowsersOnly) {
+  std::optional<Route> subscriptions =
+      FindRoute("/v1/push/subscriptions", EdgeRole::kPublic);
+  ASSERT_TRUE(subscriptions.has_value());
+  EXPECT_EQ(subscriptions->id, RouteId::kPushSubscriptions);
+  EXPECT_EQ(AllowedMethods(*subscriptions), "POST, DELETE, OPTIONS");
+  EXPECT_EQ(subscriptions->max_body_bytes, kMaxPushBodyBytes);
+  EXPECT_TRUE(IsJsonRoute(RouteId::kPushSubscriptions));
+  EXPECT_EQ(FindRoute("/v1/push/key", EdgeRole::kPublic)->id,
+            RouteId::kPushKey);
+  EXPECT_EQ(AllowedMethods(*FindRoute("/v1/push/key", EdgeRole::kPublic)),
+            "GET, OPTIONS");
+  EXPECT_EQ(FindRoute("/v1/sw.js", EdgeRole::kPublic)->id, RouteId::kWebFile);
+  EXPECT_FALSE(FindRoute("/v1/push/subscriptions", EdgeRole::kAdmin));
+  EXPECT_FALSE(FindRoute("/v1/push/key", EdgeRole::kAdmin));
+  EXPECT_FALSE(FindRoute("/v1/sw.js", EdgeRole::kAdmin));
+}
+
 TEST(RoutesTest, OnlyStreamsAndTheJsonRoutesRefuseHead) {
   EXPECT_FALSE(FindRoute("/v1/stream", EdgeRole::kPublic)->Allows(kHead));
   EXPECT_FALSE(FindRoute("/v1/inbox", EdgeRole::kPublic)->Allows(kHead));

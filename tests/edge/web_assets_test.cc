@@ -38,6 +38,18 @@ TEST(WebAssetsTest, BrowserClientOnlyUnderV1) {
   EXPECT_FALSE(IsKnownWebPath("/v1/inbox.js"));
 }
 
+// The service worker only under /v1/, and the only file a page may register
+// for the whole origin.
+TEST(WebAssetsTest, ServiceWorkerOnlyUnderV1) {
+  absl::StatusOr<WebFile> worker = LoadWebFile("/v1/sw.js", "");
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_EQ(worker->content_type, "text/javascript; charset=utf-8");
+  EXPECT_TRUE(worker->service_worker);
+  EXPECT_THAT(worker->body, HasSubstr("addEventListener('push'"));
+  EXPECT_FALSE(IsKnownWebPath("/sw.js"));
+  EXPECT_FALSE(LoadWebFile("/v1/client.js", "")->service_worker);
+}
+
 TEST(WebAssetsTest, OnlyKnownFiles) {
   for (const char* path : {"/../etc/passwd", "/nope.html", "/web/index.html",
                            "", "//index.html", "/index.html/"}) {

@@ -33,6 +33,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "storage/push.h"
 #include "storage/store.h"
 #include "storage/store_engine.h"
 
@@ -91,6 +92,7 @@ struct StoreSettings {
   std::function<void(std::vector<std::shared_ptr<const Notification>>)>
       on_records;
   std::function<void(const CommitStats&)> on_commit;
+  size_t max_push_subscriptions = kDefaultMaxPushSubscriptions;
 };
 
 // A writer held by StoreHarness::HoldWriter.
@@ -264,6 +266,7 @@ class StoreHarnessFor : public StoreHarness {
     options.expiry_interval = settings.expiry_interval;
     options.on_records = std::move(settings.on_records);
     options.on_commit = std::move(settings.on_commit);
+    options.max_push_subscriptions = settings.max_push_subscriptions;
     absl::StatusOr<std::unique_ptr<StoreEngine>> store =
         OpenConcrete(std::move(options));
     if (!store.ok()) return store.status();
