@@ -213,17 +213,20 @@ bool PushScheduler::HandleBatch(const Rows& rows) {
   std::vector<absl::StatusOr<std::vector<storage::PushSubscription>>> subs(
       channels.size(), absl::UnknownError("not answered"));
   {
-    absl::BlockingCounter answered(static_cast<int>(channels.size()));
+    // Shared: the last callback may still be inside DecrementCount when
+    // Wait returns.
+    auto answered = std::make_shared<absl::BlockingCounter>(
+        static_cast<int>(channels.size()));
     for (size_t i = 0; i < channels.size(); ++i) {
       store_.ListPushSubscriptions(
           channels[i],
-          [slot = &subs[i], &answered](
+          [slot = &subs[i], answered](
               absl::StatusOr<std::vector<storage::PushSubscription>> result) {
             *slot = std::move(result);
-            answered.DecrementCount();
+            answered->DecrementCount();
           });
     }
-    answered.Wait();
+    answered->Wait();
   }
 
   const size_t queued = sender_->stats().queued;
@@ -302,22 +305,23 @@ bool PushScheduler::HandleBatch(const Rows& rows) {
 }
 
 void PushScheduler::ClaimAll(std::vector<Claim>& claims) {
-  absl::BlockingCounter answered(static_cast<int>(claims.size()));
+  auto answered =
+      std::make_shared<absl::BlockingCounter>(static_cast<int>(claims.size()));
   auto counters = counters_;
   for (Claim& claim : claims) {
     store_.MarkPushed(
         {claim.notification->id},
-        [&claim, &answered, counters](absl::StatusOr<uint64_t> recorded) {
+        [&claim, answered, counters](absl::StatusOr<uint64_t> recorded) {
           if (!recorded.ok()) {
             counters->LogProblem("push: cannot claim a notification",
                                  recorded.status());
           }
           // 0: another instance recorded it first, and pushes it.
           claim.claimed = recorded.ok() && *recorded == 1;
-          answered.DecrementCount();
+          answered->DecrementCount();
         });
   }
-  answered.Wait();
+  answered->Wait();
 }
 
 void PushScheduler::SendAll(const Claim& claim) {
