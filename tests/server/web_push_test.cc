@@ -327,6 +327,27 @@ TEST_F(WebPushTest, TooManyRequestsIsRetriedAfterRetryAfterAndDeliveredOnce) {
   EXPECT_EQ(PayloadJson(got[1]).at("id").as_string(), std::to_string(id));
 }
 
+TEST_F(WebPushTest, AFullSenderQueueDelaysPushesAndLosesNone) {
+  // One push held at a time: each poll claims only what fits, the rest
+  // stays unmarked in the store for the next poll.
+  Start({}, {"--push_max_queue=1"});
+  std::vector<std::pair<std::string, uint64_t>> sent;
+  for (int i = 0; i < 5; ++i) {
+    const std::string user = absl::StrCat("u", i);
+    ASSERT_EQ(Subscribe(user), 201);
+    sent.emplace_back(user, 0);
+  }
+  for (auto& [user, id] : sent) id = Notify(user, R"({"title":"queued"})");
+  for (const auto& [user, id] : sent) {
+    EXPECT_TRUE(WaitForPushOf(user, id)) << user;
+  }
+  ASSERT_EQ(Subscribe("barrier"), 201);
+  PassBarrier();
+  for (const auto& [user, id] : sent) {
+    EXPECT_EQ(For(service_->Received(), "/push/" + user).size(), 1u) << user;
+  }
+}
+
 TEST_F(WebPushTest, RestartDoesNotPushAgain) {
   Start();
   ASSERT_EQ(Subscribe("alice"), 201);
