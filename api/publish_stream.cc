@@ -176,6 +176,13 @@ void PublishStreamReactor::Advance(absl::FunctionRef<void()> change) {
         }
       }
     }
+    if (write || read) ++starting_;
+    // Finish waits for every StartWrite/StartRead decided before it: once
+    // finished, gRPC may end the call (and free it) at any moment.
+    if (finish && starting_ > 0) {
+      pending_finish_ = *std::move(finish);
+      finish.reset();
+    }
   }
   if (destroy) {
     delete this;
@@ -183,6 +190,13 @@ void PublishStreamReactor::Advance(absl::FunctionRef<void()> change) {
   }
   if (write) StartWrite(&write_buffer_);
   if (read) StartRead(&read_buffer_);
+  if (write || read) {
+    absl::MutexLock lock(&mu_);
+    if (--starting_ == 0 && pending_finish_) {
+      finish = std::move(pending_finish_);
+      pending_finish_.reset();
+    }
+  }
   if (finish) {
     service_.Count(call_, finish->error_code());
     Finish(*std::move(finish));

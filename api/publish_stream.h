@@ -22,7 +22,8 @@
 //
 // Threading: gRPC callback threads (reads, writes, refusals) and the store's
 // completer thread (commits) touch the queue under mu_; StartRead,
-// StartWrite and Finish are called without it.
+// StartWrite and Finish are called without it, and Finish only once no
+// Start decided before it is still to be made (starting_).
 #ifndef NOTIFYD_API_PUBLISH_STREAM_H_
 #define NOTIFYD_API_PUBLISH_STREAM_H_
 
@@ -91,6 +92,12 @@ class PublishStreamReactor final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool on_done_ ABSL_GUARDED_BY(mu_) = false;
   bool destroying_ ABSL_GUARDED_BY(mu_) = false;
+  // StartWrite/StartRead calls decided under mu_ and not yet made. A
+  // Finish decided meanwhile (on another thread) waits in pending_finish_
+  // for the last of them: a Start after Finish could reach a call gRPC has
+  // already freed.
+  int starting_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace notifyd::api

@@ -13,17 +13,15 @@
 set -euo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
-for b in server/notifyd bench/h2_load; do
-  [[ -x $BUILD/$b ]] || { echo "h2.sh: $BUILD/$b missing; build it first" >&2; exit 2; }
-done
+source bench/lib.sh
+bench_require server/notifyd bench/h2_load
 H2_CONNECTIONS=${H2_CONNECTIONS:-1000}
 STREAMS=${STREAMS:-19}
 H1=${H1:-1000}
 RATE=${RATE:-10}
 DURATION=${DURATION:-20}
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/notifyd-h2.XXXXXX")
-PID=
-trap '[[ -n $PID ]] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }; rm -rf "$DIR"' EXIT INT TERM
+trap 'notifyd_stop; rm -rf "$DIR"' EXIT INT TERM
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
@@ -34,20 +32,11 @@ openssl x509 -req -in "$DIR/req.pem" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" \
   -CAcreateserial -days 1 -out "$DIR/cert.pem" \
   -extfile <(printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n') 2>/dev/null
 
-"$BUILD/server/notifyd" --tls_cert="$DIR/cert.pem" --tls_key="$DIR/key.pem" \
-  --insecure_dev_identity --stream_open_rate=0 \
-  --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 \
-  --db="$DIR/notify.db" --ready_file="$DIR/ready.json" --log_level=warn \
-  >"$DIR/notifyd.log" 2>&1 &
-PID=$!
-until [[ -s $DIR/ready.json ]]; do
-  kill -0 "$PID" 2>/dev/null || { cat "$DIR/notifyd.log" >&2; exit 1; }
-  sleep 0.05
-done
-port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$DIR/ready.json" "$1"; }
-echo "h2.sh: $(date -u +%FT%TZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$BUILD/bench/h2_load" --port="$(port http_port)" --ca="$DIR/ca.pem" \
-  --pub_target="127.0.0.1:$(port grpc_port)" --h2_connections="$H2_CONNECTIONS" \
+notifyd_start "$DIR" --tls_cert="$DIR/cert.pem" --tls_key="$DIR/key.pem" \
+  --insecure_dev_identity --stream_open_rate=0
+bench_header
+"$BUILD/bench/h2_load" --port="$HTTP" --ca="$DIR/ca.pem" \
+  --pub_target="127.0.0.1:$GRPC" --h2_connections="$H2_CONNECTIONS" \
   --streams_per_connection="$STREAMS" --h1_connections="$H1" --rate="$RATE" \
-  --duration="${DURATION}s" --server_pid="$PID"
-echo "h2.sh: done (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  --duration="${DURATION}s" --server_pid="$NOTIFYD_PID"
+echo "h2.sh: done (load: $(load))"

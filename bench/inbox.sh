@@ -38,11 +38,9 @@ if [[ $# -gt 0 && $1 != --* ]]; then
   shift
 fi
 cd "$(dirname "$0")/.."
-NOTIFYD=$BUILD/server/notifyd
+source bench/lib.sh
+bench_require server/notifyd bench/inbox_bench
 INBOX_BENCH=$BUILD/bench/inbox_bench
-for b in "$NOTIFYD" "$INBOX_BENCH"; do
-  [[ -x $b ]] || { echo "inbox.sh: $b missing; build it first" >&2; exit 2; }
-done
 if [[ -n ${PG_URL:-} ]]; then
   command -v psql >/dev/null || { echo "inbox.sh: needs psql" >&2; exit 2; }
 else
@@ -57,38 +55,19 @@ USERS=10000
 PER_USER=32
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/notifyd-inbox.XXXXXX")
-PID=
-stop_notifyd() {
-  if [[ -n $PID ]]; then
-    kill -TERM "$PID" 2>/dev/null || true
-    while kill -0 "$PID" 2>/dev/null; do sleep 0.1; done
-    PID=
-  fi
-}
 cleanup() {
-  stop_notifyd
+  notifyd_stop
   if [[ ${KEEP:-0} == 1 ]]; then echo "inbox.sh: kept $DIR"; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT INT TERM
 
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 start_notifyd() {
-  rm -f "$DIR/ready.json"
-  "$NOTIFYD" --insecure_dev_identity --grpc_listen=127.0.0.1:0 \
-    --http_listen=127.0.0.1:0 --db="$DIR/notify.db" \
-    --ready_file="$DIR/ready.json" --admin_listen=127.0.0.1:0 \
-    --io_threads=2 --log_level=warn ${PG_URL:+--store=$PG_URL} "$@" >>"$DIR/notifyd.log" 2>&1 &
-  PID=$!
-  local t0=$SECONDS
-  until [[ -s $DIR/ready.json ]]; do
-    kill -0 "$PID" 2>/dev/null || { cat "$DIR/notifyd.log" >&2; echo "inbox.sh: notifyd exited" >&2; exit 1; }
-    ((SECONDS - t0 < 120)) || { echo "inbox.sh: notifyd not ready" >&2; exit 1; }
-    sleep 0.05
-  done
-  HTTP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_port"])' "$DIR/ready.json")
+  notifyd_start "$DIR" --insecure_dev_identity --io_threads=2 \
+    ${PG_URL:+--store=$PG_URL} "$@"
 }
 
-echo "inbox.sh: $(date -u +%FT%TZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header
 
 # 1. The schema.
 if [[ -n ${PG_URL:-} ]]; then
@@ -96,7 +75,7 @@ if [[ -n ${PG_URL:-} ]]; then
     notify_id_counter, notify_schema_migrations CASCADE' 2>&1 | grep -v NOTICE || true
 fi
 start_notifyd "$@"
-stop_notifyd
+notifyd_stop
 
 # 2. The rows.
 NOW=$(date +%s%3N)

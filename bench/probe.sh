@@ -33,32 +33,17 @@ if [[ $# -gt 0 && $1 != --* ]]; then
   shift
 fi
 cd "$(dirname "$0")/.."
-NOTIFYD=$BUILD/server/notifyd
+source bench/lib.sh
+bench_require server/notifyd bench/publish_bench bench/sse_load
 PUBLISH_BENCH=$BUILD/bench/publish_bench
 SSE_LOAD=$BUILD/bench/sse_load
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/notifyd-probe.XXXXXX")
-PID=
-stop() {
-  if [[ -n $PID ]]; then
-    kill "$PID" 2>/dev/null || true
-    while kill -0 "$PID" 2>/dev/null; do sleep 0.1; done
-  fi
-  rm -rf "$DIR"
-}
-trap stop EXIT
+trap 'notifyd_stop; rm -rf "$DIR"' EXIT
 
 ulimit -n 20000 2>/dev/null || true
-"$NOTIFYD" --insecure_dev_identity --grpc_listen=127.0.0.1:0 \
-  --http_listen=127.0.0.1:0 --db="$DIR/notify.db" \
-  --ready_file="$DIR/ready.json" --admin_listen=127.0.0.1:0 --io_threads=2 \
-  --log_level=warn "$@" >"$DIR/notifyd.log" 2>&1 &
-PID=$!
-for _ in $(seq 200); do [[ -s $DIR/ready.json ]] && break; sleep 0.05; done
-port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$DIR/ready.json" "$1"; }
-GRPC=$(port grpc_port)
-HTTP=$(port http_port)
-ADMIN=$(port admin_port)
+notifyd_start "$DIR" --insecure_dev_identity --io_threads=2 "$@"
+PID=$NOTIFYD_PID
 
 # "name cpu_ticks switches" per thread of notifyd, summed by thread name.
 threads() {

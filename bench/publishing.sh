@@ -33,10 +33,9 @@ if [[ $# -gt 0 && $1 != --* ]]; then
   shift
 fi
 cd "$(dirname "$0")/.."
-for b in server/notifyd bench/publish_bench bench/stream_bench \
-  bench/sqlite_peer bench/store_fanout bench/sse_load; do
-  [[ -x $BUILD/$b ]] || { echo "publishing.sh: $BUILD/$b missing; build it first" >&2; exit 2; }
-done
+source bench/lib.sh
+bench_require server/notifyd bench/publish_bench bench/stream_bench \
+  bench/sqlite_peer bench/store_fanout bench/sse_load
 DURATION=${DURATION:-10}
 PER_CALL=${PER_CALL:-1000}
 USERS=${USERS:-100000}
@@ -47,16 +46,8 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/notifyd-publishing.XXXXXX")
 chmod 755 "$DIR"
-PID=
 REDIS_PID=
 PG_DATA=
-stop_notifyd() {
-  if [[ -n $PID ]]; then
-    kill -TERM "$PID" 2>/dev/null || true
-    while kill -0 "$PID" 2>/dev/null; do sleep 0.1; done
-    PID=
-  fi
-}
 stop_peers() {
   if [[ -n $REDIS_PID ]]; then
     kill -TERM "$REDIS_PID" 2>/dev/null || true
@@ -68,32 +59,16 @@ stop_peers() {
     PG_DATA=
   fi
 }
-trap 'stop_notifyd; stop_peers; rm -rf "$DIR"' EXIT INT TERM
+trap 'notifyd_stop; stop_peers; rm -rf "$DIR"' EXIT INT TERM
 
-start_notifyd() {  # $1: store directory; then notifyd flags
-  local dir=$1
-  shift
-  mkdir -p "$dir"
-  "$BUILD/server/notifyd" --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-    --admin_listen=127.0.0.1:0 --db="$dir/notify.db" --ready_file="$dir/ready.json" \
-    --log_level=warn "$@" >>"$dir/notifyd.log" 2>&1 &
-  PID=$!
-  until [[ -s $dir/ready.json ]]; do
-    kill -0 "$PID" 2>/dev/null || { cat "$dir/notifyd.log" >&2; exit 1; }
-    sleep 0.05
-  done
-  GRPC=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["grpc_port"])' "$dir/ready.json")
-  HTTP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_port"])' "$dir/ready.json")
-}
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 # The first number after `$2` in file $1.
 figure() { grep -o "$2 *[0-9.]*" "$1" | head -1 | grep -o '[0-9.]*$'; }
 
-echo "publishing.sh: $(date -u +%FT%TZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?'), load: $(load)"
+bench_header
 
 # 1. Raw SQLite, on a schema notifyd made.
-start_notifyd "$DIR/peer"
-stop_notifyd
+notifyd_start "$DIR/peer"
+notifyd_stop
 "$BUILD/bench/sqlite_peer" --db="$DIR/peer/notify.db" --per_txn="$PER_CALL" \
   --users="$USERS" --duration="${DURATION}s" | grep -v '^#' | tee "$DIR/sqlite.txt"
 # 2. The store alone.
@@ -101,39 +76,39 @@ stop_notifyd
   --users="$USERS" --duration="${DURATION}s" 2>/dev/null | grep -v '^#' | tee "$DIR/store.txt"
 
 # 3. NotifyUsers.
-start_notifyd "$DIR/fanout" "$@"
+notifyd_start "$DIR/fanout" "$@"
 echo "=== NotifyUsers (load: $(load))"
 "$BUILD/bench/publish_bench" --target="127.0.0.1:$GRPC" --rpc=notify_users \
   --users="$USERS" --users_per_call="$PER_CALL" --concurrency=8 \
   --duration="${DURATION}s" --health=false | grep -v '^#' | tee "$DIR/fanout.txt"
-stop_notifyd
+notifyd_stop
 
 # 3b. One NotifyUsers to LIVE_USERS (10,000) users, each with an open stream:
 # when the last delivery arrives, counted from the call's answer.
 LIVE_USERS=${LIVE_USERS:-10000}
 ulimit -n 20000 2>/dev/null || true
-start_notifyd "$DIR/live" --insecure_dev_identity --stream_open_rate=0 "$@"
+notifyd_start "$DIR/live" --insecure_dev_identity --stream_open_rate=0 "$@"
 echo "=== NotifyUsers to $LIVE_USERS live users (load: $(load))"
 "$BUILD/bench/sse_load" --target="127.0.0.1:$HTTP" --path='/v1/stream?user={user}' \
   --connections="$LIVE_USERS" --users="$LIVE_USERS" --source_addrs=2 \
-  --server_pid="$PID" --publish=notify_users --pub_target="127.0.0.1:$GRPC" \
+  --server_pid="$NOTIFYD_PID" --publish=notify_users --pub_target="127.0.0.1:$GRPC" \
   --rate=1 --warmup=0s --duration=1s | grep -v '^#' | tee "$DIR/live.txt"
-stop_notifyd
+notifyd_stop
 
 # 4. PublishStream.
-start_notifyd "$DIR/stream" "$@"
+notifyd_start "$DIR/stream" "$@"
 echo "=== PublishStream (load: $(load))"
 "$BUILD/bench/stream_bench" --target="127.0.0.1:$GRPC" --producers="$PRODUCERS" \
   --window="$WINDOW" --duration="${DURATION}s" | grep -v '^#' | tee "$DIR/stream.txt"
-stop_notifyd
+notifyd_stop
 
 # 5. Unary NotifyUser.
-start_notifyd "$DIR/unary" "$@"
+notifyd_start "$DIR/unary" "$@"
 echo "=== NotifyUser (load: $(load))"
 "$BUILD/bench/publish_bench" --target="127.0.0.1:$GRPC" --rpc=notify_user \
   --users=1000 --concurrency=64 --duration="${DURATION}s" --health=false \
   | grep -v '^#' | tee "$DIR/unary.txt"
-stop_notifyd
+notifyd_stop
 
 # 6. PostgreSQL.
 PG_TPS=-

@@ -20,12 +20,10 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
-NOTIFYD=$BUILD/server/notifyd
+source "$ROOT/bench/lib.sh"
+bench_require server/notifyd bench/publish_bench bench/sse_load
 PUBLISH_BENCH=$BUILD/bench/publish_bench
 SSE_LOAD=$BUILD/bench/sse_load
-for b in "$NOTIFYD" "$PUBLISH_BENCH" "$SSE_LOAD"; do
-  [[ -x $b ]] || { echo "run_all: $b missing; build first (make)" >&2; exit 2; }
-done
 DURATION=${DURATION:-10}
 FANOUT_RATE=${FANOUT_RATE:-10}
 ONLY=${ONLY:-publish streams e2e replay}
@@ -39,38 +37,17 @@ export NCHAN_PREFIX=$OUT/nchan
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "run_all: file limit $(ulimit -n); figures in $OUT"
 
-NOTIFYD_PID=""
-stop_notifyd() {
-  if [[ -n $NOTIFYD_PID ]]; then
-    kill -TERM "$NOTIFYD_PID" 2>/dev/null || true
-    wait "$NOTIFYD_PID" 2>/dev/null || true
-    NOTIFYD_PID=""
-  fi
-}
 stop_nchan() { bash "$ROOT/bench/peers/run_nchan.sh" stop || true; }
 cleanup() {
-  stop_notifyd
+  notifyd_stop
   stop_nchan
 }
 trap cleanup EXIT INT TERM
 
-# Starts notifyd on ephemeral ports with an empty store; sets NOTIFYD_PID,
-# GRPC and HTTP.
+# notifyd on an empty store (bench/lib.sh); sets NOTIFYD_PID, GRPC and HTTP.
 start_notifyd() {
-  rm -f "$OUT"/notify.db* "$OUT/ready.json"
-  "$NOTIFYD" --insecure_dev_identity --grpc_listen=127.0.0.1:0 \
-    --http_listen=127.0.0.1:0 --db="$OUT/notify.db" \
-    --ready_file="$OUT/ready.json" --admin_listen=127.0.0.1:0 \
-    --io_threads=2 --log_level=warn >>"$OUT/notifyd.log" 2>&1 &
-  NOTIFYD_PID=$!
-  for _ in $(seq 200); do
-    [[ -s $OUT/ready.json ]] && break
-    kill -0 "$NOTIFYD_PID" 2>/dev/null || { echo "run_all: notifyd exited; see $OUT/notifyd.log" >&2; exit 1; }
-    sleep 0.05
-  done
-  [[ -s $OUT/ready.json ]] || { echo "run_all: notifyd not ready" >&2; exit 1; }
-  GRPC=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["grpc_port"])' "$OUT/ready.json")
-  HTTP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_port"])' "$OUT/ready.json")
+  rm -f "$OUT"/notify.db*
+  notifyd_start "$OUT" --insecure_dev_identity --io_threads=2
 }
 
 start_nchan() {
@@ -97,7 +74,7 @@ if want publish && peer notifyd; then
   run notifyd-publish-rate "$PUBLISH_BENCH" --target=127.0.0.1:$GRPC \
     --closed=false --rate=5000 --users=1000 --duration=${DURATION}s \
     --json_out="$OUT/notifyd-publish-rate.json"
-  stop_notifyd
+  notifyd_stop
 fi
 
 # 19,000 streams on one channel: set-up, server RSS per stream, then
@@ -111,7 +88,7 @@ if want streams; then
       --source_addrs=4 --server_pid=$NOTIFYD_PID \
       --publish=publish --pub_target=127.0.0.1:$GRPC --rate=$FANOUT_RATE \
       --duration=${DURATION}s --json_out="$OUT/notifyd-streams.json"
-    stop_notifyd
+    notifyd_stop
   fi
   if peer nchan; then
     start_nchan
@@ -134,7 +111,7 @@ if want e2e; then
       --source_addrs=2 --server_pid=$NOTIFYD_PID \
       --publish=notify_user --pub_target=127.0.0.1:$GRPC --rate=5000 \
       --duration=${DURATION}s --json_out="$OUT/notifyd-e2e.json"
-    stop_notifyd
+    notifyd_stop
   fi
   if peer nchan; then
     start_nchan
@@ -155,7 +132,7 @@ if want replay; then
       --path='/v1/stream?user={user}' --publish=notify_user \
       --pub_target=127.0.0.1:$GRPC --replay_events=1000 --replay_rounds=10 \
       --json_out="$OUT/notifyd-replay.json"
-    stop_notifyd
+    notifyd_stop
   fi
   if peer nchan; then
     start_nchan

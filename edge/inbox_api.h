@@ -45,6 +45,7 @@
 #include "boost/json/object.hpp"
 #include "edge/identity.h"
 #include "edge/routes.h"
+#include "edge/state_change_body.h"
 #include "edge/stream_request.h"
 #include "storage/notification.h"
 #include "storage/store.h"
@@ -73,28 +74,6 @@ absl::Status CheckParams(const HttpTarget& target,
 // limit is the page's + 1, so that the page knows whether more follow.
 absl::StatusOr<storage::ListQuery> ParseListQuery(const HttpTarget& target,
                                                   std::string channel);
-
-// ---- The state change body --------------------------------------------------
-
-// OK for "application/json", any case, with or without parameters
-// ("; charset=utf-8"); FAILED_PRECONDITION (415) for anything else,
-// a missing Content-Type included.
-absl::Status CheckJsonContentType(absl::string_view content_type);
-
-// The body of POST /v1/inbox/state, as a change of no channel yet (the
-// caller sets it). A JSON object (UTF-8, RFC 8259, no comments) whose
-// members are, each at most once:
-//   "ids": an array of at most storage::kMaxChangeIds positive integers
-//          (no fraction, no exponent, at most 2^64 - 1);
-//   "up_to_id": a positive integer;
-//   "seen": true;  "read": true|false;  "archived": true|false.
-// At least one of ids (non-empty) and up_to_id, and at least one flag.
-// Any other member, value type or repeat is INVALID_ARGUMENT with a message
-// naming it; text that is not JSON is INVALID_ARGUMENT "malformed JSON: …".
-// Bodies are at most kMaxInboxStateBodyBytes (the session refuses larger
-// ones before reading them), but any size parses in linear time and
-// memory bounded by the ids it accepts.
-absl::StatusOr<storage::StateChange> ParseStateChange(absl::string_view body);
 
 // ---- CSRF -------------------------------------------------------------------
 

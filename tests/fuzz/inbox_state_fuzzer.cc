@@ -1,12 +1,12 @@
 // Fuzzes the body parser of POST /v1/inbox/state (ParseStateChange,
-// edge/inbox_api.h) and the Content-Type check. Input: the body, bytes as
-// sent. Besides not crashing, every accepted change must obey the contract
+// edge/state_change_body.h) and the Content-Type check. Input: the body, bytes
+// as sent. Besides not crashing, every accepted change must obey the contract
 // the store relies on.
 #include <cstddef>
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
-#include "edge/inbox_api.h"
+#include "edge/state_change_body.h"
 #include "storage/store.h"
 #include "tests/fuzz/fuzz_check.h"
 

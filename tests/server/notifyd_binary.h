@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <set>
@@ -54,6 +55,13 @@ class NotifydBinary {
     return pb::Notifier::NewStub(
         grpc::CreateChannel("127.0.0.1:" + std::to_string(ports->grpc),
                             grpc::InsecureChannelCredentials()));
+  }
+
+  // A failed test shows what the server logged (a crash's report included).
+  ~NotifydBinary() {
+    if (::testing::Test::HasFailure()) {
+      std::cerr << "--- notifyd log ---\n" << process_->Log() << "---\n";
+    }
   }
 
   testing::ChildProcess& process() { return *process_; }

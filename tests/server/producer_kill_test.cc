@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,7 +27,6 @@
 namespace notifyd {
 namespace {
 
-using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 constexpr int kLines = 20000;
@@ -103,10 +103,20 @@ TEST(ProducerKillTest, AKilledProducerRunAgainStoresEveryLineOnce) {
   ASSERT_TRUE(done.has_value());
   ASSERT_TRUE(WIFEXITED(*done) && WEXITSTATUS(*done) == 0) << second->Log();
   // What the first run stored comes back as duplicates, the rest is new.
-  EXPECT_THAT(second->Log(),
-              HasSubstr(absl::StrCat(kLines - after_kill, " stored, ",
-                                     after_kill, " duplicate(s), 0 failed, of ",
-                                     kLines, " line(s)")));
+  // (At least after_kill duplicates: on a loaded machine a message the
+  // server read before the kill can still commit after the count above
+  // looked settled.)
+  const std::string summary = second->Log();
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(
+      summary, match,
+      std::regex(absl::StrCat(R"((\d+) stored, (\d+) duplicate\(s\), )",
+                              R"(0 failed, of )", kLines, R"( line\(s\))"))))
+      << summary;
+  const int new_lines = std::stoi(match[1]);
+  const int duplicates = std::stoi(match[2]);
+  EXPECT_EQ(new_lines + duplicates, kLines);
+  EXPECT_GE(static_cast<uint64_t>(duplicates), after_kill);
 
   std::map<std::string, int> stored = StoredData(*stub, "ana");
   EXPECT_EQ(stored.size(), static_cast<size_t>(kLines));
