@@ -7,18 +7,19 @@
 # and tools/notifyctl. Needs openssl and the push service stand-in's Python
 # packages (tests/support/push_service.py). Steps:
 #  1. a throwaway CA and a certificate for 127.0.0.1 (openssl), SERVICES
-#     (default 2) stand-ins on it, each a push service of its own (each checks every VAPID header, decrypts every payload and records
-#     each request), a VAPID key (notifyctl vapid-keygen);
+#     (default 2) stand-ins on it, each a push service of its own that
+#     checks every VAPID header, decrypts every payload and records each
+#     request; a VAPID key (notifyctl vapid-keygen);
 #  2. notifyd with --push_delay=0, --push_ca_file=<the CA>,
 #     --push_allow_private, --insecure_dev_identity (?user= names the user);
 #  3. USERS (default 10,000) subscriptions registered through
 #     POST /v1/push/subscriptions?user=uN, endpoint <stand-in N % SERVICES>
 #     /push/uN, with that stand-in's keys (8 client threads); no stream is open;
 #  4. one NotifyUsers to all of them (notifyctl notify --users_file), then
-#     the time from the call until the stand-in has recorded USERS
+#     the time from the call until the stand-ins have recorded USERS
 #     requests answered 201, and notifyd's RSS (VmRSS) before the call,
 #     after the last push, and its peak (VmHWM).
-# notifyd and the stand-in are stopped by pid at the end, also on error or
+# notifyd and the stand-ins are stopped by pid at the end, also on error or
 # Ctrl-C, and the directory removed (KEEP=1 keeps it).
 set -euo pipefail
 
@@ -28,11 +29,9 @@ if [[ $# -gt 0 && $1 != --* ]]; then
   shift
 fi
 cd "$(dirname "$0")/.."
-NOTIFYD=$BUILD/server/notifyd
+source bench/lib.sh
+bench_require server/notifyd tools/notifyctl
 NOTIFYCTL=$BUILD/tools/notifyctl
-for b in "$NOTIFYD" "$NOTIFYCTL"; do
-  [[ -x $b ]] || { echo "push.sh: $b missing; build it first" >&2; exit 2; }
-done
 USERS=${USERS:-10000}
 # Stand-ins (each its own push service, one Python process: user uN's
 # endpoint is on stand-in N % SERVICES).
@@ -40,7 +39,6 @@ SERVICES=${SERVICES:-2}
 GOAL_S=${GOAL_S:-10}
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/notifyd-push.XXXXXX")
-PID=
 SERVICE_PIDS=()
 stop_pid() {
   local pid=$1
@@ -49,7 +47,7 @@ stop_pid() {
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
 cleanup() {
-  stop_pid "$PID"
+  notifyd_stop
   for p in "${SERVICE_PIDS[@]}"; do stop_pid "$p"; done
   if [[ ${KEEP:-0} == 1 ]]; then echo "push.sh: kept $DIR"; else rm -rf "$DIR"; fi
 }
@@ -59,9 +57,10 @@ rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 secs() { python3 -c "import sys; print('%.2f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$@"; }
 
-echo "push.sh: $(date -u +%FT%TZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header
+echo "push.sh: $(nproc) CPUs"
 
-# 1. TLS for the stand-in, the stand-in, the VAPID key.
+# 1. TLS for the stand-ins, the stand-ins, the VAPID key.
 (
   cd "$DIR"
   openssl ecparam -name prime256v1 -genkey -noout -out ca.key
@@ -88,23 +87,10 @@ done
 "$NOTIFYCTL" vapid-keygen "$DIR/vapid.pem" >/dev/null
 
 # 2. notifyd.
-"$NOTIFYD" --insecure_dev_identity --grpc_listen=127.0.0.1:0 \
-  --http_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 \
-  --db="$DIR/notify.db" --ready_file="$DIR/ready.json" --log_level=warn \
+notifyd_start "$DIR" --insecure_dev_identity \
   --vapid_key_file="$DIR/vapid.pem" --vapid_subject=mailto:bench@example.com \
-  --push_delay=0 --push_ca_file="$DIR/ca.pem" --push_allow_private \
-  "$@" >>"$DIR/notifyd.log" 2>&1 &
-PID=$!
-t0=$SECONDS
-until [[ -s $DIR/ready.json ]]; do
-  kill -0 "$PID" 2>/dev/null || { cat "$DIR/notifyd.log" >&2; echo "push.sh: notifyd exited" >&2; exit 1; }
-  ((SECONDS - t0 < 120)) || { echo "push.sh: notifyd not ready" >&2; exit 1; }
-  sleep 0.05
-done
-port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$DIR/ready.json" "$1"; }
-GRPC=$(port grpc_port)
-HTTP=$(port http_port)
-ADMIN=$(port admin_port)
+  --push_delay=0 --push_ca_file="$DIR/ca.pem" --push_allow_private "$@"
+PID=$NOTIFYD_PID
 
 # 3. The subscriptions, through the HTTP route.
 t0=$(date +%s.%N)
@@ -170,8 +156,7 @@ echo "NotifyUsers to $USERS users answered in $ANSWERED s; pushes received (201)
 echo "CPU seconds meanwhile: notifyd $CPU, the $SERVICES stand-ins (Python: VAPID check, decryption, a JSON line per request) $SERVICE_CPU"
 echo "notifyd RSS: before ${RSS_BEFORE} kB, after ${RSS_AFTER} kB (+$((RSS_AFTER - RSS_BEFORE)) kB), peak ${RSS_PEAK} kB"
 curl -s "http://127.0.0.1:$ADMIN/metrics" | grep -E '^notifyd_push(es)?_' || true
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load after: $(load)"
 t0=$(date +%s.%N)
-stop_pid "$PID"
-PID=
+notifyd_stop
 echo "notifyd stopped (SIGTERM) in $(secs "$t0" "$(date +%s.%N)") s"
