@@ -40,8 +40,8 @@ absl::Status PushSchedulerOptions::Validate() const {
   if (ttl < absl::ZeroDuration() || ttl > push::kMaxTtl) {
     return absl::InvalidArgumentError("push ttl must be 0 to 4 weeks");
   }
-  if (max_age <= delay) {
-    return absl::InvalidArgumentError("push max age must be above the delay");
+  if (max_age <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("push max age must be > 0");
   }
   return absl::OkStatus();
 }
@@ -190,7 +190,7 @@ void PushScheduler::Poll() {
 bool PushScheduler::HandleBatch(const Rows& rows) {
   if (rows.empty()) return true;
   const int64_t stale_before_ms =
-      absl::ToUnixMillis(absl::Now() - options_.max_age);
+      absl::ToUnixMillis(absl::Now() - options_.delay - options_.max_age);
   // The subscriptions of every user in the batch with no live stream,
   // read at once.
   enum class Kind { kStale, kLive, kOffline };

@@ -4,8 +4,8 @@
 // `delay` ago), and for each, oldest first:
 //  - the user has a live stream on this instance (`live`): the stream
 //    delivered it; it is marked pushed (MarkPushed) and not sent;
-//  - it is older than max_age (found after a long stop), or no subscription
-//    of the user is older than it: marked, not sent;
+//  - it is more than max_age late (found after a long stop), or no
+//    subscription of the user is older than it: marked, not sent;
 //  - otherwise it is claimed with MarkPushed of its id alone, and only when
 //    that call recorded it (another instance sharing the store did not
 //    claim it first) it is handed to the push::Sender for each of the
@@ -58,8 +58,8 @@ struct PushSchedulerOptions {
   // browser), or the notification's expiry left when sooner. 0 to
   // push::kMaxTtl.
   absl::Duration ttl = absl::Hours(24);
-  // Notifications older than this when found are not pushed (after a long
-  // stop no user wants a day of old pushes). Above delay.
+  // Notifications found more than this after their delay ended are not
+  // pushed (after a long stop no user wants a day of old pushes). > 0.
   absl::Duration max_age = absl::Hours(24);
 
   // OK, or INVALID_ARGUMENT naming the first option out of range
