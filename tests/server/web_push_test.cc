@@ -278,6 +278,21 @@ TEST_F(WebPushTest, NotificationSeenBeforeTheDelayIsNotPushed) {
   EXPECT_TRUE(For(service_->Received(), "/push/alice").empty());
 }
 
+TEST_F(WebPushTest, ANotificationFromBeforeTheSubscriptionIsNotPushed) {
+  Start();
+  ASSERT_EQ(Subscribe("barrier"), 201);
+  Notify("alice", R"({"title":"before"})");
+  ASSERT_EQ(Subscribe("alice"), 201);  // within the delay
+  const uint64_t after = Notify("alice", R"({"title":"after"})");
+  ASSERT_TRUE(WaitForPushOf("alice", after)) << service_->Log();
+  PassBarrier();
+
+  EXPECT_EQ(For(service_->Received(), "/push/alice").size(), 1u);
+  EXPECT_EQ(SeriesValue(Metrics(),
+                        R"(notifyd_push_skipped_total{reason="unsubscribed"})"),
+            1);
+}
+
 TEST_F(WebPushTest, GoneSubscriptionIsRemoved) {
   PushServiceOptions service;
   service.gone_paths = {"/push/alice"};
