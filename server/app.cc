@@ -27,10 +27,12 @@
 #include "common/names.h"
 #include "common/process_metrics.h"
 #include "edge/hub.h"
+#include "push/vapid.h"
 #include "server/accept_guard.h"
 #include "server/backends.h"
 #include "server/grpc_acceptor.h"
 #include "server/http_publishing.h"
+#include "server/push_scheduler.h"
 #include "server/tls.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
@@ -153,6 +155,8 @@ struct App::Parts {
   // TLS with API keys: refuses keyless calls at their metadata.
   std::shared_ptr<api::ApiKeyAuthProcessor> auth_processor;
   std::unique_ptr<grpc::Server> grpc_server;
+  // --vapid_key_file: Web Push (server/push_scheduler.h).
+  std::unique_ptr<PushScheduler> push_scheduler;
   // Plaintext gRPC only: notifyd's own listener (server/grpc_acceptor.h).
   std::unique_ptr<GrpcAcceptor> grpc_acceptor;
   // TLS only: gRPC's own listener, guarded (server/accept_guard.h); set
@@ -183,6 +187,8 @@ void App::Parts::Stop() {
   }
   if (edge) edge->SetReady(false);
   if (admin) admin->SetReady(false);
+  // First: while streams still end, users would look offline to it.
+  if (push_scheduler) push_scheduler->Stop();
   if (grpc_acceptor) grpc_acceptor->Stop();
   if (grpc_server) {
     grpc::HealthCheckServiceInterface* health =
@@ -235,6 +241,15 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
         api::ApiKeySet::Load(options.api_keys_file);
     if (!loaded.ok()) return loaded.status();
     api_keys = std::make_shared<const api::ApiKeySet>(*std::move(loaded));
+  }
+  std::optional<push::VapidKey> vapid_key;
+  if (!options.vapid_key_file.empty()) {
+    absl::StatusOr<push::VapidKey> key =
+        push::VapidKey::FromFile(options.vapid_key_file);
+    if (!key.ok()) return key.status();
+    options.edge.push_public_key = key->public_key_base64url();
+    options.push.allow_private = options.edge.push_allow_private;
+    vapid_key = *std::move(key);
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       GrpcServerCredentials({.cert_file = options.tls_cert_file,
@@ -413,6 +428,18 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
         "cannot listen for gRPC on --grpc_listen=", options.grpc_listen,
         " (address in use or invalid?)")));
   }
+  if (vapid_key) {
+    absl::StatusOr<std::unique_ptr<PushScheduler>> scheduler =
+        PushScheduler::Start(
+            options.push_scheduler, options.push, *std::move(vapid_key),
+            *p.store,
+            [hub](const std::string& channel) {
+              return hub->SubscriberCount(channel) > 0;
+            },
+            p.metrics);
+    if (!scheduler.ok()) return p.Fail(scheduler.status());
+    p.push_scheduler = *std::move(scheduler);
+  }
   grpc::HealthCheckServiceInterface* health =
       p.grpc_server->GetHealthCheckService();
   health->SetServingStatus("", true);
@@ -438,7 +465,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
        {"db", IsPostgresUrl(options.store) || options.store == "memory"
                   ? ""
                   : options.db},
-       {"bus", options.bus == "local" ? "local" : "redis"}});
+       {"bus", options.bus == "local" ? "local" : "redis"},
+       {"web_push", p.push_scheduler ? "on" : "off"}});
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 

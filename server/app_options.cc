@@ -99,6 +99,13 @@ absl::Status ValidateLimits(const AppOptions& options) {
                      kMaxGrpcStreamsLimit));
   }
   if (absl::Status s = options.edge.Validate(); !s.ok()) return s;
+  if (!options.vapid_key_file.empty()) {
+    if (absl::Status s = options.push.Validate(); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(s.message(), " (needed with --vapid_key_file)"));
+    }
+    if (absl::Status s = options.push_scheduler.Validate(); !s.ok()) return s;
+  }
   // Every notification must fit a stream's queue once framed, or a stream
   // could never be sent it and would be cut at each reconnect.
   if (const size_t framed =

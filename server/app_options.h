@@ -15,7 +15,9 @@
 #include "api/tokens.h"
 #include "common/fd_budget.h"
 #include "edge/edge_options.h"
+#include "push/push_options.h"
 #include "server/backends.h"
+#include "server/push_scheduler.h"
 
 namespace notifyd::server {
 
@@ -38,6 +40,14 @@ struct AppOptions {
   size_t max_payload_bytes = 64 * 1024;
   // Most Web Push subscriptions per user (storage/push.h).
   size_t max_push_subscriptions = storage::kDefaultMaxPushSubscriptions;
+  // Web Push (docs/DESIGN.md, Web Push): the VAPID private key (PEM, made by
+  // `notifyctl vapid-keygen`); empty: no pushes, and GET /v1/push/key
+  // answers 404. With it, `push` configures the sender (its allow_private
+  // follows edge.push_allow_private) and `push_scheduler` what is pushed
+  // when.
+  std::string vapid_key_file;
+  push::PushOptions push;
+  PushSchedulerOptions push_scheduler;
   // NotifyUsers: most bytes of `data` times recipients in one call (each
   // user's row carries its own copy), at least max_payload_bytes.
   uint64_t max_fanout_bytes = 64 << 20;

@@ -54,7 +54,39 @@ ABSL_FLAG(uint64_t, max_push_subscriptions, 16,
           "most Web Push subscriptions one user keeps (a browser each)");
 ABSL_FLAG(bool, push_allow_private, false,
           "FOR TESTS ONLY: accept Web Push endpoints on loopback, private "
-          "and single-label hosts (a push service stand-in on 127.0.0.1)");
+          "and single-label hosts, and send pushes there (a push service "
+          "stand-in on 127.0.0.1)");
+ABSL_FLAG(std::string, vapid_key_file, "",
+          "Web Push: the VAPID private key (PEM, from `notifyctl "
+          "vapid-keygen`); empty: no pushes and GET /v1/push/key answers 404");
+ABSL_FLAG(std::string, vapid_subject, "",
+          "Web Push: the operator's contact push services see (mailto: or "
+          "https: URL); needed with --vapid_key_file");
+ABSL_FLAG(absl::Duration, push_delay, absl::Seconds(30),
+          "Web Push: how long a notification waits for a live stream or to "
+          "be seen before it is pushed (0 to 24h)");
+ABSL_FLAG(int, push_threads, 1, "Web Push: sender threads (1 to 16)");
+ABSL_FLAG(uint64_t, push_max_queue, 10000,
+          "Web Push: pushes the sender holds at once (queued, in flight, "
+          "waiting to retry); more wait in the store");
+ABSL_FLAG(uint64_t, push_max_in_flight, 64,
+          "Web Push: requests (and connections) under way at once");
+ABSL_FLAG(int, push_max_attempts, 5,
+          "Web Push: requests per push on 429, 5xx and connection errors "
+          "(1 to 20)");
+ABSL_FLAG(absl::Duration, push_backoff_base, absl::Seconds(1),
+          "Web Push: first retry delay, doubled each retry");
+ABSL_FLAG(absl::Duration, push_backoff_cap, absl::Minutes(10),
+          "Web Push: longest retry delay (and longest Retry-After honoured)");
+ABSL_FLAG(absl::Duration, push_connect_timeout, absl::Seconds(10),
+          "Web Push: resolving, connecting and the TLS handshake");
+ABSL_FLAG(absl::Duration, push_request_timeout, absl::Seconds(30),
+          "Web Push: sending a request and reading its answer");
+ABSL_FLAG(absl::Duration, push_idle_timeout, absl::Seconds(30),
+          "Web Push: close a kept-alive connection unused this long");
+ABSL_FLAG(std::string, push_ca_file, "",
+          "Web Push: PEM CAs push services must chain to; empty: the "
+          "system's trust store");
 ABSL_FLAG(uint64_t, max_payload_bytes, 64 * 1024,
           "largest accepted `data`, in bytes");
 ABSL_FLAG(uint64_t, max_fanout_bytes, 64 << 20,
@@ -285,6 +317,20 @@ absl::StatusOr<notifyd::server::AppOptions> OptionsFromFlags() {
   o.edge.push_allow_private = absl::GetFlag(FLAGS_push_allow_private);
   o.edge.token_cookie = absl::GetFlag(FLAGS_token_cookie);
   o.edge.web_root = absl::GetFlag(FLAGS_web_root);
+  o.vapid_key_file = absl::GetFlag(FLAGS_vapid_key_file);
+  o.push.vapid_subject = absl::GetFlag(FLAGS_vapid_subject);
+  o.push.threads = absl::GetFlag(FLAGS_push_threads);
+  o.push.max_queue = absl::GetFlag(FLAGS_push_max_queue);
+  o.push.max_in_flight = absl::GetFlag(FLAGS_push_max_in_flight);
+  o.push.max_attempts = absl::GetFlag(FLAGS_push_max_attempts);
+  o.push.backoff_base = absl::GetFlag(FLAGS_push_backoff_base);
+  o.push.backoff_cap = absl::GetFlag(FLAGS_push_backoff_cap);
+  o.push.connect_timeout = absl::GetFlag(FLAGS_push_connect_timeout);
+  o.push.request_timeout = absl::GetFlag(FLAGS_push_request_timeout);
+  o.push.idle_timeout = absl::GetFlag(FLAGS_push_idle_timeout);
+  o.push.ca_file = absl::GetFlag(FLAGS_push_ca_file);
+  o.push.allow_private = o.edge.push_allow_private;
+  o.push_scheduler.delay = absl::GetFlag(FLAGS_push_delay);
   auto tokens = TokensFromFlags();
   if (!tokens.ok()) return tokens.status();
   o.tokens = *tokens;

@@ -10,16 +10,22 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "push/vapid.h"
 #include "tests/edge/sse_client.h"
+#include "tests/push/push_service.h"
 #include "tests/server/json_log.h"
 #include "tests/server/notifyd_binary.h"
+#include "tests/server/test_ca.h"
 #include "tests/server/test_server.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/redis_server.h"
@@ -376,6 +382,59 @@ TEST_F(TracedMultiInstanceTest, TheDeliveringInstanceLogsThePublishsTraceId) {
   ASSERT_TRUE(delivered.has_value()) << Logs();
   EXPECT_EQ(delivered->at("id").to_number<uint64_t>(), id);
   EXPECT_EQ(delivered->at("streams").to_number<uint64_t>(), 1u);
+}
+
+// Both instances push (one push service stand-in, no delay): each
+// notification is claimed by one of them through its pushed mark in the
+// shared store, so every user gets it exactly once.
+class PushMultiInstanceTest : public MultiInstanceTest {
+ protected:
+  PushMultiInstanceTest() {
+    auto key = push::VapidKey::Generate();
+    EXPECT_TRUE(key.ok());
+    std::ofstream(key_dir_.path() / "vapid.pem") << *key->ToPem();
+  }
+  std::vector<std::string> ExtraFlags() const override {
+    return {"--vapid_key_file=" + (key_dir_.path() / "vapid.pem").string(),
+            "--vapid_subject=mailto:ops@example.com", "--push_delay=0",
+            "--push_ca_file=" + ca_.ca_cert(), "--push_allow_private"};
+  }
+
+  testing::TempDir key_dir_;
+  testing::TestCa ca_;
+  testing::PushService service_{ca_};
+};
+
+TEST_F(PushMultiInstanceTest, EachNotificationIsPushedByOneInstanceOnly) {
+  ASSERT_TRUE(service_.ok()) << service_.Log();
+  constexpr int kUsers = 40;
+  for (int i = 0; i < kUsers; ++i) {
+    push::Subscription s = service_.Subscribe(absl::StrCat("/push/u", i));
+    const std::string body =
+        absl::StrCat(R"({"endpoint":")", s.endpoint, R"(","keys":{"p256dh":")",
+                     absl::WebSafeBase64Escape(s.p256dh), R"(","auth":")",
+                     absl::WebSafeBase64Escape(s.auth), R"("}})");
+    ASSERT_EQ(edge::testing::HttpWithBody(
+                  http_[i % 2], "POST",
+                  absl::StrCat("/v1/push/subscriptions?user=u", i),
+                  {"Content-Type: application/json"}, body)
+                  .status,
+              201);
+  }
+  for (int i = 0; i < kUsers; ++i) Notify(i % 2, absl::StrCat("u", i), "hi");
+
+  std::vector<boost::json::object> got =
+      service_.WaitForReceived(kUsers, seconds(30));
+  ASSERT_EQ(got.size(), static_cast<size_t>(kUsers)) << Logs();
+  // One more, after which nothing earlier can still come.
+  Notify(0, "u0", "last");
+  got = service_.WaitForReceived(kUsers + 1, seconds(30));
+  std::map<std::string, int> per_path;
+  for (const auto& r : got) ++per_path[std::string(r.at("path").as_string())];
+  EXPECT_EQ(per_path.size(), static_cast<size_t>(kUsers));
+  for (const auto& [path, n] : per_path) {
+    EXPECT_EQ(n, path == "/push/u0" ? 2 : 1) << path;
+  }
 }
 
 }  // namespace

@@ -84,6 +84,54 @@ TEST(OptionsTest, EdgeValuesOutOfRangeNameTheirFlag) {
   }
 }
 
+// Web Push options are checked only when push is on (--vapid_key_file),
+// each naming its flag; the delay's limits are 0 and 24 hours.
+TEST(OptionsTest, PushValuesOutOfRangeNameTheirFlagOnceAKeyIsGiven) {
+  server::AppOptions options;
+  options.push.threads = 0;
+  options.push_scheduler.delay = absl::Hours(25);
+  EXPECT_TRUE(Validate(options).ok()) << "push is off: not checked";
+
+  options.vapid_key_file = "/etc/notifyd/vapid.pem";
+  options.push.vapid_subject = "mailto:ops@example.com";
+  struct Case {
+    const char* flag;
+    void (*set)(server::AppOptions&);
+  } cases[] = {
+      {"--vapid_subject",
+       [](server::AppOptions& o) { o.push.vapid_subject = ""; }},
+      {"--vapid_subject",
+       [](server::AppOptions& o) { o.push.vapid_subject = "ops@example.com"; }},
+      {"--push_threads", [](server::AppOptions& o) { o.push.threads = 17; }},
+      {"--push_max_queue", [](server::AppOptions& o) { o.push.max_queue = 0; }},
+      {"--push_backoff_cap",
+       [](server::AppOptions& o) {
+         o.push.backoff_cap = absl::Milliseconds(1);
+       }},
+      {"--push_delay",
+       [](server::AppOptions& o) { o.push_scheduler.delay = absl::Hours(25); }},
+      {"--push_delay",
+       [](server::AppOptions& o) {
+         o.push_scheduler.delay = -absl::Seconds(1);
+       }},
+  };
+  for (const Case& c : cases) {
+    server::AppOptions each = options;
+    each.push.threads = 1;
+    each.push_scheduler.delay = absl::Seconds(30);
+    c.set(each);
+    absl::Status s = Validate(each);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.flag;
+    EXPECT_THAT(s.message(), HasSubstr(c.flag));
+  }
+  for (absl::Duration delay : {absl::ZeroDuration(), absl::Hours(24)}) {
+    server::AppOptions each = options;
+    each.push.threads = 1;
+    each.push_scheduler.delay = delay;
+    EXPECT_TRUE(Validate(each).ok()) << delay;
+  }
+}
+
 // A listener reachable from other machines needs authentication: gRPC
 // API keys or mutual TLS, the admin listener (plain HTTP) API keys; or
 // --insecure, which allows both.
