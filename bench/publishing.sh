@@ -9,7 +9,8 @@
 # stream_bench,sqlite_peer,store_fanout,sse_load}. In order:
 #  1. raw SQLite: sqlite_peer inserts NotifyUsers-like rows into a store
 #     notifyd created (its schema, WAL, synchronous=FULL), 1,000 rows per
-#     transaction: the store's own limit for fan-out;
+#     transaction: the store's own limit for fan-out; then the same loop
+#     also keeping the inbox counts (one upsert per row, as notifyd does);
 #  2. the store alone: store_fanout, AppendMany of 1,000, 8 threads;
 #  3. notifyd NotifyUsers: PER_CALL (1,000) users per call, 8 calls in flight;
 #     then one NotifyUsers to LIVE_USERS (10,000) users who each have an open
@@ -71,6 +72,11 @@ notifyd_start "$DIR/peer"
 notifyd_stop
 "$BUILD/bench/sqlite_peer" --db="$DIR/peer/notify.db" --per_txn="$PER_CALL" \
   --users="$USERS" --duration="${DURATION}s" | grep -v '^#' | tee "$DIR/sqlite.txt"
+# 1b. The same with the inbox counts notifyd keeps in the same commit.
+notifyd_start "$DIR/peer_counts"
+notifyd_stop
+"$BUILD/bench/sqlite_peer" --db="$DIR/peer_counts/notify.db" --per_txn="$PER_CALL" \
+  --users="$USERS" --duration="${DURATION}s" --counts | grep -v '^#' | tee "$DIR/sqlite_counts.txt"
 # 2. The store alone.
 "$BUILD/bench/store_fanout" --db="$DIR/store.db" --per_call="$PER_CALL" \
   --users="$USERS" --duration="${DURATION}s" 2>/dev/null | grep -v '^#' | tee "$DIR/store.txt"
@@ -152,6 +158,7 @@ if [[ " $SKIP " != *" redis "* ]] && command -v redis-server >/dev/null; then
 fi
 
 SQLITE=$(figure "$DIR/sqlite.txt" 'loop:')
+SQLITE_COUNTS=$(figure "$DIR/sqlite_counts.txt" 'counts:')
 STORE=$(figure "$DIR/store.txt" 'AppendMany:')
 FANOUT=$(grep -o '= [0-9.]* notifications/s' "$DIR/fanout.txt" | grep -o '[0-9.]*')
 STREAM=$(grep -o '[0-9.]* notifications/s' "$DIR/stream.txt" | grep -o '^[0-9.]*')
@@ -164,8 +171,9 @@ echo
 echo "| Path (durable, this machine, one run)            | notifications/s | vs |"
 echo "|---|---|---|"
 echo "| raw SQLite loop, 1,000-row transactions           | $SQLITE | |"
+echo "| raw SQLite loop with inbox counts, same           | $SQLITE_COUNTS | |"
 echo "| notifyd store alone, AppendMany of $PER_CALL           | $STORE | $(ratio "$STORE" "$SQLITE") raw SQLite |"
-echo "| notifyd NotifyUsers, $PER_CALL users per call         | $FANOUT | $(ratio "$FANOUT" "$SQLITE") raw SQLite |"
+echo "| notifyd NotifyUsers, $PER_CALL users per call         | $FANOUT | $(ratio "$FANOUT" "$SQLITE") raw SQLite, $(ratio "$FANOUT" "$SQLITE_COUNTS") with counts |"
 echo "| notifyd PublishStream x$PRODUCERS, window $WINDOW (ack $STREAM_P99) | $STREAM | $(ratio "$STREAM" "$REDIS_RPS") Redis XADD |"
 echo "| notifyd NotifyUser, 64 in flight                  | $UNARY | $(ratio "$UNARY" "$PG_TPS") PostgreSQL INSERT |"
 echo "| PostgreSQL 15 single-row INSERT, 64 clients       | $PG_TPS | |"

@@ -3,7 +3,10 @@
 // NotifyUsers stores (one per user, same columns and payload size) into a
 // database that notifyd created (its schema, WAL, synchronous=FULL as
 // notifyd runs it), `--per_txn` rows per transaction, for `--duration`, with
-// nothing else: no gRPC, no counts, no bus. Prints rows/s.
+// nothing else: no gRPC, no bus, and no inbox counts unless `--counts`
+// (then each row also adds one unread and one unseen to its inbox's row of
+// inbox_counts, the upsert notifyd's store does in the same commit). Prints
+// rows/s.
 //
 //   sqlite_peer --db=DIR/notify.db [--per_txn=1000] [--duration=10s]
 #include <sqlite3.h>
@@ -25,6 +28,8 @@ ABSL_FLAG(int, users, 100000, "distinct user channels written to");
 ABSL_FLAG(int, payload_bytes, 64, "bytes of each row's data");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "measured time");
 ABSL_FLAG(std::string, synchronous, "FULL", "PRAGMA synchronous");
+ABSL_FLAG(bool, counts, false,
+          "also keep inbox_counts as notifyd does (one upsert per row)");
 
 namespace {
 
@@ -75,6 +80,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sqlite_peer: %s\n", sqlite3_errmsg(db));
     return 1;
   }
+  // As storage/sqlite_writes.cc adds to an inbox's counts.
+  sqlite3_stmt* add_counts = nullptr;
+  const bool counts = absl::GetFlag(FLAGS_counts);
+  if (counts &&
+      sqlite3_prepare_v3(
+          db,
+          "INSERT INTO inbox_counts (channel, unread, unseen)"
+          " VALUES (?1, 1, 1) ON CONFLICT (channel) DO UPDATE SET"
+          " unread = unread + 1, unseen = unseen + 1",
+          -1, SQLITE_PREPARE_PERSISTENT, &add_counts, nullptr) != SQLITE_OK) {
+    std::fprintf(stderr, "sqlite_peer: %s\n", sqlite3_errmsg(db));
+    return 1;
+  }
   const std::string data(absl::GetFlag(FLAGS_payload_bytes), 'x');
   int64_t id = 1;
   uint64_t rows = 0, txns = 0;
@@ -97,6 +115,15 @@ int main(int argc, char** argv) {
         return 1;
       }
       sqlite3_reset(insert);
+      if (counts) {
+        sqlite3_bind_text(add_counts, 1, channel.data(),
+                          static_cast<int>(channel.size()), SQLITE_TRANSIENT);
+        if (sqlite3_step(add_counts) != SQLITE_DONE) {
+          std::fprintf(stderr, "sqlite_peer: counts: %s\n", sqlite3_errmsg(db));
+          return 1;
+        }
+        sqlite3_reset(add_counts);
+      }
     }
     if (!Exec(db, "COMMIT")) return 1;
     rows += per_txn;
@@ -104,12 +131,14 @@ int main(int argc, char** argv) {
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   std::printf(
-      "raw SQLite insert loop: %.0f rows/s (%llu rows in %llu "
+      "raw SQLite insert loop%s: %.0f rows/s (%llu rows in %llu "
       "transactions of %d, %.1f s, synchronous=%s)\n",
-      rows / seconds, static_cast<unsigned long long>(rows),
+      counts ? " with counts" : "", rows / seconds,
+      static_cast<unsigned long long>(rows),
       static_cast<unsigned long long>(txns), per_txn, seconds,
       absl::GetFlag(FLAGS_synchronous).c_str());
   sqlite3_finalize(insert);
+  sqlite3_finalize(add_counts);
   sqlite3_close(db);
   return 0;
 }
