@@ -18,6 +18,7 @@
 #include "edge/routes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/edge/edge_server_fixture.h"
 #include "tests/edge/fake_store.h"
 #include "tests/edge/sse_client.h"
 
@@ -35,26 +36,13 @@ using ::notifyd::edge::testing::TrickleUntilClosed;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-class EdgeServerTest : public ::testing::Test {
+class EdgeServerTest : public ::notifyd::edge::testing::EdgeServerFixture {
  protected:
   EdgeServerTest() {
-    options_.listen = "127.0.0.1:0";
     options_.insecure_dev_identity = true;
     options_.heartbeat = absl::Seconds(30);
     options_.cors_origins = {"https://app.example"};
   }
-  ~EdgeServerTest() override {
-    if (server_) server_->Shutdown();
-  }
-
-  void Start() {
-    server_ = std::make_unique<EdgeServer>(options_, store_, hub_, metrics_);
-    absl::Status s = server_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    port_ = server_->port();
-    ASSERT_NE(port_, 0);
-  }
-
   // Stores and publishes, as the gRPC service does.
   uint64_t Notify(const std::string& channel, const std::string& data,
                   const std::string& event = "notification") {
@@ -83,13 +71,6 @@ class EdgeServerTest : public ::testing::Test {
     }
     return ids;
   }
-
-  FakeStore store_;
-  Metrics metrics_;
-  Hub hub_{metrics_};
-  EdgeOptions options_;
-  std::unique_ptr<EdgeServer> server_;
-  uint16_t port_ = 0;
 };
 
 TEST_F(EdgeServerTest, PublishReachesStreamWithSseHeadersAndPreamble) {

@@ -15,6 +15,7 @@
 #include "edge/http_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/edge/edge_server_fixture.h"
 #include "tests/edge/fake_store.h"
 #include "tests/edge/sse_client.h"
 
@@ -199,23 +200,12 @@ std::vector<Row> HostileRows() {
   return rows;
 }
 
-class HostileHttpTest : public ::testing::Test {
+class HostileHttpTest : public ::notifyd::edge::testing::EdgeServerFixture {
  protected:
   HostileHttpTest() {
-    options_.listen = "127.0.0.1:0";
     options_.insecure_dev_identity = true;
     options_.max_channels_per_stream = 8;
     options_.idle_timeout = absl::Seconds(2);
-  }
-  ~HostileHttpTest() override {
-    if (server_) server_->Shutdown();
-  }
-
-  void Start() {
-    server_ = std::make_unique<EdgeServer>(options_, store_, hub_, metrics_);
-    absl::Status s = server_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    port_ = server_->port();
   }
 
   uint64_t Notify(const std::string& channel, const std::string& data,
@@ -231,13 +221,6 @@ class HostileHttpTest : public ::testing::Test {
     }
     ASSERT_EQ(hub_.Connections(), n);
   }
-
-  FakeStore store_;
-  Metrics metrics_;
-  Hub hub_{metrics_};
-  EdgeOptions options_;
-  std::unique_ptr<EdgeServer> server_;
-  uint16_t port_ = 0;
 };
 
 TEST_F(HostileHttpTest, EveryRowIsRefusedAndTheServerStaysHealthy) {

@@ -17,6 +17,7 @@
 #include "edge/http_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/edge/edge_server_fixture.h"
 #include "tests/edge/fake_store.h"
 #include "tests/edge/sse_client.h"
 
@@ -26,10 +27,9 @@ inline const std::string kAlice = "Authorization: Bearer tok-alice";
 inline const std::string kBob = "Authorization: Bearer tok-bob";
 inline const std::string kJson = "Content-Type: application/json";
 
-class JsonApiServerTest : public ::testing::Test {
+class JsonApiServerTest : public EdgeServerFixture {
  protected:
   JsonApiServerTest() {
-    options_.listen = "127.0.0.1:0";
     options_.heartbeat = absl::Seconds(30);
     options_.cors_origins = {"https://app.example"};
     options_.token_verifier =
@@ -42,17 +42,6 @@ class JsonApiServerTest : public ::testing::Test {
       return absl::UnauthenticatedError("bad token");
     };
   }
-  ~JsonApiServerTest() override {
-    if (server_) server_->Shutdown();
-  }
-
-  void Start() {
-    server_ = std::make_unique<EdgeServer>(options_, store_, hub_, metrics_);
-    absl::Status s = server_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    port_ = server_->port();
-  }
-
   // The response's JSON body; fails the test when it is not JSON.
   static boost::json::value Json(const HttpResponse& r) {
     EXPECT_EQ(
@@ -74,13 +63,6 @@ class JsonApiServerTest : public ::testing::Test {
     EXPECT_THAT(std::string(v.at("error").as_string()),
                 ::testing::HasSubstr(what));
   }
-
-  FakeStore store_;
-  Metrics metrics_;
-  Hub hub_{metrics_};
-  EdgeOptions options_;
-  std::unique_ptr<EdgeServer> server_;
-  uint16_t port_ = 0;
 };
 
 }  // namespace notifyd::edge::testing
