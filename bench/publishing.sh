@@ -16,8 +16,13 @@
 #     then one NotifyUsers to LIVE_USERS (10,000) users who each have an open
 #     stream (bench/sse_load): every delivery, and the last one's time after
 #     the call's answer;
+#     and, for scale, the floor under it: bench/socket_floor writes one
+#     180-byte message to each of LIVE_USERS loopback connections from two
+#     threads, with no server in between;
 #  4. notifyd PublishStream: PRODUCERS (64) streams, WINDOW (4) unanswered
-#     messages each;
+#     messages each; then the same against notifyd --store=memory (no
+#     store, not durable): what gRPC and the stream cost alone on this
+#     machine, the ceiling of the durable figure;
 #  5. notifyd unary NotifyUser, 64 in flight;
 #  6. PostgreSQL 15 (Debian's, started here on loopback, defaults: fsync and
 #     synchronous_commit on): pgbench, 64 clients, a single-row INSERT of a
@@ -36,7 +41,7 @@ fi
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_require server/notifyd bench/publish_bench bench/stream_bench \
-  bench/sqlite_peer bench/store_fanout bench/sse_load
+  bench/sqlite_peer bench/store_fanout bench/sse_load bench/socket_floor
 DURATION=${DURATION:-10}
 PER_CALL=${PER_CALL:-1000}
 USERS=${USERS:-100000}
@@ -101,11 +106,19 @@ echo "=== NotifyUsers to $LIVE_USERS live users (load: $(load))"
   --rate=1 --warmup=0s --duration=1s | grep -v '^#' | tee "$DIR/live.txt"
 notifyd_stop
 
+echo "=== The floor: one write to each of $LIVE_USERS loopback connections (load: $(load))"
+"$BUILD/bench/socket_floor" --connections="$LIVE_USERS" | grep -v '^#' | tee "$DIR/floor.txt"
+
 # 4. PublishStream.
 notifyd_start "$DIR/stream" "$@"
 echo "=== PublishStream (load: $(load))"
 "$BUILD/bench/stream_bench" --target="127.0.0.1:$GRPC" --producers="$PRODUCERS" \
   --window="$WINDOW" --duration="${DURATION}s" | grep -v '^#' | tee "$DIR/stream.txt"
+notifyd_stop
+notifyd_start "$DIR/stream_memory" --store=memory "$@"
+echo "=== PublishStream, no store (--store=memory) (load: $(load))"
+"$BUILD/bench/stream_bench" --target="127.0.0.1:$GRPC" --producers="$PRODUCERS" \
+  --window="$WINDOW" --duration="${DURATION}s" | grep -v '^#' | tee "$DIR/stream_memory.txt"
 notifyd_stop
 
 # 5. Unary NotifyUser.
@@ -163,6 +176,9 @@ STORE=$(figure "$DIR/store.txt" 'AppendMany:')
 FANOUT=$(grep -o '= [0-9.]* notifications/s' "$DIR/fanout.txt" | grep -o '[0-9.]*')
 STREAM=$(grep -o '[0-9.]* notifications/s' "$DIR/stream.txt" | grep -o '^[0-9.]*')
 STREAM_P99=$(grep -o 'p99=[0-9.]*ms' "$DIR/stream.txt" | head -1)
+STREAM_MEMORY=$(grep -o '[0-9.]* notifications/s' "$DIR/stream_memory.txt" | grep -o '^[0-9.]*')
+STREAM_MEMORY_P99=$(grep -o 'p99=[0-9.]*ms' "$DIR/stream_memory.txt" | head -1)
+FLOOR_LAST=$(grep -o 'last read after [0-9.]* ms' "$DIR/floor.txt" | grep -o '[0-9.]*')
 UNARY=$(grep -o 'NotifyUser *[0-9.]* calls/s' "$DIR/unary.txt" | grep -o '[0-9.]* calls' | grep -o '[0-9.]*')
 LIVE_LAST=$(grep -o 'last delivery [0-9.]* ms after' "$DIR/live.txt" | grep -o '[0-9.]*')
 LIVE_DELIVERED=$(grep -o '^deliveries: [0-9]* measured of [0-9]*' "$DIR/live.txt" | grep -o '[0-9]* measured of [0-9]*')
@@ -175,9 +191,10 @@ echo "| raw SQLite loop with inbox counts, same           | $SQLITE_COUNTS | |"
 echo "| notifyd store alone, AppendMany of $PER_CALL           | $STORE | $(ratio "$STORE" "$SQLITE") raw SQLite |"
 echo "| notifyd NotifyUsers, $PER_CALL users per call         | $FANOUT | $(ratio "$FANOUT" "$SQLITE") raw SQLite, $(ratio "$FANOUT" "$SQLITE_COUNTS") with counts |"
 echo "| notifyd PublishStream x$PRODUCERS, window $WINDOW (ack $STREAM_P99) | $STREAM | $(ratio "$STREAM" "$REDIS_RPS") Redis XADD |"
+echo "| (not durable) PublishStream x$PRODUCERS to --store=memory (ack $STREAM_MEMORY_P99) | $STREAM_MEMORY | $(ratio "$STREAM_MEMORY" "$REDIS_RPS") Redis XADD: the ceiling without a store |"
 echo "| notifyd NotifyUser, 64 in flight                  | $UNARY | $(ratio "$UNARY" "$PG_TPS") PostgreSQL INSERT |"
 echo "| PostgreSQL 15 single-row INSERT, 64 clients       | $PG_TPS | |"
 echo "| Redis XADD appendfsync always, 64 clients         | $REDIS_RPS | |"
 echo
-echo "One NotifyUsers to $LIVE_USERS users with a live stream each: $LIVE_DELIVERED delivered; the last ${LIVE_LAST:-?} ms after the call's answer (goal: all, <= 50 ms)."
+echo "One NotifyUsers to $LIVE_USERS users with a live stream each: $LIVE_DELIVERED delivered; the last ${LIVE_LAST:-?} ms after the call's answer (goal: all, <= 50 ms). The floor: one write to each of $LIVE_USERS loopback connections from two threads, no server, all read after ${FLOOR_LAST:-?} ms."
 echo "publishing.sh: done (load: $(load))"
