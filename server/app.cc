@@ -1,11 +1,8 @@
 #include "server/app.h"
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/resource_quota.h>
 
 #include <atomic>
-#include <chrono>
 #include <functional>
 #include <utility>
 
@@ -15,7 +12,6 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "api/api_keys.h"
-#include "api/auth_processor.h"
 #include "api/embedded_descriptors.h"
 #include "api/notifier_service.h"
 #include "api/publisher.h"
@@ -28,9 +24,8 @@
 #include "common/process_metrics.h"
 #include "edge/hub.h"
 #include "push/vapid.h"
-#include "server/accept_guard.h"
 #include "server/backends.h"
-#include "server/grpc_acceptor.h"
+#include "server/grpc_front.h"
 #include "server/http_publishing.h"
 #include "server/push_scheduler.h"
 #include "server/tls.h"
@@ -40,54 +35,8 @@
 namespace notifyd::server {
 namespace {
 
-constexpr char kServiceName[] = "notify.v1.Notifier";
-// Room for the fields around the payload in a request, NotifyUsers' list
-// of user ids included (each at most kMaxUserIdBytes and a 3-byte tag and
-// length): about 1.3 MB.
-constexpr int kMessageOverheadBytes =
-    16 * 1024 +
-    static_cast<int>(storage::kMaxAppendMany * (notifyd::kMaxUserIdBytes + 3));
-constexpr auto kGrpcDrainDeadline = std::chrono::seconds(10);
 // Scrapers and probes: a handful; part of the descriptor reserve.
 constexpr size_t kAdminConnections = 32;
-// gRPC connection limits that need no flag (see ApplyGrpcLimits).
-constexpr int kMaxMetadataBytes = 16 * 1024;
-constexpr absl::Duration kHandshakeTimeout = absl::Seconds(10);
-constexpr absl::Duration kConnectionAgeGrace = absl::Seconds(30);
-constexpr absl::Duration kKeepaliveTime = absl::Minutes(1);
-constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(20);
-constexpr absl::Duration kMinClientPingInterval = absl::Seconds(10);
-
-// Limits every gRPC connection gets (docs/DESIGN.md, Limits: no caller can
-// hold unbounded memory or stop other callers).
-void ApplyGrpcLimits(const AppOptions& options, grpc::ServerBuilder& builder) {
-  auto ms = [](absl::Duration d) {
-    return static_cast<int>(absl::ToInt64Milliseconds(d));
-  };
-  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_payload_bytes) +
-                                   kMessageOverheadBytes);
-  builder.AddChannelArgument(
-      GRPC_ARG_MAX_CONCURRENT_STREAMS,
-      static_cast<int>(options.max_grpc_streams_per_connection));
-  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
-  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
-                             ms(kHandshakeTimeout));
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-                             ms(options.grpc_max_connection_idle));
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                             ms(options.grpc_max_connection_age));
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-                             ms(kConnectionAgeGrace));
-  // Keepalive: the server pings quiet connections to find dead peers, and
-  // enforces how often a client may ping (a ping flood earns a GOAWAY).
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(kKeepaliveTime));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                             ms(kKeepaliveTimeout));
-  builder.AddChannelArgument(
-      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-      ms(kMinClientPingInterval));
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
-}
 
 // The admin listener: the edge's options with the admin routes, a few
 // connections, one thread, plain HTTP (it belongs on loopback or a private
@@ -152,18 +101,10 @@ struct App::Parts {
   std::unique_ptr<api::NotifierService> service;
   // grpc.reflection.v1alpha, from the embedded descriptors (with comments).
   std::unique_ptr<api::ReflectionService> reflection;
-  // TLS with API keys: refuses keyless calls at their metadata.
-  std::shared_ptr<api::ApiKeyAuthProcessor> auth_processor;
-  std::unique_ptr<grpc::Server> grpc_server;
+  // The gRPC server, its listener and limits (server/grpc_front.h).
+  std::unique_ptr<GrpcFront> grpc;
   // --vapid_key_file: Web Push (server/push_scheduler.h).
   std::unique_ptr<PushScheduler> push_scheduler;
-  // Plaintext gRPC only: notifyd's own listener (server/grpc_acceptor.h).
-  std::unique_ptr<GrpcAcceptor> grpc_acceptor;
-  // TLS only: gRPC's own listener, guarded (server/accept_guard.h); set
-  // once gRPC has bound its port, read by the /readyz check.
-  std::unique_ptr<AcceptGuard> accept_guard;
-  std::atomic<const AcceptGuard*> accept_guard_ready{nullptr};
-  int grpc_port = 0;
   bool shut_down = false;
   // Responsive()'s Ping in flight; set when the store answered it.
   std::shared_ptr<absl::Notification> ping_answered;
@@ -182,26 +123,15 @@ struct App::Parts {
 void App::Parts::Stop() {
   if (shut_down) return;
   shut_down = true;
-  if (grpc_server) {
+  const bool served = grpc && grpc->started();
+  if (served) {
     Log(spdlog::level::info, "notifyd shutting down: draining gRPC calls");
   }
   if (edge) edge->SetReady(false);
   if (admin) admin->SetReady(false);
   // First: while streams still end, users would look offline to it.
   if (push_scheduler) push_scheduler->Stop();
-  if (grpc_acceptor) grpc_acceptor->Stop();
-  if (grpc_server) {
-    grpc::HealthCheckServiceInterface* health =
-        grpc_server->GetHealthCheckService();
-    health->SetServingStatus("", false);
-    health->SetServingStatus(kServiceName, false);
-    grpc_server->Shutdown(std::chrono::system_clock::now() +
-                          kGrpcDrainDeadline);
-    grpc_server->Wait();
-    // gRPC's listener is closed: no accept4 runs on it any more.
-    accept_guard_ready = nullptr;
-    accept_guard.reset();
-  }
+  if (grpc) grpc->Stop();
   if (edge) {
     Log(spdlog::level::info, "notifyd shutting down: ending streams");
     edge->Shutdown();
@@ -212,7 +142,7 @@ void App::Parts::Stop() {
   if (close_bus) close_bus();
   if (store) {
     store->Close();
-    if (grpc_server) Log(spdlog::level::info, "notifyd stopped; store closed");
+    if (served) Log(spdlog::level::info, "notifyd stopped; store closed");
   }
 }
 
@@ -309,25 +239,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
     };
   }
 
-  // gRPC 1.51 takes connections from a descriptor with insecure
-  // credentials only; with TLS, gRPC's own listener stays.
-  const bool own_grpc_listener = options.tls_cert_file.empty();
-  if (own_grpc_listener) {
-    absl::StatusOr<std::unique_ptr<GrpcAcceptor>> acceptor = GrpcAcceptor::Bind(
-        options.grpc_listen, options.max_grpc_connections, p.metrics);
-    if (!acceptor.ok()) return p.Fail(acceptor.status());
-    p.grpc_acceptor = std::move(*acceptor);
-    GrpcAcceptor* grpc_acceptor = p.grpc_acceptor.get();
-    ready_checks.push_back({"gRPC listener", [grpc_acceptor] {
-                              return grpc_acceptor->accepting();
-                            }});
-  } else {
-    std::atomic<const AcceptGuard*>* guard = &p.accept_guard_ready;
-    ready_checks.push_back({"gRPC listener", [guard] {
-                              const AcceptGuard* g = guard->load();
-                              return g == nullptr || g->accepting();
-                            }});
-  }
+  absl::StatusOr<std::unique_ptr<GrpcFront>> grpc =
+      GrpcFront::Bind(options, *fds, *credentials, p.metrics);
+  if (!grpc.ok()) return p.Fail(grpc.status());
+  p.grpc = *std::move(grpc);
+  GrpcFront* grpc_front = p.grpc.get();
+  ready_checks.push_back(
+      {"gRPC listener", [grpc_front] { return grpc_front->accepting(); }});
 
   // The records of POST /v1/inbox/state reach every stream as the store's
   // own do.
@@ -375,58 +293,20 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
   p.service = std::make_unique<api::NotifierService>(
       service_options, *p.publisher, *p.store, p.metrics);
 
-  if (api_keys && !own_grpc_listener) {
-    api::NotifierService* service = p.service.get();
-    p.auth_processor = std::make_shared<api::ApiKeyAuthProcessor>(
-        api_keys, [service](absl::string_view path) {
-          service->CountRejectedAtMetadata(path);
-        });
-    (*credentials)->SetAuthMetadataProcessor(p.auth_processor);
-  }
-  grpc::EnableDefaultHealthCheckService(true);
   absl::StatusOr<std::unique_ptr<api::ReflectionService>> reflection =
       api::ReflectionService::Create(api::EmbeddedDescriptorSet(), {});
   if (!reflection.ok()) return p.Fail(reflection.status());
   p.reflection = *std::move(reflection);
-  grpc::ServerBuilder builder;
-  if (!own_grpc_listener) {
-    builder.AddListeningPort(options.grpc_listen, *credentials, &p.grpc_port);
-  }
-  builder.RegisterService(p.service.get());
-  builder.RegisterService(p.reflection.get());
-  ApplyGrpcLimits(options, builder);
-  grpc::ResourceQuota quota("notifyd-grpc");
-  quota.Resize(options.grpc_memory_limit_bytes);
-  builder.SetResourceQuota(quota);
-  p.grpc_server = builder.BuildAndStart();
-  if (p.grpc_server && p.grpc_acceptor) {
-    p.grpc_port = p.grpc_acceptor->port();
-    p.grpc_acceptor->Start(p.grpc_server.get());
-  }
-  if (p.grpc_server && !own_grpc_listener && p.grpc_port != 0) {
-    // gRPC 1.51's own listener gives up after one EMFILE: guard its
-    // accept4 calls with the gRPC share and a descriptor ceiling.
-    auto& rejected =
-        p.metrics.GetCounter("notifyd_limit_rejections_total",
-                             "Requests and connections refused by a limit",
-                             {{"limit", "grpc_connections"}});
-    p.accept_guard = AcceptGuard::Protect(
-        p.grpc_port,
-        {.max_connections = options.max_grpc_connections,
-         .fd_ceiling = AcceptGuard::Ceiling(*fds)},
-        [&rejected](uint64_t shed) { rejected.Inc(shed); });
-    p.accept_guard_ready = p.accept_guard.get();
-    if (!AcceptGuard::Interposed()) {
-      Log(spdlog::level::warn,
-          "grpc: the accept guard is not in effect in this executable (it "
-          "does not export accept4): a connection flood can stop the TLS "
-          "listener");
-    }
-  }
-  if (!p.grpc_server || p.grpc_port == 0) {
-    return p.Fail(absl::UnavailableError(absl::StrCat(
-        "cannot listen for gRPC on --grpc_listen=", options.grpc_listen,
-        " (address in use or invalid?)")));
+  api::NotifierService* service = p.service.get();
+  if (absl::Status s =
+          p.grpc->Start({.services = {p.service.get(), p.reflection.get()},
+                         .api_keys = api_keys,
+                         .on_rejected =
+                             [service](absl::string_view path) {
+                               service->CountRejectedAtMetadata(path);
+                             }});
+      !s.ok()) {
+    return p.Fail(s);
   }
   if (vapid_key) {
     absl::StatusOr<std::unique_ptr<PushScheduler>> scheduler =
@@ -440,17 +320,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(AppOptions options) {
     if (!scheduler.ok()) return p.Fail(scheduler.status());
     p.push_scheduler = *std::move(scheduler);
   }
-  grpc::HealthCheckServiceInterface* health =
-      p.grpc_server->GetHealthCheckService();
-  health->SetServingStatus("", true);
-  health->SetServingStatus(kServiceName, true);
   if (p.edge) p.edge->SetReady(true);
   if (p.admin) p.admin->SetReady(true);
   Log(spdlog::level::info, "notifyd serving",
       {{"version", kBuildVersion},
        {"commit", kBuildCommit},
        {"grpc_listen", options.grpc_listen},
-       {"grpc_port", p.grpc_port},
+       {"grpc_port", p.grpc->port()},
        {"grpc_security",
         options.tls_client_ca_file.empty()
             ? (options.tls_cert_file.empty() ? "plaintext" : "TLS")
@@ -480,12 +356,12 @@ absl::StatusOr<size_t> App::ReloadApiKeys() {
   if (!loaded.ok()) return loaded.status();
   size_t count = loaded->size();
   auto keys = std::make_shared<const api::ApiKeySet>(*std::move(loaded));
-  if (parts_->auth_processor) parts_->auth_processor->SetApiKeys(keys);
+  parts_->grpc->SetApiKeys(keys);
   parts_->publisher->SetApiKeys(std::move(keys));
   return count;
 }
 
-int App::grpc_port() const { return parts_->grpc_port; }
+int App::grpc_port() const { return parts_->grpc->port(); }
 
 uint16_t App::http_port() const {
   return parts_->edge ? parts_->edge->port() : 0;
@@ -499,7 +375,7 @@ const Metrics& App::metrics() const { return parts_->metrics; }
 
 std::string App::grpc_target() const {
   return absl::StrCat(HostOf(parts_->options.grpc_listen), ":",
-                      parts_->grpc_port);
+                      parts_->grpc->port());
 }
 
 bool App::Responsive(absl::Duration deadline) {
