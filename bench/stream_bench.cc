@@ -10,11 +10,13 @@
 //                [--duration=10s]
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -33,6 +35,11 @@ ABSL_FLAG(int, window, 32, "unanswered messages per stream at most");
 ABSL_FLAG(int, users, 1000, "distinct user ids written to");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "measured time");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2), "unmeasured start");
+ABSL_FLAG(bool, hold, false,
+          "producers never read their answers: they write until flow "
+          "control stops them; prints what they wrote after --warmup and the "
+          "server's RSS (--server_pid) while they hold on");
+ABSL_FLAG(int, server_pid, 0, "pid of notifyd, for its RSS with --hold");
 
 namespace {
 
@@ -44,16 +51,18 @@ using notifyd::bench::SteadyClock;
 // of its own, like redis-benchmark's event loop against Redis), so the
 // client spends its CPU on messages rather than on 128 blocking threads.
 // Writes go one at a time (gRPC allows one in flight), at most `window`
-// unanswered; each answer frees room and the next write starts.
+// unanswered; each answer frees room and the next write starts. Holding
+// (--hold), it never reads and writes until gRPC's flow control stops it.
 class Producer final
     : public grpc::ClientBidiReactor<pb::PublishStreamRequest,
                                      pb::PublishStreamResponse> {
  public:
   Producer(std::shared_ptr<grpc::Channel> channel, int index, int window,
-           int users, SteadyClock::time_point measure_from,
+           int users, bool hold, SteadyClock::time_point measure_from,
            SteadyClock::time_point end)
       : stub_(pb::Notifier::NewStub(std::move(channel))),
         index_(index),
+        hold_(hold),
         window_(window),
         users_(users),
         measure_from_(measure_from),
@@ -63,7 +72,7 @@ class Producer final
   // Starts the stream; Wait() returns once it is over.
   void Start() {
     stub_->async()->PublishStream(&context_, this);
-    StartRead(&response_);
+    if (!hold_) StartRead(&response_);
     {
       absl::MutexLock lock(&mu_);
       writing_ = true;
@@ -73,10 +82,23 @@ class Producer final
     StartCall();
   }
 
-  // Waits for the stream's end. False on a stream error.
+  // Ends the stream (a holding producer's only way out).
+  void Cancel() { context_.TryCancel(); }
+
+  // Messages written so far.
+  uint64_t written() {
+    absl::MutexLock lock(&mu_);
+    return seq_;
+  }
+
+  // Waits for the stream's end. False on a stream error (a holding
+  // producer's cancellation is none).
   bool Wait() {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(&done_));
+    if (hold_ && status_.error_code() == grpc::StatusCode::CANCELLED) {
+      return true;
+    }
     if (!status_.ok()) {
       std::fprintf(stderr, "stream_bench: producer %d: %s\n", index_,
                    status_.error_message().c_str());
@@ -132,7 +154,10 @@ class Producer final
   // (window room, time left) or the stream half-closes (time is up).
   void Next(bool* write, bool* close) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (closed_) return;
-    if (SteadyClock::now() >= end_) {
+    if (hold_) {
+      writing_ = *write = true;
+      Prepare();
+    } else if (SteadyClock::now() >= end_) {
       closed_ = *close = true;
     } else if (static_cast<int>(sent_at_.size()) < window_) {
       writing_ = *write = true;
@@ -152,6 +177,7 @@ class Producer final
 
   std::unique_ptr<pb::Notifier::Stub> stub_;
   const int index_;
+  const bool hold_;
   const int window_;
   const int users_;
   const SteadyClock::time_point measure_from_;
@@ -173,6 +199,47 @@ class Producer final
   uint64_t answered_ = 0;
   uint64_t errors_ = 0;
 };
+
+// --hold: starts every producer, none reading; reports what they wrote
+// after the warmup (none once flow control holds them) and the server's
+// RSS before, while they hold, and once they are cancelled.
+int Hold(std::vector<std::unique_ptr<Producer>>& all,
+         SteadyClock::time_point measure_from, SteadyClock::time_point end) {
+  const int pid = absl::GetFlag(FLAGS_server_pid);
+  auto rss_mib = [pid] {
+    return pid > 0 ? notifyd::bench::ReadRssBytes(pid, false) / 1048576.0
+                   : -1.0;
+  };
+  auto written = [&all] {
+    uint64_t n = 0;
+    for (auto& p : all) n += p->written();
+    return n;
+  };
+  const double before = rss_mib();
+  for (auto& p : all) p->Start();
+  std::this_thread::sleep_until(measure_from);
+  const uint64_t at_warmup = written();
+  std::this_thread::sleep_until(end);
+  const uint64_t at_end = written();
+  const double held = rss_mib();
+  for (auto& p : all) p->Cancel();
+  int failed = 0;
+  for (auto& p : all) {
+    if (!p->Wait()) ++failed;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double after = rss_mib();
+  std::printf(
+      "PublishStream x%zu holding (answers never read): %llu messages "
+      "written, %llu of them in the last %.0f s; server RSS %.1f MiB before, "
+      "%.1f MiB while held (+%.1f MiB, %.0f KiB per stream), %.1f MiB after "
+      "cancelling  failed_streams=%d\n",
+      all.size(), static_cast<unsigned long long>(at_end),
+      static_cast<unsigned long long>(at_end - at_warmup),
+      absl::ToDoubleSeconds(absl::GetFlag(FLAGS_duration)), before, held,
+      held - before, (held - before) * 1024 / all.size(), after, failed);
+  return failed == 0 ? 0 : 1;
+}
 
 }  // namespace
 
@@ -202,8 +269,10 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Producer>> all;
   for (int i = 0; i < producers; ++i) {
     all.push_back(std::make_unique<Producer>((*channels)[i], i, window, users,
+                                             absl::GetFlag(FLAGS_hold),
                                              measure_from, end));
   }
+  if (absl::GetFlag(FLAGS_hold)) return Hold(all, measure_from, end);
   for (auto& p : all) p->Start();
   int failed = 0;
   for (auto& p : all) {
