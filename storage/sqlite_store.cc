@@ -76,12 +76,6 @@ absl::Status SqliteBackend::SetUpWriter(const SqliteStoreOptions& options) {
       !s.ok()) {
     return s;
   }
-  // A WAL grown under heavy writing (up to the checkpointer's
-  // restart_frames) is cut back to this when the log restarts.
-  if (absl::Status s = db.Exec("PRAGMA journal_size_limit=16777216");
-      !s.ok()) {
-    return s;
-  }
   if (absl::Status s = ApplyMigrations(db.db()); !s.ok()) {
     return absl::Status(
         s.code(), absl::StrCat("store at ", options.path, ": ", s.message()));

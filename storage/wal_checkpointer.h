@@ -50,14 +50,8 @@ struct WalCheckpointOptions {
   // during a pass, so passes grow by themselves.
   int64_t start_frames = 100;
   // WAL frames at which the writer finishes the checkpoint itself so the
-  // log can restart (about 80 MiB of 4 KiB pages). At least start_frames.
-  // Only sustained heavy writing gets there (the background passes keep up
-  // otherwise), and there a checkpoint on the writer is time the writer
-  // does not commit: NotifyUsers of 1,000 users at 8 in flight did 102k
-  // notifications/s with 2,000 frames and 108k/s with 20,000
-  // (docs/BENCHMARKS.md). The file shrinks back once the log restarts
-  // (journal_size_limit, sqlite_store.cc).
-  int64_t restart_frames = 20000;
+  // log can restart (about 8 MiB of 4 KiB pages). At least start_frames.
+  int64_t restart_frames = 2000;
   // Called after each checkpoint that ran, with where it ran (true: on the
   // writer thread, where it delays the next batch) and how long it took.
   // Runs on the checkpointing thread; must be cheap.
