@@ -43,11 +43,13 @@ bool ParseStamp(std::string_view data, int64_t* t_ns) {
 }
 
 absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeChannels(
-    const std::string& target, int n, absl::Duration connect_timeout) {
+    const std::string& target, int n, absl::Duration connect_timeout,
+    bool bdp_probe) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < n; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("notifyd.bench.channel_index", i);
+    if (!bdp_probe) args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     auto channel = grpc::CreateCustomChannel(
         target, grpc::InsecureChannelCredentials(), args);

@@ -46,9 +46,12 @@ bool ParseStamp(std::string_view data, int64_t* t_ns);
 // `n` channels to `target` that do not share a TCP connection (each gets a
 // distinct channel argument, so gRPC's subchannel pool cannot merge them),
 // each connected before returning. Insecure credentials: the benchmarks run
-// on loopback, where notifyd needs no publisher auth.
+// on loopback, where notifyd needs no publisher auth. Without `bdp_probe`
+// a channel's receive window stays at HTTP/2's 64 KiB per stream (what a
+// client that does not read leaves in the server).
 absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeChannels(
-    const std::string& target, int n, absl::Duration connect_timeout);
+    const std::string& target, int n, absl::Duration connect_timeout,
+    bool bdp_probe = true);
 
 // Open-loop schedule: calls issue(seq, due) for seq = 0, 1, ... at
 // `rate` per second from the calling thread until `duration` has elapsed,

@@ -22,7 +22,9 @@
 #  4. notifyd PublishStream: PRODUCERS (64) streams, WINDOW (4) unanswered
 #     messages each; then the same against notifyd --store=memory (no
 #     store, not durable): what gRPC and the stream cost alone on this
-#     machine, the ceiling of the durable figure;
+#     machine, the ceiling of the durable figure; then PRODUCERS streams
+#     that never read their answers (stream_bench --hold): how much they
+#     get through before flow control holds them, and notifyd's RSS;
 #  5. notifyd unary NotifyUser, 64 in flight;
 #  6. PostgreSQL 15 (Debian's, started here on loopback, defaults: fsync and
 #     synchronous_commit on): pgbench, 64 clients, a single-row INSERT of a
@@ -120,6 +122,12 @@ echo "=== PublishStream, no store (--store=memory) (load: $(load))"
 "$BUILD/bench/stream_bench" --target="127.0.0.1:$GRPC" --producers="$PRODUCERS" \
   --window="$WINDOW" --duration="${DURATION}s" | grep -v '^#' | tee "$DIR/stream_memory.txt"
 notifyd_stop
+notifyd_start "$DIR/stream_hold" "$@"
+echo "=== PublishStream, producers that never read (load: $(load))"
+"$BUILD/bench/stream_bench" --target="127.0.0.1:$GRPC" --producers="$PRODUCERS" \
+  --hold --server_pid="$NOTIFYD_PID" --warmup=5s --duration=5s | grep -v '^#' \
+  | tee "$DIR/stream_hold.txt"
+notifyd_stop
 
 # 5. Unary NotifyUser.
 notifyd_start "$DIR/unary" "$@"
@@ -197,4 +205,5 @@ echo "| PostgreSQL 15 single-row INSERT, 64 clients       | $PG_TPS | |"
 echo "| Redis XADD appendfsync always, 64 clients         | $REDIS_RPS | |"
 echo
 echo "One NotifyUsers to $LIVE_USERS users with a live stream each: $LIVE_DELIVERED delivered; the last ${LIVE_LAST:-?} ms after the call's answer (goal: all, <= 50 ms). The floor: one write to each of $LIVE_USERS loopback connections from two threads, no server, all read after ${FLOOR_LAST:-?} ms."
+echo "$(grep -o 'PublishStream x.*' "$DIR/stream_hold.txt")"
 echo "publishing.sh: done (load: $(load))"

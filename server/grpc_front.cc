@@ -31,6 +31,8 @@ constexpr absl::Duration kConnectionAgeGrace = absl::Seconds(30);
 constexpr absl::Duration kKeepaliveTime = absl::Minutes(1);
 constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(20);
 constexpr absl::Duration kMinClientPingInterval = absl::Seconds(10);
+// A stream's receive window (see ApplyLimits).
+constexpr int kStreamLookaheadBytes = 256 * 1024;
 
 // Limits every gRPC connection gets (docs/DESIGN.md, Limits: no caller can
 // hold unbounded memory or stop other callers).
@@ -61,6 +63,15 @@ void ApplyLimits(const AppOptions& options, grpc::ServerBuilder& builder) {
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
       ms(kMinClientPingInterval));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  // A stream's receive window stays at a fixed look-ahead: with gRPC's
+  // bandwidth-delay probing it grows with the transfer rate, and a
+  // PublishStream producer that does not read its answers (so notifyd
+  // stops reading its messages) could park up to the whole resource quota
+  // in the transport. Held this way, a stream costs at most its look-ahead
+  // plus --max_stream_inflight messages (docs/BENCHMARKS.md).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+                             kStreamLookaheadBytes);
 }
 
 void SetServing(grpc::Server& server, bool serving) {

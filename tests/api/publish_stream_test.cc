@@ -176,6 +176,49 @@ TEST_F(PublishStreamFlowTest, AProducerThatDoesNotReadIsHeldBack) {
   EXPECT_EQ(testing::StoredCount(stub()), static_cast<uint64_t>(kMessages));
 }
 
+// Many fast producers, none reading: each is held once its answers fill
+// the transport and max_stream_inflight messages wait, so notifyd holds a
+// bounded amount per stream (gRPC's window for a stream's messages stays
+// at its fixed look-ahead instead of growing with the transfer rate).
+TEST_F(PublishStreamTest, ManyFastProducersThatDoNotReadAreAllHeldBack) {
+  constexpr int kProducers = 16;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::thread> producers;
+  std::atomic<uint64_t> written{0};
+  for (int p = 0; p < kProducers; ++p) {
+    grpc::ChannelArguments args;
+    args.SetInt("test.producer", p);  // a connection of its own
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    auto channel = grpc::CreateCustomChannel(
+        server_.app().grpc_target(), grpc::InsecureChannelCredentials(), args);
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    producers.emplace_back([&, p, channel, context = contexts.back().get()] {
+      auto producer_stub = pb::Notifier::NewStub(channel);
+      std::unique_ptr<Stream> stream = producer_stub->PublishStream(context);
+      pb::PublishStreamRequest m = ToUser("r", absl::StrCat("u", p));
+      m.mutable_notify_user()->set_data(std::string(1024, 'x'));
+      while (stream->Write(m)) written.fetch_add(1);
+      stream->Finish();
+    });
+  }
+  // Until nothing more gets through for a second (or 20 s pass).
+  uint64_t seen = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const uint64_t now = written.load();
+    if (i > 0 && now == seen) break;
+    seen = now;
+  }
+  const uint64_t held_at = written.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(written.load(), held_at) << "producers still getting through";
+  // Per stream: its look-ahead (256 KiB of 1 KiB messages), the 256 read
+  // ahead and the answers in the producer's 64 KiB window, with room.
+  EXPECT_LT(held_at, static_cast<uint64_t>(kProducers) * 4000);
+  for (auto& context : contexts) context->TryCancel();
+  for (std::thread& t : producers) t.join();
+}
+
 TEST_F(PublishStreamTest, AProducerCutOffResendsWhatWasNotAnsweredOnce) {
   constexpr int kMessages = 2'000;
   std::set<int> answered;
