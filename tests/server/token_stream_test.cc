@@ -134,7 +134,7 @@ TEST_F(TokenStreamTest, IssueTokenRefusesTooManyChannelsAndBareWildcards) {
               HasSubstr(absl::StrCat("tokens are limited to ",
                                      api::kMaxTokenBytes, " bytes")));
 
-  for (const std::string& wildcard : {"*", "news/*/x", "**"}) {
+  for (const char* wildcard : {"*", "news/*/x", "**"}) {
     status = issue({"news", wildcard});
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << wildcard;

@@ -535,8 +535,12 @@ TEST_P(StoreContractTest, CountsMatchABruteForceCountAfterRandomOperations) {
       }
       for (auto& done : pending) ASSERT_TRUE(done.get().ok());
       if (pick(5) == 0) harness().AdvanceClock(absl::Milliseconds(700));
-      if (pick(10) == 0) ASSERT_TRUE(harness().ExpireNow(*store).ok());
-      if (pick(15) == 0) ASSERT_TRUE(harness().PruneNow(*store).ok());
+      if (pick(10) == 0) {
+        ASSERT_TRUE(harness().ExpireNow(*store).ok());
+      }
+      if (pick(15) == 0) {
+        ASSERT_TRUE(harness().PruneNow(*store).ok());
+      }
       for (const std::string& inbox : inboxes) {
         ASSERT_EQ(CountsOf(*store, inbox), BruteForceCounts(*store, inbox))
             << inbox << " after round " << round;
