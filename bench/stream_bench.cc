@@ -1,13 +1,16 @@
 // stream_bench: PublishStream throughput and ack latency from many producers
-// (issue #15; docs/BENCHMARKS.md, "Fan-out"). Each of `--producers` opens
-// one PublishStream (on its own gRPC channel, so its own TCP connection),
-// sends NotifyUser messages for users u0..u<users-1> with a 64-byte payload,
-// keeping at most `--window` unanswered, and times each message from its
-// Write to its answer (answers come in send order on a stream). Only
-// messages sent after `--warmup` and answered before the end count.
+// (issue #15; docs/BENCHMARKS.md, "Publishing at rate"). Each of
+// `--producers` opens one PublishStream (on its own gRPC channel, so its own
+// TCP connection), sends NotifyUser messages for users u0..u<users-1> with a
+// 64-byte payload, keeping at most `--window` unanswered, and times each
+// message from its Write to its answer (answers come in send order on a
+// stream). Only messages sent after `--warmup` and answered before the end
+// count. With `--hold` the producers never read their answers instead: it
+// reports how much got through before flow control held them, and notifyd's
+// RSS (`--server_pid`).
 //
 //   stream_bench --target=127.0.0.1:PORT [--producers=64] [--window=32]
-//                [--duration=10s]
+//                [--duration=10s] [--hold --server_pid=PID]
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
