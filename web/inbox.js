@@ -794,15 +794,18 @@ el.list.addEventListener('click', (e) => {
   const it = li && items.get(li.dataset.id);
   if (!it) return;
   const action = btn.dataset.action;
+  // Acting on an item is seeing it: the change says so too, whether or not
+  // the page's seen timer got there first.
+  const seen = it.seen ? {} : { seen: true };
   if (action === 'open') {
     const card = cardOf(it);
     if (card && card.url) window.open(card.url, '_blank', 'noopener,noreferrer');
-    if (!it.read) change({ ids: [it.id], read: true }, "Couldn't mark it read");
+    if (!it.read) change({ ids: [it.id], read: true, ...seen }, "Couldn't mark it read");
     else render();
   } else if (action === 'toggle-read') {
-    change({ ids: [it.id], read: !it.read }, "Couldn't change it");
+    change({ ids: [it.id], read: !it.read, ...seen }, "Couldn't change it");
   } else if (action === 'toggle-archive') {
-    change({ ids: [it.id], archived: !it.archived },
+    change({ ids: [it.id], archived: !it.archived, ...seen },
         it.archived ? "Couldn't unarchive it" : "Couldn't archive it");
   }
 });
