@@ -98,7 +98,7 @@ async function waitIds(page, want, timeout = 10000) {
 
 // Polls `get` until it returns `want` (the server's view changes a moment
 // after a tab's).
-async function eventually(get, want, what, timeout = 5000) {
+async function eventually(get, want, what, timeout = 10000) {
   const t0 = Date.now();
   let got;
   while ((got = await get()) !== want) {
@@ -142,7 +142,7 @@ test('ten tabs', async (context) => {
   // Every tab has the counts before anything was sent: the leader from its
   // stream, the later tabs from the leader, whom they asked.
   for (const p of pages) {
-    await p.waitForFunction(() => window.client.lastCounts !== null, null, { timeout: 3000 });
+    await p.waitForFunction(() => window.client.lastCounts !== null, null, { timeout: 10000 });
     assert.deepEqual(await p.evaluate(() => window.got.counts), [{ unread: 0, unseen: 0 }]);
   }
   for (const p of pages) {
@@ -155,7 +155,7 @@ test('ten tabs', async (context) => {
   for (const p of pages) await waitIds(p, sent);
   // Every tab learnt the counts: the late ones from the leader.
   for (const p of pages) {
-    await p.waitForFunction(() => window.client.lastCounts?.unread === 5, null, { timeout: 3000 });
+    await p.waitForFunction(() => window.client.lastCounts?.unread === 5, null, { timeout: 10000 });
   }
   assert.equal(userStreams(user), 1, 'one stream for the user');
   assert.equal(await serverStreams(), 1, 'one stream on the server');
@@ -192,7 +192,7 @@ test('handover', async (context) => {
   try {
     await waitSent(5);
     for (const p of pages) {
-      await p.waitForFunction(() => window.got.notification.length > 0, null, { timeout: 5000 });
+      await p.waitForFunction(() => window.got.notification.length > 0, null, { timeout: 10000 });
     }
     // The leader tab closes.
     held = true;
@@ -236,12 +236,12 @@ test('close()', async (context) => {
   const rest = pages.filter(p => p !== leader);
   await rest[0].waitForFunction((old) => window.client.status.state === 'live' &&
       window.client.status.leaderTab !== '' && window.client.status.leaderTab !== old,
-  before.leaderTab, { timeout: 5000 });
+  before.leaderTab, { timeout: 10000 });
   assert.equal((await leaders(rest)).length, 1, 'another tab leads');
   // No tab had an id from the stream when it changed hands: none can tell
   // what it may have missed, so each is told to refetch.
   for (const p of rest) {
-    await p.waitForFunction(() => window.got.reset.length > 0, null, { timeout: 3000 });
+    await p.waitForFunction(() => window.got.reset.length > 0, null, { timeout: 10000 });
     assert.deepEqual(await p.evaluate(() => window.got.reset), [{ oldest_id: '' }]);
   }
   const id = notify(user, 'after close');
@@ -274,7 +274,7 @@ test('state', async (context) => {
   const pages = await openTabs(context, user, 3);
   const [one, ...others] = pages;
   for (const p of pages) {
-    await p.waitForFunction(() => window.client.lastCounts?.unread === 3, null, { timeout: 3000 });
+    await p.waitForFunction(() => window.client.lastCounts?.unread === 3, null, { timeout: 10000 });
   }
   // list() and counts() from any tab (a follower's too).
   const list = await others[0].evaluate(() => window.client.list({ filter: 'unread', limit: 2 }));
@@ -284,14 +284,14 @@ test('state', async (context) => {
 
   const lastState = (p) => p.evaluate(() => window.got.state.at(-1));
   const waitState = (p, n) =>
-    p.waitForFunction((k) => window.got.state.length >= k, n, { timeout: 3000 });
+    p.waitForFunction((k) => window.got.state.length >= k, n, { timeout: 10000 });
   assert.deepEqual(await one.evaluate((id) => window.client.markRead([id]), sent[1]),
                    { changed: 1 });
   for (const p of others) {
     await waitState(p, 1);
     const st = await lastState(p);
     assert.deepEqual([st.ids, st.read], [[sent[1]], true]);
-    await p.waitForFunction(() => window.client.lastCounts.unread === 2, null, { timeout: 3000 });
+    await p.waitForFunction(() => window.client.lastCounts.unread === 2, null, { timeout: 10000 });
   }
   await one.evaluate((id) => window.client.markSeen({ up_to_id: id }), sent[2]);
   await one.evaluate((ids) => window.client.setArchived(ids, true), [sent[0]]);
@@ -307,7 +307,7 @@ test('state', async (context) => {
       { ids: undefined, up_to_id: sent[2], seen: true, read: true, archived: undefined },
     ]);
     await p.waitForFunction(() => window.client.lastCounts.unread === 0 &&
-        window.client.lastCounts.unseen === 0, null, { timeout: 3000 });
+        window.client.lastCounts.unseen === 0, null, { timeout: 10000 });
   }
   // Long id lists go in requests of at most 100 ids.
   const posts = [];
@@ -317,7 +317,7 @@ test('state', async (context) => {
                    { changed: 3 });
   assert.equal(posts.length, 3);
   for (const p of pages) {
-    await p.waitForFunction(() => window.client.lastCounts.unread === 2, null, { timeout: 3000 });
+    await p.waitForFunction(() => window.client.lastCounts.unread === 2, null, { timeout: 10000 });
   }
   // Refusals are errors with the HTTP status and the server's message.
   const err = await one.evaluate(() =>
@@ -342,7 +342,7 @@ test('inbox page', async (context) => {
     pages.push(page);
   }
   const id = notify(user, JSON.stringify({ title: 'to every tab' }));
-  for (const p of pages) await p.waitForSelector(`#list li[data-id="${id}"]`, { timeout: 3000 });
+  for (const p of pages) await p.waitForSelector(`#list li[data-id="${id}"]`, { timeout: 10000 });
   assert.equal(userStreams(user), 1, 'one stream for three inbox tabs');
 });
 

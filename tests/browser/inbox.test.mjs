@@ -68,12 +68,12 @@ async function live(page) {
       document.querySelector('#panel')?.getAttribute('aria-busy') === 'false' &&
       document.querySelector('#loading')?.hidden, null, { timeout: 10000 });
 }
-async function waitRead(page, id, read, timeout = 3000) {
+async function waitRead(page, id, read, timeout = 10000) {
   await page.waitForFunction(([sel, want]) =>
       document.querySelector(sel)?.dataset.read === want,
   [item(id), String(read)], { timeout });
 }
-async function waitBadge(page, text, timeout = 3000) {
+async function waitBadge(page, text, timeout = 10000) {
   await page.waitForFunction(want => {
     const b = document.querySelector('#badge');
     return (b.hidden ? '' : b.textContent) === want;
@@ -126,7 +126,7 @@ test('history', async (context) => {
   // The page marked what it shows as seen; unread is unchanged.
   await page.waitForFunction(() =>
       Array.from(document.querySelectorAll('#list li')).every(li => li.dataset.seen === 'true'),
-  null, { timeout: 3000 });
+  null, { timeout: 10000 });
   assert.deepEqual(await counts(user), { unread: 3, unseen: 0 });
 });
 
@@ -137,14 +137,14 @@ test('live', async (context) => {
   assert.match(await page.textContent('#empty'), /all caught up/);
   await shot(page, 'empty');
   const id = notify(user, JSON.stringify({ title: 'Maya mentioned you', body: 'in #design' }));
-  await page.waitForSelector(item(id), { timeout: 2000 });
+  await page.waitForSelector(item(id), { timeout: 10000 });
   assert.deepEqual(await listIds(page), [id]);
   await waitBadge(page, '1');
   assert.equal(await page.title(), '(1) Inbox');
   await page.waitForFunction(() => /New notification: Maya mentioned you/.test(
-      document.querySelector('[aria-live]').textContent), null, { timeout: 2000 });
+      document.querySelector('[aria-live]').textContent), null, { timeout: 10000 });
   const second = notify(user, 'second');
-  await page.waitForSelector(item(second), { timeout: 2000 });
+  await page.waitForSelector(item(second), { timeout: 10000 });
   assert.deepEqual(await listIds(page), [second, id], 'new ones on top');
   await waitBadge(page, '2');
 });
@@ -160,21 +160,21 @@ test('two tabs', async (context) => {
   // waits are only long enough that a lost update fails.
   const t0 = Date.now();
   await one.click(`${item(ids[1])} .open`);
-  await waitRead(two, ids[1], true, 5000);
-  await waitBadge(two, '2', 5000);
+  await waitRead(two, ids[1], true);
+  await waitBadge(two, '2');
   const ms = Date.now() - t0;
   assert.equal(await two.title(), '(2) Inbox');
   assert.equal(await badge(one), '2');
   // Unread again, from the other tab.
   await itemAction(two, ids[1], 'toggle-read');
-  await waitRead(one, ids[1], false, 5000);
-  await waitBadge(one, '3', 5000);
+  await waitRead(one, ids[1], false);
+  await waitBadge(one, '3');
   // The Unread tab of one tab loses an item read in the other.
   await one.click('#tab-unread');
   await live(one);
   assert.deepEqual(await listIds(one), ids.slice().reverse());
   await two.click(`${item(ids[0])} .open`);
-  await one.waitForSelector(item(ids[0]), { state: 'detached', timeout: 5000 });
+  await one.waitForSelector(item(ids[0]), { state: 'detached', timeout: 10000 });
   console.log(`  read in one tab reached the other in ${ms} ms`);
 });
 
@@ -203,8 +203,8 @@ test('archive', async (context) => {
   const one = await open(context, user);
   const two = await open(context, user);
   await itemAction(one, ids[1], 'toggle-archive');
-  await one.waitForSelector(item(ids[1]), { state: 'detached', timeout: 3000 });
-  await two.waitForSelector(item(ids[1]), { state: 'detached', timeout: 3000 });
+  await one.waitForSelector(item(ids[1]), { state: 'detached', timeout: 10000 });
+  await two.waitForSelector(item(ids[1]), { state: 'detached', timeout: 10000 });
   await waitBadge(two, '2'); // unread counts only what is not archived
   await one.click('#tab-archived');
   await live(one);
@@ -213,8 +213,8 @@ test('archive', async (context) => {
   await shot(one, 'archived');
   // Unarchived in the Archived tab: gone there, back in the other's All.
   await itemAction(one, ids[1], 'toggle-archive');
-  await one.waitForSelector(item(ids[1]), { state: 'detached', timeout: 3000 });
-  await two.waitForSelector(item(ids[1]), { timeout: 2000 });
+  await one.waitForSelector(item(ids[1]), { state: 'detached', timeout: 10000 });
+  await two.waitForSelector(item(ids[1]), { timeout: 10000 });
   assert.deepEqual(await listIds(two), ids.slice().reverse());
   assert.equal(await one.isVisible('#empty'), true);
   assert.match(await one.textContent('#empty'), /Nothing archived/);
@@ -225,11 +225,11 @@ test('expiry', async (context) => {
   const keep = notify(user, 'stays');
   const page = await open(context, user);
   const gone = notifyExpiring(user, JSON.stringify({ title: 'Flash sale', body: 'ends soon' }), 2);
-  await page.waitForSelector(item(gone), { timeout: 2000 });
+  await page.waitForSelector(item(gone), { timeout: 10000 });
   await waitBadge(page, '2');
   // The server's expirer deletes it; the stream says so.
-  await page.waitForSelector(item(gone), { state: 'detached', timeout: 6000 });
-  await waitBadge(page, '1', 2000);
+  await page.waitForSelector(item(gone), { state: 'detached', timeout: 10000 });
+  await waitBadge(page, '1');
   assert.deepEqual(await listIds(page), [keep]);
   await page.reload();
   await live(page);
@@ -242,14 +242,14 @@ test('reload', async (context) => {
   const page = await open(context, user);
   await page.click(`${item(ids[3])} .open`);
   await itemAction(page, ids[0], 'toggle-archive');
-  await page.waitForSelector(item(ids[0]), { state: 'detached', timeout: 3000 });
+  await page.waitForSelector(item(ids[0]), { state: 'detached', timeout: 10000 });
   await waitBadge(page, '2');
   // What the focused page shows becomes seen 400 ms later: let that land
   // first, or the reload races it.
   await page.bringToFront();
   await page.waitForFunction(() =>
       [...document.querySelectorAll('#list li')].every(li => li.dataset.seen === 'true'),
-  null, { timeout: 3000 });
+  null, { timeout: 10000 });
   for (let i = 0; (await counts(user)).unseen !== 0; ++i) {
     assert.ok(i < 60, 'the page never marked what it shows as seen');
     await new Promise(r => setTimeout(r, 50));
@@ -281,9 +281,9 @@ test('paging', async (context) => {
   const newest = ids.slice().reverse();
   assert.deepEqual(await listIds(page), newest.slice(0, 30));
   await page.click('#more');
-  await page.waitForSelector(item(ids[0]), { timeout: 2000 });
+  await page.waitForSelector(item(ids[0]), { timeout: 10000 });
   assert.deepEqual(await listIds(page), newest);
-  await page.waitForSelector('#more', { state: 'hidden', timeout: 3000 });
+  await page.waitForSelector('#more', { state: 'hidden', timeout: 10000 });
   await waitBadge(page, '35');
 });
 
@@ -294,7 +294,7 @@ test('open', async (context) => {
   const evil = notify(user, JSON.stringify({ title: 'Evil', url: 'javascript:window.__pwned=3' }));
   const page = await open(context, user);
   const [tab] = await Promise.all([
-    context.waitForEvent('page', { timeout: 3000 }),
+    context.waitForEvent('page', { timeout: 10000 }),
     page.click(`${item(linked)} .open`),
   ]);
   await tab.waitForLoadState();
