@@ -1,4 +1,4 @@
-// The fixture the edge's server tests derive from (edge_server_test.cc,
+// The fixture the edge's server tests derive from (edge_server_test.h,
 // hostile_http_test.cc, json_api_server_test.h): a real EdgeServer on
 // 127.0.0.1 port 0 over the memory store (FakeStore) and its own hub and
 // metrics. A test sets options_ (in its constructor or before Start()),
@@ -6,8 +6,11 @@
 #ifndef NOTIFYD_TESTS_EDGE_EDGE_SERVER_FIXTURE_H_
 #define NOTIFYD_TESTS_EDGE_EDGE_SERVER_FIXTURE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "edge/http_server.h"
@@ -30,6 +33,24 @@ class EdgeServerFixture : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s;
     port_ = server_->port();
     ASSERT_NE(port_, 0);
+  }
+
+  // Stores and publishes, as the gRPC service does; returns the id.
+  uint64_t Notify(const std::string& channel, const std::string& data,
+                  const std::string& event = "notification") {
+    auto n = store_.Add(channel, event, data);
+    hub_.Publish(n);
+    return n->id;
+  }
+
+  // Waits until the hub sees `n` streams (a stream subscribes right after
+  // its response head is queued, so a client's open can return slightly
+  // earlier).
+  void WaitForConnections(uint64_t n) {
+    for (int i = 0; i < 3000 && hub_.Connections() != n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(hub_.Connections(), n);
   }
 
   FakeStore store_;

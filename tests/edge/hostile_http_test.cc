@@ -6,7 +6,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -206,20 +205,6 @@ class HostileHttpTest : public ::notifyd::edge::testing::EdgeServerFixture {
     options_.insecure_dev_identity = true;
     options_.max_channels_per_stream = 8;
     options_.idle_timeout = absl::Seconds(2);
-  }
-
-  uint64_t Notify(const std::string& channel, const std::string& data,
-                  const std::string& event = "notification") {
-    auto n = store_.Add(channel, event, data);
-    hub_.Publish(n);
-    return n->id;
-  }
-
-  void WaitForConnections(uint64_t n) {
-    for (int i = 0; i < 3000 && hub_.Connections() != n; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ASSERT_EQ(hub_.Connections(), n);
   }
 };
 
