@@ -7,9 +7,10 @@
 //                      then, while events arrive, end-to-end latency (payload
 //                      stamp {"t":<ns>} to parse) and deliveries/s. With
 //                      --publish it also publishes them itself at --rate:
-//                      gRPC NotifyUser or Publish to notifyd, or HTTP POST to
-//                      nchan's publisher endpoint. With --publish=none it
-//                      only listens (e.g. to publish_bench's writes).
+//                      gRPC NotifyUser, NotifyUsers or Publish to notifyd, or
+//                      HTTP POST to nchan's publisher endpoint. With
+//                      --publish=none it only listens (e.g. to
+//                      publish_bench's writes).
 //   --scenario=replay  Per round: publishes a marker and --replay_events
 //                      events to a user nobody is listening to, then
 //                      connects with Last-Event-ID = marker and times the
@@ -22,18 +23,17 @@
 //
 // One process keeps one socket per stream, so stay under the file limit
 // (ulimit -n) and run several processes for more streams.
-#include <netinet/in.h>
+//
+// The streams are bench/sse_stream_client.h, the publishers
+// bench/sse_publishers.h; this file holds the flags and the scenarios.
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <future>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,9 +48,8 @@
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
 #include "bench/latency_histogram.h"
-#include "bench/sse_parser.h"
-#include "grpcpp/grpcpp.h"
-#include "notify/v1/notify.grpc.pb.h"
+#include "bench/sse_publishers.h"
+#include "bench/sse_stream_client.h"
 
 ABSL_FLAG(std::string, scenario, "stream", "stream or replay");
 ABSL_FLAG(std::string, target, "127.0.0.1:8080",
@@ -109,10 +108,6 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-// Linux: reserve the source port at connect() (by 4-tuple), not at bind(),
-// so one source address serves many servers and many processes.
-using BindNoPort = asio::detail::socket_option::boolean<IPPROTO_IP, 24>;
-
 struct Options {
   std::string scenario, host, path, user_prefix, channel_prefix, publish,
       pub_target, pub_path, pub_key, json_out;
@@ -131,206 +126,8 @@ std::string ChannelOf(const Options& o, uint64_t i) {
   return absl::StrCat(o.channel_prefix, i % o.channels);
 }
 
-// Events whose stamp is earlier than this (warm-up) are neither timed nor
-// counted. Written by the main thread before publishing starts.
-std::atomic<int64_t> g_measure_from_ns{INT64_MAX};
-
-// One I/O thread and everything only it touches. The counters are atomics
-// because the main thread polls them for progress; the histograms are read
-// only after the thread has been joined.
-struct alignas(64) Worker {
-  asio::io_context io{1};
-  std::vector<char> buffer = std::vector<char>(64 * 1024);
-  LatencyHistogram e2e;
-  LatencyHistogram setup;
-  std::atomic<uint64_t> established{0};
-  std::atomic<uint64_t> failed{0};
-  std::atomic<uint64_t> dropped{0};   // closed by the server after set-up
-  std::atomic<uint64_t> events{0};    // all events seen
-  std::atomic<uint64_t> measured{0};  // events stamped inside the window
-  std::atomic<int64_t> last_measured_ns{0};
-  std::string first_error;  // guarded by error_mu
-  std::mutex error_mu;
-
-  void Error(const std::string& e) {
-    std::lock_guard<std::mutex> lock(error_mu);
-    if (first_error.empty()) first_error = e;
-  }
-};
-
-std::atomic<int> g_in_setup{0};
-
-// One SSE stream. Lives until the worker threads are joined; every handler
-// runs on its worker's single thread, so no locking.
-class Stream final : public SseParser::Listener {
- public:
-  Stream(Worker* worker, tcp::endpoint server, asio::ip::address_v4 source,
-         std::string request)
-      : worker_(worker),
-        socket_(worker->io),
-        server_(server),
-        source_(source),
-        request_(std::move(request)),
-        // "GET <path>": kept to say which stream a server closed.
-        label_(request_.substr(0, request_.find(" HTTP/"))) {}
-
-  // For the replay scenario: called on the worker thread when the
-  // `target`-th event arrives.
-  void ExpectEvents(uint64_t target, std::function<void()> on_target) {
-    target_ = target;
-    on_target_ = std::move(on_target);
-  }
-
-  void Start() {
-    asio::post(worker_->io, [this] { Connect(); });
-  }
-
-  void Close() {
-    asio::post(worker_->io, [this] {
-      closing_ = true;
-      boost::system::error_code ec;
-      socket_.close(ec);
-    });
-  }
-
-  SteadyClock::time_point started() const { return started_; }
-  SteadyClock::time_point headers_at() const { return headers_at_; }
-  SteadyClock::time_point first_event_at() const { return first_event_at_; }
-  SteadyClock::time_point target_at() const { return target_at_; }
-  uint64_t events() const { return events_; }
-  uint64_t out_of_order() const { return out_of_order_; }
-
- private:
-  void Connect() {
-    started_ = SteadyClock::now();
-    boost::system::error_code ec;
-    socket_.open(tcp::v4(), ec);
-    if (!ec) socket_.set_option(BindNoPort(true), ec);
-    if (!ec) socket_.bind(tcp::endpoint(source_, 0), ec);
-    if (ec) return Fail(absl::StrCat("socket: ", ec.message()));
-    socket_.async_connect(server_, [this](boost::system::error_code ec) {
-      if (ec) return Fail(absl::StrCat("connect: ", ec.message()));
-      socket_.set_option(tcp::no_delay(true), ec);
-      socket_.non_blocking(true, ec);
-      asio::async_write(socket_, asio::buffer(request_),
-                        [this](boost::system::error_code ec, size_t) {
-                          if (ec)
-                            return Fail(absl::StrCat("write: ", ec.message()));
-                          std::string().swap(request_);
-                          WaitRead();
-                        });
-    });
-  }
-
-  void WaitRead() {
-    socket_.async_wait(tcp::socket::wait_read,
-                       [this](boost::system::error_code ec) {
-                         if (ec) return Ended(ec.message());
-                         ReadAvailable();
-                       });
-  }
-
-  // Reads what the kernel holds into the worker's shared buffer (a
-  // per-stream buffer would cost 19,000 x 64 KiB), then waits again.
-  void ReadAvailable() {
-    for (int round = 0; round < 8; ++round) {
-      boost::system::error_code ec;
-      size_t n = socket_.read_some(asio::buffer(worker_->buffer), ec);
-      if (ec == asio::error::would_block) break;
-      if (ec)
-        return Ended(ec == asio::error::eof ? "closed by server"
-                                            : ec.message());
-      if (!parser_.Feed(std::string_view(worker_->buffer.data(), n), this)) {
-        return Ended(parser_.error());
-      }
-      if (closing_) return;
-      if (parser_.ended()) return Ended("stream ended");
-      if (n < worker_->buffer.size()) break;
-    }
-    WaitRead();
-  }
-
-  void OnHeaders(int status) override {
-    headers_at_ = SteadyClock::now();
-    if (status != 200) {
-      Fail(absl::StrCat("HTTP ", status));
-      return;
-    }
-    established_ = true;
-    g_in_setup.fetch_sub(1, std::memory_order_relaxed);
-    worker_->setup.Record(Ns(headers_at_ - started_));
-    worker_->established.fetch_add(1, std::memory_order_relaxed);
-  }
-
-  void OnEvent(std::string_view id, std::string_view,
-               std::string_view data) override {
-    ++events_;
-    worker_->events.fetch_add(1, std::memory_order_relaxed);
-    if (events_ == 1) first_event_at_ = SteadyClock::now();
-    uint64_t numeric_id = 0;
-    if (absl::SimpleAtoi(absl::string_view(id.data(), id.size()),
-                         &numeric_id)) {
-      if (numeric_id <= last_id_) ++out_of_order_;
-      last_id_ = numeric_id;
-    }
-    int64_t t_ns = 0;
-    if (ParseStamp(data, &t_ns) &&
-        t_ns >= g_measure_from_ns.load(std::memory_order_relaxed)) {
-      int64_t now = RealtimeNs();
-      worker_->e2e.Record(now - t_ns);
-      worker_->measured.fetch_add(1, std::memory_order_relaxed);
-      if (now > worker_->last_measured_ns.load(std::memory_order_relaxed)) {
-        worker_->last_measured_ns.store(now, std::memory_order_relaxed);
-      }
-    }
-    if (target_ != 0 && events_ == target_) {
-      target_at_ = SteadyClock::now();
-      if (on_target_) on_target_();
-    }
-  }
-
-  void Fail(const std::string& why) {
-    if (closing_) return;
-    closing_ = true;
-    boost::system::error_code ec;
-    socket_.close(ec);
-    g_in_setup.fetch_sub(1, std::memory_order_relaxed);
-    worker_->failed.fetch_add(1, std::memory_order_relaxed);
-    worker_->Error(why);
-    if (on_target_) on_target_();
-  }
-
-  void Ended(const std::string& why) {
-    if (closing_) return;
-    if (!established_) return Fail(why);
-    closing_ = true;
-    boost::system::error_code ec;
-    socket_.close(ec);
-    worker_->dropped.fetch_add(1, std::memory_order_relaxed);
-    worker_->Error(absl::StrCat("after set-up: ", why, " (", label_, " after ",
-                                FormatNs(Ns(SteadyClock::now() - headers_at_)),
-                                ", ", events_, " events, last id ", last_id_,
-                                ")"));
-    if (on_target_ && events_ < target_) on_target_();
-  }
-
-  Worker* worker_;
-  tcp::socket socket_;
-  tcp::endpoint server_;
-  asio::ip::address_v4 source_;
-  std::string request_;
-  std::string label_;
-  SseParser parser_;
-  bool established_ = false;
-  bool closing_ = false;
-  uint64_t events_ = 0;
-  uint64_t last_id_ = 0;
-  uint64_t out_of_order_ = 0;
-  uint64_t target_ = 0;
-  std::function<void()> on_target_;
-  SteadyClock::time_point started_, headers_at_, first_event_at_, target_at_;
-};
-
+// The request that opens stream i, resuming after `last_event_id` unless
+// it is empty.
 std::string StreamRequest(const Options& o, uint64_t i,
                           const std::string& last_event_id) {
   std::string path =
@@ -348,318 +145,8 @@ std::string StreamRequest(const Options& o, uint64_t i,
   return req;
 }
 
-// ---------------------------------------------------------------------------
-// Publishers. Publish() is thread-safe and returns at once; done(ok, id,
-// error) runs later on a publisher thread, with the stored id (notifyd) or
-// nchan's last_message_id.
-using PublishDone =
-    std::function<void(bool ok, const std::string& id, const std::string& err)>;
-
-class Publisher {
- public:
-  virtual ~Publisher() = default;
-  virtual void Publish(const std::string& key, std::string data,
-                       PublishDone done) = 0;
-};
-
-class GrpcPublisher final : public Publisher {
- public:
-  // `all_users` non-empty: every publish is one NotifyUsers call to them.
-  GrpcPublisher(std::vector<std::shared_ptr<grpc::Channel>> channels,
-                bool notify_user, std::vector<std::string> all_users = {})
-      : notify_user_(notify_user), all_users_(std::move(all_users)) {
-    for (auto& c : channels) stubs_.push_back(notify::v1::Notifier::NewStub(c));
-  }
-
-  void Publish(const std::string& key, std::string data,
-               PublishDone done) override {
-    auto* stub =
-        stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()]
-            .get();
-    auto finish = [done = std::move(done)](const grpc::Status& s, uint64_t id) {
-      done(s.ok(), absl::StrCat(id),
-           s.ok() ? std::string()
-                  : absl::StrCat(s.error_code(), " ", s.error_message()));
-    };
-    if (!all_users_.empty()) {
-      struct Call {
-        grpc::ClientContext ctx;
-        notify::v1::NotifyUsersRequest req;
-        notify::v1::NotifyUsersResponse resp;
-      };
-      auto* c = new Call;
-      for (const std::string& u : all_users_) c->req.add_user_ids(u);
-      c->req.set_data(std::move(data));
-      stub->async()->NotifyUsers(
-          &c->ctx, &c->req, &c->resp, [c, finish](grpc::Status s) {
-            finish(s, c->resp.deliveries_size() > 0 ? c->resp.deliveries(0).id()
-                                                    : 0);
-            delete c;
-          });
-    } else if (notify_user_) {
-      struct Call {
-        grpc::ClientContext ctx;
-        notify::v1::NotifyUserRequest req;
-        notify::v1::NotifyUserResponse resp;
-      };
-      auto* c = new Call;
-      c->req.set_user_id(key);
-      c->req.set_data(std::move(data));
-      stub->async()->NotifyUser(&c->ctx, &c->req, &c->resp,
-                                [c, finish](grpc::Status s) {
-                                  finish(s, c->resp.notification().id());
-                                  delete c;
-                                });
-    } else {
-      struct Call {
-        grpc::ClientContext ctx;
-        notify::v1::PublishRequest req;
-        notify::v1::PublishResponse resp;
-      };
-      auto* c = new Call;
-      c->req.set_channel(key);
-      c->req.set_data(std::move(data));
-      stub->async()->Publish(&c->ctx, &c->req, &c->resp,
-                             [c, finish](grpc::Status s) {
-                               finish(s, c->resp.notification().id());
-                               delete c;
-                             });
-    }
-  }
-
- private:
-  const bool notify_user_;
-  const std::vector<std::string> all_users_;
-  std::vector<std::unique_ptr<notify::v1::Notifier::Stub>> stubs_;
-  std::atomic<uint64_t> next_{0};
-};
-
-// HTTP/1.1 keep-alive POSTs to nchan's publisher location, on its own I/O
-// thread. Requests queue when every connection is busy; up to
-// `max_connections` are opened on demand.
-class NchanPublisher final : public Publisher {
- public:
-  NchanPublisher(tcp::endpoint server, std::string host_header,
-                 std::string path_template, int max_connections)
-      : server_(server),
-        host_header_(std::move(host_header)),
-        path_template_(std::move(path_template)),
-        max_connections_(max_connections),
-        guard_(asio::make_work_guard(io_)),
-        thread_([this] { io_.run(); }) {}
-
-  ~NchanPublisher() override {
-    guard_.reset();
-    asio::post(io_, [this] {
-      for (auto& c : conns_) {
-        boost::system::error_code ec;
-        c->socket.close(ec);
-      }
-    });
-    thread_.join();
-  }
-
-  void Publish(const std::string& key, std::string data,
-               PublishDone done) override {
-    std::string path = absl::StrReplaceAll(
-        path_template_, {{"{user}", key}, {"{channel}", key}});
-    // Accept: text/json makes nchan answer with the channel's info,
-    // including last_message_id (the replay scenario resumes from it).
-    std::string req = absl::StrCat(
-        "POST ", path, " HTTP/1.1\r\nHost: ", host_header_,
-        "\r\nAccept: text/json\r\nContent-Type: application/json\r\n"
-        "Content-Length: ",
-        data.size(), "\r\n\r\n", data);
-    asio::post(io_,
-               [this, req = std::move(req), done = std::move(done)]() mutable {
-                 queue_.push_back({std::move(req), std::move(done), false});
-                 Pump();
-               });
-  }
-
- private:
-  struct Request {
-    std::string bytes;
-    PublishDone done;
-    bool retried = false;
-  };
-  struct Conn {
-    explicit Conn(asio::io_context& io) : socket(io) {}
-    tcp::socket socket;
-    std::string in;
-    // Per connection: asio may perform several reads (into their buffers)
-    // before running the first completion handler, so one buffer shared by
-    // all connections would be overwritten.
-    std::array<char, 8192> read_buf;
-    std::optional<Request> current;
-    bool connected = false;
-  };
-
-  void Pump() {
-    while (!queue_.empty()) {
-      Conn* idle = nullptr;
-      for (auto& c : conns_) {
-        if (c->connected && !c->current) {
-          idle = c.get();
-          break;
-        }
-      }
-      if (idle == nullptr) {
-        if (static_cast<int>(conns_.size()) < max_connections_ &&
-            connecting_ == 0) {
-          Open();
-        }
-        return;
-      }
-      idle->current = std::move(queue_.front());
-      queue_.pop_front();
-      Send(idle);
-    }
-  }
-
-  void Open() {
-    conns_.push_back(std::make_unique<Conn>(io_));
-    Conn* c = conns_.back().get();
-    ++connecting_;
-    c->socket.async_connect(server_, [this, c](boost::system::error_code ec) {
-      --connecting_;
-      if (ec) {
-        FailAll(absl::StrCat("nchan publisher connect: ", ec.message()));
-        return;
-      }
-      c->socket.set_option(tcp::no_delay(true), ec);
-      c->connected = true;
-      Pump();
-    });
-  }
-
-  void FailAll(const std::string& why) {
-    while (!queue_.empty()) {
-      queue_.front().done(false, "", why);
-      queue_.pop_front();
-    }
-  }
-
-  void Send(Conn* c) {
-    asio::async_write(c->socket, asio::buffer(c->current->bytes),
-                      [this, c](boost::system::error_code ec, size_t) {
-                        if (ec) return Broken(c, ec.message());
-                        ReadResponse(c);
-                      });
-  }
-
-  void ReadResponse(Conn* c) {
-    // Parses "HTTP/1.1 201 Created ... Content-Length: n\r\n\r\n<body>".
-    size_t head_end = c->in.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      size_t body_len = 0;
-      std::string head = c->in.substr(0, head_end);
-      for (absl::string_view line : absl::StrSplit(head, "\r\n")) {
-        if (line.size() > 15 &&
-            absl::EqualsIgnoreCase(line.substr(0, 15), "content-length:")) {
-          (void)absl::SimpleAtoi(line.substr(15), &body_len);
-        }
-      }
-      if (c->in.size() >= head_end + 4 + body_len) {
-        int status = 0;
-        if (head.size() >= 12)
-          (void)absl::SimpleAtoi(head.substr(9, 3), &status);
-        std::string body = c->in.substr(head_end + 4, body_len);
-        c->in.erase(0, head_end + 4 + body_len);
-        std::string id;
-        size_t at = body.find("\"last_message_id\"");
-        if (at != std::string::npos) {
-          size_t q1 = body.find('"', body.find(':', at) + 1);
-          size_t q2 = body.find('"', q1 + 1);
-          if (q1 != std::string::npos && q2 != std::string::npos) {
-            id = body.substr(q1 + 1, q2 - q1 - 1);
-          }
-        }
-        Request r = std::move(*c->current);
-        c->current.reset();
-        bool ok = status >= 200 && status < 300;
-        r.done(ok, id, ok ? "" : absl::StrCat("HTTP ", status, " ", body));
-        Pump();
-        return;
-      }
-    }
-    c->socket.async_read_some(
-        asio::buffer(c->read_buf),
-        [this, c](boost::system::error_code ec, size_t n) {
-          if (ec) return Broken(c, ec.message());
-          c->in.append(c->read_buf.data(), n);
-          ReadResponse(c);
-        });
-  }
-
-  void Broken(Conn* c, const std::string& why) {
-    if (c->current) {
-      if (c->in.empty() && !c->current->retried) {
-        // The server closed an idle keep-alive connection as we sent on it;
-        // nothing was answered, so sending again cannot duplicate.
-        c->current->retried = true;
-        queue_.push_front(std::move(*c->current));
-      } else {
-        c->current->done(false, "", absl::StrCat("nchan publisher: ", why));
-      }
-      c->current.reset();
-    }
-    boost::system::error_code ec;
-    c->socket.close(ec);
-    c->connected = false;
-    for (auto it = conns_.begin(); it != conns_.end(); ++it) {
-      if (it->get() == c) {
-        // Destroyed later: handlers of this socket may still be queued.
-        graveyard_.push_back(std::move(*it));
-        conns_.erase(it);
-        break;
-      }
-    }
-    Pump();
-  }
-
-  tcp::endpoint server_;
-  std::string host_header_;
-  std::string path_template_;
-  int max_connections_;
-  asio::io_context io_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::vector<std::unique_ptr<Conn>> conns_;
-  std::vector<std::unique_ptr<Conn>> graveyard_;
-  std::deque<Request> queue_;
-  int connecting_ = 0;
-  std::thread thread_;  // last: starts after the members it uses exist
-};
-
-// Counts completions so the caller can wait for all of them.
-class Pending {
- public:
-  void Add() {
-    std::lock_guard<std::mutex> l(mu_);
-    ++n_;
-  }
-  void Done() {
-    std::lock_guard<std::mutex> l(mu_);
-    if (--n_ == 0) cv_.notify_all();
-  }
-  int64_t n() {
-    std::lock_guard<std::mutex> l(mu_);
-    return n_;
-  }
-  bool WaitZero(absl::Duration timeout) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, absl::ToChronoNanoseconds(timeout),
-                        [this] { return n_ == 0; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t n_ = 0;
-};
-
-// ---------------------------------------------------------------------------
-
+// One run of a scenario: the worker threads, their streams and the
+// publisher, all owned here and torn down by Run() before it returns.
 class Runner {
  public:
   explicit Runner(Options o) : o_(std::move(o)) {}
@@ -678,7 +165,7 @@ class Runner {
     if (int rc = MakePublisher(); rc != 0) return rc;
     workers_.reserve(o_.threads);
     for (int i = 0; i < o_.threads; ++i)
-      workers_.push_back(std::make_unique<Worker>());
+      workers_.push_back(std::make_unique<Worker>(&stream_run_));
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
         guards;
     for (auto& w : workers_) guards.push_back(asio::make_work_guard(w->io));
@@ -714,9 +201,8 @@ class Runner {
         std::fprintf(stderr, "sse_load: --pub_target host must be an IP\n");
         return 2;
       }
-      publisher_ = std::make_unique<NchanPublisher>(tcp::endpoint(addr, port),
-                                                    o_.pub_target, o_.pub_path,
-                                                    o_.pub_connections);
+      publisher_ = NewNchanPublisher(tcp::endpoint(addr, port), o_.pub_target,
+                                     o_.pub_path, o_.pub_connections);
       return 0;
     }
     auto channels = MakeChannels(o_.pub_target, std::min(o_.pub_connections, 8),
@@ -730,8 +216,9 @@ class Runner {
     if (o_.publish == "notify_users") {
       for (int u = 0; u < o_.users; ++u) all_users.push_back(UserOf(o_, u));
     }
-    publisher_ = std::make_unique<GrpcPublisher>(
-        *std::move(channels), o_.publish == "notify_user", all_users);
+    publisher_ =
+        NewGrpcPublisher(*std::move(channels), o_.publish == "notify_user",
+                         std::move(all_users));
     return 0;
   }
 
@@ -763,11 +250,11 @@ class Runner {
     auto last_print = connect_start;
     streams_.reserve(o_.connections);
     for (int i = 0; i < o_.connections; ++i) {
-      while (g_in_setup.load(std::memory_order_relaxed) >=
+      while (stream_run_.in_setup.load(std::memory_order_relaxed) >=
              o_.connect_concurrency) {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
-      g_in_setup.fetch_add(1, std::memory_order_relaxed);
+      stream_run_.in_setup.fetch_add(1, std::memory_order_relaxed);
       Worker* w = workers_[i % workers_.size()].get();
       streams_.push_back(std::make_unique<Stream>(w, server_, SourceOf(i),
                                                   StreamRequest(o_, i, "")));
@@ -780,7 +267,7 @@ class Runner {
         std::fflush(stdout);
       }
     }
-    while (g_in_setup.load() > 0 &&
+    while (stream_run_.in_setup.load() > 0 &&
            SteadyClock::now() - connect_start < std::chrono::seconds(120)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -821,7 +308,7 @@ class Runner {
     // --- events ------------------------------------------------------
     const auto t0 = SteadyClock::now();
     const auto measure_from = t0 + absl::ToChronoNanoseconds(o_.warmup);
-    g_measure_from_ns.store(
+    stream_run_.measure_from_ns.store(
         ToRealtimeNs(o_.publish == "none" ? t0 : measure_from));
     // Shared with the publish callbacks: one still outstanding after the
     // drain timeout may run after this function returns.
@@ -907,9 +394,9 @@ class Runner {
       last_ns = std::max(last_ns, w->last_measured_ns.load());
     }
     const uint64_t measured = Sum(&Worker::measured);
-    const double window_s = last_ns > 0
-                                ? (last_ns - g_measure_from_ns.load()) / 1e9
-                                : absl::ToDoubleSeconds(o_.duration);
+    const double window_s =
+        last_ns > 0 ? (last_ns - stream_run_.measure_from_ns.load()) / 1e9
+                    : absl::ToDoubleSeconds(o_.duration);
     const double deliveries_per_s = window_s > 0 ? measured / window_s : 0;
     const uint64_t dropped_streams = Sum(&Worker::dropped);
     LatencyHistogram ack;
@@ -973,63 +460,13 @@ class Runner {
     return bad ? 1 : 0;
   }
 
-  // Publishes `n` events to `key` with up to 64 in flight; the id of the
-  // last one acknowledged (in completion order, which is fine: only the
-  // marker's id is used). Empty on failure.
-  bool PublishBatch(const std::string& key, int n, std::string* id,
-                    std::string* error) {
-    // Shared with the callbacks, which may outlive a timed-out batch.
-    struct State {
-      Pending pending;
-      std::atomic<int> in_flight{0};
-      std::mutex mu;
-      bool ok_all = true;
-      std::string id, error;
-    };
-    auto st = std::make_shared<State>();
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
-    for (int i = 0; i < n; ++i) {
-      while (st->in_flight.load() >= 64) {
-        if (SteadyClock::now() > deadline) {
-          *error = "publishing timed out";
-          return false;
-        }
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
-      }
-      st->in_flight.fetch_add(1);
-      st->pending.Add();
-      publisher_->Publish(
-          key, StampedPayload(RealtimeNs(), i, o_.payload_bytes),
-          [st](bool ok, const std::string& got, const std::string& err) {
-            {
-              std::lock_guard<std::mutex> l(st->mu);
-              if (ok) {
-                st->id = got;
-              } else {
-                st->ok_all = false;
-                if (st->error.empty()) st->error = err;
-              }
-            }
-            st->in_flight.fetch_sub(1);
-            st->pending.Done();
-          });
-    }
-    if (!st->pending.WaitZero(absl::Seconds(60))) {
-      *error = "publishing timed out";
-      return false;
-    }
-    std::lock_guard<std::mutex> l(st->mu);
-    *id = st->id;
-    if (error->empty()) *error = st->error;
-    return st->ok_all;
-  }
-
   int Replay() {
     if (publisher_ == nullptr) {
       std::fprintf(stderr, "sse_load: --scenario=replay needs --publish\n");
       return 2;
     }
-    g_measure_from_ns.store(INT64_MAX);  // replay times whole batches instead
+    // Replay times whole batches instead.
+    stream_run_.measure_from_ns.store(INT64_MAX);
     LatencyHistogram to_last, to_first;
     uint64_t bad_rounds = 0;
     std::string error;
@@ -1045,8 +482,11 @@ class Runner {
                                               : o_.pub_key == "user";
       std::string key = by_user ? UserOf(round, 0) : ChannelOf(round, 0);
       std::string marker_id, last_id;
-      if (!PublishBatch(key, 1, &marker_id, &error) || marker_id.empty() ||
-          !PublishBatch(key, o_.replay_events, &last_id, &error)) {
+      if (!PublishBatch(publisher_.get(), key, 1, o_.payload_bytes, &marker_id,
+                        &error) ||
+          marker_id.empty() ||
+          !PublishBatch(publisher_.get(), key, o_.replay_events,
+                        o_.payload_bytes, &last_id, &error)) {
         if (error.empty()) error = "publisher returned no id for the marker";
         ++bad_rounds;
         continue;
@@ -1061,7 +501,7 @@ class Runner {
       stream->ExpectEvents(o_.replay_events, [reached, once] {
         if (!once->exchange(true)) reached->set_value();
       });
-      g_in_setup.fetch_add(1);
+      stream_run_.in_setup.fetch_add(1);
       stream->Start();
       auto done = reached->get_future();
       bool in_time =
@@ -1127,6 +567,7 @@ class Runner {
   std::string json_;
   tcp::endpoint server_;
   std::unique_ptr<Publisher> publisher_;
+  StreamRun stream_run_;  // before the workers and streams that use it
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<Stream>> streams_;
