@@ -385,7 +385,7 @@ TEST_F(EdgeServerTest, HeartbeatComments) {
   ASSERT_EQ(c.Open(port_, "/v1/stream?user=alice"), 200);
   int pings = 0;
   for (int i = 0; i < 10 && pings < 2; ++i) {
-    std::optional<SseMessage> m = c.Next(std::chrono::milliseconds(1000));
+    std::optional<SseMessage> m = c.Next(std::chrono::milliseconds(5000));
     ASSERT_TRUE(m);
     for (const auto& comment : m->comments) pings += comment == "ping";
   }

@@ -108,14 +108,17 @@ std::string Request(const std::string& method, const std::string& target,
 }  // namespace
 
 std::string RawExchange(uint16_t port, const std::string& bytes,
-                        std::chrono::milliseconds timeout) {
+                        std::chrono::milliseconds timeout, bool* closed) {
+  if (closed != nullptr) *closed = false;
   int fd = Connect(port, 0);
   if (fd < 0) return "";
   SendAll(fd, bytes);
   std::string out;
   auto deadline = Clock::now() + timeout;
-  while (ReadSome(fd, &out, deadline) > 0) {
+  ssize_t n;
+  while ((n = ReadSome(fd, &out, deadline)) > 0) {
   }
+  if (closed != nullptr) *closed = n == 0;
   ::close(fd);
   return out;
 }

@@ -37,10 +37,13 @@ HttpResponse HttpWithBody(uint16_t port, const std::string& method,
                           const std::vector<std::string>& extra_headers,
                           const std::string& body);
 
-// Sends raw bytes and returns whatever comes back until EOF or timeout.
+// Sends raw bytes and returns whatever comes back until EOF or timeout;
+// *closed (when given) says which it was: true when the server closed the
+// connection.
 std::string RawExchange(
     uint16_t port, const std::string& bytes,
-    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000),
+    bool* closed = nullptr);
 
 // Sends `prefix` one byte every `interval` (then keeps sending filler
 // header bytes) until the server closes the connection or `give_up` passes.
