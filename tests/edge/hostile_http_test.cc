@@ -217,14 +217,16 @@ TEST_F(HostileHttpTest, EveryRowIsRefusedAndTheServerStaysHealthy) {
   WaitForConnections(1);
 
   for (const Row& row : HostileRows()) {
-    std::string raw =
-        RawExchange(port_, row.request, std::chrono::milliseconds(5000));
+    bool closed = false;
+    std::string raw = RawExchange(port_, row.request,
+                                  std::chrono::milliseconds(5000), &closed);
     int status = StatusOf(raw);
     EXPECT_EQ(status, row.status)
         << row.name << "\n  response: " << raw.substr(0, 200);
     EXPECT_THAT(raw, ::testing::Not(HasSubstr("text/event-stream")))
         << row.name;
     // Every hostile row ends its connection: none may leave a stream open.
+    EXPECT_TRUE(closed) << row.name;
     EXPECT_EQ(hub_.Connections(), 1u) << row.name;
   }
 
