@@ -23,6 +23,9 @@ constexpr char kServiceName[] = "notify.v1.Notifier";
 constexpr int kMessageOverheadBytes =
     16 * 1024 +
     static_cast<int>(storage::kMaxAppendMany * (notifyd::kMaxUserIdBytes + 3));
+// How long Stop() lets calls in flight finish. gRPC's graceful GOAWAY also
+// waits here for every client's PING ack, which an idle client sends only
+// when its backup poller runs (every 5 s by default).
 constexpr auto kDrainDeadline = std::chrono::seconds(10);
 // Connection limits that need no flag (see ApplyLimits).
 constexpr int kMaxMetadataBytes = 16 * 1024;
