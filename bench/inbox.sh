@@ -32,13 +32,9 @@
 # first), psql fills it with the same rows and times the peer figure.
 set -euo pipefail
 
-BUILD=build
-if [[ $# -gt 0 && $1 != --* ]]; then
-  BUILD=$1
-  shift
-fi
 cd "$(dirname "$0")/.."
-source bench/lib.sh
+source bench/lib.sh "$@"
+shift "$BENCH_SHIFT"
 bench_require server/notifyd bench/inbox_bench
 INBOX_BENCH=$BUILD/bench/inbox_bench
 if [[ -n ${PG_URL:-} ]]; then

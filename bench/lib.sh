@@ -1,7 +1,17 @@
-# Shared by the bench scripts (`source bench/lib.sh` after setting BUILD):
-# notifyd started on loopback port 0 and stopped by its pid, and the lines
-# every script prints. Not a script of its own.
+# Shared by the bench scripts: the build directory, notifyd started on
+# loopback port 0 and stopped by its pid, and the lines every script prints.
+# Not a script of its own.
+#
+# `source bench/lib.sh "$@"` from the repository's root: BUILD becomes the
+# first argument when it is not a flag (else $BUILD, else build), and
+# BENCH_SHIFT how many arguments that took (the script then shifts them).
 
+BENCH_SHIFT=0
+if [[ $# -gt 0 && $1 != --* ]]; then
+  BUILD=$1
+  BENCH_SHIFT=1
+fi
+BUILD=${BUILD:-build}
 NOTIFYD_PID=
 
 # notifyd_start DIR [flags...]: starts $BUILD/server/notifyd with its store

@@ -27,13 +27,9 @@ case $MODE in
     exit 2
     ;;
 esac
-BUILD=build
-if [[ $# -gt 0 && $1 != --* ]]; then
-  BUILD=$1
-  shift
-fi
 cd "$(dirname "$0")/.."
-source bench/lib.sh
+source bench/lib.sh "$@"
+shift "$BENCH_SHIFT"
 bench_require server/notifyd bench/publish_bench bench/sse_load
 PUBLISH_BENCH=$BUILD/bench/publish_bench
 SSE_LOAD=$BUILD/bench/sse_load

@@ -35,13 +35,9 @@
 # leaves peers out.
 set -euo pipefail
 
-BUILD=build
-if [[ $# -gt 0 && $1 != --* ]]; then
-  BUILD=$1
-  shift
-fi
 cd "$(dirname "$0")/.."
-source bench/lib.sh
+source bench/lib.sh "$@"
+shift "$BENCH_SHIFT"
 bench_require server/notifyd bench/publish_bench bench/stream_bench \
   bench/sqlite_peer bench/store_fanout bench/sse_load bench/socket_floor
 DURATION=${DURATION:-10}

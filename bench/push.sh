@@ -23,13 +23,9 @@
 # Ctrl-C, and the directory removed (KEEP=1 keeps it).
 set -euo pipefail
 
-BUILD=build
-if [[ $# -gt 0 && $1 != --* ]]; then
-  BUILD=$1
-  shift
-fi
 cd "$(dirname "$0")/.."
-source bench/lib.sh
+source bench/lib.sh "$@"
+shift "$BENCH_SHIFT"
 bench_require server/notifyd tools/notifyctl
 NOTIFYCTL=$BUILD/tools/notifyctl
 USERS=${USERS:-10000}
