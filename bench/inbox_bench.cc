@@ -59,6 +59,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "bench/asio_connect.h"
 #include "bench/bench_util.h"
 #include "bench/http_conn.h"
 #include "bench/latency_histogram.h"
@@ -98,7 +99,6 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using BindNoPort = asio::detail::socket_option::boolean<IPPROTO_IP, 24>;
 
 int64_t NowNs() { return Ns(SteadyClock::now().time_since_epoch()); }
 
@@ -254,22 +254,11 @@ class Stream final : public SseParser::Listener {
 
  private:
   void Connect() {
-    boost::system::error_code ec;
-    socket_.open(tcp::v4(), ec);
-    if (!ec) socket_.set_option(BindNoPort(true), ec);
-    if (!ec) socket_.bind(tcp::endpoint(source_, 0), ec);
-    if (ec) return Fail(absl::StrCat("socket: ", ec.message()));
-    socket_.async_connect(server_, [this](boost::system::error_code ec) {
-      if (ec) return Fail(absl::StrCat("connect: ", ec.message()));
-      socket_.set_option(tcp::no_delay(true), ec);
-      socket_.non_blocking(true, ec);
-      asio::async_write(socket_, asio::buffer(request_),
-                        [this](boost::system::error_code ec, size_t) {
-                          if (ec)
-                            return Fail(absl::StrCat("write: ", ec.message()));
-                          WaitRead();
-                        });
-    });
+    ConnectAndSend(socket_, source_, server_, request_,
+                   [this](const std::string& error) {
+                     if (!error.empty()) return Fail(error);
+                     WaitRead();
+                   });
   }
 
   void WaitRead() {

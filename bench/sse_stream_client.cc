@@ -6,16 +6,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bench/asio_connect.h"
 
 namespace notifyd::bench {
 namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-
-// Linux: reserve the source port at connect() (by 4-tuple), not at bind(),
-// so one source address serves many servers and many processes.
-using BindNoPort = asio::detail::socket_option::boolean<IPPROTO_IP, 24>;
 
 }  // namespace
 
@@ -53,23 +50,12 @@ void Stream::Close() {
 
 void Stream::Connect() {
   started_ = SteadyClock::now();
-  boost::system::error_code ec;
-  socket_.open(tcp::v4(), ec);
-  if (!ec) socket_.set_option(BindNoPort(true), ec);
-  if (!ec) socket_.bind(tcp::endpoint(source_, 0), ec);
-  if (ec) return Fail(absl::StrCat("socket: ", ec.message()));
-  socket_.async_connect(server_, [this](boost::system::error_code ec) {
-    if (ec) return Fail(absl::StrCat("connect: ", ec.message()));
-    socket_.set_option(tcp::no_delay(true), ec);
-    socket_.non_blocking(true, ec);
-    asio::async_write(socket_, asio::buffer(request_),
-                      [this](boost::system::error_code ec, size_t) {
-                        if (ec)
-                          return Fail(absl::StrCat("write: ", ec.message()));
-                        std::string().swap(request_);
-                        WaitRead();
-                      });
-  });
+  ConnectAndSend(socket_, source_, server_, request_,
+                 [this](const std::string& error) {
+                   if (!error.empty()) return Fail(error);
+                   std::string().swap(request_);
+                   WaitRead();
+                 });
 }
 
 void Stream::WaitRead() {
