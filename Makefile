@@ -58,15 +58,15 @@ test: test-setup configure
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-fuzz
 
-# The binaries (not the tests) once more with clang's thread-safety
-# analysis: a member marked ABSL_GUARDED_BY used without its mutex, or a
-# lock taken or released where the annotations say otherwise, fails the
-# build. Debug (-O0): only the analysis matters here.
+# The binaries and the benchmark tools (not the tests) once more with
+# clang's thread-safety analysis: a member marked ABSL_GUARDED_BY used
+# without its mutex, or a lock taken or released where the annotations say
+# otherwise, fails the build. Debug (-O0): only the analysis matters here.
 check-threads:
 	@cmake -S . -B $(TSA_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
 	  -DNOTIFYD_THREAD_SAFETY=ON >/dev/null
-	@cmake --build $(TSA_BUILD) --target notifyd notifyctl
+	@cmake --build $(TSA_BUILD) --target notifyd notifyctl benches
 
 # Debug: the fastest to compile, and sanitizer reports point at exact lines.
 test-asan:

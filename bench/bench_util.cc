@@ -152,4 +152,25 @@ std::string MachineSummary() {
                       std::thread::hardware_concurrency(), " cpus, ", model);
 }
 
+void InFlight::Add() {
+  absl::MutexLock lock(&mu_);
+  ++n_;
+}
+
+void InFlight::Done() {
+  absl::MutexLock lock(&mu_);
+  --n_;
+}
+
+int64_t InFlight::n() {
+  absl::MutexLock lock(&mu_);
+  return n_;
+}
+
+bool InFlight::WaitZero(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto zero = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return n_ == 0; };
+  return mu_.AwaitWithTimeout(absl::Condition(&zero), timeout);
+}
+
 }  // namespace notifyd::bench

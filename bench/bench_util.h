@@ -16,7 +16,9 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 
@@ -78,6 +80,22 @@ std::string CommandLine(int argc, char** argv);
 
 // "Linux 6.1 x86_64, 2 cpus, <model>": printed with every run.
 std::string MachineSummary();
+
+// Counts calls in flight, so that a run ends only once every callback has
+// run (the callbacks refer to the run's state). Thread-safe.
+class InFlight {
+ public:
+  void Add();
+  void Done();
+  int64_t n();
+  // Whether the count reached zero within `timeout` (default: waits for
+  // as long as that takes).
+  bool WaitZero(absl::Duration timeout = absl::InfiniteDuration());
+
+ private:
+  absl::Mutex mu_;
+  int64_t n_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 }  // namespace notifyd::bench
 

@@ -58,6 +58,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bench/asio_connect.h"
 #include "bench/bench_util.h"
@@ -199,10 +200,10 @@ struct alignas(64) Worker {
   std::atomic<uint64_t> dropped{0};
   std::atomic<uint64_t> received{0};  // measured deliveries to streams 1..
   std::atomic<uint64_t> unknown{0};   // state events naming an id not sent
-  std::mutex error_mu;
-  std::string first_error;
+  absl::Mutex error_mu;
+  std::string first_error ABSL_GUARDED_BY(error_mu);
   void Error(const std::string& e) {
-    std::lock_guard<std::mutex> lock(error_mu);
+    absl::MutexLock lock(&error_mu);
     if (first_error.empty()) first_error = e;
   }
 };
@@ -596,6 +597,7 @@ int RunTabs(const Target& target) {
   for (auto& w : workers) {
     others.Merge(w->others);
     own.Merge(w->own);
+    absl::MutexLock lock(&w->error_mu);
     if (stream_error.empty()) stream_error = w->first_error;
   }
   for (int c = 0; c < pub_connections; ++c) {

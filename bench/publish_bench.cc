@@ -15,11 +15,9 @@
 // Each payload carries {"t":<CLOCK_REALTIME ns>} so an SSE reader (sse_load)
 // can measure end-to-end latency of the same run.
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -27,6 +25,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
 #include "bench/latency_histogram.h"
@@ -244,7 +243,7 @@ struct RunResult {
 class Recorder {
  public:
   void Record(bool ok, const std::string& error, int64_t latency_ns) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (ok) {
       ++ok_;
       latency_.Record(latency_ns);
@@ -254,7 +253,7 @@ class Recorder {
     }
   }
   void Fill(RunResult* r) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     r->ok = ok_;
     r->errors = errors_;
     r->first_error = first_error_;
@@ -262,34 +261,11 @@ class Recorder {
   }
 
  private:
-  std::mutex mu_;
-  uint64_t ok_ = 0;
-  uint64_t errors_ = 0;
-  std::string first_error_;
-  LatencyHistogram latency_;
-};
-
-// Tracks outstanding calls so a run ends only when every callback has run
-// (the callbacks reference the run's state).
-class InFlight {
- public:
-  void Add() {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++n_;
-  }
-  void Done() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--n_ == 0) cv_.notify_all();
-  }
-  void WaitZero() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return n_ == 0; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t n_ = 0;
+  absl::Mutex mu_;
+  uint64_t ok_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string first_error_ ABSL_GUARDED_BY(mu_);
+  LatencyHistogram latency_ ABSL_GUARDED_BY(mu_);
 };
 
 RunResult RunClosed(CallKind& kind, int concurrency, absl::Duration warmup,

@@ -33,7 +33,6 @@
 #include <cstdio>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +44,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
 #include "bench/latency_histogram.h"
@@ -236,7 +236,7 @@ class Runner {
 
   std::string FirstError() {
     for (auto& w : workers_) {
-      std::lock_guard<std::mutex> l(w->error_mu);
+      absl::MutexLock l(&w->error_mu);
       if (!w->first_error.empty()) return w->first_error;
     }
     return "";
@@ -314,10 +314,10 @@ class Runner {
     // drain timeout may run after this function returns.
     struct PubState {
       std::atomic<uint64_t> expected{0}, pub_ok{0}, pub_err{0}, pub_dropped{0};
-      LatencyHistogram ack;
-      std::mutex ack_mu;
-      std::string pub_error;
-      Pending pending;
+      absl::Mutex ack_mu;
+      LatencyHistogram ack ABSL_GUARDED_BY(ack_mu);
+      std::string pub_error ABSL_GUARDED_BY(ack_mu);
+      InFlight pending;
     };
     auto ps = std::make_shared<PubState>();
     auto& expected = ps->expected;
@@ -357,11 +357,11 @@ class Runner {
                   if (ok) {
                     ps->pub_ok.fetch_add(1);
                     if (measured) ps->expected.fetch_add(subscribers);
-                    std::lock_guard<std::mutex> l(ps->ack_mu);
+                    absl::MutexLock l(&ps->ack_mu);
                     if (measured) ps->ack.Record(Ns(SteadyClock::now() - due));
                   } else {
                     ps->pub_err.fetch_add(1);
-                    std::lock_guard<std::mutex> l(ps->ack_mu);
+                    absl::MutexLock l(&ps->ack_mu);
                     if (ps->pub_error.empty()) ps->pub_error = err;
                   }
                   ps->pending.Done();
@@ -402,7 +402,7 @@ class Runner {
     LatencyHistogram ack;
     std::string pub_error;
     {
-      std::lock_guard<std::mutex> l(ps->ack_mu);
+      absl::MutexLock l(&ps->ack_mu);
       ack = ps->ack;
       pub_error = ps->pub_error;
     }

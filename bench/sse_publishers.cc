@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
 #include "grpcpp/grpcpp.h"
 #include "notify/v1/notify.grpc.pb.h"
@@ -316,11 +317,12 @@ bool PublishBatch(Publisher* publisher, const std::string& key, int n,
                   int payload_bytes, std::string* id, std::string* error) {
   // Shared with the callbacks, which may outlive a timed-out batch.
   struct State {
-    Pending pending;
+    InFlight pending;
     std::atomic<int> in_flight{0};
-    std::mutex mu;
-    bool ok_all = true;
-    std::string id, error;
+    absl::Mutex mu;
+    bool ok_all ABSL_GUARDED_BY(mu) = true;
+    std::string id ABSL_GUARDED_BY(mu);
+    std::string error ABSL_GUARDED_BY(mu);
   };
   auto st = std::make_shared<State>();
   const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
@@ -338,7 +340,7 @@ bool PublishBatch(Publisher* publisher, const std::string& key, int n,
         key, StampedPayload(RealtimeNs(), i, payload_bytes),
         [st](bool ok, const std::string& got, const std::string& err) {
           {
-            std::lock_guard<std::mutex> l(st->mu);
+            absl::MutexLock l(&st->mu);
             if (ok) {
               st->id = got;
             } else {
@@ -354,7 +356,7 @@ bool PublishBatch(Publisher* publisher, const std::string& key, int n,
     *error = "publishing timed out";
     return false;
   }
-  std::lock_guard<std::mutex> l(st->mu);
+  absl::MutexLock l(&st->mu);
   *id = st->id;
   if (error->empty()) *error = st->error;
   return st->ok_all;

@@ -13,11 +13,9 @@
 #define NOTIFYD_BENCH_SSE_PUBLISHERS_H_
 
 #include <boost/asio/ip/tcp.hpp>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -69,34 +67,6 @@ std::unique_ptr<Publisher> NewNchanPublisher(
 // Blocks the calling thread.
 bool PublishBatch(Publisher* publisher, const std::string& key, int n,
                   int payload_bytes, std::string* id, std::string* error);
-
-// Counts completions so the caller can wait for all of them. Thread-safe.
-class Pending {
- public:
-  void Add() {
-    std::lock_guard<std::mutex> l(mu_);
-    ++n_;
-  }
-  void Done() {
-    std::lock_guard<std::mutex> l(mu_);
-    if (--n_ == 0) cv_.notify_all();
-  }
-  int64_t n() {
-    std::lock_guard<std::mutex> l(mu_);
-    return n_;
-  }
-  // True when the count reached zero within `timeout`.
-  bool WaitZero(absl::Duration timeout) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, absl::ToChronoNanoseconds(timeout),
-                        [this] { return n_ == 0; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t n_ = 0;
-};
 
 }  // namespace notifyd::bench
 

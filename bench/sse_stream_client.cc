@@ -17,7 +17,7 @@ using asio::ip::tcp;
 }  // namespace
 
 void Worker::Error(const std::string& e) {
-  std::lock_guard<std::mutex> lock(error_mu);
+  absl::MutexLock lock(&error_mu);
   if (first_error.empty()) first_error = e;
 }
 

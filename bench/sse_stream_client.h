@@ -23,11 +23,12 @@
 #include <boost/asio.hpp>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
 #include "bench/latency_histogram.h"
 #include "bench/sse_parser.h"
@@ -66,8 +67,8 @@ struct alignas(64) Worker {
   std::atomic<uint64_t> events{0};    // all events seen
   std::atomic<uint64_t> measured{0};  // events stamped inside the window
   std::atomic<int64_t> last_measured_ns{0};
-  std::string first_error;  // guarded by error_mu
-  std::mutex error_mu;
+  absl::Mutex error_mu;
+  std::string first_error ABSL_GUARDED_BY(error_mu);
 };
 
 // One SSE stream. Counts itself in its worker: established or failed at
