@@ -158,13 +158,10 @@ void PublishStreamReactor::Advance(absl::FunctionRef<void()> change) {
                   head.response, &write_buffer_, &own_buffer);
           queued_bytes_ -= head.bytes;
           queue_.pop_front();
-          // More answers are ready behind this one: gRPC may hold it and
-          // send them together (the last without the hint flushes), one
-          // socket write for several answers instead of one each.
-          write_options_ = grpc::WriteOptions();
-          if (!queue_.empty() && queue_.front()->done) {
-            write_options_.set_buffer_hint();
-          }
+          // No buffer hint, even with more answers ready behind this one:
+          // gRPC completes a hinted write only once something flushes the
+          // transport, which a producer waiting for its answers never does
+          // (a 60 s stall; docs/DESIGN.md, "PublishStream").
           if (serialized.ok()) {
             writing_ = write = true;
           } else {
@@ -195,7 +192,7 @@ void PublishStreamReactor::Advance(absl::FunctionRef<void()> change) {
     delete this;
     return;
   }
-  if (write) StartWrite(&write_buffer_, write_options_);
+  if (write) StartWrite(&write_buffer_);
   if (read) StartRead(&read_buffer_);
   if (write || read) {
     absl::MutexLock lock(&mu_);

@@ -76,9 +76,8 @@ class PublishStreamReactor final
   NotifierService& service_;
   grpc::CallbackServerContext* const context_;
   Call call_;  // the stream's own: its caller, counted when it finishes
-  grpc::ByteBuffer read_buffer_;      // one read in flight
-  grpc::ByteBuffer write_buffer_;     // one write in flight
-  grpc::WriteOptions write_options_;  // the write in flight's
+  grpc::ByteBuffer read_buffer_;   // one read in flight
+  grpc::ByteBuffer write_buffer_;  // one write in flight
 
   absl::Mutex mu_;
   // Read and not yet written, in read order.

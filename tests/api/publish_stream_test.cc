@@ -80,8 +80,14 @@ TEST_F(PublishStreamTest, EachMessageIsAnsweredWithItsRefInOrderAfterCommit) {
   EXPECT_EQ(testing::StoredCount(stub()), 200u);
 }
 
+// The producer sends everything, then only waits: every answer must come
+// without anything more from it. (gRPC's buffer hint, once used to send the
+// answers one commit finishes together, held them for 60 s here: the
+// deadline makes such a stall a failure.)
 TEST_F(PublishStreamTest, ARefusedMessageIsAnsweredInPlaceAndTheStreamGoesOn) {
   grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
   std::unique_ptr<Stream> stream = stub().PublishStream(&context);
   pb::PublishStreamRequest empty;
   empty.set_ref("empty");
