@@ -3,25 +3,21 @@
 // The Store, inbox and retention contracts (store_contract_test.cc,
 // inbox_contract_test.cc, retention_contract_test.cc), plus what only
 // PostgreSQL has: migrations under concurrency and of existing rows, URLs,
-// dropped connections, deadlocks, and several instances on one database (dense
-// ids in commit order across them, inbox counts kept right by all of them).
+// dropped connections and deadlocks. Several instances on one database:
+// postgres_instances_test.cc; the harness: postgres_test_util.h.
 #include "storage/postgres_store.h"
 
-#include <atomic>
 #include <chrono>
 #include <future>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/blocking_counter.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/postgres_connection.h"
 #include "storage/postgres_migrations.h"
+#include "tests/storage/postgres_test_util.h"
 #include "tests/storage/store_contract_test.h"
 #include "tests/support/postgres_server.h"
 
@@ -31,10 +27,20 @@ namespace {
 using ::testing::HasSubstr;
 using testing::Hold;
 using ::testing::Not;
+using testing::PostgresHarness;
+using testing::PostgresStoreTest;
 using testing::RetentionContractTest;
 using testing::StoreContractTest;
 
 notifyd::testing::PostgresServer* g_server = nullptr;
+
+}  // namespace
+
+namespace testing {
+notifyd::testing::PostgresServer* SharedPostgresServer() { return g_server; }
+}  // namespace testing
+
+namespace {
 
 // Starts the server once for every test of the binary. Missing PostgreSQL
 // binaries fail the run here, with the reason, rather than skip it.
@@ -58,86 +64,6 @@ class PostgresEnvironment : public ::testing::Environment {
 [[maybe_unused]] ::testing::Environment* const kEnvironment =
     ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
-// A fresh database on the binary's server per harness (so per test).
-class PostgresHarness : public testing::StoreHarnessFor<PostgresStoreOptions,
-                                                        &OpenPostgresStore> {
- public:
-  void SetUp() override {
-    ASSERT_NE(g_server, nullptr) << "the PostgreSQL server did not start";
-    absl::StatusOr<std::string> url = g_server->CreateDatabase();
-    ASSERT_TRUE(url.ok()) << url.status();
-    url_ = *url;
-  }
-
-  const std::string& url() const { return url_; }
-
-  // Runs SQL on the test's database through a connection of its own, as
-  // the superuser: what an operator (or another instance) does meanwhile.
-  void Sql(const std::string& sql) {
-    auto db = PgConnection::Connect(url_);
-    ASSERT_TRUE(db.ok()) << db.status();
-    absl::Status s = (*db)->Exec(sql);
-    EXPECT_TRUE(s.ok()) << s;
-  }
-
-  int64_t SqlInt(const std::string& sql) {
-    auto db = PgConnection::Connect(url_);
-    EXPECT_TRUE(db.ok()) << db.status();
-    if (!db.ok()) return -1;
-    auto r = (*db)->Query(sql);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() && r->rows() == 1 && !r->IsNull(0, 0) ? r->Int(0, 0) : -1;
-  }
-
-  // StoreHarness:
-  void RejectWrites(Write write, const std::string& event) override {
-    const std::string is_event = "event = '" + event + "'";
-    // A mark-read is the update that sets read_at_ms: the `seen` change
-    // that the same call makes before it passes, and must be undone too.
-    const std::string when =
-        write == Write::kInsert
-            ? "BEFORE INSERT ON notifications FOR EACH ROW WHEN (NEW." +
-                  is_event + ")"
-            : "BEFORE UPDATE ON notifications FOR EACH ROW WHEN (OLD." +
-                  is_event +
-                  " AND OLD.read_at_ms IS DISTINCT FROM NEW.read_at_ms)";
-    Sql("CREATE FUNCTION reject_for_test() RETURNS trigger LANGUAGE plpgsql"
-        " AS $$ BEGIN RAISE EXCEPTION 'rejected by test'; END $$;"
-        " CREATE TRIGGER reject " +
-        when + " EXECUTE FUNCTION reject_for_test()");
-  }
-
-  int64_t CommittedRowsWithId(uint64_t id) override {
-    return SqlInt("SELECT count(*) FROM notifications WHERE id = " +
-                  std::to_string(id));
-  }
-
-  // The schema version is the newest migration recorded.
-  bool SetSchemaVersion(int version) override {
-    Sql("INSERT INTO notify_schema_migrations (version, name) VALUES (" +
-        std::to_string(version) + ", '" + std::to_string(version) +
-        "_future.sql')");
-    return true;
-  }
-
- protected:
-  void SetDatabase(PostgresStoreOptions& options) override {
-    options.url = url_;
-  }
-
-  // The gate runs in each batch transaction, right before COMMIT (so
-  // holding the id counter's lock), once the test's before_commit has.
-  void AddWriterGate(PostgresStoreOptions& options) override {
-    options.before_commit = [this, inner = std::move(options.before_commit)] {
-      if (inner) inner();
-      PassWriterGate();
-    };
-  }
-
- private:
-  std::string url_;
-};
-
 testing::StoreUnderTest PostgresStoreUnderTest() {
   return testing::UnderTest<PostgresHarness>("PostgresStore");
 }
@@ -148,37 +74,6 @@ INSTANTIATE_TEST_SUITE_P(Postgres, StoreContractTest,
 INSTANTIATE_TEST_SUITE_P(Postgres, RetentionContractTest,
                          ::testing::Values(PostgresStoreUnderTest()),
                          testing::StoreUnderTestName);
-
-// What only PostgreSQL does, on the same harness.
-class PostgresStoreTest : public ::testing::Test,
-                          public testing::StoreTestHelpers {
- protected:
-  void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(harness_.SetUp());
-    url_ = harness_.url();
-  }
-
-  PostgresStoreOptions Options() { return harness_.Options(); }
-
-  // Through the harness, so through the writer gate; null when it failed.
-  std::unique_ptr<StoreEngine> Open(PostgresStoreOptions options) {
-    return harness_.OpenOrFail(std::move(options));
-  }
-
-  std::unique_ptr<StoreEngine> Open() { return Open(Options()); }
-
-  // Appends one notification and keeps the writer inside its transaction,
-  // holding the id counter's row lock, until `release` is notified: calls
-  // made meanwhile on this store queue up for the next batch, and appends
-  // of other instances wait for the lock.
-  testing::Hold HoldWriter(Store& store) { return harness_.HoldWriter(store); }
-
-  void Sql(const std::string& sql) { harness_.Sql(sql); }
-  int64_t SqlInt(const std::string& sql) { return harness_.SqlInt(sql); }
-
-  PostgresHarness harness_;
-  std::string url_;
-};
 
 TEST_F(PostgresStoreTest, AFreshDatabaseGetsEveryMigrationRecordedOnce) {
   Open().reset();
@@ -388,174 +283,6 @@ TEST_F(PostgresStoreTest, ABatchChosenAsADeadlockVictimRunsAgain) {
   EXPECT_EQ(*marked_a, 1u);
   EXPECT_EQ(*marked_b, 1u);
   EXPECT_EQ(*UnreadCountSync(*store, "user:c"), 0u);
-}
-
-// --- Several instances on one database -------------------------------------
-
-TEST_F(PostgresStoreTest,
-       TwoInstancesAppendingConcurrentlyGetDenseDistinctIds) {
-  constexpr int kThreads = 3;
-  constexpr int kPerThread = 40;
-  struct Instance {
-    std::unique_ptr<StoreEngine> store;
-    absl::Mutex mu;
-    std::vector<uint64_t> seen ABSL_GUARDED_BY(mu);  // in callback order
-  };
-  Instance instances[2];
-  for (Instance& instance : instances) instance.store = Open();
-
-  absl::BlockingCounter pending(2 * kThreads * kPerThread);
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (Instance& instance : instances) {
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i = 0; i < kPerThread; ++i) {
-          instance.store->Append(
-              {"c" + std::to_string(t), "e", std::to_string(i), "", 0, ""},
-              [&](absl::StatusOr<AppendResult> r) {
-                if (r.ok()) {
-                  absl::MutexLock lock(&instance.mu);
-                  instance.seen.push_back(r->notification->id);
-                } else {
-                  ++failures;
-                }
-                pending.DecrementCount();
-              });
-        }
-      });
-    }
-  }
-  for (std::thread& t : threads) t.join();
-  pending.Wait();
-
-  EXPECT_EQ(failures.load(), 0);
-  std::set<uint64_t> all;
-  size_t total = 0;
-  for (Instance& instance : instances) {
-    absl::MutexLock lock(&instance.mu);
-    // Each instance's callbacks ran in commit order: its own ids ascending.
-    EXPECT_TRUE(std::is_sorted(instance.seen.begin(), instance.seen.end()));
-    EXPECT_FALSE(instance.seen.empty());
-    all.insert(instance.seen.begin(), instance.seen.end());
-    total += instance.seen.size();
-  }
-  // Distinct, and dense from 1: no id lost or taken twice.
-  EXPECT_EQ(all.size(), total);
-  ASSERT_EQ(total, size_t{2 * kThreads * kPerThread});
-  EXPECT_EQ(*all.begin(), 1u);
-  EXPECT_EQ(*all.rbegin(), total);
-  EXPECT_EQ(*LastCommittedIdSync(*instances[0].store), total);
-  EXPECT_EQ(*LastCommittedIdSync(*instances[1].store), total);
-  EXPECT_EQ(SqlInt("SELECT count(*) FROM notifications"),
-            static_cast<int64_t>(total));
-}
-
-TEST_F(PostgresStoreTest, AnAppendWaitsForAnotherInstancesCommitAndFollowsIt) {
-  auto a = Open();
-  auto b = Open();
-  Append(*b, "warm-up");  // b's connections are up and the row exists
-
-  // a's batch holds the id counter inside its open transaction.
-  Hold hold = HoldWriter(*a);
-  auto b_append = AppendAsync(*b, {"b", "e", "{}", "", 0, ""});
-
-  EXPECT_EQ(b_append.wait_for(std::chrono::milliseconds(500)),
-            std::future_status::timeout)
-      << "b committed while a held the id counter";
-  // What b's readers see is only what is committed: not a's held row.
-  EXPECT_EQ(*LastCommittedIdSync(*b), 1u);
-  hold.release->Notify();
-
-  absl::StatusOr<AppendResult> held = hold.append.get();
-  absl::StatusOr<AppendResult> after = b_append.get();
-  ASSERT_TRUE(held.ok()) << held.status();
-  ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(held->notification->id, 2u);
-  EXPECT_EQ(after->notification->id, held->notification->id + 1);
-}
-
-TEST_F(PostgresStoreTest, InstancesChangingAndPruningOneInboxKeepItsCounts) {
-  // Two instances append to, change and delete from the same inbox at
-  // once while a third prunes it: their batches take turns on the id
-  // counter, so the counts kept stay those of the rows.
-  PostgresStoreOptions pruning = Options();
-  pruning.max_per_channel = 30;
-  pruning.prune_batch = 7;
-  std::unique_ptr<StoreEngine> stores[] = {Open(), Open(), Open(pruning)};
-  const std::string inbox = "user:shared";
-  for (int i = 0; i < 40; ++i) Append(*stores[0], inbox);
-
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int s = 0; s < 2; ++s) {
-    threads.emplace_back([&, s] {
-      Store& store = *stores[s];
-      for (int i = 0; i < 60; ++i) {
-        absl::StatusOr<AppendResult> appended =
-            AppendSync(store, {inbox, "e", "{}", "", 0, ""});
-        if (!appended.ok()) {
-          ++failures;
-          continue;
-        }
-        const uint64_t id = appended->notification->id;
-        StateChange change;
-        change.channel = inbox;
-        change.ids = {id, id - 3};
-        switch (i % 4) {
-          case 0:
-            change.seen = true;
-            break;
-          case 1:
-            change.read = true;
-            break;
-          case 2:
-            change.archived = true;
-            change.up_to_id = id - 10;
-            break;
-          case 3:
-            change.read = false;
-            change.up_to_id = id - 5;
-            break;
-        }
-        if (!ChangeStateSync(store, change).ok()) ++failures;
-        if (i % 7 == 0 && !DeleteSync(store, {inbox, {id - 1}, ""}).ok()) {
-          ++failures;
-        }
-      }
-    });
-  }
-  threads.emplace_back([&] {
-    for (int i = 0; i < 10; ++i) {
-      if (!stores[2]->PruneNow().ok()) ++failures;
-    }
-  });
-  for (std::thread& t : threads) t.join();
-  absl::StatusOr<uint64_t> pruned = stores[2]->PruneNow();
-
-  EXPECT_EQ(failures.load(), 0);
-  ASSERT_TRUE(pruned.ok()) << pruned.status();
-  EXPECT_EQ(SqlInt("SELECT count(*) FROM notifications WHERE box < 3"), 30);
-  EXPECT_GT(SqlInt("SELECT count(*) FROM notifications WHERE box = 3"), 0);
-  const Counts kept = *GetCountsSync(*stores[0], inbox);
-  EXPECT_EQ(static_cast<int64_t>(kept.unread),
-            SqlInt("SELECT count(*) FROM notifications WHERE channel = '" +
-                   inbox + "' AND box = 0"));
-  EXPECT_EQ(static_cast<int64_t>(kept.unseen),
-            SqlInt("SELECT count(*) FROM notifications WHERE channel = '" +
-                   inbox + "' AND box < 3 AND seen_at_ms = 0"));
-}
-
-TEST_F(PostgresStoreTest, AnIdempotencyKeySeenByOneInstanceIsADuplicateOnAll) {
-  auto a = Open();
-  auto b = Open();
-  AppendResult original = Append(*a, "c", "e", "from a", "key");
-
-  AppendResult again = Append(*b, "c", "e", "from b", "key");
-
-  EXPECT_TRUE(again.duplicate);
-  EXPECT_EQ(again.notification->id, original.notification->id);
-  EXPECT_EQ(again.notification->data, "from a");
 }
 
 TEST(PostgresUrlTest, RedactionHidesEveryPasswordAndKeepsTheRest) {
