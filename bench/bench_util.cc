@@ -152,6 +152,11 @@ std::string MachineSummary() {
                       std::thread::hardware_concurrency(), " cpus, ", model);
 }
 
+std::string StatusText(const grpc::Status& status) {
+  if (status.ok()) return "";
+  return absl::StrCat(status.error_code(), " ", status.error_message());
+}
+
 void InFlight::Add() {
   absl::MutexLock lock(&mu_);
   ++n_;

@@ -21,6 +21,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
 
 namespace notifyd::bench {
 
@@ -80,6 +82,30 @@ std::string CommandLine(int argc, char** argv);
 
 // "Linux 6.1 x86_64, 2 cpus, <model>": printed with every run.
 std::string MachineSummary();
+
+// "CODE message" of a failed call, "" for OK: how the tools report errors.
+std::string StatusText(const grpc::Status& status);
+
+// One unary call on gRPC's callback API, its state owned until it is over:
+// `start(context, request, response, on_done)` begins it (a lambda calling,
+// say, stub->async()->NotifyUser with those), and `done(status, response)`
+// runs once, on a gRPC thread, when it ends.
+template <typename Request, typename Response, typename Start, typename Done>
+void CallUnary(Request request, Start start, Done done) {
+  struct Call {
+    grpc::ClientContext context;
+    Request request;
+    Response response;
+  };
+  auto* call = new Call;
+  call->request = std::move(request);
+  std::function<void(grpc::Status)> on_done =
+      [call, done = std::move(done)](grpc::Status status) {
+        done(status, call->response);
+        delete call;
+      };
+  start(&call->context, &call->request, &call->response, std::move(on_done));
+}
 
 // Counts calls in flight, so that a run ends only once every callback has
 // run (the callbacks refer to the run's state). Thread-safe.

@@ -114,8 +114,7 @@ class HealthCheck final : public CallKind {
               error = "health status is not SERVING";
             }
           } else {
-            error =
-                absl::StrCat(status.error_code(), " ", status.error_message());
+            error = StatusText(status);
           }
           delete call;
           done(ok, error);
@@ -140,40 +139,33 @@ class WriteCall final : public CallKind {
              std::function<void(bool, const std::string&)> done) override {
     std::string data = StampedPayload(stamp_ns, seq, payload_bytes_);
     std::string key = absl::StrCat("u", seq % users_);
-    auto finish = [done = std::move(done)](const grpc::Status& status) {
-      done(status.ok(), status.ok() ? std::string()
-                                    : absl::StrCat(status.error_code(), " ",
-                                                   status.error_message()));
+    auto finish = [done = std::move(done)](const grpc::Status& status,
+                                           const auto&) {
+      done(status.ok(), StatusText(status));
     };
     Notifier::Stub* stub = stubs_[seq % stubs_.size()].get();
     if (publish_) {
-      struct Call {
-        grpc::ClientContext ctx;
-        notify::v1::PublishRequest request;
-        notify::v1::PublishResponse response;
-      };
-      auto* call = new Call;
-      call->request.set_channel(absl::StrCat("bench.", key));
-      call->request.set_data(std::move(data));
-      stub->async()->Publish(&call->ctx, &call->request, &call->response,
-                             [call, finish](grpc::Status s) {
-                               delete call;
-                               finish(s);
-                             });
+      notify::v1::PublishRequest request;
+      request.set_channel(absl::StrCat("bench.", key));
+      request.set_data(std::move(data));
+      CallUnary<notify::v1::PublishRequest, notify::v1::PublishResponse>(
+          std::move(request),
+          [stub](auto* context, auto* request, auto* response, auto on_done) {
+            stub->async()->Publish(context, request, response,
+                                   std::move(on_done));
+          },
+          finish);
     } else {
-      struct Call {
-        grpc::ClientContext ctx;
-        notify::v1::NotifyUserRequest request;
-        notify::v1::NotifyUserResponse response;
-      };
-      auto* call = new Call;
-      call->request.set_user_id(key);
-      call->request.set_data(std::move(data));
-      stub->async()->NotifyUser(&call->ctx, &call->request, &call->response,
-                                [call, finish](grpc::Status s) {
-                                  delete call;
-                                  finish(s);
-                                });
+      notify::v1::NotifyUserRequest request;
+      request.set_user_id(key);
+      request.set_data(std::move(data));
+      CallUnary<notify::v1::NotifyUserRequest, notify::v1::NotifyUserResponse>(
+          std::move(request),
+          [stub](auto* context, auto* request, auto* response, auto on_done) {
+            stub->async()->NotifyUser(context, request, response,
+                                      std::move(on_done));
+          },
+          finish);
     }
   }
 
@@ -197,24 +189,21 @@ class NotifyUsersCall final : public CallKind {
   int NotificationsPerCall() const override { return per_call_; }
   void Start(uint64_t seq, int64_t stamp_ns,
              std::function<void(bool, const std::string&)> done) override {
-    struct Call {
-      grpc::ClientContext ctx;
-      notify::v1::NotifyUsersRequest request;
-      notify::v1::NotifyUsersResponse response;
-    };
-    auto* call = new Call;
+    notify::v1::NotifyUsersRequest request;
     const uint64_t first = seq * static_cast<uint64_t>(per_call_);
     for (int i = 0; i < per_call_; ++i) {
-      call->request.add_user_ids(absl::StrCat("u", (first + i) % users_));
+      request.add_user_ids(absl::StrCat("u", (first + i) % users_));
     }
-    call->request.set_data(StampedPayload(stamp_ns, seq, payload_bytes_));
-    stubs_[seq % stubs_.size()]->async()->NotifyUsers(
-        &call->ctx, &call->request, &call->response,
-        [call, done = std::move(done)](grpc::Status status) {
-          delete call;
-          done(status.ok(), status.ok() ? std::string()
-                                        : absl::StrCat(status.error_code(), " ",
-                                                       status.error_message()));
+    request.set_data(StampedPayload(stamp_ns, seq, payload_bytes_));
+    Notifier::Stub* stub = stubs_[seq % stubs_.size()].get();
+    CallUnary<notify::v1::NotifyUsersRequest, notify::v1::NotifyUsersResponse>(
+        std::move(request),
+        [stub](auto* context, auto* request, auto* response, auto on_done) {
+          stub->async()->NotifyUsers(context, request, response,
+                                     std::move(on_done));
+        },
+        [done = std::move(done)](const grpc::Status& status, const auto&) {
+          done(status.ok(), StatusText(status));
         });
   }
 

@@ -41,53 +41,48 @@ class GrpcPublisher final : public Publisher {
         stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()]
             .get();
     auto finish = [done = std::move(done)](const grpc::Status& s, uint64_t id) {
-      done(s.ok(), absl::StrCat(id),
-           s.ok() ? std::string()
-                  : absl::StrCat(s.error_code(), " ", s.error_message()));
+      done(s.ok(), absl::StrCat(id), StatusText(s));
     };
+    namespace pb = notify::v1;
     if (!all_users_.empty()) {
-      struct Call {
-        grpc::ClientContext ctx;
-        notify::v1::NotifyUsersRequest req;
-        notify::v1::NotifyUsersResponse resp;
-      };
-      auto* c = new Call;
-      for (const std::string& u : all_users_) c->req.add_user_ids(u);
-      c->req.set_data(std::move(data));
-      stub->async()->NotifyUsers(
-          &c->ctx, &c->req, &c->resp, [c, finish](grpc::Status s) {
-            finish(s, c->resp.deliveries_size() > 0 ? c->resp.deliveries(0).id()
-                                                    : 0);
-            delete c;
+      pb::NotifyUsersRequest request;
+      for (const std::string& u : all_users_) request.add_user_ids(u);
+      request.set_data(std::move(data));
+      CallUnary<pb::NotifyUsersRequest, pb::NotifyUsersResponse>(
+          std::move(request),
+          [stub](auto* context, auto* request, auto* response, auto on_done) {
+            stub->async()->NotifyUsers(context, request, response,
+                                       std::move(on_done));
+          },
+          [finish](const grpc::Status& s, const pb::NotifyUsersResponse& r) {
+            finish(s, r.deliveries_size() > 0 ? r.deliveries(0).id() : 0);
           });
     } else if (notify_user_) {
-      struct Call {
-        grpc::ClientContext ctx;
-        notify::v1::NotifyUserRequest req;
-        notify::v1::NotifyUserResponse resp;
-      };
-      auto* c = new Call;
-      c->req.set_user_id(key);
-      c->req.set_data(std::move(data));
-      stub->async()->NotifyUser(&c->ctx, &c->req, &c->resp,
-                                [c, finish](grpc::Status s) {
-                                  finish(s, c->resp.notification().id());
-                                  delete c;
-                                });
+      pb::NotifyUserRequest request;
+      request.set_user_id(key);
+      request.set_data(std::move(data));
+      CallUnary<pb::NotifyUserRequest, pb::NotifyUserResponse>(
+          std::move(request),
+          [stub](auto* context, auto* request, auto* response, auto on_done) {
+            stub->async()->NotifyUser(context, request, response,
+                                      std::move(on_done));
+          },
+          [finish](const grpc::Status& s, const pb::NotifyUserResponse& r) {
+            finish(s, r.notification().id());
+          });
     } else {
-      struct Call {
-        grpc::ClientContext ctx;
-        notify::v1::PublishRequest req;
-        notify::v1::PublishResponse resp;
-      };
-      auto* c = new Call;
-      c->req.set_channel(key);
-      c->req.set_data(std::move(data));
-      stub->async()->Publish(&c->ctx, &c->req, &c->resp,
-                             [c, finish](grpc::Status s) {
-                               finish(s, c->resp.notification().id());
-                               delete c;
-                             });
+      pb::PublishRequest request;
+      request.set_channel(key);
+      request.set_data(std::move(data));
+      CallUnary<pb::PublishRequest, pb::PublishResponse>(
+          std::move(request),
+          [stub](auto* context, auto* request, auto* response, auto on_done) {
+            stub->async()->Publish(context, request, response,
+                                   std::move(on_done));
+          },
+          [finish](const grpc::Status& s, const pb::PublishResponse& r) {
+            finish(s, r.notification().id());
+          });
     }
   }
 
