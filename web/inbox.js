@@ -167,11 +167,18 @@ async function postState(c) {
 
 // A change made here: shown at once, then sent; undone if the server
 // refuses (the stream's `state` events bring every other tab in step).
+// Changes are sent one after another, in the order made: a change is
+// several requests (seen, then read), and a quick second change (read,
+// then unread at once) sent beside the first could reach the server first
+// and be undone by it.
+let sending = Promise.resolve();
 async function change(c, failure) {
   applyChange(c);
   render();
+  const sent = sending.then(() => postState(c));
+  sending = sent.catch(() => {});
   try {
-    await postState(c);
+    await sent;
   } catch (e) {
     toast(failure + (e.message ? ': ' + e.message : ''));
     refresh();
