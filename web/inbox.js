@@ -14,8 +14,9 @@
 // (tab) shows the known items that match its filter, newest first, down to
 // the oldest id it has loaded (`view.floor`); "Load more" lowers the floor.
 // Stream events and this page's own changes are applied to `items` and
-// logged while a fetch is in flight, then replayed over the fetched
-// snapshot, so a response that raced a change can never undo it.
+// logged while a fetch is in flight or a change made here is unanswered,
+// then replayed over the fetched snapshot (from the oldest unanswered
+// change on), so a response that raced a change can never undo it.
 //
 // Payload content is only ever set with textContent: never as HTML.
 
@@ -53,9 +54,14 @@ const isId = (v) => v !== undefined && v !== null && /^[1-9][0-9]*$/.test(String
 const items = new Map();    // id -> item (see normalize)
 let counts = null;          // {unread, unseen} as last reported
 let newestId = null;        // newest notification id known
-let seq = 0;                // orders local applications of changes
-const changeLog = [];       // [{seq, change}] while fetches are in flight
-const inFlight = new Set(); // seq at which each running fetch started
+let seq = 0;                // orders applications of changes, local or streamed
+const changeLog = [];       // [{seq, change}] that a fetch may not have seen
+// The seq after which each running fetch may have missed changes, once per
+// fetch (two may share one).
+const inFlight = [];
+// The seq of each change made here that the server has not answered yet: a
+// fetch begun meanwhile may not see it.
+const pending = [];
 
 const FILTERS = {
   all: { label: 'All notifications', match: (it) => !it.archived,
@@ -127,22 +133,34 @@ function applyDeleted(ids, log = true) {
   if (log) record({ kind: 'deleted', ids });
 }
 
-function record(change) {
+function record(change, local = false) {
   seq += 1;
-  if (inFlight.size) changeLog.push({ seq, change });
+  if (local) pending.push(seq);
+  if (inFlight.length || pending.length) changeLog.push({ seq, change });
+  return seq;
 }
 
-// Fetches register here; what changed while they ran is replayed over what
-// they return.
+// Fetches register here; what changed while they ran, and changes made here
+// still on their way to the server, are replayed over what they return.
 function beginFetch() {
-  const start = seq;
-  inFlight.add(start);
+  const start = pending.length ? pending[0] - 1 : seq;
+  inFlight.push(start);
   return start;
 }
 function endFetch(start) {
-  inFlight.delete(start);
-  const oldest = inFlight.size ? Math.min(...inFlight) : Infinity;
-  while (changeLog.length && changeLog[0].seq <= oldest) changeLog.shift();
+  inFlight.splice(inFlight.indexOf(start), 1);
+  pruneLog();
+}
+// A change made here has been answered (committed, or refused).
+function settle(mine) {
+  pending.splice(pending.indexOf(mine), 1);
+  pruneLog();
+}
+function pruneLog() {
+  let after = seq;
+  if (inFlight.length) after = Math.min(after, ...inFlight);
+  if (pending.length) after = Math.min(after, pending[0] - 1);
+  while (changeLog.length && changeLog[0].seq <= after) changeLog.shift();
 }
 function replaySince(start) {
   for (const { seq: s, change } of changeLog) {
@@ -173,14 +191,20 @@ async function postState(c) {
 // and be undone by it.
 let sending = Promise.resolve();
 async function change(c, failure) {
-  applyChange(c);
+  applyChange(c, false);
+  const mine = record({ kind: 'state', ...c }, true);
   render();
   const sent = sending.then(() => postState(c));
   sending = sent.catch(() => {});
+  let error = null;
   try {
     await sent;
   } catch (e) {
-    toast(failure + (e.message ? ': ' + e.message : ''));
+    error = e;
+  }
+  settle(mine);
+  if (error) {
+    toast(failure + (error.message ? ': ' + error.message : ''));
     refresh();
   }
 }

@@ -19,6 +19,9 @@
 //   open        a click opens the payload's http(s) url in a new tab;
 //               a javascript: url is never opened
 //   keyboard    Tab reaches the items, Enter marks read, arrows move
+//   late list   a list answer from before a change made on the page does
+//               not undo the change
+//   unanswered change  nor does one fetched while the change is on its way
 //
 // Each case has its own user, so cases do not see each other's inbox.
 // Waits are for the page's state (selectors, functions), never fixed sleeps.
@@ -338,6 +341,72 @@ test('keyboard', async (context) => {
   assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-unread');
   assert.equal(await page.getAttribute('#tab-unread', 'aria-selected'), 'true');
   assert.equal(await page.getAttribute('#panel', 'aria-labelledby'), 'tab-unread');
+});
+
+test('late list', async (context) => {
+  // The first page's list answer is held back until a change made on the
+  // page meanwhile has been committed and echoed; the late answer (from
+  // before the change) must not undo it. The page's other fetch of the
+  // list (on the stream's first counts) starts at the same moment and ends
+  // first, which once stopped the page remembering changes for the held one.
+  const user = 'late';
+  const ids = [1, 2].map(n => notify(user, JSON.stringify({ title: `Late ${n}` })));
+  const page = await context.newPage();
+  let release;
+  const released = new Promise(r => { release = r; });
+  let fetched;
+  const held = new Promise(r => { fetched = r; });
+  let lists = 0;
+  await page.route(url => new URL(url).pathname === '/v1/inbox', async (route) => {
+    if (++lists > 1) return route.continue();
+    const stale = await route.fetch();
+    fetched();
+    await released;
+    await route.fulfill({ response: stale });
+  });
+  await page.goto(pageUrl(user));
+  await held;
+  await page.waitForSelector(item(ids[0]));
+  assert.equal(await page.getAttribute('#panel', 'aria-busy'), 'true');
+  await page.click(`${item(ids[0])} .open`);
+  await waitRead(page, ids[0], true);
+  await waitBadge(page, '1'); // committed, and the stream's echo is in
+  release();
+  await page.waitForFunction(() =>
+      document.querySelector('#panel')?.getAttribute('aria-busy') === 'false', null,
+  { timeout: 10000 });
+  assert.equal(await page.getAttribute(item(ids[0]), 'data-read'), 'true');
+  assert.equal(await page.getAttribute(item(ids[1]), 'data-read'), 'false');
+  assert.equal((await counts(user)).unread, 1);
+});
+
+test('unanswered change', async (context) => {
+  // An item is read on the page, but the request that says so is held
+  // back; a list fetched meanwhile (the Unread tab) still has it unread on
+  // the server and must not undo the change.
+  const user = 'unanswered';
+  const ids = [1, 2].map(n => notify(user, JSON.stringify({ title: `Wait ${n}` })));
+  const page = await open(context, user);
+  let release;
+  const released = new Promise(r => { release = r; });
+  let heldOne;
+  const held = new Promise(r => { heldOne = r; });
+  await page.route(url => new URL(url).pathname === '/v1/inbox/state', async (route) => {
+    if ('read' in JSON.parse(route.request().postData() || '{}')) {
+      heldOne();
+      await released;
+    }
+    await route.continue();
+  });
+  await page.click(`${item(ids[0])} .open`);
+  await held;
+  await page.click('#tab-unread');
+  await live(page);
+  assert.deepEqual(await listIds(page), [ids[1]]);
+  release();
+  await waitBadge(page, '1');
+  assert.deepEqual(await listIds(page), [ids[1]]);
+  assert.equal((await counts(user)).unread, 1);
 });
 
 await runSuite(server, cases, { shotDir, onlyEnv: 'INBOX_TEST_ONLY', what: 'browser' });
