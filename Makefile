@@ -74,7 +74,7 @@ test-asan:
 	  -DNOTIFYD_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD)
 	@cd $(ASAN_BUILD) && $(SANITIZER_ENV) \
-	  ctest --output-on-failure -j $(CTEST_JOBS) -LE "browser|interop|packaging"
+	  ctest --output-on-failure -j $(CTEST_JOBS) -LE "browser|interop|packaging|web"
 
 # Each fuzz target for FUZZ_TEST_SECONDS; `make fuzz` for FUZZ_SECONDS.
 test-fuzz:

@@ -10,20 +10,20 @@
 // relays its events to the others). Without a token, ?user= is passed on
 // for servers started with --insecure_dev_identity.
 //
-// Model: `items` holds every notification this page knows, by id. A view
-// (tab) shows the known items that match its filter, newest first, down to
-// the oldest id it has loaded (`view.floor`); "Load more" lowers the floor.
-// Stream events and this page's own changes are applied to `items` and
-// logged while a fetch is in flight or a change made here is unanswered,
-// then replayed over the fetched snapshot (from the oldest unanswered
-// change on), so a response that raced a change can never undo it.
+// Model: `items` (inbox_items.js) holds every notification this page knows,
+// by id, and the log that keeps a fetched list from undoing a newer change:
+// every fetch here goes beginFetch, put the answer, replaySince, endFetch.
+// A view (tab) shows the known items that match its filter, newest first,
+// down to the oldest id it has loaded (`view.floor`); "Load more" lowers
+// the floor. How an item looks is inbox_card.js.
 //
 // Payload content is only ever set with textContent: never as HTML.
 
 import { connect } from './v1/client.js';
+import { Items, cmpId, idOf, isId, normalize } from './inbox_items.js';
+import { MINUTE, buildItem, cardOf, expiresText, relativeTime, summaryOf } from './inbox_card.js';
 
 const PAGE_SIZE = 30;
-const DEFAULT_EVENTS = new Set(['notification', 'message']);
 
 const params = new URLSearchParams(location.hash.slice(1) || location.search);
 const token = params.get('token') || params.get('access_token') || '';
@@ -40,28 +40,9 @@ const el = {
   tabs: Array.from(document.querySelectorAll('[role="tab"]')),
 };
 
-// ---------------------------------------------------------------- ids ----
-// Ids are unsigned 64-bit; keep them as decimal strings and compare them
-// without going through floating point.
-const idOf = (v) => String(v);
-function cmpId(a, b) {
-  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-const isId = (v) => v !== undefined && v !== null && /^[1-9][0-9]*$/.test(String(v));
-
 // -------------------------------------------------------------- state ----
-const items = new Map();    // id -> item (see normalize)
+const items = new Items();  // every notification this page knows (inbox_items.js)
 let counts = null;          // {unread, unseen} as last reported
-let newestId = null;        // newest notification id known
-let seq = 0;                // orders applications of changes, local or streamed
-const changeLog = [];       // [{seq, change}] that a fetch may not have seen
-// The seq after which each running fetch may have missed changes, once per
-// fetch (two may share one).
-const inFlight = [];
-// The seq of each change made here that the server has not answered yet: a
-// fetch begun meanwhile may not see it.
-const pending = [];
 
 const FILTERS = {
   all: { label: 'All notifications', match: (it) => !it.archived,
@@ -80,95 +61,6 @@ const view = {
   error: null,
   generation: 0,     // bumps on tab switch, so stale responses are dropped
 };
-
-function parseTime(v) {
-  if (!v) return null;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? null : t;
-}
-
-// An item as the API returns it (or as the stream announces it).
-function normalize(n) {
-  return {
-    id: idOf(n.id),
-    event: typeof n.event === 'string' ? n.event : '',
-    data: typeof n.data === 'string' ? n.data : JSON.stringify(n.data ?? ''),
-    createdAt: parseTime(n.created_at) ?? Date.now(),
-    expiresAt: parseTime(n.expires_at),
-    seen: !!n.seen, read: !!n.read, archived: !!n.archived,
-    fresh: false,
-  };
-}
-
-function noteNewest(id) {
-  if (newestId === null || cmpId(id, newestId) > 0) newestId = id;
-}
-
-// A state change: {ids:[…]} or {up_to_id}, plus any of seen/read/archived.
-function applyChange(change, log = true) {
-  const flags = {};
-  for (const k of ['seen', 'read', 'archived']) {
-    if (typeof change[k] === 'boolean') flags[k] = change[k];
-  }
-  const targets = [];
-  if (Array.isArray(change.ids)) {
-    for (const raw of change.ids) {
-      const it = items.get(idOf(raw));
-      if (it) targets.push(it);
-    }
-  }
-  if (isId(change.up_to_id)) {
-    const upTo = idOf(change.up_to_id);
-    for (const it of items.values()) {
-      if (cmpId(it.id, upTo) <= 0) targets.push(it);
-    }
-  }
-  for (const it of targets) Object.assign(it, flags);
-  if (log) record({ kind: 'state', ...change });
-  return targets.length;
-}
-
-function applyDeleted(ids, log = true) {
-  for (const raw of ids) items.delete(idOf(raw));
-  if (log) record({ kind: 'deleted', ids });
-}
-
-function record(change, local = false) {
-  seq += 1;
-  if (local) pending.push(seq);
-  if (inFlight.length || pending.length) changeLog.push({ seq, change });
-  return seq;
-}
-
-// Fetches register here; what changed while they ran, and changes made here
-// still on their way to the server, are replayed over what they return.
-function beginFetch() {
-  const start = pending.length ? pending[0] - 1 : seq;
-  inFlight.push(start);
-  return start;
-}
-function endFetch(start) {
-  inFlight.splice(inFlight.indexOf(start), 1);
-  pruneLog();
-}
-// A change made here has been answered (committed, or refused).
-function settle(mine) {
-  pending.splice(pending.indexOf(mine), 1);
-  pruneLog();
-}
-function pruneLog() {
-  let after = seq;
-  if (inFlight.length) after = Math.min(after, ...inFlight);
-  if (pending.length) after = Math.min(after, pending[0] - 1);
-  while (changeLog.length && changeLog[0].seq <= after) changeLog.shift();
-}
-function replaySince(start) {
-  for (const { seq: s, change } of changeLog) {
-    if (s <= start) continue;
-    if (change.kind === 'deleted') applyDeleted(change.ids, false);
-    else applyChange(change, false);
-  }
-}
 
 // ---------------------------------------------------------------- api ----
 // The connection to notifyd (/v1/client.js); opened by start().
@@ -191,8 +83,7 @@ async function postState(c) {
 // and be undone by it.
 let sending = Promise.resolve();
 async function change(c, failure) {
-  applyChange(c, false);
-  const mine = record({ kind: 'state', ...c }, true);
+  const mine = items.applyLocal(c);
   render();
   const sent = sending.then(() => postState(c));
   sending = sent.catch(() => {});
@@ -202,7 +93,7 @@ async function change(c, failure) {
   } catch (e) {
     error = e;
   }
-  settle(mine);
+  items.settle(mine);
   if (error) {
     toast(failure + (error.message ? ': ' + error.message : ''));
     refresh();
@@ -218,7 +109,7 @@ async function loadPage({ reset }) {
   view.loading = true;
   view.error = null;
   renderChrome();
-  const start = beginFetch();
+  const start = items.beginFetch();
   try {
     const res = await client.list(query);
     if (gen !== view.generation) return;
@@ -228,9 +119,8 @@ async function loadPage({ reset }) {
       const known = items.get(it.id);
       if (known) it.fresh = known.fresh;
       items.set(it.id, it);
-      noteNewest(it.id);
     }
-    replaySince(start);
+    items.replaySince(start);
     const next = res.next_before_id;
     view.more = isId(next) && list.length > 0;
     if (view.more) {
@@ -243,7 +133,7 @@ async function loadPage({ reset }) {
     if (gen !== view.generation) return;
     view.error = e;
   } finally {
-    endFetch(start);
+    items.endFetch(start);
     if (gen === view.generation) view.loading = false;
   }
   render();
@@ -257,7 +147,7 @@ function refresh() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(async () => {
     const gen = view.generation;
-    const start = beginFetch();
+    const start = items.beginFetch();
     const knownAtStart = new Set(items.keys());
     try {
       const res = await client.list({ filter: view.filter, limit: PAGE_SIZE });
@@ -278,9 +168,8 @@ function refresh() {
         const known = items.get(it.id);
         if (known) it.fresh = known.fresh;
         items.set(it.id, it);
-        noteNewest(it.id);
       }
-      replaySince(start);
+      items.replaySince(start);
       if (!view.loaded) {
         view.loaded = true;
         view.more = isId(res.next_before_id) && list.length > 0;
@@ -289,7 +178,7 @@ function refresh() {
     } catch (e) {
       /* the next event or reconnect tries again */
     } finally {
-      endFetch(start);
+      items.endFetch(start);
     }
     render();
     markSeenSoon();
@@ -375,7 +264,7 @@ function listen() {
     sawNotification = false;
   });
   client.on('state', (c) => {
-    const n = applyChange(c);
+    const n = items.applyChange(c);
     const ids = Array.isArray(c.ids) ? c.ids : [];
     // Items that come into this view and were not known here.
     const joins = (c.archived === false && view.filter !== 'archived') ||
@@ -386,7 +275,7 @@ function listen() {
   });
   client.on('deleted', (c) => {
     if (!Array.isArray(c.ids)) return;
-    applyDeleted(c.ids);
+    items.applyDeleted(c.ids);
     render();
   });
   // The server no longer holds where we were: start over.
@@ -406,15 +295,10 @@ function onNotification(n) {
   const it = normalize({ id, event: n.event, data: n.data });
   it.fresh = true;
   items.set(id, it);
-  noteNewest(id);
-  record({ kind: 'new' });
+  items.record({ kind: 'new' });
   render();
   announce(it);
   markSeenSoon();
-}
-
-function parseJson(s) {
-  try { return JSON.parse(s); } catch (e) { return null; }
 }
 
 // ------------------------------------------------------------- counts ----
@@ -539,220 +423,6 @@ function describeError(e) {
   return e.message || 'The server could not be reached.';
 }
 
-// The payload as a notification card, when it is a JSON object with any of
-// title/body/url/icon as strings; otherwise null.
-function cardOf(it) {
-  const d = parseJson(it.data);
-  if (!d || typeof d !== 'object' || Array.isArray(d)) return null;
-  const str = (v) => (typeof v === 'string' && v.trim() ? v.trim() : '');
-  const card = { title: str(d.title), body: str(d.body), url: safeUrl(d.url), icon: safeUrl(d.icon) };
-  if (!card.title && !card.body && !card.url && !card.icon) return null;
-  return card;
-}
-
-function safeUrl(v) {
-  if (typeof v !== 'string' || !v) return '';
-  try {
-    const u = new URL(v, location.href);
-    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : '';
-  } catch (e) { return ''; }
-}
-
-function node(tag, cls, text) {
-  const n = document.createElement(tag);
-  if (cls) n.className = cls;
-  if (text !== undefined) n.textContent = text;
-  return n;
-}
-
-const ICONS = {
-  read: 'M3.5 10.5l3.5 3.5 9-9',
-  unread: 'M10 6.5a3.5 3.5 0 1 1 0 7 3.5 3.5 0 0 1 0-7Z',
-  archive: 'M3 4.5h14v3H3zM4.5 7.5v8h11v-8M8 10.5h4',
-  unarchive: 'M3 4.5h14v3H3zM4.5 7.5v8h11v-8M10 15v-5M7.75 12.25 10 10l2.25 2.25',
-  external: 'M8 4.5H4.5v11h11V12M11 3.5h5.5V9M16.5 3.5 9 11',
-  message: 'M4 4.5h12a1 1 0 0 1 1 1v7.5a1 1 0 0 1-1 1H9l-3.5 3v-3H4a1 1 0 0 1-1-1V5.5a1 1 0 0 1 1-1Z',
-};
-function icon(name) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 20 20');
-  svg.setAttribute('width', '16');
-  svg.setAttribute('height', '16');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  const p = document.createElementNS(ns, 'path');
-  p.setAttribute('d', ICONS[name]);
-  p.setAttribute('fill', name === 'unread' ? 'currentColor' : 'none');
-  p.setAttribute('stroke', 'currentColor');
-  p.setAttribute('stroke-width', '1.6');
-  p.setAttribute('stroke-linecap', 'round');
-  p.setAttribute('stroke-linejoin', 'round');
-  svg.append(p);
-  return svg;
-}
-
-function avatarFor(it, card) {
-  const box = node('span', 'avatar');
-  box.setAttribute('aria-hidden', 'true');
-  const letter = () => {
-    const basis = (card && card.title) || it.event || 'N';
-    const ch = Array.from(basis.trim())[0] || 'N';
-    box.textContent = ch.toUpperCase();
-    box.dataset.hue = String(hash(basis) % 6);
-  };
-  if (card && card.icon) {
-    const img = node('img');
-    img.alt = '';
-    img.loading = 'lazy';
-    img.decoding = 'async';
-    img.referrerPolicy = 'no-referrer';
-    img.src = card.icon;
-    img.addEventListener('error', () => { img.remove(); letter(); }, { once: true });
-    box.append(img);
-    box.classList.add('has-img');
-  } else if (card) {
-    letter();
-  } else {
-    box.classList.add('generic');
-    box.append(icon('message'));
-  }
-  return box;
-}
-
-function hash(s) {
-  let h = 0;
-  for (const c of s) h = (h * 31 + c.codePointAt(0)) >>> 0;
-  return h;
-}
-
-function buildItem(it) {
-  const card = cardOf(it);
-  const li = node('li', 'item');
-  li.dataset.id = it.id;
-  li.dataset.read = String(it.read);
-  li.dataset.seen = String(it.seen);
-  li.dataset.archived = String(it.archived);
-  if (!it.read && !it.archived) li.classList.add('unread');
-  if (it.fresh) {
-    // Highlighted once, when it arrives.
-    li.classList.add('fresh');
-    it.fresh = false;
-  }
-
-  const titleId = 'n' + it.id + '-title';
-  const bodyId = 'n' + it.id + '-body';
-  const metaId = 'n' + it.id + '-meta';
-
-  // The whole card is one button (Enter/Space); its actions sit above it.
-  const open = node('button', 'open');
-  open.type = 'button';
-  open.dataset.action = 'open';
-  open.setAttribute('aria-labelledby', titleId);
-  open.setAttribute('aria-describedby', `${bodyId} ${metaId}`);
-
-  const dot = node('span', 'dot');
-  dot.setAttribute('aria-hidden', 'true');
-
-  const content = node('div', 'content');
-  const head = node('div', 'head');
-  const title = node('span', 'title');
-  title.id = titleId;
-  const body = node('div', 'body');
-  body.id = bodyId;
-  if (card) {
-    title.textContent = card.title || card.body || (card.url && hostOf(card.url)) || 'Notification';
-    body.textContent = card.title ? card.body : '';
-  } else {
-    const json = parseJson(it.data);
-    if (json !== null && typeof json === 'object') {
-      // Structured data that is not a card: shown as formatted JSON.
-      title.textContent = DEFAULT_EVENTS.has(it.event) || !it.event ? 'Message' : it.event;
-      body.append(node('pre', 'text', JSON.stringify(json, null, 2)));
-    } else {
-      // Plain text (or a JSON string/number): the text is the message.
-      title.textContent = typeof json === 'string' ? json : it.data;
-      title.classList.add('plain');
-      if (!title.textContent.trim()) title.textContent = 'Message';
-    }
-  }
-  const time = node('time', 'time');
-  time.dataset.ts = String(it.createdAt);
-  time.dateTime = new Date(it.createdAt).toISOString();
-  time.title = new Date(it.createdAt).toLocaleString();
-  time.textContent = relativeTime(it.createdAt);
-  head.append(title, time);
-  content.append(head);
-  if (body.textContent) content.append(body);
-
-  const meta = node('div', 'meta');
-  meta.id = metaId;
-  const parts = [];
-  if (!it.read) parts.push(node('span', 'sr-only', 'Unread.'));
-  if (card && card.url) {
-    const link = node('span', 'link');
-    link.append(icon('external'), document.createTextNode(hostOf(card.url)));
-    parts.push(link);
-  }
-  if (it.expiresAt) {
-    const exp = node('span', 'expires', expiresText(it.expiresAt));
-    exp.dataset.expires = String(it.expiresAt);
-    parts.push(exp);
-  }
-  // The event name, unless it is the default one or already the title.
-  if (it.event && !DEFAULT_EVENTS.has(it.event) && title.textContent !== it.event) {
-    parts.push(node('span', 'event', it.event));
-  }
-  meta.append(...parts);
-  content.append(meta);
-
-  const actions = node('div', 'actions');
-  const readBtn = node('button', 'icon-btn');
-  readBtn.type = 'button';
-  readBtn.dataset.action = 'toggle-read';
-  const readLabel = it.read ? 'Mark as unread' : 'Mark as read';
-  readBtn.setAttribute('aria-label', readLabel);
-  readBtn.title = readLabel;
-  readBtn.append(icon(it.read ? 'unread' : 'read'));
-  const archBtn = node('button', 'icon-btn');
-  archBtn.type = 'button';
-  archBtn.dataset.action = 'toggle-archive';
-  const archLabel = it.archived ? 'Unarchive' : 'Archive';
-  archBtn.setAttribute('aria-label', archLabel);
-  archBtn.title = archLabel;
-  archBtn.append(icon(it.archived ? 'unarchive' : 'archive'));
-  actions.append(readBtn, archBtn);
-
-  li.append(open, dot, avatarFor(it, card), content, actions);
-  return li;
-}
-
-function hostOf(url) {
-  try { return new URL(url).host; } catch (e) { return url; }
-}
-
-const MINUTE = 60e3, HOUR = 60 * MINUTE, DAY = 24 * HOUR;
-function relativeTime(ts, now = Date.now()) {
-  const d = now - ts;
-  if (d < 45e3) return 'just now';
-  if (d < HOUR) return `${Math.max(1, Math.round(d / MINUTE))} min ago`;
-  if (d < DAY) return `${Math.round(d / HOUR)} h ago`;
-  if (d < 2 * DAY) return 'yesterday';
-  if (d < 7 * DAY) return `${Math.floor(d / DAY)} days ago`;
-  const date = new Date(ts);
-  const opts = { month: 'short', day: 'numeric' };
-  if (date.getFullYear() !== new Date(now).getFullYear()) opts.year = 'numeric';
-  return date.toLocaleDateString(undefined, opts);
-}
-function expiresText(ts, now = Date.now()) {
-  const d = ts - now;
-  if (d <= 0) return 'Expired';
-  if (d < MINUTE) return 'Expires in < 1 min';
-  if (d < HOUR) return `Expires in ${Math.round(d / MINUTE)} min`;
-  if (d < DAY) return `Expires in ${Math.round(d / HOUR)} h`;
-  return `Expires in ${Math.round(d / DAY)} days`;
-}
-
 function tick() {
   const now = Date.now();
   for (const t of el.list.querySelectorAll('time[data-ts]')) {
@@ -780,12 +450,7 @@ function scheduleExpiry() {
 }
 
 function announce(it) {
-  const card = cardOf(it);
-  const json = card ? null : parseJson(it.data);
-  let what = card ? (card.title || card.body || 'Notification')
-    : typeof json === 'string' ? json
-    : json !== null && typeof json === 'object' ? 'Message' : it.data;
-  if (what.length > 140) what = what.slice(0, 139) + '…';
+  const what = summaryOf(it);
   el.announcer.textContent = '';
   // A fresh text node so screen readers announce repeats too.
   setTimeout(() => { el.announcer.textContent = 'New notification: ' + what; }, 50);
@@ -857,8 +522,8 @@ el.list.addEventListener('keydown', (e) => {
 });
 
 el.markAll.addEventListener('click', () => {
-  if (!newestId) return;
-  change({ up_to_id: newestId, read: true }, "Couldn't mark all read");
+  if (!items.newestId) return;
+  change({ up_to_id: items.newestId, read: true }, "Couldn't mark all read");
 });
 
 el.more.addEventListener('click', () => { if (!view.loading) loadPage({ reset: false }); });

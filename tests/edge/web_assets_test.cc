@@ -1,8 +1,11 @@
 #include "edge/web_assets.h"
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,6 +25,29 @@ TEST(WebAssetsTest, EmbeddedInboxPage) {
   ASSERT_TRUE(js.ok());
   EXPECT_THAT(js->body, HasSubstr("from './v1/client.js'"));
   EXPECT_TRUE(IsKnownWebPath("/index.html"));
+}
+
+// Every module the page imports ("from './name.js'") is embedded and served
+// where the browser will ask for it.
+TEST(WebAssetsTest, EveryModuleThePageImportsIsServed) {
+  absl::StatusOr<WebFile> js = LoadWebFile("/inbox.js", "");
+  ASSERT_TRUE(js.ok());
+  std::vector<std::string> imports;
+  for (size_t at = js->body.find("from './"); at != std::string::npos;
+       at = js->body.find("from './", at + 1)) {
+    size_t begin = at + std::strlen("from '.");
+    size_t end = js->body.find('\'', begin);
+    ASSERT_NE(end, std::string::npos);
+    imports.push_back(js->body.substr(begin, end - begin));
+  }
+  EXPECT_THAT(imports,
+              ::testing::IsSupersetOf(
+                  {"/v1/client.js", "/inbox_items.js", "/inbox_card.js"}));
+  for (const std::string& path : imports) {
+    absl::StatusOr<WebFile> module = LoadWebFile(path, "");
+    ASSERT_TRUE(module.ok()) << path << ": " << module.status();
+    EXPECT_EQ(module->content_type, "text/javascript; charset=utf-8") << path;
+  }
 }
 
 TEST(WebAssetsTest, BrowserClientOnlyUnderV1) {
