@@ -21,7 +21,8 @@ import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
-from notifyd_process import running_notifyd  # noqa: E402
+from notifyd_process import (  # noqa: E402
+    notify_pb2, running_notifyd, unary)
 
 ATTEMPTS = 20  # each expired call a chance to be stored
 
@@ -53,18 +54,13 @@ def raw_call(port, method, message, timeout, tmp):
 def main():
     notifyd, proto_dir = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["protoc", f"-I{proto_dir}", f"--python_out={tmp}",
-                        "notify/v1/notify.proto"], check=True)
-        sys.path.insert(0, tmp)
-        from notify.v1 import notify_pb2 as pb  # noqa: E402
+        pb = notify_pb2(proto_dir, tmp)
 
         with running_notifyd(notifyd, os.path.join(tmp, "n")) as ports:
             port = ports["grpc_port"]
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-            list_call = channel.unary_unary(
-                "/notify.v1.Notifier/ListNotifications",
-                request_serializer=lambda m: m.SerializeToString(),
-                response_deserializer=pb.ListNotificationsResponse.FromString)
+            list_call = unary(channel, "ListNotifications",
+                              pb.ListNotificationsResponse)
 
             def stored(**target):
                 return len(list_call(pb.ListNotificationsRequest(

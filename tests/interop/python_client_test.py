@@ -9,7 +9,6 @@ streams 50 through PublishStream.
 Usage: python_client_test.py <notifyd binary> <repo proto dir>
 """
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -17,36 +16,30 @@ import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
-from notifyd_process import running_notifyd  # noqa: E402
+from notifyd_process import (  # noqa: E402
+    notify_pb2, running_notifyd, unary)
 
 
 def main():
     notifyd, proto_dir = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["protoc", f"-I{proto_dir}", f"--python_out={tmp}",
-                        "notify/v1/notify.proto"], check=True)
-        sys.path.insert(0, tmp)
-        from notify.v1 import notify_pb2 as pb  # noqa: E402
+        pb = notify_pb2(proto_dir, tmp)
 
         with running_notifyd(notifyd, os.path.join(tmp, "n")) as ports:
             port = ports["grpc_port"]
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
 
-            def rpc(name, response_type):
-                return channel.unary_unary(
-                    f"/notify.v1.Notifier/{name}",
-                    request_serializer=lambda m: m.SerializeToString(),
-                    response_deserializer=response_type.FromString)
-
-            notify = rpc("NotifyUser", pb.NotifyUserResponse)
+            notify = unary(channel, "NotifyUser", pb.NotifyUserResponse)
             sent = notify(pb.NotifyUserRequest(
                 user_id="py-user", event="greeting",
                 data='{"from":"python"}\nsecond line'), timeout=10)
             assert sent.notification.channel == "user:py-user", sent
             assert not sent.duplicate
 
-            listed = rpc("ListNotifications", pb.ListNotificationsResponse)(
-                pb.ListNotificationsRequest(user_id="py-user"), timeout=10)
+            list_call = unary(channel, "ListNotifications",
+                              pb.ListNotificationsResponse)
+            listed = list_call(pb.ListNotificationsRequest(user_id="py-user"),
+                               timeout=10)
             assert len(listed.notifications) == 1, listed
             got = listed.notifications[0]
             assert got.id == sent.notification.id, (got, sent)
@@ -60,7 +53,7 @@ def main():
                 assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
                 assert "user_id" in e.details(), e.details()
             # Fan-out: one call, a row per user, each its own id.
-            many = rpc("NotifyUsers", pb.NotifyUsersResponse)
+            many = unary(channel, "NotifyUsers", pb.NotifyUsersResponse)
             users = [f"py-{i}" for i in range(100)]
             fanned = many(pb.NotifyUsersRequest(
                 user_ids=users, data="hello all", idempotency_key="py-k"),

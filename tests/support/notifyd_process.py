@@ -2,10 +2,12 @@
 with an empty store under a directory, stopped by its pid (SIGTERM) and
 required to exit cleanly, which a sanitizer report would spoil."""
 import contextlib
+import importlib
 import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 
@@ -34,3 +36,21 @@ def running_notifyd(notifyd, directory, *flags, flagfile=None):
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=20) == 0, "notifyd did not exit cleanly"
         log.close()
+
+
+def notify_pb2(proto_dir, directory):
+    """The message classes of notify/v1/notify.proto, generated with protoc
+    into `directory` (which must outlive their use) and imported."""
+    subprocess.run(["protoc", f"-I{proto_dir}", f"--python_out={directory}",
+                    "notify/v1/notify.proto"], check=True)
+    sys.path.insert(0, directory)
+    return importlib.import_module("notify.v1.notify_pb2")
+
+
+def unary(channel, name, response_type):
+    """A callable for the unary RPC notify.v1.Notifier/<name> on `channel`
+    (grpc's generic stubs: no generated service code needed)."""
+    return channel.unary_unary(
+        f"/notify.v1.Notifier/{name}",
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=response_type.FromString)
