@@ -38,6 +38,9 @@ int64_t RealtimeNs();
 inline int64_t Ns(SteadyClock::duration d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
 }
+// The steady clock now, in ns (one process's own clock: for latencies
+// measured where both ends are in the same process).
+inline int64_t SteadyNs() { return Ns(SteadyClock::now().time_since_epoch()); }
 
 // {"t":<t_ns>,"seq":<seq>,"pad":"xxx..."} padded so the whole payload is at
 // least `min_bytes` long. Readers find the send time with ParseStamp.

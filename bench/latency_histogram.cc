@@ -74,6 +74,17 @@ std::string LatencyHistogram::Summary() const {
   return buf;
 }
 
+std::string LatencyHistogram::MsSummary() const {
+  char buf[240];
+  std::snprintf(buf, sizeof buf,
+                "p50=%.3fms p90=%.3fms p99=%.3fms p99.9=%.3fms max=%.3fms "
+                "mean=%.3fms (n=%llu)",
+                Percentile(0.50) / 1e6, Percentile(0.90) / 1e6,
+                Percentile(0.99) / 1e6, Percentile(0.999) / 1e6, max_ / 1e6,
+                mean_ns() / 1e6, static_cast<unsigned long long>(count_));
+  return buf;
+}
+
 std::string FormatNs(double ns) {
   char buf[32];
   if (ns < 1e3) {

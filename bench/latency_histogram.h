@@ -37,6 +37,9 @@ class LatencyHistogram {
 
   // "p50=1.23ms p99=4.56ms max=7.89ms (n=1000)".
   std::string Summary() const;
+  // Every figure in ms with three decimals, for scripts that compare runs:
+  // "p50=0.123ms p90=... p99=... p99.9=... max=... mean=... (n=1000)".
+  std::string MsSummary() const;
 
  private:
   static constexpr int kSubBits = 7;  // 128 sub-buckets per power of two

@@ -36,6 +36,8 @@ void Stream::ExpectEvents(uint64_t target, std::function<void()> on_target) {
   on_target_ = std::move(on_target);
 }
 
+void Stream::OnEachEvent(EventHook hook) { on_event_ = std::move(hook); }
+
 void Stream::Start() {
   asio::post(worker_->io, [this] { Connect(); });
 }
@@ -97,7 +99,7 @@ void Stream::OnHeaders(int status) {
   worker_->established.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Stream::OnEvent(std::string_view id, std::string_view,
+void Stream::OnEvent(std::string_view id, std::string_view event,
                      std::string_view data) {
   ++events_;
   worker_->events.fetch_add(1, std::memory_order_relaxed);
@@ -117,6 +119,7 @@ void Stream::OnEvent(std::string_view id, std::string_view,
       worker_->last_measured_ns.store(now, std::memory_order_relaxed);
     }
   }
+  if (on_event_) on_event_(*this, event, data);
   if (target_ != 0 && events_ == target_) {
     target_at_ = SteadyClock::now();
     if (on_target_) on_target_();

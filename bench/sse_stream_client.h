@@ -1,9 +1,10 @@
-// One SSE stream held open the way a browser holds it, for bench/sse_load:
-// an asio connection that sends a ready-made HTTP/1.1 request, parses the
-// response with SseParser (bench/sse_parser.h) and records into its Worker
-// the set-up time (connect start -> response headers parsed) and the
-// end-to-end latency of each event whose payload carries a stamp
-// (StampedPayload in bench/bench_util.h).
+// One SSE stream held open the way a browser holds it, for bench/sse_load
+// and bench/inbox_bench: an asio connection that sends a ready-made
+// HTTP/1.1 request, parses the response with SseParser (bench/sse_parser.h)
+// and records into its Worker the set-up time (connect start -> response
+// headers parsed) and the end-to-end latency of each event whose payload
+// carries a stamp (StampedPayload in bench/bench_util.h); a tool that times
+// other events sees each one through OnEachEvent.
 //
 // Ownership: the caller owns the StreamRun, the Workers and the Streams. A
 // StreamRun outlives its Workers, a Worker its Streams, and a Stream its
@@ -86,6 +87,12 @@ class Stream final : public SseParser::Listener {
   // may then run more than once).
   void ExpectEvents(uint64_t target, std::function<void()> on_target);
 
+  // `hook` runs on the worker thread for every event, after the stream has
+  // counted it (events() includes it). Call before Start().
+  using EventHook = std::function<void(const Stream&, std::string_view event,
+                                       std::string_view data)>;
+  void OnEachEvent(EventHook hook);
+
   // Connects and sends the request. The caller has added one to
   // worker->run->in_setup.
   void Start();
@@ -127,6 +134,7 @@ class Stream final : public SseParser::Listener {
   uint64_t out_of_order_ = 0;
   uint64_t target_ = 0;
   std::function<void()> on_target_;
+  EventHook on_event_;
   SteadyClock::time_point started_, headers_at_, first_event_at_, target_at_;
 };
 
