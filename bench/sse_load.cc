@@ -145,6 +145,16 @@ std::string StreamRequest(const Options& o, uint64_t i,
   return req;
 }
 
+// What publishing counts, shared with the publish callbacks: one still
+// outstanding after the drain timeout may run after the run has moved on.
+struct Publishing {
+  std::atomic<uint64_t> expected{0}, pub_ok{0}, pub_err{0}, pub_dropped{0};
+  absl::Mutex ack_mu;
+  LatencyHistogram ack ABSL_GUARDED_BY(ack_mu);
+  std::string pub_error ABSL_GUARDED_BY(ack_mu);
+  InFlight pending;
+};
+
 // One run of a scenario: the worker threads, their streams and the
 // publisher, all owned here and torn down by Run() before it returns.
 class Runner {
@@ -242,8 +252,20 @@ class Runner {
     return "";
   }
 
+  // The stream scenario: open the streams, publish (if asked) while they
+  // read, then report. 1 when nothing opened, a publish failed or a
+  // delivery is missing.
   int StreamScenario() {
-    // --- set-up -------------------------------------------------------
+    const uint64_t established = OpenStreams();
+    auto pub = std::make_shared<Publishing>();
+    const double offered = PublishAndDrain(pub);
+    return Report(*pub, offered, established);
+  }
+
+  // Opens o_.connections streams, o_.connect_concurrency in set-up at once,
+  // waits for their set-up to end, and prints set-up times and the server's
+  // RSS per stream. Returns how many are up.
+  uint64_t OpenStreams() {
     int64_t rss_before =
         o_.server_pid > 0 ? ReadRssBytes(o_.server_pid, true) : -1;
     const auto connect_start = SteadyClock::now();
@@ -304,25 +326,19 @@ class Runner {
         ",\"setup_p99_ns\":", setup.Percentile(0.99),
         ",\"setup_max_ns\":", setup.max_ns(), ",\"rss_before\":", rss_before,
         ",\"rss_after\":", rss_after, ",\"rss_per_stream\":", rss_per_stream);
+    return established;
+  }
 
-    // --- events ------------------------------------------------------
+  // Publishes at o_.rate for warmup + duration (open loop; without a
+  // publisher, just listens for duration), then waits up to drain_timeout
+  // for the answers and for every expected delivery. Returns the issued
+  // rate.
+  double PublishAndDrain(const std::shared_ptr<Publishing>& ps) {
     const auto t0 = SteadyClock::now();
     const auto measure_from = t0 + absl::ToChronoNanoseconds(o_.warmup);
     stream_run_.measure_from_ns.store(
         ToRealtimeNs(o_.publish == "none" ? t0 : measure_from));
-    // Shared with the publish callbacks: one still outstanding after the
-    // drain timeout may run after this function returns.
-    struct PubState {
-      std::atomic<uint64_t> expected{0}, pub_ok{0}, pub_err{0}, pub_dropped{0};
-      absl::Mutex ack_mu;
-      LatencyHistogram ack ABSL_GUARDED_BY(ack_mu);
-      std::string pub_error ABSL_GUARDED_BY(ack_mu);
-      InFlight pending;
-    };
-    auto ps = std::make_shared<PubState>();
     auto& expected = ps->expected;
-    auto& pub_ok = ps->pub_ok;
-    auto& pub_err = ps->pub_err;
     auto& pub_dropped = ps->pub_dropped;
     auto& pending = ps->pending;
     const bool by_user =
@@ -379,7 +395,16 @@ class Runner {
     } else {
       std::this_thread::sleep_for(absl::ToChronoNanoseconds(o_.duration));
     }
+    return offered;
+  }
 
+  // Stops the workers and prints what the publishing and the streams
+  // measured (and --json_out).
+  int Report(Publishing& ps, double offered, uint64_t established) {
+    auto& expected = ps.expected;
+    auto& pub_ok = ps.pub_ok;
+    auto& pub_err = ps.pub_err;
+    auto& pub_dropped = ps.pub_dropped;
     // Latency histograms are written by the workers; stop them before
     // reading. The streams are closed after.
     for (auto& w : workers_) w->io.stop();
@@ -402,9 +427,9 @@ class Runner {
     LatencyHistogram ack;
     std::string pub_error;
     {
-      absl::MutexLock l(&ps->ack_mu);
-      ack = ps->ack;
-      pub_error = ps->pub_error;
+      absl::MutexLock l(&ps.ack_mu);
+      ack = ps.ack;
+      pub_error = ps.pub_error;
     }
     if (publisher_ != nullptr) {
       std::printf(
