@@ -74,7 +74,7 @@ test-asan:
 	  -DNOTIFYD_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD)
 	@cd $(ASAN_BUILD) && $(SANITIZER_ENV) \
-	  ctest --output-on-failure -j $(CTEST_JOBS) -LE "browser|interop|packaging|web"
+	  ctest --output-on-failure -j $(CTEST_JOBS) -LE "browser|interop|packaging|web|style"
 
 # Each fuzz target for FUZZ_TEST_SECONDS; `make fuzz` for FUZZ_SECONDS.
 test-fuzz:
@@ -90,7 +90,7 @@ run-fuzz:
 	@cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L fuzz
 
 format:
-	@find common storage edge bus server tools tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	@bash scripts/format.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSA_BUILD)

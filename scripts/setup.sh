@@ -11,7 +11,7 @@ PACKAGES=(
   libsqlite3-dev libpq-dev libhiredis-dev libssl-dev libjwt-dev libnghttp2-dev
   libsystemd-dev
   libgtest-dev libgmock-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   curl python3-grpcio nghttp2-client
 )
 # Browser tests need Chromium and Node.js; a machine that already has node
