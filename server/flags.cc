@@ -10,153 +10,175 @@
 #include "absl/time/time.h"
 #include "common/flag_file.h"
 
+namespace {
+// Every flag that sets an option takes that option's default: AppOptions
+// and the structs it holds are where defaults live (one per option).
+const notifyd::server::AppOptions& Default() {
+  static const auto* const options = new notifyd::server::AppOptions();
+  return *options;
+}
+}  // namespace
+
 // Every flag of notifyd, with its default and help (what --help lists).
-ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
+ABSL_FLAG(std::string, grpc_listen, Default().grpc_listen,
           "host:port of the gRPC API");
-ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
+ABSL_FLAG(std::string, http_listen, Default().edge.listen,
           "host:port of the SSE edge and the inbox page");
-ABSL_FLAG(std::string, admin_listen, "127.0.0.1:8081",
+ABSL_FLAG(std::string, admin_listen, Default().admin_listen,
           "host:port of /metrics, /healthz and /readyz for operators (plain "
           "HTTP; a non-loopback address needs --api_keys_file or "
           "--insecure); empty: none");
-ABSL_FLAG(std::string, store, "sqlite",
+ABSL_FLAG(std::string, store, Default().store,
           "sqlite (the file at --db), memory (for tests and demos, not "
           "durable) or postgres://user:password@host/db (shared by several "
           "instances)");
-ABSL_FLAG(std::string, bus, "local",
+ABSL_FLAG(std::string, bus, Default().bus,
           "local (this process) or redis://[:password@]host:port: every "
           "instance's streams get every notification (needs a postgres "
           "--store)");
-ABSL_FLAG(std::string, db, "./var/notify.db", "SQLite store file");
-ABSL_FLAG(std::string, synchronous, "full",
+ABSL_FLAG(std::string, db, Default().db, "SQLite store file");
+ABSL_FLAG(std::string, synchronous,
+          Default().synchronous_full ? "full" : "normal",
           "SQLite sync on commit: full (durable on power loss) or normal");
-ABSL_FLAG(absl::Duration, commit_delay, absl::Milliseconds(1),
+ABSL_FLAG(absl::Duration, commit_delay, Default().commit_delay,
           "under concurrent load, how long a write may wait for others to "
           "share its commit and sync (0 to 100ms; 0: never waits)");
-ABSL_FLAG(absl::Duration, retention, absl::ZeroDuration(),
+ABSL_FLAG(absl::Duration, retention, Default().retention,
           "delete notifications older than this (e.g. 720h); 0 keeps all");
-ABSL_FLAG(uint64_t, max_per_channel, 0,
+ABSL_FLAG(uint64_t, max_per_channel, Default().max_per_channel,
           "keep at most this many newest notifications per channel; 0 = all");
-ABSL_FLAG(absl::Duration, prune_interval, absl::Seconds(30),
+ABSL_FLAG(absl::Duration, prune_interval, Default().prune_interval,
           "how often retention runs");
-ABSL_FLAG(uint64_t, max_push_subscriptions, 16,
+ABSL_FLAG(uint64_t, max_push_subscriptions, Default().max_push_subscriptions,
           "most Web Push subscriptions one user keeps (a browser each)");
-ABSL_FLAG(bool, push_allow_private, false,
+ABSL_FLAG(bool, push_allow_private, Default().edge.push_allow_private,
           "FOR TESTS ONLY: accept Web Push endpoints on loopback, private "
           "and single-label hosts, and send pushes there (a push service "
           "stand-in on 127.0.0.1)");
-ABSL_FLAG(std::string, vapid_key_file, "",
+ABSL_FLAG(std::string, vapid_key_file, Default().vapid_key_file,
           "Web Push: the VAPID private key (PEM, from `notifyctl "
           "vapid-keygen`); empty: no pushes and GET /v1/push/key answers 404");
-ABSL_FLAG(std::string, vapid_subject, "",
+ABSL_FLAG(std::string, vapid_subject, Default().push.vapid_subject,
           "Web Push: the operator's contact push services see (mailto: or "
           "https: URL); needed with --vapid_key_file");
-ABSL_FLAG(absl::Duration, push_delay, absl::Seconds(30),
+ABSL_FLAG(absl::Duration, push_delay, Default().push_scheduler.delay,
           "Web Push: how long a notification waits for a live stream or to "
           "be seen before it is pushed (0 to 24h)");
-ABSL_FLAG(int, push_threads, 1, "Web Push: sender threads (1 to 16)");
-ABSL_FLAG(uint64_t, push_max_queue, 10000,
+ABSL_FLAG(int, push_threads, Default().push.threads,
+          "Web Push: sender threads (1 to 16)");
+ABSL_FLAG(uint64_t, push_max_queue, Default().push.max_queue,
           "Web Push: pushes the sender holds at once (queued, in flight, "
           "waiting to retry); more wait in the store");
-ABSL_FLAG(uint64_t, push_max_in_flight, 64,
+ABSL_FLAG(uint64_t, push_max_in_flight, Default().push.max_in_flight,
           "Web Push: requests (and connections) under way at once");
-ABSL_FLAG(int, push_max_attempts, 5,
+ABSL_FLAG(int, push_max_attempts, Default().push.max_attempts,
           "Web Push: requests per push on 429, 5xx and connection errors "
           "(1 to 20)");
-ABSL_FLAG(absl::Duration, push_backoff_base, absl::Seconds(1),
+ABSL_FLAG(absl::Duration, push_backoff_base, Default().push.backoff_base,
           "Web Push: first retry delay, doubled each retry");
-ABSL_FLAG(absl::Duration, push_backoff_cap, absl::Minutes(10),
+ABSL_FLAG(absl::Duration, push_backoff_cap, Default().push.backoff_cap,
           "Web Push: longest retry delay (and longest Retry-After honoured)");
-ABSL_FLAG(absl::Duration, push_connect_timeout, absl::Seconds(10),
+ABSL_FLAG(absl::Duration, push_connect_timeout, Default().push.connect_timeout,
           "Web Push: resolving, connecting and the TLS handshake");
-ABSL_FLAG(absl::Duration, push_request_timeout, absl::Seconds(30),
+ABSL_FLAG(absl::Duration, push_request_timeout, Default().push.request_timeout,
           "Web Push: sending a request and reading its answer");
-ABSL_FLAG(absl::Duration, push_idle_timeout, absl::Seconds(30),
+ABSL_FLAG(absl::Duration, push_idle_timeout, Default().push.idle_timeout,
           "Web Push: close a kept-alive connection unused this long");
-ABSL_FLAG(std::string, push_ca_file, "",
+ABSL_FLAG(std::string, push_ca_file, Default().push.ca_file,
           "Web Push: PEM CAs push services must chain to; empty: the "
           "system's trust store");
-ABSL_FLAG(uint64_t, max_payload_bytes, 64 * 1024,
+ABSL_FLAG(uint64_t, max_payload_bytes, Default().max_payload_bytes,
           "largest accepted `data`, in bytes");
-ABSL_FLAG(uint64_t, max_fanout_bytes, 64 << 20,
+ABSL_FLAG(uint64_t, max_fanout_bytes, Default().max_fanout_bytes,
           "NotifyUsers: most bytes of `data` times its user_ids in one call "
           "(each user's copy is stored and delivered); at least "
           "--max_payload_bytes");
-ABSL_FLAG(bool, insecure, false,
+ABSL_FLAG(bool, insecure, Default().insecure,
           "allow gRPC on a non-loopback address without publisher auth "
           "(no --api_keys_file and no --tls_client_ca), and the admin "
           "listener without --api_keys_file");
-ABSL_FLAG(std::string, api_keys_file, "",
+ABSL_FLAG(std::string, api_keys_file, Default().api_keys_file,
           "publisher API keys, one name:key per line (keys >= 16 bytes); "
           "callers send `authorization: Bearer <key>`");
-ABSL_FLAG(std::string, tls_cert, "",
+ABSL_FLAG(std::string, tls_cert, Default().tls_cert_file,
           "PEM certificate chain: serve gRPC and HTTP over TLS");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
-ABSL_FLAG(std::string, tls_client_ca, "",
+ABSL_FLAG(std::string, tls_key, Default().tls_key_file,
+          "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, Default().tls_client_ca_file,
           "PEM CA certificates: gRPC requires client certificates signed by "
           "them (mutual TLS)");
-ABSL_FLAG(uint64_t, max_stream_inflight, 256,
+ABSL_FLAG(uint64_t, max_stream_inflight, Default().max_stream_inflight,
           "PublishStream: messages read ahead of their answers; past it "
           "notifyd stops reading and flow control holds the producer");
-ABSL_FLAG(double, max_publish_rate, 0,
+ABSL_FLAG(double, max_publish_rate, Default().max_publish_rate,
           "NotifyUser+Publish calls per second per API key (burst = rate); "
           "0 = unlimited");
-ABSL_FLAG(int, io_threads, 2, "threads serving HTTP/SSE");
-ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(15),
+ABSL_FLAG(int, io_threads, Default().edge.io_threads,
+          "threads serving HTTP/SSE");
+ABSL_FLAG(absl::Duration, heartbeat, Default().edge.heartbeat,
           "interval of `: ping` comments on idle streams");
-ABSL_FLAG(int, retry_ms, 2000, "reconnect delay announced to browsers");
-ABSL_FLAG(uint64_t, max_queue_bytes, 1 << 20,
+ABSL_FLAG(int, retry_ms, Default().edge.retry_ms,
+          "reconnect delay announced to browsers");
+ABSL_FLAG(uint64_t, max_queue_bytes, Default().edge.max_queue_bytes,
           "a stream whose unsent bytes exceed this is disconnected");
-ABSL_FLAG(std::vector<std::string>, cors_origins, {},
+ABSL_FLAG(std::vector<std::string>, cors_origins, Default().edge.cors_origins,
           "origins allowed to open streams from other sites (or *)");
-ABSL_FLAG(std::vector<std::string>, trusted_proxies, {},
+ABSL_FLAG(std::vector<std::string>, trusted_proxies,
+          Default().edge.trusted_proxies,
           "proxies (CIDRs or addresses) whose Forwarded/X-Forwarded-For "
           "name the client address used for limits and logs");
-ABSL_FLAG(uint64_t, max_connections, 0,
+ABSL_FLAG(uint64_t, max_connections, Default().edge.max_connections,
           "HTTP connections in total (503 at once past it); 0 = fit to the "
           "process's descriptor limit beside the gRPC share and a reserve");
-ABSL_FLAG(uint64_t, max_grpc_connections, 0,
+ABSL_FLAG(uint64_t, max_grpc_connections, Default().max_grpc_connections,
           "gRPC connections in total (closed at once past it, plaintext "
           "gRPC); 0 = 1/16 of the descriptor limit, 16 to 256");
-ABSL_FLAG(uint32_t, max_grpc_streams_per_connection, 100,
+ABSL_FLAG(uint32_t, max_grpc_streams_per_connection,
+          Default().max_grpc_streams_per_connection,
           "concurrent calls on one gRPC connection "
           "(SETTINGS_MAX_CONCURRENT_STREAMS)");
-ABSL_FLAG(uint64_t, grpc_memory_limit, 256ull << 20,
+ABSL_FLAG(uint64_t, grpc_memory_limit, Default().grpc_memory_limit_bytes,
           "bytes gRPC may use for connections and calls (resource quota)");
-ABSL_FLAG(absl::Duration, grpc_max_connection_idle, absl::Minutes(5),
+ABSL_FLAG(absl::Duration, grpc_max_connection_idle,
+          Default().grpc_max_connection_idle,
           "close a gRPC connection with no call for this long");
-ABSL_FLAG(absl::Duration, grpc_max_connection_age, absl::Minutes(30),
+ABSL_FLAG(absl::Duration, grpc_max_connection_age,
+          Default().grpc_max_connection_age,
           "close any gRPC connection after this long (calls in flight get "
           "30s to finish; clients reconnect)");
-ABSL_FLAG(uint64_t, max_channels_per_stream, 32,
+ABSL_FLAG(uint64_t, max_channels_per_stream,
+          Default().edge.max_channels_per_stream,
           "extra channels one stream may ask for");
-ABSL_FLAG(uint64_t, max_header_bytes, 8192,
+ABSL_FLAG(uint64_t, max_header_bytes, Default().edge.max_header_bytes,
           "largest HTTP request header (HTTP/2: header list size)");
-ABSL_FLAG(bool, http2, true,
+ABSL_FLAG(bool, http2, Default().edge.http2,
           "offer HTTP/2 (ALPN h2) besides HTTP/1.1 on the TLS HTTP listener");
-ABSL_FLAG(uint32_t, h2_max_concurrent_streams, 100,
+ABSL_FLAG(uint32_t, h2_max_concurrent_streams,
+          Default().edge.h2_max_concurrent_streams,
           "streams one HTTP/2 connection may have open (1 to 10000)");
-ABSL_FLAG(uint32_t, h2_max_control_frames_per_second, 200,
+ABSL_FLAG(uint32_t, h2_max_control_frames_per_second,
+          Default().edge.h2_max_control_frames_per_second,
           "SETTINGS, PING, RST_STREAM, PRIORITY, empty DATA and invalid "
           "frames one HTTP/2 connection may send per second; past it: "
           "GOAWAY and closed");
-ABSL_FLAG(uint64_t, max_streams_per_user, 16,
+ABSL_FLAG(uint64_t, max_streams_per_user, Default().edge.max_streams_per_user,
           "open SSE streams one user may hold (429 past it); 0 = unlimited");
-ABSL_FLAG(double, stream_open_rate, 2,
+ABSL_FLAG(double, stream_open_rate, Default().edge.stream_open_rate,
           "SSE stream opens per second per user once --stream_open_burst is "
           "spent (over it: 200 with only `retry:`, no replay); 0 = unlimited");
-ABSL_FLAG(uint64_t, stream_open_burst, 20,
+ABSL_FLAG(uint64_t, stream_open_burst, Default().edge.stream_open_burst,
           "SSE stream opens one user may make at once");
-ABSL_FLAG(uint64_t, max_connections_per_address, 0,
+ABSL_FLAG(uint64_t, max_connections_per_address,
+          Default().edge.max_connections_per_address,
           "HTTP connections from one client address (429 past it); "
           "0 = unlimited");
-ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
+ABSL_FLAG(absl::Duration, idle_timeout, Default().edge.idle_timeout,
           "time allowed to send a request's headers");
-ABSL_FLAG(absl::Duration, write_timeout, absl::Seconds(30),
+ABSL_FLAG(absl::Duration, write_timeout, Default().edge.write_timeout,
           "a stream that cannot take a write for this long is closed");
-ABSL_FLAG(bool, insecure_dev_identity, false,
+ABSL_FLAG(bool, insecure_dev_identity, Default().edge.insecure_dev_identity,
           "DEVELOPMENT ONLY: accept ?user= on /v1/stream without a token");
-ABSL_FLAG(std::string, web_root, "",
+ABSL_FLAG(std::string, web_root, Default().edge.web_root,
           "serve the inbox page from this directory instead of the binary");
 ABSL_FLAG(std::string, token_key_file, "",
           "HS256 secret (>= 32 bytes) for subscriber tokens: verifies them "
@@ -167,11 +189,11 @@ ABSL_FLAG(std::string, token_private_key_file, "",
           "PEM private key matching --token_public_key_file, for IssueToken");
 ABSL_FLAG(std::string, token_algorithm, "",
           "HS256 (with --token_key_file), RS256 or ES256 (with a public key)");
-ABSL_FLAG(std::string, token_cookie, "access_token",
+ABSL_FLAG(std::string, token_cookie, Default().edge.token_cookie,
           "cookie that may carry the subscriber token");
 ABSL_FLAG(std::string, token_issuer, "", "required `iss` of tokens, if set");
 ABSL_FLAG(std::string, token_audience, "", "required `aud` of tokens, if set");
-ABSL_FLAG(absl::Duration, max_token_ttl, absl::Hours(24),
+ABSL_FLAG(absl::Duration, max_token_ttl, notifyd::api::TokenConfig().max_ttl,
           "longest lifetime IssueToken grants");
 ABSL_FLAG(std::string, ready_file, "",
           "once serving, write the bound ports here as JSON (for scripts "
