@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/listen_address.h"
 #include "edge/identity.h"
 #include "edge/publish_api.h"
 #include "edge/routes.h"
@@ -31,7 +32,8 @@ struct ReadyCheck {
 };
 
 struct EdgeOptions {
-  std::string listen = "127.0.0.1:8080";  // host:port; port 0 = ephemeral
+  // host:port; port 0 = ephemeral
+  std::string listen = std::string(kDefaultHttpListen);
   EdgeRole role = EdgeRole::kPublic;
   int io_threads = 2;
   absl::Duration heartbeat = absl::Seconds(15);

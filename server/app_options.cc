@@ -67,9 +67,10 @@ absl::Status ValidateExposure(const AppOptions& options) {
         "refusing to serve the admin listener (/metrics, /readyz; plain "
         "HTTP) on non-loopback --admin_listen=",
         options.admin_listen,
-        " without API keys; keep it on loopback (the default, "
-        "127.0.0.1:8081), configure --api_keys_file, or pass --insecure to "
-        "allow it anyway"));
+        " without API keys; keep it on loopback (the default, ",
+        kDefaultAdminListen,
+        "), configure --api_keys_file, or pass --insecure to allow it "
+        "anyway"));
   }
   return absl::OkStatus();
 }

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "api/tokens.h"
 #include "common/fd_budget.h"
+#include "common/listen_address.h"
 #include "edge/edge_options.h"
 #include "push/push_options.h"
 #include "server/backends.h"
@@ -26,7 +27,7 @@ namespace notifyd::server {
 inline constexpr size_t kMaxPayloadBytesLimit = 16u << 20;
 
 struct AppOptions {
-  std::string grpc_listen = "127.0.0.1:50051";
+  std::string grpc_listen = std::string(kDefaultGrpcListen);
   // "sqlite" (the file at `db`) or a postgres:// URL; "local" or a
   // redis:// URL (see server/backends.h).
   std::string store = "sqlite";
@@ -74,7 +75,7 @@ struct AppOptions {
   // /metrics, /healthz and /readyz for operators, away from the browsers'
   // port (plain HTTP: on loopback, or elsewhere with api_keys_file or
   // `insecure`; see ValidateExposure). Empty: no admin listener.
-  std::string admin_listen = "127.0.0.1:8081";
+  std::string admin_listen = std::string(kDefaultAdminListen);
   // gRPC connections in total, refused at accept past it (plaintext:
   // server/grpc_acceptor.h; TLS: server/accept_guard.h); with
   // edge.max_connections shared out of the process's descriptor limit by

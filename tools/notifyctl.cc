@@ -21,13 +21,15 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/flag_file.h"
+#include "common/listen_address.h"
 #include "google/protobuf/util/json_util.h"
 #include "notify/v1/notify.grpc.pb.h"
 #include "tools/notifyctl_common.h"
 #include "tools/sse_tail.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50051", "notifyd gRPC address");
-ABSL_FLAG(std::string, http, "127.0.0.1:8080",
+ABSL_FLAG(std::string, server, std::string(notifyd::kDefaultGrpcListen),
+          "notifyd gRPC address");
+ABSL_FLAG(std::string, http, std::string(notifyd::kDefaultHttpListen),
           "notifyd HTTP address for tail: host:port, or https://host:port");
 ABSL_FLAG(bool, json, false, "print responses as JSON");
 ABSL_FLAG(std::string, event, "", "event name (notify, publish)");
