@@ -12,7 +12,7 @@
 //
 // Model: `items` (inbox_items.js) holds every notification this page knows,
 // by id, and the log that keeps a fetched list from undoing a newer change:
-// every fetch here goes beginFetch, put the answer, replaySince, endFetch.
+// every fetch here goes beginFetch, merge (or mergeNewest), endFetch.
 // A view (tab) shows the known items that match its filter, newest first,
 // down to the oldest id it has loaded (`view.floor`); "Load more" lowers
 // the floor. How an item looks is inbox_card.js.
@@ -114,13 +114,7 @@ async function loadPage({ reset }) {
     const res = await client.list(query);
     if (gen !== view.generation) return;
     const list = Array.isArray(res.notifications) ? res.notifications : [];
-    for (const raw of list) {
-      const it = normalize(raw);
-      const known = items.get(it.id);
-      if (known) it.fresh = known.fresh;
-      items.set(it.id, it);
-    }
-    items.replaySince(start);
+    items.merge(start, list.map(normalize));
     const next = res.next_before_id;
     view.more = isId(next) && list.length > 0;
     if (view.more) {
@@ -153,23 +147,8 @@ function refresh() {
       const res = await client.list({ filter: view.filter, limit: PAGE_SIZE });
       if (gen !== view.generation) return;
       const list = (res.notifications || []).map(normalize);
-      // Items of this view within the refetched range that the server no
-      // longer lists (deleted or expired while we were away) go; not those
-      // that arrived while this ran.
-      const oldest = list.length ? list[list.length - 1].id : null;
-      const got = new Set(list.map((it) => it.id));
-      const whole = list.length < PAGE_SIZE;
-      for (const it of Array.from(items.values())) {
-        if (!knownAtStart.has(it.id) || got.has(it.id)) continue;
-        if (!FILTERS[view.filter].match(it)) continue;
-        if (whole || cmpId(it.id, oldest) >= 0) items.delete(it.id);
-      }
-      for (const it of list) {
-        const known = items.get(it.id);
-        if (known) it.fresh = known.fresh;
-        items.set(it.id, it);
-      }
-      items.replaySince(start);
+      items.mergeNewest(start, knownAtStart, list, FILTERS[view.filter].match,
+          list.length < PAGE_SIZE);
       if (!view.loaded) {
         view.loaded = true;
         view.more = isId(res.next_before_id) && list.length > 0;

@@ -140,6 +140,37 @@ export class Items {
     this._inFlight.splice(this._inFlight.indexOf(start), 1);
     this._prune();
   }
+  // Puts a fetch's answer (normalized items; an item shown as fresh stays
+  // so), then replays the log over it.
+  merge(start, list) {
+    for (const it of list) {
+      const known = this._byId.get(it.id);
+      if (known) it.fresh = known.fresh;
+      this.set(it.id, it);
+    }
+    this.replaySince(start);
+  }
+
+  // merge() for a refetch of the newest page of a view, which also drops
+  // the items of the view that the server no longer lists (deleted or
+  // expired while the page was away) within the answer's range: all of the
+  // view when the answer is `whole`, else down to its oldest item. Spared:
+  // items not known when the fetch began (`knownAtStart`: they arrived
+  // since) and items a change logged since names (the answer may be from
+  // before it: an item unarchived meanwhile is in view now, not gone).
+  // `matches(it)`: the item belongs to the view.
+  mergeNewest(start, knownAtStart, list, matches, whole) {
+    const got = new Set(list.map((it) => it.id));
+    const oldest = list.length ? list[list.length - 1].id : null;
+    const changed = this._changedSince(start);
+    for (const it of Array.from(this._byId.values())) {
+      if (!knownAtStart.has(it.id) || got.has(it.id) || changed(it.id)) continue;
+      if (!matches(it)) continue;
+      if (whole || (oldest !== null && cmpId(it.id, oldest) >= 0)) this._byId.delete(it.id);
+    }
+    this.merge(start, list);
+  }
+
   // Applies again, in order, every logged change the fetch may have missed.
   replaySince(start) {
     for (const { seq, change } of this._log) {
@@ -152,6 +183,20 @@ export class Items {
   // How many changes are logged (for tests: the log empties when nothing
   // runs and nothing is pending).
   get logged() { return this._log.length; }
+
+  // Whether a state change logged after `start` names an id.
+  _changedSince(start) {
+    const ids = new Set();
+    let upTo = null;
+    for (const { seq, change } of this._log) {
+      if (seq <= start || change.kind !== 'state') continue;
+      if (Array.isArray(change.ids)) for (const raw of change.ids) ids.add(idOf(raw));
+      if (isId(change.up_to_id) && (upTo === null || cmpId(idOf(change.up_to_id), upTo) > 0)) {
+        upTo = idOf(change.up_to_id);
+      }
+    }
+    return (id) => ids.has(id) || (upTo !== null && cmpId(id, upTo) <= 0);
+  }
 
   _prune() {
     let after = this._seq;

@@ -1,6 +1,7 @@
 // The inbox page's model (web/inbox_items.js) under Node, without a browser:
-// ids, normalizing API items, state changes, and the log that keeps a list
-// fetched before a change from undoing it, in every order the page meets.
+// ids, normalizing API items, state changes, the log that keeps a list
+// fetched before a change from undoing it, in every order the page meets,
+// and what a refetch of the newest page drops and keeps.
 // (tests/browser/inbox.test.mjs makes two of those orders happen in a real
 // page, against a real notifyd.)
 //
@@ -14,10 +15,16 @@ const listed = (id, flags = {}) => normalize({
   id, event: 'notification', data: '{"title":"t"}',
   created_at: '2026-12-06T10:00:00Z', seen: false, read: false, archived: false, ...flags,
 });
-// Puts a fetch's answer the way the page does: every item, then the log.
+// Puts a fetch's answer the way the page's loadPage does.
 function answer(items, start, list) {
-  for (const it of list) items.set(it.id, it);
-  items.replaySince(start);
+  items.merge(start, list);
+  items.endFetch(start);
+}
+// The page's refresh: the newest page of a view again (here: All, the
+// items not archived), `whole` when the answer is shorter than a page.
+const inAll = (it) => !it.archived;
+function refetch(items, start, knownAtStart, list, whole = true) {
+  items.mergeNewest(start, knownAtStart, list, inAll, whole);
   items.endFetch(start);
 }
 function withItems(...ids) {
@@ -136,4 +143,53 @@ test('nothing is logged while no fetch runs and nothing is unanswered', () => {
   items.applyDeleted(['1']);
   items.record({ kind: 'new' });
   assert.equal(items.logged, 0);
+});
+
+test('a refetch drops what the server no longer lists, within its range', () => {
+  const items = withItems('1', '2', '3', '4');
+  const start = items.beginFetch();
+  const known = new Set(items.keys());
+  // 4 was deleted while the page was away; 1 is older than this page.
+  refetch(items, start, known, [listed('3'), listed('2')], false);
+  assert.deepEqual([...items.keys()].sort(), ['1', '2', '3']);
+  // A whole answer (shorter than a page) covers the view down to the first.
+  const again = items.beginFetch();
+  refetch(items, again, new Set(items.keys()), [listed('3')], true);
+  assert.deepEqual([...items.keys()], ['3']);
+});
+
+test('a refetch keeps what arrived after it began', () => {
+  const items = withItems('1');
+  const start = items.beginFetch();
+  const known = new Set(items.keys());
+  items.set('2', listed('2'));  // live, after the list was read
+  items.record({ kind: 'new' });
+  refetch(items, start, known, [listed('1')]);
+  assert.ok(items.has('2'));
+});
+
+test('a refetch keeps an item a change since it began brought into the view', () => {
+  // Known archived (from the Archived tab); unarchived in another tab while
+  // All is refetched: the answer, from before, does not list it.
+  const items = withItems('1', '2');
+  items.applyChange({ ids: ['2'], archived: true });
+  const start = items.beginFetch();
+  const known = new Set(items.keys());
+  items.applyChange({ ids: ['2'], archived: false });
+  refetch(items, start, known, [listed('1')]);
+  assert.ok(items.has('2'), 'not dropped');
+  assert.equal(items.get('2').archived, false);
+  // Marking all read up to an id spares what it names as well.
+  const later = items.beginFetch();
+  items.applyChange({ up_to_id: '2', read: true });
+  refetch(items, later, new Set(items.keys()), []);
+  assert.deepEqual([...items.keys()].sort(), ['1', '2']);
+});
+
+test('a refetch keeps the highlight of an item shown as fresh', () => {
+  const items = withItems('1');
+  items.get('1').fresh = true;
+  const start = items.beginFetch();
+  refetch(items, start, new Set(items.keys()), [listed('1')]);
+  assert.equal(items.get('1').fresh, true);
 });
