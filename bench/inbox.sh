@@ -36,7 +36,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh "$@"
 shift "$BENCH_SHIFT"
 bench_require server/notifyd bench/inbox_bench
-INBOX_BENCH=$BUILD/bench/inbox_bench
+INBOX_BENCH=${INBOX_BENCH:-$BUILD/bench/inbox_bench}  # another build of it, for A/B
 if [[ -n ${PG_URL:-} ]]; then
   command -v psql >/dev/null || { echo "inbox.sh: needs psql" >&2; exit 2; }
 else
