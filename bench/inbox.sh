@@ -26,6 +26,7 @@
 #     state` on each of the user's other 9 streams.
 # notifyd is stopped by its pid at the end, also on error or Ctrl-C, and the
 # directory removed (KEEP=1 keeps it). ONLY="read tabs" runs a subset.
+# INBOX_BENCH=path runs another build of bench/inbox_bench (A/B of the tool).
 #
 # PG_URL=postgres://user@host:port/db runs the same on PostgreSQL: notifyd
 # uses --store=$PG_URL (an empty database: the script drops its tables
