@@ -31,6 +31,7 @@ const IDS_PER_REQUEST = 100;
 const ELECTION_MS = 150;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30000;
+const REQUEST_TIMEOUT_MS = 15000;  // an API call's default limit
 
 /**
  * An error answer of the inbox API (or a network failure, status 0).
@@ -65,6 +66,10 @@ export class NotifydError extends Error {
  *   with --insecure_dev_identity (local experiments only).
  * @property {boolean} [shared] false: this tab streams on its own even where
  *   the browser could share (default true).
+ * @property {number} [requestTimeoutMs] How long an API call (list, counts,
+ *   markSeen...) waits for its whole answer before it fails with status 0
+ *   (default 15000; 0: no limit). A state change that timed out may still
+ *   have been made: the stream says so if it was.
  */
 
 /**
@@ -110,7 +115,8 @@ export class Client {
   /** @param {ConnectOptions} options */
   constructor(options = {}) {
     const { token = '', channels = [], baseUrl = '', events = [], user = '',
-            shared = true } = options;
+            shared = true, requestTimeoutMs = REQUEST_TIMEOUT_MS } = options;
+    this._requestTimeoutMs = Math.max(0, Number(requestTimeoutMs) || 0);
     this._token = String(token);
     this._user = String(user);
     const list = typeof channels === 'string' ? channels.split(',') : Array.from(channels);
@@ -546,14 +552,24 @@ export class Client {
     const headers = { Accept: 'application/json' };
     if (this._token) headers.Authorization = 'Bearer ' + this._token;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    // A request that hangs (a connection gone silent) must not hold its
+    // caller, or the calls queued behind it, for ever.
+    const limit = this._requestTimeoutMs;
+    const abort = limit > 0 && typeof AbortController === 'function' ? new AbortController() : null;
+    const timer = abort ? setTimeout(() => abort.abort(), limit) : 0;
     let res;
+    let text;
     try {
       res = await fetch(url.href, { method, headers, body, cache: 'no-store',
-                                    credentials: 'same-origin' });
+                                    credentials: 'same-origin', signal: abort?.signal });
+      text = await res.text();
     } catch (e) {
-      throw new NotifydError(0, 'the server could not be reached');
+      throw new NotifydError(0, abort?.signal.aborted
+          ? `the server did not answer within ${limit / 1000} s`
+          : 'the server could not be reached');
+    } finally {
+      clearTimeout(timer);
     }
-    const text = await res.text();
     const json = parseJson(text, true);
     if (!res.ok) {
       const msg = json && typeof json.error === 'string' ? json.error : res.statusText;

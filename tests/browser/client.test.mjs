@@ -20,6 +20,8 @@
 //               streams on the server) and still gets everything
 //   state       markRead/markSeen/setArchived in one tab: the state events
 //               and counts reach every other tab; list() and counts() answer
+//   timeout     an API call whose answer never comes fails (status 0) after
+//               requestTimeoutMs instead of waiting for ever
 //   inbox page  three tabs of the page at / hold one stream between them
 //   readme      the README's complete example works as printed: it lists,
 //               shows the badge, follows the stream, marks read
@@ -42,10 +44,12 @@ const TEST_PAGE = `<!doctype html><meta charset="utf-8"><title>client.js test</t
 <p id="out">starting</p>
 <script type="module">
 import { connect } from '/v1/client.js';
-const token = new URLSearchParams(location.hash.slice(1)).get('token');
+const params = new URLSearchParams(location.hash.slice(1));
+const options = { token: params.get('token') };
+if (params.has('timeout')) options.requestTimeoutMs = Number(params.get('timeout'));
 const got = { notification: [], counts: [], state: [], deleted: [], reset: [], status: [] };
 window.got = got;
-window.client = connect({ token });
+window.client = connect(options);
 for (const name of Object.keys(got)) window.client.on(name, (d) => got[name].push(d));
 window.client.on('notification', (n) => { document.getElementById('out').textContent = 'got ' + n.id; });
 </script>`;
@@ -327,6 +331,28 @@ test('state', async (context) => {
   assert.match(err[2], /limit/);
   assert.deepEqual(await one.evaluate(() => window.client.markRead(['0']).catch(e => e.status)),
                    400, 'an id that is none is refused before it is sent');
+});
+
+test('timeout', async (context) => {
+  const user = 'silent';
+  notify(user, 'one');
+  const page = await context.newPage();
+  await page.goto(`${base}${pagePath}#token=${tokenFor(user)}&timeout=500`);
+  await page.waitForFunction(() => window.client?.status.state === 'live', null,
+                             { timeout: 10000 });
+  // The inbox API goes silent: requests are taken and never answered.
+  const silent = (url) => new URL(url).pathname.startsWith('/v1/inbox');
+  await page.route(silent, () => {});
+  const err = await page.evaluate(() =>
+      window.client.counts().catch(e => [e.name, e.status, e.message]));
+  assert.deepEqual(err.slice(0, 2), ['NotifydError', 0]);
+  assert.match(err[2], /did not answer within 0.5 s/);
+  const change = await page.evaluate(() =>
+      window.client.markRead({ up_to_id: '1' }).catch(e => e.status));
+  assert.equal(change, 0);
+  // Answers flow again: the same client works.
+  await page.unroute(silent);
+  assert.deepEqual(await page.evaluate(() => window.client.counts()), { unread: 1, unseen: 1 });
 });
 
 test('inbox page', async (context) => {
