@@ -232,19 +232,11 @@ class Tabs {
     for (const auto& s : stats_) all.Merge((*s).*field);
     return all;
   }
-  std::string FirstError() {
-    for (auto& w : workers_) {
-      absl::MutexLock lock(&w->error_mu);
-      if (!w->first_error.empty()) return w->first_error;
-    }
-    return "";
-  }
+  std::string FirstError() { return FirstErrorOf(workers_); }
 
  private:
   uint64_t Sum(std::atomic<uint64_t> Worker::*field) const {
-    uint64_t n = 0;
-    for (const auto& w : workers_) n += ((*w).*field).load();
-    return n;
+    return SumOver(workers_, field);
   }
   uint64_t SumStats(std::atomic<uint64_t> TabsStats::*field) const {
     uint64_t n = 0;

@@ -238,19 +238,9 @@ class Runner {
   }
 
   uint64_t Sum(std::atomic<uint64_t> Worker::*field) const {
-    uint64_t s = 0;
-    for (auto& w : workers_)
-      s += (w.get()->*field).load(std::memory_order_relaxed);
-    return s;
+    return SumOver(workers_, field);
   }
-
-  std::string FirstError() {
-    for (auto& w : workers_) {
-      absl::MutexLock l(&w->error_mu);
-      if (!w->first_error.empty()) return w->first_error;
-    }
-    return "";
-  }
+  std::string FirstError() { return FirstErrorOf(workers_); }
 
   // The stream scenario: open the streams, publish (if asked) while they
   // read, then report. 1 when nothing opened, a publish failed or a

@@ -21,6 +21,23 @@ void Worker::Error(const std::string& e) {
   if (first_error.empty()) first_error = e;
 }
 
+uint64_t SumOver(const std::vector<std::unique_ptr<Worker>>& workers,
+                 std::atomic<uint64_t> Worker::*counter) {
+  uint64_t n = 0;
+  for (const auto& w : workers) {
+    n += ((*w).*counter).load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+std::string FirstErrorOf(const std::vector<std::unique_ptr<Worker>>& workers) {
+  for (const auto& w : workers) {
+    absl::MutexLock lock(&w->error_mu);
+    if (!w->first_error.empty()) return w->first_error;
+  }
+  return "";
+}
+
 Stream::Stream(Worker* worker, tcp::endpoint server,
                asio::ip::address_v4 source, std::string request)
     : worker_(worker),

@@ -24,6 +24,7 @@
 #include <boost/asio.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,12 @@ struct alignas(64) Worker {
   absl::Mutex error_mu;
   std::string first_error ABSL_GUARDED_BY(error_mu);
 };
+
+// One counter summed over `workers` (progress; any thread).
+uint64_t SumOver(const std::vector<std::unique_ptr<Worker>>& workers,
+                 std::atomic<uint64_t> Worker::*counter);
+// The first error any of `workers` recorded, in their order; "" if none.
+std::string FirstErrorOf(const std::vector<std::unique_ptr<Worker>>& workers);
 
 // One SSE stream. Counts itself in its worker: established or failed at
 // set-up, dropped when the server ends it later, and each event.

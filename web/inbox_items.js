@@ -62,7 +62,6 @@ export class Items {
   has(id) { return this._byId.has(id); }
   keys() { return this._byId.keys(); }
   values() { return this._byId.values(); }
-  get size() { return this._byId.size; }
   delete(id) { return this._byId.delete(id); }
   clear() { this._byId.clear(); }
   // Puts (or replaces) an item; remembers the newest id.
